@@ -1,0 +1,1 @@
+"""Live chat with a free support specialist; nothing is stored."""

@@ -1,0 +1,1 @@
+"""Popups: raised, delivered, snoozed, opened, deleted; live delivery over SSE."""

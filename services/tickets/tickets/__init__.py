@@ -1,0 +1,1 @@
+"""Requests (tickets) as event streams, history views and the published ticket events."""

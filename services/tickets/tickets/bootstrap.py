@@ -1,0 +1,60 @@
+"""Composition root of the tickets service: settings, connections and the app, once per process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from shared.health import Readiness
+from shared.http import create_app as create_http_app
+from shared.nats import connect
+from shared.service import ServiceDefinition
+from tickets.settings import TicketsSettings
+
+
+def load_settings(**overrides: Any) -> TicketsSettings:
+    return TicketsSettings(**overrides)
+
+
+def create_app(settings: TicketsSettings) -> FastAPI:
+    readiness = Readiness()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        nc = await connect(settings.common, name="tickets")
+
+        async def nats_ready() -> bool:
+            return bool(nc.is_connected)
+
+        readiness.add("nats", nats_ready)
+        try:
+            yield
+        finally:
+            readiness.shutting_down = True
+            await nc.drain()
+
+    return create_http_app(
+        service="tickets",
+        title="OtelMS Helpdesk — tickets",
+        settings=settings,
+        readiness=readiness,
+        lifespan=lifespan,
+    )
+
+
+async def migrate(settings: TicketsSettings) -> None:
+    """Create what this service needs if it is missing (streams, buckets, tables)."""
+
+
+SERVICE = ServiceDefinition(
+    name="tickets",
+    package="tickets",
+    env_prefix="HELPDESK_TICKETS_",
+    default_port=8701,
+    load_settings=load_settings,
+    create_app=create_app,
+    migrate=migrate,
+)

@@ -1,0 +1,165 @@
+"""Bearer JWT validation and the FastAPI dependencies built on it.
+
+The algorithm is pinned by settings (never taken from the token header), and `exp`, `aud` and `iss`
+are required. HS256 with a shared secret serves development; production uses RS256 with a PEM public
+key or a JWKS URL. Claims: `sub`, `account_id`, `role` (`user`, `agent`, `editor`), `name`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from shared.errors import Forbidden, Unauthorized
+from shared.settings import CommonSettings
+from shared.types import AccountId, UserId
+
+
+class Role(StrEnum):
+    USER = "user"
+    AGENT = "agent"
+    EDITOR = "editor"
+
+
+class Principal(BaseModel):
+    """Who is calling: validated claims of the bearer token."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sub: UserId
+    role: Role
+    account_id: AccountId | None = None
+    name: str = Field(default="", max_length=200)
+
+    @model_validator(mode="after")
+    def _users_belong_to_an_account(self) -> Principal:
+        if self.role is Role.USER and not self.account_id:
+            raise ValueError("a user token must carry account_id")
+        return self
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in (Role.AGENT, Role.EDITOR)
+
+    def can_see_account(self, account_id: str) -> bool:
+        return self.role is Role.AGENT or self.account_id == account_id
+
+
+class TokenVerifier:
+    """Validates bearer tokens against one pinned algorithm and key."""
+
+    def __init__(self, settings: CommonSettings) -> None:
+        self._settings = settings
+        self._algorithm = settings.jwt_algorithm
+        self._jwks: jwt.PyJWKClient | None = None
+        self._key: Any
+        if self._algorithm == "HS256":
+            self._key = settings.jwt_secret.get_secret_value()
+        elif settings.jwt_public_key_pem is not None:
+            self._key = settings.jwt_public_key_pem.get_secret_value()
+        elif settings.jwt_jwks_url:
+            self._jwks = jwt.PyJWKClient(settings.jwt_jwks_url, cache_keys=True, lifespan=300)
+            self._key = None
+        else:
+            raise ValueError("RS256 needs a public key PEM or a JWKS URL")
+
+    def verify(self, token: str) -> Principal:
+        """Return the token's principal, or raise `Unauthorized` whatever is wrong with it."""
+        try:
+            key = self._jwks.get_signing_key_from_jwt(token).key if self._jwks else self._key
+            claims = jwt.decode(
+                token,
+                key=key,
+                algorithms=[self._algorithm],
+                audience=self._settings.jwt_audience,
+                issuer=self._settings.jwt_issuer,
+                leeway=self._settings.jwt_leeway_seconds,
+                options={"require": ["exp", "iss", "aud", "sub"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("the token has expired") from None
+        except (jwt.InvalidTokenError, jwt.PyJWKClientError):
+            raise Unauthorized("the token is not valid") from None
+        try:
+            return Principal.model_validate(
+                {k: claims.get(k) for k in ("sub", "role", "account_id", "name") if claims.get(k) is not None}
+            )
+        except ValidationError:
+            raise Unauthorized("the token's claims are not valid") from None
+
+
+def issue_dev_token(
+    settings: CommonSettings,
+    *,
+    role: Role,
+    sub: str,
+    account_id: str | None = None,
+    name: str = "",
+    ttl_seconds: int = 12 * 3600,
+) -> str:
+    """A development token signed with the shared HS256 secret; refused when a production key is set."""
+    if not settings.dev_tokens_allowed:
+        raise PermissionError("development tokens are refused when a production key is configured")
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "sub": sub,
+        "role": role.value,
+        "name": name,
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
+    if account_id:
+        claims["account_id"] = account_id
+    return jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm="HS256")
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("a bearer token is required")
+    return token.strip()
+
+
+def _verifier(request: Request) -> TokenVerifier:
+    verifier = getattr(request.app.state, "token_verifier", None)
+    if not isinstance(verifier, TokenVerifier):
+        raise RuntimeError("app.state.token_verifier is not set by the composition root")
+    return verifier
+
+
+async def current_principal(request: Request) -> Principal:
+    """FastAPI dependency: the caller, or 401 in the shared error shape."""
+    principal = _verifier(request).verify(bearer_token(request))
+    request.state.principal = principal
+    from shared.logging import bind_context
+
+    bind_context(user=principal.sub, role=principal.role.value, account_id=principal.account_id)
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+
+
+def requires_role(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    """FastAPI dependency factory: the caller if their role is one of `roles`, else 403."""
+    allowed = frozenset(roles)
+
+    async def dependency(principal: CurrentUser) -> Principal:
+        if principal.role not in allowed:
+            raise Forbidden(f"this needs the role {' or '.join(sorted(r.value for r in allowed))}")
+        return principal
+
+    return dependency
+
+
+AgentUser = Annotated[Principal, Depends(requires_role(Role.AGENT))]
+EditorUser = Annotated[Principal, Depends(requires_role(Role.EDITOR, Role.AGENT))]

@@ -1,0 +1,92 @@
+"""The envelope every public event travels in."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DataT = TypeVar("DataT", bound=BaseModel)
+
+
+class ActorKind(StrEnum):
+    USER = "user"
+    AGENT = "agent"
+    SYSTEM = "system"
+
+
+class Actor(BaseModel):
+    """Who caused the event."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: ActorKind
+    id: str = Field(min_length=1, max_length=128)
+    name: str = Field(default="", max_length=200)
+
+
+SYSTEM_ACTOR = Actor(kind=ActorKind.SYSTEM, id="system", name="OtelMS Helpdesk")
+
+
+class EnvelopeFields(BaseModel):
+    """The envelope's fields, without the data."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: UUID
+    type: str = Field(description="Event type, e.g. 'ticket.replied'.", pattern=r"^[a-z_]+\.[a-z_]+$")
+    schema_version: int = Field(ge=1)
+    occurred_at: datetime
+    account_id: str = Field(min_length=1, max_length=64)
+    aggregate_id: UUID
+    aggregate_version: int = Field(ge=1)
+    ticket_number: str | None = Field(default=None, max_length=32)
+    actor: Actor
+    correlation_id: str | None = Field(default=None, max_length=128)
+    causation_id: str | None = Field(default=None, max_length=128)
+
+
+class EventEnvelope(EnvelopeFields, Generic[DataT]):
+    """Public form of one event. `event_id` is stable: it is also the `Nats-Msg-Id`."""
+
+    data: DataT
+
+
+class RawEnvelope(EnvelopeFields):
+    """An envelope whose data has not been checked against its type's model yet."""
+
+    data: dict[str, Any]
+
+
+def parse_event(raw: bytes | str, models: Mapping[str, type[DataT]]) -> EventEnvelope[DataT]:
+    """Validate the envelope, then its data against the model registered for its type.
+
+    Raises `pydantic.ValidationError` for a malformed body and `UnknownEventType` for a type that is
+    not in `models` (a consumer dead-letters both).
+    """
+    envelope = RawEnvelope.model_validate_json(raw)
+    model = models.get(envelope.type)
+    if model is None:
+        raise UnknownEventType(envelope.type)
+    fields = envelope.model_dump(exclude={"data"})
+    return EventEnvelope[model].model_validate({**fields, "data": model.model_validate(envelope.data)})  # type: ignore[valid-type]
+
+
+class UnknownEventType(ValueError):
+    """Raised when an event's type has no registered data model."""
+
+
+# NATS headers that carry the same ids, so a consumer can route or de-duplicate without parsing.
+HEADER_MSG_ID = "Nats-Msg-Id"
+HEADER_EXPECTED_LAST_MSG_ID = "Nats-Expected-Last-Msg-Id"
+HEADER_EVENT_TYPE = "Helpdesk-Event-Type"
+HEADER_SCHEMA_VERSION = "Helpdesk-Schema-Version"
+HEADER_ACCOUNT_ID = "Helpdesk-Account-Id"
+HEADER_CORRELATION_ID = "Helpdesk-Correlation-Id"
+HEADER_CAUSATION_ID = "Helpdesk-Causation-Id"
+HEADER_DLQ_REASON = "Helpdesk-Dead-Letter-Reason"
+HEADER_DLQ_SUBJECT = "Helpdesk-Dead-Letter-Subject"

@@ -1,0 +1,50 @@
+"""The subject naming scheme, in one place.
+
+    helpdesk.<domain>.v<schema version>.<event>          public events (JetStream)
+    helpdesk.dlq.<consumer>                              dead letters, with the reason in a header
+    helpdesk.chat.rt.<...>                               chat relay (core NATS, never persisted)
+
+`<domain>` is one of `tickets`, `popups`, `chat`, `kb`; `<event>` is the part of the event type after
+the dot (`ticket.replied` → `replied`). A stream captures `helpdesk.<domain>.>` so that a new version
+is published side by side with the old one on the same stream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ROOT = "helpdesk"
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """A JetStream stream this product owns: its name and the subjects it captures."""
+
+    name: str
+    domain: str
+
+    @property
+    def subjects(self) -> list[str]:
+        return [f"{ROOT}.{self.domain}.>"]
+
+
+TICKETS_STREAM = StreamSpec(name="TICKETS", domain="tickets")
+POPUPS_STREAM = StreamSpec(name="POPUPS", domain="popups")
+CHAT_STATS_STREAM = StreamSpec(name="CHAT_STATS", domain="chat")
+KB_STREAM = StreamSpec(name="KB_ARTICLES", domain="kb")
+DLQ_STREAM = StreamSpec(name="DEAD_LETTERS", domain="dlq")
+
+
+def event_subject(domain: str, event_type: str, version: int) -> str:
+    """`event_subject("tickets", "ticket.replied", 1)` → `helpdesk.tickets.v1.replied`."""
+    _, _, name = event_type.partition(".")
+    return f"{ROOT}.{domain}.v{version}.{name or event_type}"
+
+
+def dead_letter_subject(consumer: str) -> str:
+    return f"{ROOT}.dlq.{consumer}"
+
+
+def with_prefix(prefix: str, subject: str) -> str:
+    """Tests isolate themselves by prefixing every subject (and stream name) they use."""
+    return f"{prefix}.{subject}" if prefix else subject

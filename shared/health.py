@@ -1,0 +1,66 @@
+"""Health and metrics endpoints every service exposes.
+
+- `GET /healthz`: the process is alive (no dependency checked).
+- `GET /readyz`: every registered check answers (its NATS connection, its store); 503 while shutting
+  down or when one fails, with the failing checks named.
+- `GET /metrics`: Prometheus text format.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+
+Check = Callable[[], Awaitable[bool]]
+
+
+class Readiness:
+    """Named readiness checks plus the shutting-down flag set by SIGTERM."""
+
+    def __init__(self, *, timeout: float = 2.0) -> None:
+        self._checks: dict[str, Check] = {}
+        self._timeout = timeout
+        self.shutting_down = False
+
+    def add(self, name: str, check: Check) -> None:
+        self._checks[name] = check
+
+    async def _run(self, check: Check) -> bool:
+        try:
+            return bool(await asyncio.wait_for(check(), timeout=self._timeout))
+        except Exception:
+            return False
+
+    async def evaluate(self) -> tuple[bool, dict[str, bool]]:
+        names = list(self._checks)
+        results = await asyncio.gather(*(self._run(self._checks[n]) for n in names))
+        status = dict(zip(names, results, strict=True))
+        return (not self.shutting_down and all(results)), status
+
+
+def health_router(readiness: Readiness, *, registry: CollectorRegistry = REGISTRY) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> JSONResponse:
+        ready, checks = await readiness.evaluate()
+        body = {
+            "status": "ready" if ready else "not_ready",
+            "checks": checks,
+            "shutting_down": readiness.shutting_down,
+        }
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @router.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router

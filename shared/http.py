@@ -1,0 +1,123 @@
+"""The FastAPI application shell shared by every service: error shape, request ids, health, metrics.
+
+A service's composition root calls `create_app(...)` with its own lifespan and routers, then
+`serve(...)` to run it under uvicorn with a graceful SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request, Response
+from prometheus_client import Counter, Histogram
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+
+from shared.auth import TokenVerifier
+from shared.errors import install_error_handlers
+from shared.health import Readiness, health_router
+from shared.logging import bind_context, clear_contextvars, get_logger
+from shared.settings import ServiceSettings
+
+REQUESTS = Counter("helpdesk_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
+LATENCY = Histogram(
+    "helpdesk_http_request_seconds",
+    "HTTP request latency",
+    ["service", "method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+REQUEST_ID_HEADER = "X-Request-Id"
+CORRELATION_HEADER = "X-Correlation-Id"
+
+
+class RequestContextMiddleware(BaseHTTPMiddleware):
+    """Binds request and correlation ids to the log context; records metrics by route template."""
+
+    def __init__(self, app: Any, *, service: str) -> None:
+        super().__init__(app)
+        self.service = service
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        clear_contextvars()
+        request_id = request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
+        request_id = request_id[:128]
+        correlation_id = (request.headers.get(CORRELATION_HEADER) or request_id)[:128]
+        request.state.request_id = request_id
+        request.state.correlation_id = correlation_id
+        bind_context(request_id=request_id, correlation_id=correlation_id)
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        LATENCY.labels(self.service, request.method, template).observe(time.perf_counter() - started)
+        REQUESTS.labels(self.service, request.method, template, str(response.status_code)).inc()
+        response.headers[REQUEST_ID_HEADER] = request_id
+        return response
+
+
+def create_app(
+    *,
+    service: str,
+    title: str,
+    settings: ServiceSettings,
+    readiness: Readiness,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+    version: str = "1.0.0",
+    description: str = "",
+) -> FastAPI:
+    docs = settings.enable_docs
+    app = FastAPI(
+        title=title,
+        version=version,
+        description=description,
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if docs else None,
+    )
+    app.state.settings = settings
+    app.state.readiness = readiness
+    app.state.token_verifier = TokenVerifier(settings.common)
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, service=service)
+    app.include_router(health_router(readiness))
+    return app
+
+
+class _GracefulServer(uvicorn.Server):
+    """SIGTERM: mark not ready, wait `drain_delay` so load balancers notice, then stop as uvicorn does
+    (stop accepting, finish in-flight requests, run the lifespan shutdown that drains NATS)."""
+
+    def __init__(self, config: uvicorn.Config, *, readiness: Readiness, drain_delay: float) -> None:
+        super().__init__(config)
+        self._readiness = readiness
+        self._drain_delay = drain_delay
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        self._readiness.shutting_down = True
+        if self._drain_delay > 0 and not self.should_exit:
+            asyncio.get_event_loop().call_later(self._drain_delay, super().handle_exit, sig, frame)
+        else:
+            super().handle_exit(sig, frame)
+
+
+async def serve(app: FastAPI, settings: ServiceSettings, *, drain_delay: float = 0.0) -> None:
+    """Run `app` until SIGTERM or SIGINT."""
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None,
+        lifespan="on",
+        ws_max_size=256 * 1024,
+    )
+    server = _GracefulServer(config, readiness=app.state.readiness, drain_delay=drain_delay)
+    get_logger(__name__).info("http_serving", host=settings.host, port=settings.port)
+    await server.serve()

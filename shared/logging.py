@@ -1,0 +1,77 @@
+"""structlog, configured once per process: contextvars first, JSON off a terminal, readable on one.
+
+Bind ids at the start of each unit of work with `bind_context(...)`; log key-value events, never
+f-strings: `log.info("ticket_created", ticket_number=n)`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import structlog
+from structlog.contextvars import bind_contextvars, bound_contextvars, clear_contextvars
+
+__all__ = ["bind_context", "bound_contextvars", "clear_contextvars", "configure_logging", "get_logger"]
+
+
+def configure_logging(*, level: str = "INFO", json: bool | None = None, service: str | None = None) -> None:
+    """Configure structlog and the stdlib root logger (uvicorn, faststream, nats) for this process."""
+    use_json = (not sys.stderr.isatty()) if json is None else json
+    numeric = logging.getLevelName(level.upper())
+    if not isinstance(numeric, int):
+        numeric = logging.INFO
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    if service:
+        shared.append(_add_service(service))
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            *shared,
+            structlog.processors.StackInfoRenderer(),
+            structlog.processors.format_exc_info
+            if use_json
+            else structlog.processors.ExceptionPrettyPrinter(),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(numeric)
+    # Per-message INFO lines from the broker cost a large share of its throughput (ARCHITECTURE.md).
+    for noisy in ("faststream", "faststream.access", "nats", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))
+
+
+def _add_service(service: str) -> Any:
+    def processor(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        event_dict.setdefault("service", service)
+        return event_dict
+
+    return processor
+
+
+def get_logger(name: str | None = None) -> Any:
+    return structlog.get_logger(name)
+
+
+def bind_context(**values: Any) -> None:
+    """Bind ids (request_id, correlation_id, account_id, …) for the rest of this unit of work."""
+    bind_contextvars(**{k: v for k, v in values.items() if v is not None})

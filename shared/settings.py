@@ -1,0 +1,108 @@
+"""Typed settings: one `CommonSettings` read from `HELPDESK_*`, one subclass of `ServiceSettings` per
+service read from `HELPDESK_<SERVICE>_*`.
+
+Settings are built in each service's composition root (never at import); tests build them with
+keyword arguments instead of environment variables.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "changeme", "change-me", "secret", "dev-secret", "development-secret", "password", "please-change"}
+)
+DEV_JWT_SECRET = "development-secret"  # noqa: S105 -- the public development default, refused in production
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class InsecureSettingsError(ValueError):
+    """Raised when production settings carry a placeholder secret or a development-only switch."""
+
+
+class CommonSettings(BaseSettings):
+    """Settings every service shares: environment, NATS, auth, logging (`HELPDESK_*`)."""
+
+    model_config = SettingsConfigDict(env_prefix="HELPDESK_", extra="ignore", frozen=True)
+
+    environment: Environment = Environment.DEVELOPMENT
+    # NATS
+    nats_url: str = "nats://127.0.0.1:4222"
+    nats_user: str | None = None
+    nats_password: SecretStr | None = None
+    nats_token: SecretStr | None = None
+    nats_creds_file: Path | None = None
+    nats_tls_ca_file: Path | None = None
+    nats_tls_cert_file: Path | None = None
+    nats_tls_key_file: Path | None = None
+    nats_stream_replicas: int = Field(default=1, ge=1, le=5)
+    # Auth: HS256 with a shared secret in development; RS256 with a JWKS URL or a PEM in production.
+    jwt_algorithm: str = Field(default="HS256", pattern=r"^(HS256|RS256)$")
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    jwt_public_key_pem: SecretStr | None = None
+    jwt_jwks_url: str | None = None
+    jwt_audience: str = "otelms-helpdesk"
+    jwt_issuer: str = "otelms"
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # Logging
+    log_level: str = "INFO"
+    log_json: bool | None = None  # None: JSON when stderr is not a terminal
+    # Where embedded SQLite files and the bundled nats-server keep their data.
+    data_dir: Path = Path(".data")
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment is Environment.PRODUCTION
+
+    @model_validator(mode="after")
+    def _refuse_placeholders_in_production(self) -> Self:
+        if not self.is_production:
+            return self
+        if self.jwt_algorithm == "HS256":
+            if self.jwt_secret.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+                raise InsecureSettingsError(
+                    "HELPDESK_JWT_SECRET is a placeholder; set a real secret in production"
+                )
+            if len(self.jwt_secret.get_secret_value()) < 32:
+                raise InsecureSettingsError(
+                    "HELPDESK_JWT_SECRET must be at least 32 characters in production"
+                )
+        elif not (self.jwt_public_key_pem or self.jwt_jwks_url):
+            raise InsecureSettingsError("RS256 needs HELPDESK_JWT_PUBLIC_KEY_PEM or HELPDESK_JWT_JWKS_URL")
+        for name in ("nats_password", "nats_token"):
+            value: SecretStr | None = getattr(self, name)
+            if value is not None and value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+                raise InsecureSettingsError(f"HELPDESK_{name.upper()} is a placeholder")
+        return self
+
+    @property
+    def dev_tokens_allowed(self) -> bool:
+        """Development tokens are signed with the shared HS256 secret; never with a production key."""
+        return not self.is_production and self.jwt_algorithm == "HS256"
+
+
+class ServiceSettings(BaseSettings):
+    """Base for one service's settings; subclasses set `env_prefix` to `HELPDESK_<SERVICE>_`."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    common: CommonSettings = Field(default_factory=CommonSettings)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    # Seconds a SIGTERM waits for in-flight work before the process exits anyway.
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=120)
+    # The FastAPI integration's /asyncapi/try publishes without authentication: off unless asked.
+    enable_docs: bool = True
+    # Run the migration step (streams, buckets, tables) at start-up. Off by default: with several
+    # replicas it runs once, as `helpdesk migrate <service>` (a Kubernetes Job), not raced by each.
+    migrate_on_start: bool = False
