@@ -46,6 +46,9 @@ class CommonSettings(BaseSettings):
     nats_tls_cert_file: Path | None = None
     nats_tls_key_file: Path | None = None
     nats_stream_replicas: int = Field(default=1, ge=1, le=5)
+    # Prepended to every subject, stream, consumer and bucket name this product uses. Empty in
+    # production; tests set a unique one so they can share one nats-server without interfering.
+    nats_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9_-]*$", max_length=32)
     # Auth: HS256 with a shared secret in development; RS256 with a JWKS URL or a PEM in production.
     jwt_algorithm: str = Field(default="HS256", pattern=r"^(HS256|RS256)$")
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
