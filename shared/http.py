@@ -19,7 +19,7 @@ from prometheus_client import Counter, Histogram
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from shared.auth import TokenVerifier
-from shared.errors import install_error_handlers
+from shared.errors import install_error_handlers, json_error
 from shared.health import Readiness, health_router
 from shared.logging import bind_context, clear_contextvars, get_logger
 from shared.settings import ServiceSettings
@@ -51,7 +51,15 @@ class RequestContextMiddleware(BaseHTTPMiddleware):
         request.state.correlation_id = correlation_id
         bind_context(request_id=request_id, correlation_id=correlation_id)
         started = time.perf_counter()
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception as exc:
+            # Starlette re-raises unhandled errors past the app's handlers; answer here so even a 500
+            # carries the shared shape and the request id, and is counted.
+            get_logger(__name__).error("unhandled_error", path=request.url.path, exc_info=exc)
+            response = json_error(
+                request, status=500, code="internal_error", message="something went wrong on our side"
+            )
         route = request.scope.get("route")
         template = getattr(route, "path", "unmatched")
         LATENCY.labels(self.service, request.method, template).observe(time.perf_counter() - started)

@@ -1,0 +1,194 @@
+"""`helpdesk up`: the whole system on one machine, nothing else installed.
+
+One supervisor process starts the bundled nats-server (JetStream, data under `<data-dir>/nats`) unless
+a NATS URL is given, runs the migration step and the demo seed once, then starts each service as its
+own process (`python -m <package>`), exactly as Kubernetes runs them: a crash in one does not take
+the others down, each drains its own NATS connection on SIGTERM, and what runs here is what runs in
+production. Ctrl-C (or SIGTERM) stops the services first, then NATS; a child that dies on its own
+stops the whole system with a non-zero exit. The pids of every child are written to
+`<data-dir>/up.pids` while it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from helpdesk import services
+from shared.natsserver import NatsServer, free_port
+from shared.settings import DEV_JWT_SECRET
+
+
+@dataclass
+class Child:
+    name: str
+    url: str
+    process: subprocess.Popen[bytes]
+
+
+def _die_with_parent() -> None:
+    """Children get SIGTERM if the supervisor itself is killed, so nothing is orphaned (Linux)."""
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(args, env=env, preexec_fn=_die_with_parent)
+
+
+def _wait_ready(children: list[Child], *, timeout: float) -> list[str]:
+    deadline = time.monotonic() + timeout
+    pending = {c.name: c for c in children}
+    with httpx.Client(timeout=1.0) as client:
+        while pending and time.monotonic() < deadline:
+            for name, child in list(pending.items()):
+                if child.process.poll() is not None:
+                    return [f"{name} exited with code {child.process.returncode}"]
+                with contextlib.suppress(httpx.HTTPError):
+                    if client.get(f"{child.url}/readyz").status_code == 200:
+                        del pending[name]
+            time.sleep(0.2)
+    return [f"{name} is not ready after {timeout:.0f}s" for name in pending]
+
+
+def _stop(children: list[Child], *, grace: float = 15.0) -> None:
+    for child in children:
+        if child.process.poll() is None:
+            child.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for child in children:
+        try:
+            child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"helpdesk: {child.name} did not stop in {grace:.0f}s; killing it", file=sys.stderr)
+            child.process.kill()
+            child.process.wait()
+
+
+def _banner(children: list[Child], nats_url: str, data_dir: Path) -> str:
+    lines = ["", "OtelMS Helpdesk is running (Ctrl-C stops everything):", ""]
+    for child in children:
+        lines.append(f"  {child.name:<14} {child.url}   (API docs: {child.url}/docs)")
+    lines += [
+        f"  {'nats':<14} {nats_url}",
+        f"  {'data':<14} {data_dir}",
+        "",
+        "Tokens for the demo hotel account (development only):",
+        "  helpdesk token --role user  --account demo-hotel --sub demo-user --name 'Demo Reception'",
+        "  helpdesk token --role agent --sub agent-1 --name 'Support Agent'",
+        "  helpdesk token --role editor --sub editor-1 --name 'KB Editor'",
+        "",
+        'Then: curl -H "Authorization: Bearer $TOKEN" ' + f"{children[0].url}/api/v1/tickets",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def run_up(args: argparse.Namespace) -> int:
+    data_dir = Path(args.data_dir or os.environ.get("HELPDESK_DATA_DIR", ".data")).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    host = args.host
+    env = dict(os.environ)
+    env.setdefault("HELPDESK_ENVIRONMENT", "development")
+    env.setdefault("HELPDESK_JWT_SECRET", DEV_JWT_SECRET)
+    env["HELPDESK_DATA_DIR"] = str(data_dir)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+
+    stopping = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    nats: NatsServer | None = None
+    nats_url = args.nats_url or os.environ.get("HELPDESK_NATS_URL")
+    if not nats_url:
+        port = args.nats_port
+        if port == 0 or not _port_is_free(host, port):
+            port = free_port(host)
+        nats = NatsServer(store_dir=data_dir / "nats", port=port, host=host, log_file=data_dir / "nats.log")
+        nats.start()
+        nats_url = nats.url
+    env["HELPDESK_NATS_URL"] = nats_url
+
+    definitions = services.all_definitions()
+    children: list[Child] = []
+    status = 0
+    try:
+        ports = {}
+        for offset, definition in enumerate(definitions, start=1):
+            port = args.port_base + offset
+            if not _port_is_free(host, port):
+                print(
+                    f"helpdesk: port {port} for {definition.name} is taken; try --port-base", file=sys.stderr
+                )
+                return 1
+            ports[definition.name] = port
+            env[f"{definition.env_prefix}PORT"] = str(port)
+            env[f"{definition.env_prefix}HOST"] = host
+        env.setdefault("HELPDESK_CHAT_TICKETS_URL", f"http://{host}:{ports['tickets']}")
+
+        steps = [["migrate"]] + ([] if args.no_seed else [["seed"]])
+        for step in steps:
+            code = subprocess.call([sys.executable, "-m", "helpdesk.cli", *step], env=env)
+            if code != 0 or stopping.is_set():
+                print(f"helpdesk: `helpdesk {step[0]}` failed with code {code}", file=sys.stderr)
+                return code or 1
+
+        for definition in definitions:
+            process = _spawn([sys.executable, "-m", definition.package], env)
+            children.append(Child(definition.name, f"http://{host}:{ports[definition.name]}", process))
+        pids = {c.name: c.process.pid for c in children}
+        if nats is not None and nats.process is not None:
+            pids["nats-server"] = nats.process.pid
+        (data_dir / "up.pids").write_text(json.dumps(pids))
+
+        problems = _wait_ready(children, timeout=90)
+        if problems:
+            print("helpdesk: " + "; ".join(problems), file=sys.stderr)
+            return 1
+        print(_banner(children, nats_url, data_dir), flush=True)
+
+        while not stopping.wait(0.5):
+            dead = [c for c in children if c.process.poll() is not None]
+            if dead:
+                print(
+                    f"helpdesk: {dead[0].name} exited with code {dead[0].process.returncode}; stopping",
+                    file=sys.stderr,
+                )
+                status = 1
+                break
+        return status
+    finally:
+        _stop(children)
+        if nats is not None:
+            nats.stop()
+        with contextlib.suppress(FileNotFoundError):
+            (data_dir / "up.pids").unlink()
+        print("helpdesk: stopped", file=sys.stderr, flush=True)

@@ -1,0 +1,188 @@
+"""`helpdesk up` runs the whole system, stops cleanly on Ctrl-C and keeps its data for the next run."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+SERVICES = ("tickets", "notifications", "chat", "kb-search")
+
+
+def free_port_base() -> int:
+    for _ in range(200):
+        base = random.randrange(20000, 40000, 10)
+        ok = True
+        for port in range(base + 1, base + 5):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return base
+    raise RuntimeError("no four free consecutive ports")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is gone for our purposes only once reaped; check its state.
+    with contextlib.suppress(FileNotFoundError):
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+        return state != "Z"
+    return False
+
+
+def processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            environ = (entry / "environ").read_bytes().decode(errors="replace")
+            if (text in cmdline or text in environ) and pid_alive(int(entry.name)):
+                found.append(int(entry.name))
+    return found
+
+
+class Up:
+    def __init__(self, data_dir: Path, port_base: int) -> None:
+        self.data_dir = data_dir
+        self.port_base = port_base
+        self.log = data_dir.parent / f"up-{time.monotonic_ns()}.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HELPDESK_")}
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "helpdesk.cli",
+                "up",
+                "--data-dir",
+                str(data_dir),
+                "--nats-port",
+                "0",
+                "--port-base",
+                str(port_base),
+            ],
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.port_base + 1 + SERVICES.index(service)}"
+
+    def wait_ready(self, timeout: float = 150) -> dict[str, int]:
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=2) as client:
+            while time.monotonic() < deadline:
+                assert self.process.poll() is None, self.log.read_text()[-4000:]
+                pids_file = self.data_dir / "up.pids"
+                ready = 0
+                for service in SERVICES:
+                    with contextlib.suppress(httpx.HTTPError):
+                        if client.get(f"{self.url(service)}/readyz").status_code == 200:
+                            ready += 1
+                if ready == len(SERVICES) and pids_file.exists():
+                    pids: dict[str, int] = json.loads(pids_file.read_text())
+                    return pids
+                time.sleep(0.5)
+        raise AssertionError("helpdesk up not ready in time:\n" + self.log.read_text()[-4000:])
+
+    def interrupt(self, timeout: float = 60) -> int:
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout=timeout)
+
+
+@pytest.fixture
+def up_factory(tmp_path: Path) -> Iterator[list[Up]]:
+    started: list[Up] = []
+    yield started
+    for up in started:
+        if up.process.poll() is None:
+            up.process.kill()
+            up.process.wait()
+
+
+def dev_token(*args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HELPDESK_")}
+    out = subprocess.run(
+        [sys.executable, "-m", "helpdesk.cli", "token", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip()
+
+
+def test_up_serves_all_four_services_stops_on_ctrl_c_and_keeps_its_data(
+    tmp_path: Path, up_factory: list[Up]
+) -> None:
+    data_dir = tmp_path / "data"
+    first = Up(data_dir, free_port_base())
+    up_factory.append(first)
+    pids = first.wait_ready()
+    assert set(pids) == {*SERVICES, "nats-server"}
+
+    user = dev_token("--role", "user", "--account", "demo-hotel", "--sub", "demo-user")
+    headers = {"Authorization": f"Bearer {user}"}
+    with httpx.Client(timeout=10) as client:
+        created = client.post(
+            f"{first.url('tickets')}/api/v1/tickets",
+            data={
+                "topic": "other",
+                "comment": "Printer",
+                "message": "The fiscal printer is offline",
+                "importance": "normal",
+            },
+            headers=headers,
+        )
+        assert created.status_code in (200, 201), created.text
+        ticket_id = created.json()["id"]
+
+    assert first.interrupt() == 0, first.log.read_text()[-4000:]
+    for name, pid in pids.items():
+        assert not pid_alive(pid), f"{name} (pid {pid}) is still running after Ctrl-C"
+    assert processes_mentioning(str(data_dir)) == []
+
+    second = Up(data_dir, free_port_base())
+    up_factory.append(second)
+    second.wait_ready()
+    with httpx.Client(timeout=10) as client:
+        found = client.get(f"{second.url('tickets')}/api/v1/tickets/{ticket_id}", headers=headers)
+        assert found.status_code == 200, found.text
+    assert second.interrupt() == 0
+    assert processes_mentioning(str(data_dir)) == []
+
+
+def test_token_command_refuses_when_a_production_key_is_configured() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HELPDESK_")}
+    env.update(HELPDESK_ENVIRONMENT="production", HELPDESK_JWT_SECRET="x" * 48)
+    result = subprocess.run(
+        [sys.executable, "-m", "helpdesk.cli", "token", "--role", "agent", "--sub", "a1"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert "refused" in result.stderr
+    assert result.stdout == ""
