@@ -64,6 +64,7 @@ class NatsServer:
     sync_always: bool = False
     extra_args: list[str] = field(default_factory=list)
     log_file: Path | None = None
+    server_name: str | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -84,7 +85,7 @@ class NatsServer:
             "-sd",
             str(self.store_dir),
             "--server_name",
-            f"helpdesk-{self.port}",
+            self.server_name or f"helpdesk-{self.port}",
         ]
         if self.monitor_port is not None:
             args += ["-m", str(self.monitor_port)]
@@ -122,6 +123,56 @@ class NatsServer:
             proc.wait()
 
     def __enter__(self) -> NatsServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@dataclass
+class NatsCluster:
+    """A JetStream cluster of `size` nats-server processes on this machine (for scaling tests)."""
+
+    base_dir: Path
+    size: int = 3
+    host: str = "127.0.0.1"
+    name: str = "helpdesk"
+    nodes: list[NatsServer] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return ",".join(node.url for node in self.nodes)
+
+    def start(self, *, timeout: float = 30.0) -> NatsCluster:
+        client_ports = [free_port(self.host) for _ in range(self.size)]
+        cluster_ports = [free_port(self.host) for _ in range(self.size)]
+        routes = ",".join(f"nats://{self.host}:{p}" for p in cluster_ports)
+        for index in range(self.size):
+            node = NatsServer(
+                store_dir=self.base_dir / f"node{index}",
+                port=client_ports[index],
+                host=self.host,
+                log_file=self.base_dir / f"node{index}.log",
+                extra_args=[
+                    "--cluster_name",
+                    self.name,
+                    "--cluster",
+                    f"nats://{self.host}:{cluster_ports[index]}",
+                    "--routes",
+                    routes,
+                ],
+                server_name=f"{self.name}-n{index}",
+            )
+            self.nodes.append(node)
+        for node in self.nodes:
+            node.start(timeout=timeout)
+        return self
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+    def __enter__(self) -> NatsCluster:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
