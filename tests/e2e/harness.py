@@ -1,0 +1,91 @@
+"""Run services as real processes for end-to-end tests: start, wait until ready, stop, kill."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from shared.natsserver import free_port
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without any HELPDESK_ setting, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HELPDESK_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra)
+    return env
+
+
+@dataclass
+class ServiceProcess:
+    """`python -m <module>` with its env; its output goes to `log_path`."""
+
+    module: str
+    env: dict[str, str]
+    log_path: Path
+    port: int = 0
+    env_prefix: str = ""
+    process: subprocess.Popen[bytes] | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ServiceProcess:
+        if not self.port:
+            self.port = free_port()
+        env = dict(self.env)
+        if self.env_prefix:
+            env[f"{self.env_prefix}PORT"] = str(self.port)
+            env[f"{self.env_prefix}HOST"] = "127.0.0.1"
+        env.update(self.extra_env)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", self.module],
+            env=env,
+            stdout=self.log_path.open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        return self
+
+    def wait_ready(self, timeout: float = 60) -> ServiceProcess:
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=2) as client:
+            while time.monotonic() < deadline:
+                assert self.process is not None
+                if self.process.poll() is not None:
+                    raise AssertionError(f"{self.module} exited:\n{self.log_tail()}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if client.get(f"{self.url}/readyz").status_code == 200:
+                        return self
+                time.sleep(0.2)
+        raise AssertionError(f"{self.module} not ready in {timeout}s:\n{self.log_tail()}")
+
+    def log_tail(self, chars: int = 4000) -> str:
+        with contextlib.suppress(FileNotFoundError):
+            return self.log_path.read_text(errors="replace")[-chars:]
+        return ""
+
+    def terminate(self, timeout: float = 20) -> int:
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else 0
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
