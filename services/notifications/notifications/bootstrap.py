@@ -2,51 +2,229 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
+from nats.js import JetStreamContext
 
+from notifications.adapters.consumer import TicketEventsConsumer, consumer_config, consumer_name
+from notifications.adapters.fanout import Hub
+from notifications.adapters.relay import Relay
+from notifications.application.service import SYSTEM_CAUSE, NewMessage, PopupService
+from notifications.application.store import PopupStore, open_store
+from notifications.components import Components
+from notifications.domain.clock import Clock, SystemClock
+from notifications.domain.ids import popup_id_for_message
+from notifications.entrypoints import messages, popups, stream
+from notifications.metrics import STORE_HEAD, VIEW_POSITION
+from notifications.projections.active import ActivePopups
 from notifications.settings import NotificationsSettings
+from shared.contracts.subjects import POPUPS_STREAM, TICKETS_STREAM
 from shared.health import Readiness
 from shared.http import create_app as create_http_app
-from shared.nats import connect
+from shared.logging import get_logger
+from shared.nats import connect, ensure_dead_letter_stream, ensure_stream, stream_config
 from shared.service import ServiceDefinition
+
+log = get_logger(__name__)
 
 
 def load_settings(**overrides: Any) -> NotificationsSettings:
     return NotificationsSettings(**overrides)
 
 
-def create_app(settings: NotificationsSettings) -> FastAPI:
+def stream_name(settings: NotificationsSettings, spec: Any) -> str:
+    name = stream_config(spec, prefix=settings.common.nats_prefix).name
+    assert name is not None
+    return name
+
+
+def build_service(store: PopupStore, settings: NotificationsSettings, clock: Clock) -> PopupService:
+    return PopupService(
+        store,
+        clock=clock,
+        default_snooze=timedelta(minutes=settings.default_snooze_minutes),
+        longest_snooze=timedelta(days=settings.longest_snooze_days),
+        max_text=settings.max_message_length,
+    )
+
+
+def create_app(settings: NotificationsSettings, *, clock: Clock | None = None) -> FastAPI:
     readiness = Readiness()
+    clock = clock or SystemClock()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        prefix = settings.common.nats_prefix
+        store = await asyncio.to_thread(open_store, settings.store_env(create_tables=False))
+        active = ActivePopups(store)
+        await asyncio.to_thread(active.catch_up)
         nc = await connect(settings.common, name="notifications")
+        js = nc.jetstream()
+        hub = Hub(prefix=prefix, queue_size=settings.sse_queue_size)
+        await hub.start(nc)
+        relay = None
+        if settings.run_relay:
+            relay = Relay(
+                store,
+                js=js,
+                stream=stream_name(settings, POPUPS_STREAM),
+                prefix=prefix,
+                path_template=settings.ticket_path_template,
+                poll_seconds=settings.relay_poll_seconds,
+            )
+        parts = Components(
+            settings=settings,
+            clock=clock,
+            store=store,
+            service=build_service(store, settings, clock),
+            active=active,
+            hub=hub,
+            relay=relay,
+        )
+        consumer = TicketEventsConsumer(
+            js,
+            stream=stream_name(settings, TICKETS_STREAM),
+            prefix=prefix,
+            handle=parts.service.handle_ticket_event,
+            max_deliver=settings.consumer_max_deliver,
+            backoff_seconds=settings.consumer_backoff_seconds,
+            batch=settings.consumer_batch,
+            on_effect=parts.changed,
+            ack_delay_seconds=settings.chaos_ack_delay_seconds,
+        )
+        app.state.components = parts
 
         async def nats_ready() -> bool:
             return bool(nc.is_connected)
 
+        async def store_ready() -> bool:
+            await asyncio.to_thread(store.head)
+            return True
+
+        jobs: list[Awaitable[None]] = [consumer.run(), _follow(parts)]
+        if relay is not None:
+            jobs.append(relay.run())
+        tasks = [asyncio.create_task(_supervised(job)) for job in jobs]
+
+        async def jobs_running() -> bool:
+            return not any(task.done() for task in tasks)
+
         readiness.add("nats", nats_ready)
+        readiness.add("store", store_ready)
+        readiness.add("consumer_relay_follower", jobs_running)
         try:
             yield
         finally:
             readiness.shutting_down = True
+            for task in tasks:
+                task.cancel()
+            # A job that died already logged why (`_supervised`); shutting down goes on regardless.
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await hub.stop()
             await nc.drain()
+            store.close()
+            log.info("notifications_stopped")
 
-    return create_http_app(
+    app = create_http_app(
         service="notifications",
         title="OtelMS Helpdesk — notifications",
+        description="Popups: support's replies and messages, live over Server-Sent Events.",
         settings=settings,
         readiness=readiness,
         lifespan=lifespan,
     )
+    app.include_router(stream.router)  # before /{popup_id}, so "stream" is not taken for an id
+    app.include_router(popups.router)
+    app.include_router(messages.router)
+    return app
+
+
+async def _supervised(job: Awaitable[None]) -> None:
+    try:
+        await job
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("background_job_failed")
+        raise
+
+
+async def _follow(parts: Components) -> None:
+    """Keep the active-popups view fresh and record snoozes that came due (each replica may; the
+    second to try finds it recorded)."""
+    interval = parts.settings.due_scan_seconds
+    while True:
+        try:
+            await asyncio.to_thread(parts.active.catch_up)
+            VIEW_POSITION.set(parts.active.position)
+            STORE_HEAD.set(await asyncio.to_thread(parts.store.head))
+            due = parts.active.snoozes_due(parts.clock.now())
+            ended = 0
+            for popup_id in due:
+                ended += await asyncio.to_thread(parts.service.end_snooze_if_due, popup_id)
+            if ended:
+                parts.changed()
+        except Exception as exc:  # the store is away for a moment: try again next round
+            log.warning("follow_failed", error=repr(exc))
+        await asyncio.sleep(interval)
 
 
 async def migrate(settings: NotificationsSettings) -> None:
-    """Create what this service needs if it is missing (streams, buckets, tables)."""
+    """Create what this service needs if it is missing: tables, streams, the durable consumer."""
+    if settings.postgres_dsn is None:
+        settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    store = await asyncio.to_thread(open_store, settings.store_env(create_tables=True))
+    store.close()
+    common = settings.common
+    nc = await connect(common, name="notifications-migrate")
+    try:
+        js = nc.jetstream()
+        for spec in (TICKETS_STREAM, POPUPS_STREAM):
+            await ensure_stream(
+                js, stream_config(spec, prefix=common.nats_prefix, replicas=common.nats_stream_replicas)
+            )
+        await ensure_dead_letter_stream(js, prefix=common.nats_prefix, replicas=common.nats_stream_replicas)
+        await _ensure_consumer(js, settings)
+    finally:
+        await nc.drain()
+
+
+async def _ensure_consumer(js: JetStreamContext, settings: NotificationsSettings) -> None:
+    config = consumer_config(
+        prefix=settings.common.nats_prefix,
+        max_deliver=settings.consumer_max_deliver,
+        ack_wait_seconds=settings.consumer_ack_wait_seconds,
+        backoff_seconds=settings.consumer_backoff_seconds,
+    )
+    stream_ = stream_name(settings, TICKETS_STREAM)
+    # The durable create request also updates an existing consumer's editable fields (ack wait,
+    # max deliveries), so this is idempotent and follows changed settings.
+    await js.add_consumer(stream_, config)
+    log.info("consumer_ready", stream=stream_, consumer=consumer_name(settings.common.nats_prefix))
+
+
+async def seed_demo(settings: NotificationsSettings) -> None:
+    """A welcome popup for the demo hotel's user (`helpdesk up`); the fixed id makes it idempotent."""
+    store = await asyncio.to_thread(open_store, settings.store_env(create_tables=False))
+    try:
+        message = NewMessage(
+            popup_id=popup_id_for_message(sender="demo", idempotency_key="welcome"),
+            account_id="demo-hotel",
+            user_id="demo-user",
+            title="Welcome to OtelMS Helpdesk",
+            text="Support's answers to your requests appear here. Try 'Remind later' or 'View fully'.",
+            ticket_id=None,
+            ticket_number=None,
+        )
+        service = build_service(store, settings, SystemClock())
+        await asyncio.to_thread(service.send_message, message, cause=SYSTEM_CAUSE)
+    finally:
+        store.close()
 
 
 SERVICE = ServiceDefinition(
@@ -57,4 +235,5 @@ SERVICE = ServiceDefinition(
     load_settings=load_settings,
     create_app=create_app,
     migrate=migrate,
+    seed_demo=seed_demo,
 )

@@ -2,12 +2,79 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Self
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import InsecureSettingsError, ServiceSettings
 
 
 class NotificationsSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="HELPDESK_NOTIFICATIONS_", extra="ignore", frozen=True)
 
     port: int = 8702
+    # Store: SQLite at <data_dir>/notifications.sqlite unless a PostgreSQL DSN is given.
+    postgres_dsn: SecretStr | None = None
+    postgres_schema: str = Field(default="", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$|^$", max_length=63)
+    # "Remind later" without a chosen time, and the longest snooze accepted.
+    default_snooze_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    longest_snooze_days: int = Field(default=30, ge=1, le=365)
+    # Where "view fully" sends the browser; `{ticket_number}` and `{ticket_id}` are filled in.
+    ticket_path_template: str = "/help/requests/{ticket_number}"
+    max_message_length: int = Field(default=4000, ge=1, le=20000)
+    # Tickets stream consumer: redeliveries with back-off, then the dead-letter subject.
+    consumer_max_deliver: int = Field(default=5, ge=1, le=100)
+    consumer_ack_wait_seconds: float = Field(default=30.0, gt=0, le=3600)
+    consumer_backoff_seconds: list[float] = Field(default_factory=lambda: [1.0, 5.0, 30.0, 120.0])
+    consumer_batch: int = Field(default=20, ge=1, le=500)
+    # Polling intervals (SQLite has no subscription; the relay is also woken by local commits).
+    relay_poll_seconds: float = Field(default=0.2, gt=0, le=60)
+    # How often the active-popups view follows the store and due snoozes are recorded as due again.
+    due_scan_seconds: float = Field(default=1.0, gt=0, le=60)
+    # Run the relay (store → POPUPS stream) in this process; the header chain makes a second harmless.
+    run_relay: bool = True
+    # SSE
+    sse_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+    sse_queue_size: int = Field(default=256, ge=1, le=10000)
+    # A reconnect that missed more than this many store events gets a "reset" instead of a replay.
+    sse_resume_scan_limit: int = Field(default=5000, ge=1)
+    # Fault injection for the kill tests only: wait this long between a message's effect and its ack.
+    chaos_ack_delay_seconds: float = Field(default=0.0, ge=0, le=600)
+
+    @model_validator(mode="after")
+    def _no_fault_injection_in_production(self) -> Self:
+        if self.common.is_production and self.chaos_ack_delay_seconds:
+            raise InsecureSettingsError("HELPDESK_NOTIFICATIONS_CHAOS_ACK_DELAY_SECONDS is for tests only")
+        return self
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.common.data_dir / "notifications.sqlite"
+
+    def store_env(self, *, create_tables: bool) -> dict[str, str]:
+        """The eventsourcing environment of this service's store."""
+        create = "y" if create_tables else "n"
+        if self.postgres_dsn is None:
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(self.sqlite_path),
+                "SQLITE_LOCK_TIMEOUT": "10",
+                "CREATE_TABLE": create,
+            }
+        url = urlsplit(self.postgres_dsn.get_secret_value())
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": url.path.lstrip("/"),
+            "POSTGRES_HOST": url.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": unquote(url.username or ""),
+            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+            "CREATE_TABLE": create,
+        }
+        if self.postgres_schema:
+            env["POSTGRES_SCHEMA"] = self.postgres_schema
+        return env

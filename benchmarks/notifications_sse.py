@@ -1,0 +1,281 @@
+"""Benchmark of the notifications service: reply → popup on SSE latency, and SSE streams per process.
+
+Runs its own nats-server (bundled binary) and one `python -m notifications` process on SQLite in a
+temporary folder, then from this process:
+
+1. latency: a support reply is published on the tickets stream and acknowledged by JetStream ("reply
+   accepted"); the clock stops when the popup arrives on the requester's SSE stream. p50/p99.
+2. capacity: opens idle SSE streams in steps (one user each, heartbeats on), and at each step measures
+   the same latency for probe users among them; reports the largest step whose p99 stays under 50 ms,
+   and the time for one account-wide popup to reach every open stream.
+
+Bounded: each step sends a fixed number of replies; the whole run takes well under a minute or two.
+    .venv/bin/python -m benchmarks.notifications_sse [--steps 500,1000,2000] [--replies 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+from pydantic import SecretStr
+
+from shared.auth import Role, issue_dev_token
+from shared.contracts.subjects import event_subject, with_prefix
+from shared.natsserver import NatsServer, free_port
+from shared.settings import CommonSettings, Environment
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "benchmark-secret-that-is-long-enough-0123456789"  # noqa: S105 -- a throwaway local secret
+PREFIX = "bench"
+ACCOUNT = "hotel-bench"
+
+
+class SseClient:
+    """A raw-socket SSE client (cheap enough to hold thousands from one process)."""
+
+    def __init__(self, port: int, token: str, on_data: Callable[[dict[str, Any]], None]) -> None:
+        self.port, self.token, self.on_data = port, token, on_data
+        self.ready = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port, limit=1 << 20)
+        writer.write(
+            (
+                f"GET /api/v1/popups/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Authorization: Bearer {self.token}\r\nAccept: text/event-stream\r\n\r\n"
+            ).encode()
+        )
+        await writer.drain()
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    return
+                text = line.decode().rstrip("\r\n")
+                if text.startswith("event: ready"):
+                    self.ready.set()
+                elif text.startswith("data: {") and '"popup"' in text:
+                    self.on_data(json.loads(text[6:]))
+        finally:
+            writer.close()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def envelope(event_type: str, data: dict[str, Any], *, ticket: uuid.UUID, actor: dict[str, str]) -> bytes:
+    return json.dumps(
+        {
+            "event_id": str(uuid.uuid4()),
+            "type": event_type,
+            "schema_version": 1,
+            "occurred_at": datetime.now(UTC).isoformat(),
+            "account_id": ACCOUNT,
+            "aggregate_id": str(ticket),
+            "aggregate_version": 1,
+            "ticket_number": "HD-000001",
+            "actor": actor,
+            "data": data,
+        }
+    ).encode()
+
+
+class Bench:
+    def __init__(self, port: int, common: CommonSettings) -> None:
+        self.port, self.common = port, common
+        self.arrived: dict[str, float] = {}
+        self.waiters: dict[str, asyncio.Future[float]] = {}
+        self.clients: list[SseClient] = []
+
+    def token(self, user: str) -> str:
+        return issue_dev_token(self.common, role=Role.USER, sub=user, account_id=ACCOUNT)
+
+    def on_data(self, event: dict[str, Any]) -> None:
+        now = time.perf_counter()
+        marker = event["data"]["popup"]["text"]
+        self.arrived.setdefault(marker, now)
+        waiter = self.waiters.get(marker)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(now)
+
+    async def open_streams(self, users: list[str]) -> None:
+        fresh = [SseClient(self.port, self.token(u), self.on_data) for u in users]
+        for chunk in range(0, len(fresh), 100):
+            batch = fresh[chunk : chunk + 100]
+            for client in batch:
+                client.task = asyncio.create_task(client.run())
+            await asyncio.wait_for(asyncio.gather(*(c.ready.wait() for c in batch)), timeout=60)
+        self.clients.extend(fresh)
+
+    async def reply_latencies(self, js: Any, users: list[str], replies: int) -> list[float]:
+        """Each user opened a ticket; support replies to each in turn, one at a time."""
+        tickets = {u: uuid.uuid4() for u in users}
+        for user, ticket in tickets.items():
+            created = {
+                "number": "HD-000001",
+                "topic": "t",
+                "importance": "normal",
+                "comment": "c",
+                "message": "m",
+                "status": "new",
+                "message_id": str(uuid.uuid4()),
+            }
+            await js.publish(
+                with_prefix(PREFIX, event_subject("tickets", "ticket.created", 1)),
+                envelope("ticket.created", created, ticket=ticket, actor={"kind": "user", "id": user}),
+            )
+        out = []
+        for i in range(replies):
+            user = users[i % len(users)]
+            marker = f"m-{uuid.uuid4().hex}"
+            waiter: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+            self.waiters[marker] = waiter
+            data = {"message_id": str(uuid.uuid4()), "author_role": "agent", "text": marker}
+            await js.publish(
+                with_prefix(PREFIX, event_subject("tickets", "ticket.replied", 1)),
+                envelope("ticket.replied", data, ticket=tickets[user], actor={"kind": "agent", "id": "a"}),
+            )
+            accepted = time.perf_counter()
+            received = await asyncio.wait_for(waiter, timeout=30)
+            out.append((received - accepted) * 1000)
+        return out
+
+    async def broadcast_ms(self, agent_token: str) -> tuple[float, float, int]:
+        """One account-wide popup: ms until it reached half / all of the open streams."""
+        marker = f"b-{uuid.uuid4().hex}"
+        counts = {"n": 0}
+        times: list[float] = []
+        done = asyncio.Event()
+        target = len(self.clients)
+
+        def count(event: dict[str, Any]) -> None:
+            if event["data"]["popup"]["text"] == marker:
+                counts["n"] += 1
+                times.append(time.perf_counter())
+                if counts["n"] >= target:
+                    done.set()
+
+        original = self.on_data
+        for client in self.clients:
+            client.on_data = count
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}", timeout=30) as http:
+            started = time.perf_counter()
+            response = await http.post(
+                "/api/v1/messages",
+                json={"account_id": ACCOUNT, "text": marker},
+                headers={"Authorization": f"Bearer {agent_token}"},
+            )
+            response.raise_for_status()
+            await asyncio.wait_for(done.wait(), timeout=60)
+        for client in self.clients:
+            client.on_data = original
+        return (times[len(times) // 2] - started) * 1000, (times[-1] - started) * 1000, counts["n"]
+
+
+async def main(steps: list[int], replies: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        server = NatsServer(store_dir=Path(tmp) / "nats")
+        server.start()
+        port = free_port()
+        common = CommonSettings(
+            environment=Environment.TEST,
+            nats_url=server.url,
+            jwt_secret=SecretStr(SECRET),
+            nats_prefix=PREFIX,
+            data_dir=Path(tmp) / "data",
+        )
+        env = {
+            **os.environ,
+            "HELPDESK_ENVIRONMENT": "test",
+            "HELPDESK_NATS_URL": server.url,
+            "HELPDESK_NATS_PREFIX": PREFIX,
+            "HELPDESK_JWT_SECRET": SECRET,
+            "HELPDESK_DATA_DIR": str(common.data_dir),
+            "HELPDESK_LOG_LEVEL": "WARNING",
+            "HELPDESK_NOTIFICATIONS_PORT": str(port),
+            "HELPDESK_NOTIFICATIONS_MIGRATE_ON_START": "true",
+            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "services" / "notifications")]),
+        }
+        proc = subprocess.Popen([sys.executable, "-m", "notifications"], env=env, cwd=ROOT)
+        nc = None
+        try:
+            deadline = time.monotonic() + 60
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=2) as http:
+                while True:
+                    try:
+                        if (await http.get("/readyz")).status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    if time.monotonic() > deadline:
+                        raise TimeoutError("the service did not become ready")
+                    await asyncio.sleep(0.2)
+            nc = await nats.connect(server.url)
+            js = nc.jetstream()
+            bench = Bench(port, common)
+            agent = issue_dev_token(common, role=Role.AGENT, sub="agent-bench")
+
+            await bench.open_streams(["probe-0"])
+            await bench.reply_latencies(js, ["probe-0"], 20)  # warm-up
+            single = await bench.reply_latencies(js, ["probe-0"], replies)
+            print(
+                f"reply accepted → popup on SSE (1 stream, {replies} replies): "
+                f"p50 {statistics.median(single):.1f} ms, p99 {percentile(single, 0.99):.1f} ms"
+            )
+
+            held = 0
+            for step in steps:
+                more = [f"user-{i}" for i in range(len(bench.clients) - 1, step)]  # probe-0 is one
+                started = time.perf_counter()
+                await bench.open_streams(more)
+                opened_s = time.perf_counter() - started
+                probes = [f"user-{i}" for i in range(0, step, max(1, step // 10))][:10]  # spread out
+                lat = await bench.reply_latencies(js, probes, replies)
+                p50, p99 = statistics.median(lat), percentile(lat, 0.99)
+                half, full, reached = await bench.broadcast_ms(agent)
+                print(
+                    f"{len(bench.clients):5d} open SSE streams (opened in {opened_s:.1f} s): reply → popup "
+                    f"p50 {p50:.1f} ms, p99 {p99:.1f} ms; one account-wide popup reached "
+                    f"{reached} streams: half in {half:.0f} ms, all in {full:.0f} ms"
+                )
+                if p99 < 50:
+                    held = len(bench.clients)
+            print(
+                f"streams one process holds with reply → popup p99 < 50 ms: {held} (largest step tried: "
+                f"{steps[-1]})"
+            )
+        finally:
+            if nc is not None:
+                await nc.close()
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            server.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", default="500,1000,2000")
+    parser.add_argument("--replies", type=int, default=200)
+    args = parser.parse_args()
+    asyncio.run(main([int(s) for s in args.steps.split(",")], args.replies))

@@ -1,0 +1,113 @@
+"""Fan-out of popup events to the open SSE connections of this process, through core NATS.
+
+Every notifications process subscribes (core NATS, no queue group) to the popup subjects the relay
+publishes, so a change made through any process reaches every tab of the user on every process. Each
+connection has a bounded queue: a tab that cannot keep up is closed, and its browser reconnects with
+`Last-Event-ID` and is replayed from the store, so a slow tab never slows the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass
+
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from pydantic import ValidationError
+
+from notifications.adapters.relay import HEADER_STORE_POSITION
+from notifications.metrics import SSE_STREAMS
+from shared.contracts.envelope import EventEnvelope, UnknownEventType
+from shared.contracts.popups import DOMAIN, SCHEMA_VERSION, PopupEventData, parse_popup_event
+from shared.contracts.subjects import ROOT, with_prefix
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One popup change for the browser: its store position (the SSE id) and the event."""
+
+    position: int
+    envelope: EventEnvelope[PopupEventData]
+
+
+@dataclass(eq=False)
+class Connection:
+    account_id: str
+    user_id: str
+    queue: asyncio.Queue[Change | None]
+
+
+class Hub:
+    def __init__(self, *, prefix: str, queue_size: int) -> None:
+        self._subject = with_prefix(prefix, f"{ROOT}.{DOMAIN}.v{SCHEMA_VERSION}.>")
+        self._queue_size = queue_size
+        # account → user → that user's open streams in this process
+        self._connections: defaultdict[str, defaultdict[str, set[Connection]]] = defaultdict(
+            lambda: defaultdict(set)
+        )
+        self._subscription: Subscription | None = None
+
+    async def start(self, nc: NATS) -> None:
+        self._subscription = await nc.subscribe(self._subject, cb=self._on_message)
+
+    async def stop(self) -> None:
+        """Unsubscribe and end every open stream (their browsers reconnect elsewhere)."""
+        if self._subscription is not None:
+            await self._subscription.unsubscribe()
+            self._subscription = None
+        for connection in [c for users in self._connections.values() for cs in users.values() for c in cs]:
+            self._close(connection)
+
+    def connect(self, *, account_id: str, user_id: str) -> Connection:
+        connection = Connection(account_id, user_id, asyncio.Queue(maxsize=self._queue_size))
+        self._connections[account_id][user_id].add(connection)
+        SSE_STREAMS.inc()
+        return connection
+
+    def disconnect(self, connection: Connection) -> None:
+        users = self._connections.get(connection.account_id)
+        mine = users.get(connection.user_id) if users is not None else None
+        if users is None or mine is None or connection not in mine:
+            return
+        mine.discard(connection)
+        SSE_STREAMS.dec()
+        if not mine:
+            del users[connection.user_id]
+        if not users:
+            del self._connections[connection.account_id]
+
+    async def _on_message(self, msg: Msg) -> None:
+        try:
+            envelope = parse_popup_event(msg.data)
+            position = int((msg.headers or {}).get(HEADER_STORE_POSITION, ""))
+        except (ValidationError, UnknownEventType, ValueError) as exc:
+            log.warning("fanout_unreadable_event", subject=msg.subject, error=str(exc)[:200])
+            return
+        self.publish_locally(Change(position, envelope))
+
+    def publish_locally(self, change: Change) -> None:
+        """Queue `change` for every stream of its recipient: one user, or every user of the account."""
+        popup = change.envelope.data.popup
+        users = self._connections.get(popup.account_id)
+        if not users:
+            return
+        if popup.user_id is None:
+            targets = [c for cs in users.values() for c in cs]
+        else:
+            targets = list(users.get(popup.user_id, ()))
+        for connection in targets:
+            try:
+                connection.queue.put_nowait(change)
+            except asyncio.QueueFull:
+                self._close(connection)
+
+    def _close(self, connection: Connection) -> None:
+        self.disconnect(connection)
+        while not connection.queue.empty():  # make room for the closing marker
+            connection.queue.get_nowait()
+        connection.queue.put_nowait(None)

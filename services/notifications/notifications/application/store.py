@@ -1,0 +1,44 @@
+"""The event store of this service (eventsourcing): SQLite embedded, PostgreSQL when configured."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Notification
+
+from notifications.domain.model import Popup
+
+
+class PopupStore(Application[UUID]):
+    """Popups and ticket requesters, one notification log (the outbox the relay follows)."""
+
+    name = "NOTIFICATIONS"
+
+    def head(self) -> int:
+        """The newest position of the notification log (0 when empty)."""
+        return self.recorder.max_notification_id() or 0
+
+    def notifications_after(self, position: int, *, limit: int) -> Sequence[Notification]:
+        return self.recorder.select_notifications(position, limit, inclusive_of_start=False)
+
+    @staticmethod
+    def originator(notification: Notification) -> UUID:
+        found = notification.originator_id
+        return found if isinstance(found, UUID) else UUID(str(found))
+
+    def decode(self, notification: Notification) -> DomainEventProtocol[UUID]:
+        return self.mapper.to_domain_event(notification)
+
+    def popup(self, popup_id: UUID, *, version: int | None = None) -> Popup:
+        popup: object = self.repository.get(popup_id, version=version)
+        if not isinstance(popup, Popup):
+            raise TypeError(f"{popup_id} is not a popup")
+        return popup
+
+
+def open_store(env: dict[str, str]) -> PopupStore:
+    """Open the store; tables exist only if `migrate()` (env CREATE_TABLE=y) created them."""
+    return PopupStore(env=env)

@@ -1,0 +1,38 @@
+"""What one process holds while it runs, built by the composition root and read by the entry points."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from notifications.adapters.fanout import Hub
+from notifications.adapters.relay import Relay
+from notifications.application.service import PopupService
+from notifications.application.store import PopupStore
+from notifications.domain.clock import Clock
+from notifications.projections.active import ActivePopups
+from notifications.settings import NotificationsSettings
+
+
+@dataclass
+class Components:
+    settings: NotificationsSettings
+    clock: Clock
+    store: PopupStore
+    service: PopupService
+    active: ActivePopups
+    hub: Hub
+    relay: Relay | None
+
+    def changed(self) -> None:
+        """A command committed here: let the local relay publish it now."""
+        if self.relay is not None:
+            self.relay.wake()
+
+
+def components(request: Request) -> Components:
+    found = getattr(request.app.state, "components", None)
+    if not isinstance(found, Components):
+        raise RuntimeError("app.state.components is set by the lifespan of the composition root")
+    return found

@@ -1,0 +1,185 @@
+"""The `Popup` aggregate: raised → delivered → snoozed until T → due again → opened → deleted.
+
+Time is always passed in (`at`), never read here, so the clock is injected by the application layer
+and a snooze coming due is tested without waiting. Nothing expires by itself: a snoozed popup whose
+time has come is *due* (shown again), and only the recipient deletes one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TypedDict
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from notifications.domain.errors import IllegalTransition, InvalidSnooze
+from notifications.domain.ids import requester_id
+from shared.contracts.popups import PopupKind, PopupStatus
+
+
+class Cause(TypedDict):
+    """Who or what caused a change, carried into the public envelope (a plain dict once stored)."""
+
+    actor_kind: str
+    actor_id: str
+    actor_name: str
+    correlation_id: str | None
+    causation_id: str | None
+
+
+class Popup(Aggregate):
+    """One popup for one user, or for every user of an account (`user_id is None`)."""
+
+    @event("Raised")
+    def __init__(
+        self,
+        *,
+        popup_id: UUID,
+        account_id: str,
+        user_id: str | None,
+        kind: str,
+        title: str,
+        text: str,
+        ticket_id: UUID | None,
+        ticket_number: str | None,
+        source_event_id: UUID | None,
+        at: datetime,
+        cause: Cause,
+    ) -> None:
+        self.account_id = account_id
+        self.user_id = user_id
+        self.kind = PopupKind(kind)
+        self.title = title
+        self.text = text
+        self.ticket_id = ticket_id
+        self.ticket_number = ticket_number
+        self.source_event_id = source_event_id
+        self.raised_at = at
+        self.status = PopupStatus.RAISED
+        self.snoozed_until: datetime | None = None
+        self.cause = cause
+
+    @staticmethod
+    def create_id(popup_id: UUID, **_: object) -> UUID:
+        return popup_id
+
+    # --- queries -------------------------------------------------------------------------------
+
+    def status_at(self, now: datetime) -> PopupStatus:
+        """The status as the recipient sees it at `now`: a snooze whose time has come is due."""
+        if (
+            self.status is PopupStatus.SNOOZED
+            and self.snoozed_until is not None
+            and self.snoozed_until <= now
+        ):
+            return PopupStatus.DUE
+        return self.status
+
+    def is_active(self, now: datetime) -> bool:
+        """Shown to its recipient at `now` (not hidden by a snooze, not opened, not deleted)."""
+        return self.status_at(now) in (PopupStatus.RAISED, PopupStatus.DELIVERED, PopupStatus.DUE)
+
+    def is_addressed_to(self, *, account_id: str | None, user_id: str) -> bool:
+        return self.account_id == account_id and (self.user_id is None or self.user_id == user_id)
+
+    # --- commands ------------------------------------------------------------------------------
+
+    def mark_delivered(self, *, at: datetime, cause: Cause) -> None:
+        """Shown on a screen; a second tab reporting the same is not a new fact."""
+        self._end_snooze_if_due(at=at, cause=cause)
+        if self.status is PopupStatus.DELIVERED:
+            return
+        self._check_status("mark delivered", PopupStatus.RAISED, PopupStatus.DUE)
+        self._delivered(at=at, cause=cause)
+
+    def snooze(self, *, until: datetime, at: datetime, longest: timedelta, cause: Cause) -> None:
+        """ "Remind later": hide until `until` (again, if it is already snoozed)."""
+        self._check_status(
+            "snooze", PopupStatus.RAISED, PopupStatus.DELIVERED, PopupStatus.SNOOZED, PopupStatus.DUE
+        )
+        if until <= at:
+            raise InvalidSnooze("the snooze must end in the future")
+        if until - at > longest:
+            raise InvalidSnooze(f"a popup can be snoozed for at most {longest}")
+        self._snoozed(until=until, at=at, cause=cause)
+
+    def end_snooze_if_due(self, *, at: datetime, cause: Cause) -> bool:
+        """Record that the snooze came to its end; False when it has not (or was ended already)."""
+        return self._end_snooze_if_due(at=at, cause=cause)
+
+    def open(self, *, at: datetime, cause: Cause) -> None:
+        """ "View fully": the user goes to the request; opening twice records nothing new."""
+        if self.status is PopupStatus.OPENED:
+            return
+        self._check_status(
+            "open", PopupStatus.RAISED, PopupStatus.DELIVERED, PopupStatus.SNOOZED, PopupStatus.DUE
+        )
+        self._opened(at=at, cause=cause)
+
+    def delete(self, *, at: datetime, cause: Cause) -> None:
+        """Final: the popup is gone from every screen."""
+        self._check_status(
+            "delete",
+            PopupStatus.RAISED,
+            PopupStatus.DELIVERED,
+            PopupStatus.SNOOZED,
+            PopupStatus.DUE,
+            PopupStatus.OPENED,
+        )
+        self._deleted(at=at, cause=cause)
+
+    # --- guards and events ---------------------------------------------------------------------
+
+    def _check_status(self, action: str, *allowed: PopupStatus) -> None:
+        if self.status not in allowed:
+            raise IllegalTransition(action, self.status.value)
+
+    def _end_snooze_if_due(self, *, at: datetime, cause: Cause) -> bool:
+        if self.status_at(at) is PopupStatus.DUE and self.status is PopupStatus.SNOOZED:
+            self._due_again(at=at, cause=cause)
+            return True
+        return False
+
+    @event("Delivered")
+    def _delivered(self, *, at: datetime, cause: Cause) -> None:
+        self.status = PopupStatus.DELIVERED
+        self.cause = cause
+
+    @event("Snoozed")
+    def _snoozed(self, *, until: datetime, at: datetime, cause: Cause) -> None:
+        self.status = PopupStatus.SNOOZED
+        self.snoozed_until = until
+        self.cause = cause
+
+    @event("DueAgain")
+    def _due_again(self, *, at: datetime, cause: Cause) -> None:
+        self.status = PopupStatus.DUE
+        self.snoozed_until = None
+        self.cause = cause
+
+    @event("Opened")
+    def _opened(self, *, at: datetime, cause: Cause) -> None:
+        self.status = PopupStatus.OPENED
+        self.snoozed_until = None
+        self.cause = cause
+
+    @event("Deleted")
+    def _deleted(self, *, at: datetime, cause: Cause) -> None:
+        self.status = PopupStatus.DELETED
+        self.snoozed_until = None
+        self.cause = cause
+
+
+class TicketRequester(Aggregate):
+    """Remembers who opened a ticket, so support's replies go to that user's popups only."""
+
+    @event("Remembered")
+    def __init__(self, *, ticket_id: UUID, account_id: str, user_id: str | None) -> None:
+        self.ticket_id = ticket_id
+        self.account_id = account_id
+        self.user_id = user_id
+
+    @staticmethod
+    def create_id(ticket_id: UUID, **_: object) -> UUID:
+        return requester_id(ticket_id)

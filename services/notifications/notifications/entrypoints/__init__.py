@@ -1,0 +1,1 @@
+"""FastAPI routers: the recipient's popups, their live stream, and the agent's messages."""

@@ -1,0 +1,145 @@
+"""The hotel user's popups: the active list, one popup, and the actions on it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Body, Depends, Request
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from notifications.application.service import Recipient
+from notifications.application.views import navigation, snapshot
+from notifications.components import Components, components
+from notifications.domain.model import Popup
+from notifications.entrypoints.errors import translated
+from shared.auth import Principal, Role, requires_role
+from shared.contracts.popups import Navigation, PopupSnapshot
+
+HotelUser = Annotated[Principal, Depends(requires_role(Role.USER))]
+Parts = Annotated[Components, Depends(components)]
+
+router = APIRouter(prefix="/api/v1/popups", tags=["popups"])
+
+
+def recipient_of(principal: Principal) -> Recipient:
+    assert principal.account_id is not None  # a user token always carries one (shared.auth)
+    return Recipient(account_id=principal.account_id, user_id=principal.sub, name=principal.name)
+
+
+class PopupList(BaseModel):
+    items: list[PopupSnapshot]
+
+
+class SnoozeRequest(BaseModel):
+    """ "Remind later": a chosen time, a chosen delay, or neither for the default delay."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    until: AwareDatetime | None = None
+    minutes: int | None = Field(default=None, ge=1, le=366 * 24 * 60)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> SnoozeRequest:
+        if self.until is not None and self.minutes is not None:
+            raise ValueError("give either until or minutes, not both")
+        return self
+
+
+class Opened(BaseModel):
+    popup: PopupSnapshot
+    navigate_to: Navigation | None = Field(description="Where the browser goes: the request, if any.")
+
+
+async def _command(
+    parts: Components,
+    principal: Principal,
+    request: Request,
+    command: Callable[[Recipient, str | None], Popup],
+) -> Popup:
+    """Run one command for the caller in a thread, then let the relay publish what it recorded."""
+    by, correlation_id = recipient_of(principal), request.state.correlation_id
+    popup = await asyncio.to_thread(translated(lambda: command(by, correlation_id)))
+    parts.changed()
+    return popup
+
+
+def _view(parts: Components, popup: Popup) -> PopupSnapshot:
+    return snapshot(popup, path_template=parts.settings.ticket_path_template, now=parts.clock.now())
+
+
+@router.get("", response_model=PopupList)
+async def list_active(principal: HotelUser, parts: Parts) -> PopupList:
+    """The popups to show now, for a client that just connected (then follow `/stream`)."""
+    await asyncio.to_thread(parts.active.catch_up)
+    found = parts.active.for_recipient(
+        account_id=principal.account_id or "", user_id=principal.sub, now=parts.clock.now()
+    )
+    return PopupList(items=[_view(parts, p) for p in found])
+
+
+@router.get("/{popup_id}", response_model=PopupSnapshot)
+async def get_popup(popup_id: UUID, principal: HotelUser, parts: Parts) -> PopupSnapshot:
+    popup = await asyncio.to_thread(
+        translated(lambda: parts.service.get(popup_id, by=recipient_of(principal)))
+    )
+    return _view(parts, popup)
+
+
+@router.post("/{popup_id}/delivered", response_model=PopupSnapshot)
+async def mark_delivered(
+    popup_id: UUID, principal: HotelUser, parts: Parts, request: Request
+) -> PopupSnapshot:
+    """Shown on a screen; every tab may say so, only the first one is recorded."""
+    popup = await _command(
+        parts,
+        principal,
+        request,
+        lambda by, corr: parts.service.mark_delivered(popup_id, by=by, correlation_id=corr),
+    )
+    return _view(parts, popup)
+
+
+@router.post("/{popup_id}/snooze", response_model=PopupSnapshot)
+async def snooze(
+    popup_id: UUID,
+    principal: HotelUser,
+    parts: Parts,
+    request: Request,
+    body: Annotated[SnoozeRequest | None, Body()] = None,
+) -> PopupSnapshot:
+    """ "Remind later": hidden from every tab until the time comes, then shown again."""
+    until = body.until if body else None
+    if body is not None and body.minutes is not None:
+        until = parts.clock.now() + timedelta(minutes=body.minutes)
+    popup = await _command(
+        parts,
+        principal,
+        request,
+        lambda by, corr: parts.service.snooze(popup_id, by=by, until=until, correlation_id=corr),
+    )
+    return _view(parts, popup)
+
+
+@router.post("/{popup_id}/open", response_model=Opened)
+async def open_popup(popup_id: UUID, principal: HotelUser, parts: Parts, request: Request) -> Opened:
+    """ "View fully": marks it opened everywhere and says where to go."""
+    popup = await _command(
+        parts, principal, request, lambda by, corr: parts.service.open(popup_id, by=by, correlation_id=corr)
+    )
+    return Opened(
+        popup=_view(parts, popup),
+        navigate_to=navigation(popup, path_template=parts.settings.ticket_path_template),
+    )
+
+
+@router.post("/{popup_id}/delete", response_model=PopupSnapshot)
+async def delete_popup(popup_id: UUID, principal: HotelUser, parts: Parts, request: Request) -> PopupSnapshot:
+    """Gone from every tab, for good (the answer stays in the request's history)."""
+    popup = await _command(
+        parts, principal, request, lambda by, corr: parts.service.delete(popup_id, by=by, correlation_id=corr)
+    )
+    return _view(parts, popup)

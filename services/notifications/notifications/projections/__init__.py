@@ -1,0 +1,1 @@
+"""Read models derived from the store's notification log; rebuildable by replaying it."""

@@ -1,0 +1,267 @@
+"""Helpers the notifications suites share: a controllable clock, the service on a real port, an SSE
+reader, and ticket events published the way the tickets relay publishes them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+from httpx_sse import aconnect_sse
+from nats.js import JetStreamContext
+
+from notifications.bootstrap import create_app, migrate
+from notifications.settings import NotificationsSettings
+from shared.contracts.envelope import HEADER_MSG_ID, Actor, ActorKind
+from shared.contracts.subjects import event_subject, with_prefix
+from shared.natsserver import free_port
+from shared.settings import CommonSettings
+
+WAIT = 10.0  # every wait in these suites is bounded by this many seconds
+
+
+class FakeClock:
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)
+
+
+def service_settings(common: CommonSettings, *, prefix: str, **overrides: Any) -> NotificationsSettings:
+    """Settings with short intervals so the suites never wait long."""
+    values: dict[str, Any] = {
+        "common": common.model_copy(update={"nats_prefix": prefix}),
+        "relay_poll_seconds": 0.05,
+        "due_scan_seconds": 0.05,
+        "consumer_ack_wait_seconds": 2.0,
+        "consumer_backoff_seconds": [0.1, 0.2],
+        "consumer_max_deliver": 3,
+        "sse_heartbeat_seconds": 1.0,
+    }
+    values.update(overrides)
+    return NotificationsSettings(**values)
+
+
+@dataclass
+class Running:
+    app: FastAPI
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+    base_url: str
+    clock: FakeClock
+
+    def client(self, token: str | None = None) -> httpx.AsyncClient:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=WAIT)
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        await asyncio.wait_for(self.task, timeout=WAIT * 2)
+
+
+class _QuietServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Any:  # the test runner owns the signals
+        yield
+
+
+async def start_service(
+    settings: NotificationsSettings, *, clock: FakeClock | None = None, run_migrate: bool = True
+) -> Running:
+    """The app under uvicorn on a free port, in this event loop (httpx's ASGI transport buffers SSE)."""
+    clock = clock or FakeClock()
+    if run_migrate:
+        await migrate(settings)
+    app = create_app(settings, clock=clock)
+    port = free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, lifespan="on", log_config=None, access_log=False
+    )
+    server = _QuietServer(config)
+    task = asyncio.create_task(server.serve())
+    async with asyncio.timeout(WAIT * 2):
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.02)
+    return Running(app=app, server=server, task=task, base_url=f"http://127.0.0.1:{port}", clock=clock)
+
+
+@contextlib.asynccontextmanager
+async def running(
+    settings: NotificationsSettings, *, clock: FakeClock | None = None, run_migrate: bool = True
+) -> AsyncIterator[Running]:
+    service = await start_service(settings, clock=clock, run_migrate=run_migrate)
+    try:
+        yield service
+    finally:
+        await service.stop()
+
+
+@dataclass
+class SseEvent:
+    event: str
+    id: str
+    data: dict[str, Any]
+
+
+@dataclass
+class SseReader:
+    """Reads one SSE connection in the background; `next()` waits (bounded) for a matching event."""
+
+    events: asyncio.Queue[SseEvent] = field(default_factory=asyncio.Queue)
+    seen: list[SseEvent] = field(default_factory=list)
+    task: asyncio.Task[None] | None = None
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    status: int | None = None
+
+    async def next(self, event: str | None = None, *, timeout: float = WAIT) -> SseEvent:
+        async with asyncio.timeout(timeout):
+            while True:
+                found = await self.events.get()
+                if event is None or found.event == event:
+                    return found
+
+    async def nothing_for(self, seconds: float) -> list[SseEvent]:
+        """Popup events that arrived within `seconds` (should be none for an outsider)."""
+        await asyncio.sleep(seconds)
+        out = []
+        while not self.events.empty():
+            out.append(self.events.get_nowait())
+        return [e for e in out if e.event.startswith("popup.")]
+
+    async def close(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.task
+
+
+async def open_sse(
+    base_url: str, token: str, *, last_event_id: str | None = None, wait_ready: bool = True
+) -> SseReader:
+    reader = SseReader()
+    headers = {"Authorization": f"Bearer {token}"}
+    if last_event_id is not None:
+        headers["Last-Event-ID"] = last_event_id
+
+    async def read() -> None:
+        timeout = httpx.Timeout(WAIT, read=None)
+        async with (
+            httpx.AsyncClient(base_url=base_url, timeout=timeout) as client,
+            aconnect_sse(client, "GET", "/api/v1/popups/stream", headers=headers) as source,
+        ):
+            reader.status = source.response.status_code
+            reader.ready.set()
+            async for sse in source.aiter_sse():
+                event = SseEvent(sse.event, sse.id, json.loads(sse.data) if sse.data else {})
+                reader.seen.append(event)
+                await reader.events.put(event)
+
+    reader.task = asyncio.create_task(read())
+    if wait_ready:
+        await reader.next("ready")
+    return reader
+
+
+def ticket_event(
+    event_type: str,
+    data: dict[str, Any],
+    *,
+    account_id: str = "hotel-a",
+    ticket_id: UUID,
+    number: str = "HD-000001",
+    actor: Actor,
+    version: int = 1,
+    event_id: UUID | None = None,
+) -> dict[str, Any]:
+    """A public ticket event as the tickets relay publishes it (envelope of shared.contracts)."""
+    return {
+        "event_id": str(event_id or uuid4()),
+        "type": event_type,
+        "schema_version": 1,
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "account_id": account_id,
+        "aggregate_id": str(ticket_id),
+        "aggregate_version": version,
+        "ticket_number": number,
+        "actor": actor.model_dump(mode="json"),
+        "correlation_id": "corr-1",
+        "causation_id": None,
+        "data": data,
+    }
+
+
+def created(ticket_id: UUID, *, user: str = "u1", account_id: str = "hotel-a", **kw: Any) -> dict[str, Any]:
+    return ticket_event(
+        "ticket.created",
+        {
+            "number": kw.get("number", "HD-000001"),
+            "topic": "billing",
+            "importance": "normal",
+            "comment": "Invoice is wrong",
+            "message": "The invoice for room 12 shows two nights.",
+            "status": "new",
+            "message_id": str(uuid4()),
+        },
+        account_id=account_id,
+        ticket_id=ticket_id,
+        actor=Actor(kind=ActorKind.USER, id=user, name=user),
+        **kw,
+    )
+
+
+def replied(
+    ticket_id: UUID, *, text: str = "We fixed the invoice.", author_role: str = "agent", **kw: Any
+) -> dict[str, Any]:
+    kind = ActorKind.AGENT if author_role == "agent" else ActorKind.USER
+    return ticket_event(
+        "ticket.replied",
+        {"message_id": str(uuid4()), "author_role": author_role, "text": text},
+        ticket_id=ticket_id,
+        actor=Actor(kind=kind, id="agent-7" if author_role == "agent" else "u1", name="Olena"),
+        version=kw.pop("version", 2),
+        **kw,
+    )
+
+
+async def publish_ticket_event(
+    js: JetStreamContext, prefix: str, event: dict[str, Any] | bytes, *, event_type: str | None = None
+) -> None:
+    """Publish onto the TICKETS stream; without a Nats-Msg-Id so repeats are stored (redeliveries)."""
+    if isinstance(event, bytes):
+        body, type_ = event, event_type or "ticket.replied"
+    else:
+        body, type_ = json.dumps(event).encode(), event["type"]
+    subject = with_prefix(prefix, event_subject("tickets", type_, 1))
+    await js.publish(subject, body)
+
+
+async def publish_once(js: JetStreamContext, prefix: str, event: dict[str, Any]) -> None:
+    """Publish as the tickets relay does, with the event id as Nats-Msg-Id."""
+    subject = with_prefix(prefix, event_subject("tickets", event["type"], 1))
+    await js.publish(subject, json.dumps(event).encode(), headers={HEADER_MSG_ID: event["event_id"]})
+
+
+async def eventually(check: Any, *, timeout: float = WAIT, interval: float = 0.05) -> Any:
+    """Poll `check()` (sync or async) until it returns a truthy value; fail after `timeout`."""
+    async with asyncio.timeout(timeout):
+        while True:
+            value = check()
+            if asyncio.iscoroutine(value):
+                value = await value
+            if value:
+                return value
+            await asyncio.sleep(interval)
