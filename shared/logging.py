@@ -29,6 +29,8 @@ def configure_logging(*, level: str = "INFO", json: bool | None = None, service:
     ]
     if service:
         shared.append(_add_service(service))
+    # Records from the stdlib (uvicorn, nats) carry exc_info too: render it, do not drop it.
+    foreign = [*shared, structlog.processors.format_exc_info] if use_json else shared
     renderer: Any = (
         structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=False)
     )
@@ -48,7 +50,7 @@ def configure_logging(*, level: str = "INFO", json: bool | None = None, service:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=shared,
+            foreign_pre_chain=foreign,
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         )
     )
@@ -56,8 +58,10 @@ def configure_logging(*, level: str = "INFO", json: bool | None = None, service:
     root.handlers[:] = [handler]
     root.setLevel(numeric)
     # Per-message INFO lines from the broker cost a large share of its throughput (ARCHITECTURE.md).
-    for noisy in ("faststream", "faststream.access", "nats", "uvicorn.access"):
+    for noisy in ("faststream", "faststream.access", "nats", "uvicorn.access", "websockets"):
         logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))
+    # At DEBUG the websockets protocol logs whole frames (chat text, auth tokens) via uvicorn.error.
+    logging.getLogger("uvicorn.error").setLevel(max(numeric, logging.INFO))
 
 
 def _add_service(service: str) -> Any:

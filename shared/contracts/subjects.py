@@ -22,15 +22,20 @@ class StreamSpec:
 
     name: str
     domain: str
+    # Patterns below `helpdesk.<domain>` when the stream must not capture all of it.
+    only: tuple[str, ...] = ()
 
     @property
     def subjects(self) -> list[str]:
+        if self.only:
+            return [f"{ROOT}.{self.domain}.{pattern}" for pattern in self.only]
         return [f"{ROOT}.{self.domain}.>"]
 
 
 TICKETS_STREAM = StreamSpec(name="TICKETS", domain="tickets")
 POPUPS_STREAM = StreamSpec(name="POPUPS", domain="popups")
-CHAT_STATS_STREAM = StreamSpec(name="CHAT_STATS", domain="chat")
+# Only the versioned statistics events: the live relay's `helpdesk.chat.rt.>` must never be persisted.
+CHAT_STATS_STREAM = StreamSpec(name="CHAT_STATS", domain="chat", only=("v1.>",))
 KB_STREAM = StreamSpec(name="KB_ARTICLES", domain="kb")
 DLQ_STREAM = StreamSpec(name="DEAD_LETTERS", domain="dlq")
 

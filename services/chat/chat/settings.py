@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -11,3 +12,38 @@ class ChatSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="HELPDESK_CHAT_", extra="ignore", frozen=True)
 
     port: int = 8703
+    # The tickets service, for "turn this chat into a request" (on the user's behalf, with their token).
+    tickets_url: str = "http://127.0.0.1:8701"
+    tickets_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    ticket_topic: str = Field(default="chat", min_length=1, max_length=64)
+    # Region assumed for phone numbers typed without a country code.
+    default_region: str = Field(default="UA", pattern=r"^[A-Z]{2}$")
+    # KV bucket (memory storage) for presence and the queue; the common NATS prefix is prepended.
+    kv_bucket: str = Field(default="CHAT", pattern=r"^[A-Za-z0-9_-]+$")
+    # Every KV entry expires unless its process refreshes it (every third of this): a crashed
+    # process's users and specialists vanish after at most this long.
+    presence_ttl_seconds: float = Field(default=30.0, ge=1, le=3600)
+    # A specialist whose WebSocket closed keeps their chats this long, then goes away and their users
+    # go back to the head of the queue.
+    agent_grace_seconds: float = Field(default=15.0, ge=0, le=600)
+    # Past this wait the user is offered to turn the question into a request.
+    max_wait_seconds: float = Field(default=120.0, gt=0, le=86400)
+    # A connection that sends nothing for this long is closed (the session ends).
+    idle_timeout_seconds: float = Field(default=600.0, gt=0, le=86400)
+    auth_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    max_frame_bytes: int = Field(default=8192, ge=256, le=200_000)
+    max_message_chars: int = Field(default=2000, ge=1, le=100_000)
+    max_question_chars: int = Field(default=500, ge=1, le=10_000)
+    max_name_chars: int = Field(default=100, ge=1, le=1000)
+    transcript_max_lines: int = Field(default=200, ge=1, le=10_000)
+    # Frames a second per connection (token bucket) and the burst allowed.
+    rate_per_second: float = Field(default=5.0, gt=0, le=1000)
+    rate_burst: int = Field(default=20, ge=1, le=10_000)
+    # This many rejected frames within 10 s is abuse: the connection is closed (1008).
+    abuse_threshold: int = Field(default=200, ge=1, le=100_000)
+    default_capacity: int = Field(default=3, ge=1, le=100)
+    max_capacity: int = Field(default=20, ge=1, le=1000)
+    # Content-free statistics events (started, assigned, ended) on JetStream `helpdesk.chat.v1.*`.
+    publish_stats: bool = True
+    # How often each process re-checks waits, grace periods, positions and assignments.
+    tick_seconds: float = Field(default=0.5, gt=0, le=10)

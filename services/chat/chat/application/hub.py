@@ -1,0 +1,120 @@
+"""The chat process's engine: the two desks, and one loop that matches, updates and refreshes.
+
+The loop wakes on any change of the directory (or every `tick_seconds`), so an assignment follows a
+new user or a newly free specialist at once, and waits, grace periods and TTL refreshes are checked
+even when nothing happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+
+from chat.adapters.directory import Change, Directory
+from chat.adapters.relay import Relay
+from chat.adapters.stats import StatsPublisher
+from chat.adapters.tickets import TicketsClient
+from chat.application.agents import AgentDesk
+from chat.application.context import Clock, HubConfig, HubContext
+from chat.application.users import UserDesk
+from shared.contracts.chat import EndReason
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class ChatHub:
+    def __init__(
+        self,
+        *,
+        directory: Directory,
+        relay: Relay,
+        stats: StatsPublisher,
+        tickets: TicketsClient | None,
+        config: HubConfig,
+        clock: Clock,
+    ) -> None:
+        self.ctx = HubContext(
+            directory=directory,
+            relay=relay,
+            stats=stats,
+            config=config,
+            clock=clock,
+            proc=uuid.uuid4().hex[:12],
+        )
+        self.users = UserDesk(self.ctx, tickets=tickets)
+        self.agents = AgentDesk(self.ctx)
+        self._task: asyncio.Task[None] | None = None
+        self._refreshed_at = 0.0
+
+    async def start(self) -> None:
+        self.ctx.directory.subscribe(self._on_change)
+        await self.ctx.directory.start()
+        self._refreshed_at = self.ctx.clock()
+        self._task = asyncio.create_task(self._run(), name="chat-hub")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for session in list(self.users.sessions.values()):
+            await self.users.close(session, reason=EndReason.SHUTDOWN)
+        for conn in list(self.agents.connections.values()):
+            await self.agents.disconnect(conn)
+        await self.ctx.directory.stop()
+        await self.ctx.stats.drain()
+
+    def _on_change(self, change: Change) -> None:
+        self.ctx.dirty.set()
+
+    async def _run(self) -> None:
+        ctx = self.ctx
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ctx.dirty.wait(), timeout=ctx.config.tick_seconds)
+            ctx.dirty.clear()
+            try:
+                await self.step()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the loop supervises every session of this process: it goes on
+                log.warning("chat_loop_step_failed", error=type(exc).__name__)
+                await asyncio.sleep(ctx.config.tick_seconds)
+                await self._recover_if_lost()
+
+    async def step(self) -> None:
+        """One round: reconcile, take users back, match, tell positions, refresh before the TTL."""
+        await self.agents.reconcile()
+        await self.users.check()
+        await self.agents.check_grace()
+        await self.agents.match()
+        await self.users.update_positions()
+        now = self.ctx.clock()
+        if now - self._refreshed_at >= self.ctx.config.refresh_every:
+            self._refreshed_at = now
+            if await self._recover_if_lost():
+                return
+            await self.users.refresh()
+            await self.agents.refresh()
+
+    async def _recover_if_lost(self) -> bool:
+        """The bucket is memory-only: if a lone nats-server restarted, it is gone. Create it again and
+        write back this process's sessions and specialists; chats in progress never stopped (the relay
+        is core NATS and each side keeps its own state)."""
+        directory = self.ctx.directory
+        try:
+            if await directory.healthy():
+                return False
+            presences = self.agents.own_presences()
+            await directory.reopen()
+        except Exception as exc:  # NATS still away: the next tick tries again
+            log.warning("chat_directory_not_recovered", error=type(exc).__name__)
+            return False
+        self.ctx.recovered_at = self.ctx.clock()
+        await self.users.republish()
+        await self.agents.republish(presences)
+        log.warning("chat_directory_recovered", sessions=len(self.users.sessions), agents=len(presences))
+        self.ctx.dirty.set()
+        return True

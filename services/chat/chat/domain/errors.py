@@ -1,0 +1,37 @@
+"""Errors of the chat domain; the WebSocket entry point turns each into an error frame."""
+
+from __future__ import annotations
+
+
+class ChatError(Exception):
+    """Base of the chat's domain errors; `code` is the error frame's machine-readable code."""
+
+    code = "chat_error"
+
+
+class InvalidIntake(ChatError):
+    """Raised when the name, phone or question a user opens a chat with breaks a rule."""
+
+    code = "invalid_intake"
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class CapacityExceeded(ChatError):
+    """Raised when a specialist would be given more simultaneous chats than their capacity."""
+
+    code = "capacity_exceeded"
+
+
+class ChatUnavailable(ChatError):
+    """Raised when a chat cannot be opened right now because the shared directory does not answer."""
+
+    code = "unavailable"
+
+
+class NotAssigned(ChatError):
+    """Raised when a message or command names a chat that is not (or no longer) this party's."""
+
+    code = "not_assigned"

@@ -1,0 +1,1 @@
+"""WebSocket endpoints of the chat service."""

@@ -1,0 +1,168 @@
+"""Two `python -m chat` processes on a nats-server of their own, and a small WebSocket test client."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from shared.natsserver import free_port
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@dataclass
+class ChatProcess:
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def ws(self, who: str) -> str:
+        return f"ws://127.0.0.1:{self.port}/api/v1/chat/{who}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_chat_process(*, env: dict[str, str], log_path: Path) -> ChatProcess:
+    port = free_port()
+    full_env = {**os.environ, **env, "HELPDESK_CHAT_PORT": str(port)}
+    pythonpath = [str(REPO), str(REPO / "services" / "chat")]
+    full_env["PYTHONPATH"] = os.pathsep.join(pythonpath)
+    log = log_path.open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chat"],
+        env=full_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=log_path.parent,
+    )
+    chat = ChatProcess(port=port, process=process, log_path=log_path)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"chat process exited early:\n{chat.log()[-3000:]}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return chat
+        time.sleep(0.1)
+    chat.stop()
+    raise TimeoutError(f"chat process not ready:\n{chat.log()[-3000:]}")
+
+
+PHONE = "+380 44 123 45 67"
+
+
+async def available_agent(url: str, token: str, *, capacity: int) -> WsClient:
+    """A specialist connected and available with `capacity` chats."""
+    agent = await WsClient.connect(url, token)
+    await agent.expect("status")
+    await agent.send(type="available", capacity=capacity)
+    await agent.expect("status", status="available")
+    return agent
+
+
+async def open_chat(
+    url: str, token: str, *, question: str = "Help", phone: str = PHONE
+) -> tuple[WsClient, str]:
+    """A user who started a chat and was told they are queued; with the session id."""
+    user = await WsClient.connect(url, token)
+    await user.send(type="start", name="Guest", phone=phone, question=question)
+    queued = await user.expect("queued")
+    return user, str(queued["session"])
+
+
+@dataclass
+class WsClient:
+    """A test's WebSocket: `expect(type)` reads frames until one of that type, keeping the others."""
+
+    conn: ClientConnection
+    seen: list[dict[str, Any]] = field(default_factory=list)
+    _pending: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    async def connect(cls, url: str, token: str | None = None) -> WsClient:
+        conn = await websockets.connect(url, open_timeout=10, max_size=2**20)
+        client = cls(conn)
+        if token is not None:
+            await client.send(type="auth", token=token)
+            await client.expect("ready")
+        return client
+
+    async def send(self, **frame: Any) -> None:
+        await self.conn.send(json.dumps(frame))
+
+    async def send_raw(self, data: str | bytes) -> None:
+        await self.conn.send(data)
+
+    async def recv(self, timeout: float = 5.0) -> dict[str, Any]:
+        if self._pending:
+            return self._pending.pop(0)
+        raw = await asyncio.wait_for(self.conn.recv(), timeout=timeout)
+        frame: dict[str, Any] = json.loads(raw)
+        self.seen.append(frame)
+        return frame
+
+    async def expect(self, kind: str, timeout: float = 10.0, **match: Any) -> dict[str, Any]:
+        """The next frame of `kind` (with the given field values); frames skipped stay pending."""
+        skipped: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"no {kind} frame {match} within {timeout}s; got {skipped}")
+                frame = await self.recv(timeout=left)
+                if frame.get("type") == kind and all(frame.get(k) == v for k, v in match.items()):
+                    return frame
+                skipped.append(frame)
+        finally:
+            self._pending = skipped + self._pending
+
+    async def drain(self, seconds: float = 0.3) -> list[dict[str, Any]]:
+        """Read whatever arrives within `seconds` (kept pending for `expect`); all frames seen so far."""
+        with contextlib.suppress(TimeoutError):
+            while True:
+                frame = json.loads(await asyncio.wait_for(self.conn.recv(), timeout=seconds))
+                self.seen.append(frame)
+                self._pending.append(frame)
+        return self.seen
+
+    def last(self, *kinds: str) -> dict[str, Any]:
+        return [f for f in self.seen if f.get("type") in kinds][-1]
+
+    async def silent(self, kind: str, seconds: float) -> None:
+        """Assert no frame of `kind` arrives within `seconds`."""
+        with contextlib.suppress(TimeoutError):
+            frame = await self.expect(kind, timeout=seconds)
+            raise AssertionError(f"unexpected {frame}")
+
+    async def close(self) -> None:
+        await self.conn.close()
+
+    async def wait_closed(self, timeout: float = 10.0) -> int | None:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            while True:
+                await asyncio.wait_for(self.conn.recv(), timeout=timeout)
+        return self.conn.close_code
