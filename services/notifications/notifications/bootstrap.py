@@ -14,14 +14,18 @@ from nats.js import JetStreamContext
 from notifications.adapters.consumer import TicketEventsConsumer, consumer_config, consumer_name
 from notifications.adapters.fanout import Hub
 from notifications.adapters.relay import Relay
+from notifications.adapters.sqldb import SqlDatabase
+from notifications.adapters.store_watch import StoreWatcher
+from notifications.adapters.stream_tokens import StreamTokens, signing_key
 from notifications.application.service import SYSTEM_CAUSE, NewMessage, PopupService
 from notifications.application.store import PopupStore, open_store
 from notifications.components import Components
 from notifications.domain.clock import Clock, SystemClock
 from notifications.domain.ids import popup_id_for_message
 from notifications.entrypoints import messages, popups, stream
-from notifications.metrics import STORE_HEAD, VIEW_POSITION
-from notifications.projections.active import ActivePopups
+from notifications.entrypoints.background import follow, supervised
+from notifications.entrypoints.cli import add_cli_commands
+from notifications.projections.active import ActivePopups, create_tables
 from notifications.settings import NotificationsSettings
 from shared.contracts.subjects import POPUPS_STREAM, TICKETS_STREAM
 from shared.health import Readiness
@@ -53,6 +57,31 @@ def build_service(store: PopupStore, settings: NotificationsSettings, clock: Clo
     )
 
 
+def open_view_db(settings: NotificationsSettings) -> SqlDatabase:
+    """The database of the store, for the views this service persists beside it."""
+    if settings.postgres_dsn is None:
+        return SqlDatabase.sqlite(settings.sqlite_path)
+    return SqlDatabase.postgres(settings.postgres_dsn.get_secret_value(), schema=settings.postgres_schema)
+
+
+def open_active_view(store: PopupStore, settings: NotificationsSettings) -> ActivePopups:
+    return ActivePopups(store, open_view_db(settings))
+
+
+def build_stream_tokens(settings: NotificationsSettings) -> StreamTokens:
+    secret = settings.stream_token_secret.get_secret_value() if settings.stream_token_secret else None
+    return StreamTokens(
+        key=signing_key(settings.common, secret),
+        issuer=settings.common.jwt_issuer,
+        audience=settings.common.jwt_audience,
+        ttl=timedelta(seconds=settings.stream_token_seconds),
+    )
+
+
+def _listens(settings: NotificationsSettings) -> bool:
+    return settings.postgres_dsn is not None and settings.postgres_listen
+
+
 def create_app(settings: NotificationsSettings, *, clock: Clock | None = None) -> FastAPI:
     readiness = Readiness()
     clock = clock or SystemClock()
@@ -61,8 +90,8 @@ def create_app(settings: NotificationsSettings, *, clock: Clock | None = None) -
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         prefix = settings.common.nats_prefix
         store = await asyncio.to_thread(open_store, settings.store_env(create_tables=False))
-        active = ActivePopups(store)
-        await asyncio.to_thread(active.catch_up)
+        active = open_active_view(store, settings)
+        await asyncio.to_thread(active.catch_up)  # from the position the view recorded
         nc = await connect(settings.common, name="notifications")
         js = nc.jetstream()
         hub = Hub(prefix=prefix, queue_size=settings.sse_queue_size)
@@ -75,7 +104,11 @@ def create_app(settings: NotificationsSettings, *, clock: Clock | None = None) -
                 stream=stream_name(settings, POPUPS_STREAM),
                 prefix=prefix,
                 path_template=settings.ticket_path_template,
-                poll_seconds=settings.relay_poll_seconds,
+                poll_seconds=(
+                    settings.listen_fallback_poll_seconds
+                    if _listens(settings)
+                    else settings.relay_poll_seconds
+                ),
             )
         parts = Components(
             settings=settings,
@@ -85,6 +118,7 @@ def create_app(settings: NotificationsSettings, *, clock: Clock | None = None) -
             active=active,
             hub=hub,
             relay=relay,
+            stream_tokens=build_stream_tokens(settings),
         )
         consumer = TicketEventsConsumer(
             js,
@@ -106,27 +140,40 @@ def create_app(settings: NotificationsSettings, *, clock: Clock | None = None) -
             await asyncio.to_thread(store.head)
             return True
 
-        jobs: list[Awaitable[None]] = [consumer.run(), _follow(parts)]
+        jobs: list[Awaitable[None]] = [consumer.run(), follow(parts)]
         if relay is not None:
             jobs.append(relay.run())
-        tasks = [asyncio.create_task(_supervised(job)) for job in jobs]
+        if _listens(settings) and settings.postgres_dsn is not None:
+            channel = getattr(store.recorder, "channel_name", "notifications_events")
+            watcher = StoreWatcher(
+                dsn=settings.postgres_dsn.get_secret_value(), channel=channel, on_change=parts.store_changed
+            )
+            jobs.append(watcher.run())
+        tasks = [asyncio.create_task(supervised(job)) for job in jobs]
 
         async def jobs_running() -> bool:
             return not any(task.done() for task in tasks)
 
         readiness.add("nats", nats_ready)
         readiness.add("store", store_ready)
-        readiness.add("consumer_relay_follower", jobs_running)
+
+        async def view_ready() -> bool:
+            await asyncio.to_thread(active.recorded_position)
+            return True
+
+        readiness.add("active_view", view_ready)
+        readiness.add("background_jobs", jobs_running)
         try:
             yield
         finally:
             readiness.shutting_down = True
             for task in tasks:
                 task.cancel()
-            # A job that died already logged why (`_supervised`); shutting down goes on regardless.
+            # A job that died already logged why (`supervised`); shutting down goes on regardless.
             await asyncio.gather(*tasks, return_exceptions=True)
             await hub.stop()
             await nc.drain()
+            active.close()
             store.close()
             log.info("notifications_stopped")
 
@@ -144,42 +191,17 @@ def create_app(settings: NotificationsSettings, *, clock: Clock | None = None) -
     return app
 
 
-async def _supervised(job: Awaitable[None]) -> None:
-    try:
-        await job
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        log.exception("background_job_failed")
-        raise
-
-
-async def _follow(parts: Components) -> None:
-    """Keep the active-popups view fresh and record snoozes that came due (each replica may; the
-    second to try finds it recorded)."""
-    interval = parts.settings.due_scan_seconds
-    while True:
-        try:
-            await asyncio.to_thread(parts.active.catch_up)
-            VIEW_POSITION.set(parts.active.position)
-            STORE_HEAD.set(await asyncio.to_thread(parts.store.head))
-            due = parts.active.snoozes_due(parts.clock.now())
-            ended = 0
-            for popup_id in due:
-                ended += await asyncio.to_thread(parts.service.end_snooze_if_due, popup_id)
-            if ended:
-                parts.changed()
-        except Exception as exc:  # the store is away for a moment: try again next round
-            log.warning("follow_failed", error=repr(exc))
-        await asyncio.sleep(interval)
-
-
 async def migrate(settings: NotificationsSettings) -> None:
     """Create what this service needs if it is missing: tables, streams, the durable consumer."""
     if settings.postgres_dsn is None:
         settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     store = await asyncio.to_thread(open_store, settings.store_env(create_tables=True))
     store.close()
+    view_db = open_view_db(settings)
+    try:
+        await asyncio.to_thread(create_tables, view_db)
+    finally:
+        view_db.close()
     common = settings.common
     nc = await connect(common, name="notifications-migrate")
     try:
@@ -236,4 +258,5 @@ SERVICE = ServiceDefinition(
     create_app=create_app,
     migrate=migrate,
     seed_demo=seed_demo,
+    add_cli_commands=add_cli_commands,
 )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
 from notifications.adapters.fanout import Hub
 from notifications.adapters.relay import Relay
+from notifications.adapters.stream_tokens import StreamTokens
 from notifications.application.service import PopupService
 from notifications.application.store import PopupStore
 from notifications.domain.clock import Clock
@@ -24,11 +26,19 @@ class Components:
     active: ActivePopups
     hub: Hub
     relay: Relay | None
+    stream_tokens: StreamTokens
+    # Set to run the view follower now rather than at its next scan.
+    follow_wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def changed(self) -> None:
         """A command committed here: let the local relay publish it now."""
         if self.relay is not None:
             self.relay.wake()
+
+    def store_changed(self) -> None:
+        """Any process committed to the store (PostgreSQL NOTIFY): publish it and follow it now."""
+        self.changed()
+        self.follow_wake.set()
 
 
 def components(request: Request) -> Components:

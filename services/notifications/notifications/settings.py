@@ -9,7 +9,7 @@ from urllib.parse import unquote, urlsplit
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import InsecureSettingsError, ServiceSettings
+from shared.settings import PLACEHOLDER_SECRETS, InsecureSettingsError, ServiceSettings
 
 
 class NotificationsSettings(ServiceSettings):
@@ -32,10 +32,19 @@ class NotificationsSettings(ServiceSettings):
     consumer_batch: int = Field(default=20, ge=1, le=500)
     # Polling intervals (SQLite has no subscription; the relay is also woken by local commits).
     relay_poll_seconds: float = Field(default=0.2, gt=0, le=60)
+    # PostgreSQL: the relay and the view follower wake on the store's NOTIFY; they still poll this
+    # rarely, in case a notification is lost while the listening connection reconnects.
+    postgres_listen: bool = True
+    listen_fallback_poll_seconds: float = Field(default=5.0, gt=0, le=300)
     # How often the active-popups view follows the store and due snoozes are recorded as due again.
     due_scan_seconds: float = Field(default=1.0, gt=0, le=60)
     # Run the relay (store → POPUPS stream) in this process; the header chain makes a second harmless.
     run_relay: bool = True
+    # Stream tokens (`?access_token=` for EventSource): their lifetime, and the key that signs them.
+    # Without a secret the key is derived from the HS256 bearer secret; with RS256 bearer tokens every
+    # replica needs this shared secret (refused in production when missing).
+    stream_token_seconds: int = Field(default=60, ge=5, le=600)
+    stream_token_secret: SecretStr | None = None
     # SSE
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
     sse_queue_size: int = Field(default=256, ge=1, le=10000)
@@ -48,6 +57,23 @@ class NotificationsSettings(ServiceSettings):
     def _no_fault_injection_in_production(self) -> Self:
         if self.common.is_production and self.chaos_ack_delay_seconds:
             raise InsecureSettingsError("HELPDESK_NOTIFICATIONS_CHAOS_ACK_DELAY_SECONDS is for tests only")
+        return self
+
+    @model_validator(mode="after")
+    def _stream_tokens_signed_with_a_shared_secret_in_production(self) -> Self:
+        if not self.common.is_production:
+            return self
+        secret = self.stream_token_secret.get_secret_value() if self.stream_token_secret else ""
+        if self.stream_token_secret is None and self.common.jwt_algorithm != "HS256":
+            raise InsecureSettingsError(
+                "RS256 needs HELPDESK_NOTIFICATIONS_STREAM_TOKEN_SECRET (shared by replicas)"
+            )
+        if self.stream_token_secret is not None and (
+            len(secret) < 32 or secret.strip().lower() in PLACEHOLDER_SECRETS
+        ):
+            raise InsecureSettingsError(
+                "HELPDESK_NOTIFICATIONS_STREAM_TOKEN_SECRET must be a real secret of 32+ characters"
+            )
         return self
 
     @property

@@ -1,5 +1,5 @@
 """Fixtures the notifications suites share (imported by their conftest files): settings on SQLite
-or PostgreSQL, a NATS connection."""
+or PostgreSQL, the migrated store, a NATS connection."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import nats
 import pytest
 from nats.aio.client import Client as NATS
 
+from notifications.application.store import PopupStore, open_store
+from notifications.bootstrap import migrate
 from notifications.settings import NotificationsSettings
 from shared.settings import CommonSettings
 from tests.e2e.notifications.harness import service_settings
@@ -33,6 +35,17 @@ def settings(
 @pytest.fixture
 def sqlite_settings(common_settings: CommonSettings, nats_prefix: str) -> NotificationsSettings:
     return service_settings(common_settings, prefix=nats_prefix)
+
+
+@pytest.fixture
+async def store(settings: NotificationsSettings) -> AsyncIterator[PopupStore]:
+    """The store of `settings`, migrated."""
+    await migrate(settings)
+    opened = open_store(settings.store_env(create_tables=False))
+    try:
+        yield opened
+    finally:
+        opened.close()
 
 
 @pytest.fixture

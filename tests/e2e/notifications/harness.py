@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from httpx_sse import aconnect_sse
 from nats.js import JetStreamContext
 
+from notifications.application.service import SYSTEM_CAUSE, NewMessage, PopupService
 from notifications.bootstrap import create_app, migrate
 from notifications.settings import NotificationsSettings
 from shared.contracts.envelope import HEADER_MSG_ID, Actor, ActorKind
@@ -150,10 +151,16 @@ class SseReader:
 
 
 async def open_sse(
-    base_url: str, token: str, *, last_event_id: str | None = None, wait_ready: bool = True
+    base_url: str,
+    token: str | None,
+    *,
+    last_event_id: str | None = None,
+    wait_ready: bool = True,
+    params: dict[str, str] | None = None,
 ) -> SseReader:
+    """`token=None` and `params={"access_token": …}`: as a browser's EventSource opens it."""
     reader = SseReader()
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     if last_event_id is not None:
         headers["Last-Event-ID"] = last_event_id
 
@@ -161,7 +168,7 @@ async def open_sse(
         timeout = httpx.Timeout(WAIT, read=None)
         async with (
             httpx.AsyncClient(base_url=base_url, timeout=timeout) as client,
-            aconnect_sse(client, "GET", "/api/v1/popups/stream", headers=headers) as source,
+            aconnect_sse(client, "GET", "/api/v1/popups/stream", headers=headers, params=params) as source,
         ):
             reader.status = source.response.status_code
             reader.ready.set()
@@ -253,6 +260,24 @@ async def publish_once(js: JetStreamContext, prefix: str, event: dict[str, Any])
     """Publish as the tickets relay does, with the event id as Nats-Msg-Id."""
     subject = with_prefix(prefix, event_subject("tickets", event["type"], 1))
     await js.publish(subject, json.dumps(event).encode(), headers={HEADER_MSG_ID: event["event_id"]})
+
+
+async def stream_token(svc: Running, bearer: str) -> str:
+    """A stream token for the bearer's user, from `POST /api/v1/popups/stream-token`."""
+    async with svc.client(bearer) as client:
+        response = await client.post("/api/v1/popups/stream-token")
+    assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "no-store"
+    body = response.json()
+    assert body["expires_in"] == 60 and body["stream_path"].endswith(body["access_token"])
+    token: str = body["access_token"]
+    return token
+
+
+def send(service: PopupService, *, user_id: str | None = "u1", account_id: str = "hotel-a") -> UUID:
+    """A message popup raised straight through the application layer; returns its id."""
+    message = NewMessage(uuid4(), account_id, user_id, "t", "text", None, None)
+    return service.send_message(message, cause=SYSTEM_CAUSE).id
 
 
 async def eventually(check: Any, *, timeout: float = WAIT, interval: float = 0.05) -> Any:

@@ -18,6 +18,7 @@ from tests.e2e.notifications.harness import (
     publish_once,
     replied,
     running,
+    stream_token,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
@@ -96,8 +97,9 @@ async def test_a_support_reply_on_the_tickets_stream_reaches_the_requesters_tabs
             await colleague.close()
 
 
+@pytest.mark.parametrize("via", ["header", "event_source_url"])
 async def test_a_tab_reconnecting_with_last_event_id_gets_what_it_missed(
-    sqlite_settings: NotificationsSettings, make_token: TokenFactory
+    sqlite_settings: NotificationsSettings, make_token: TokenFactory, via: str
 ) -> None:
     me = make_token(sub="u1")
     async with running(sqlite_settings) as svc, svc.client(make_token(role="agent", account=None)) as ag:
@@ -112,7 +114,11 @@ async def test_a_tab_reconnecting_with_last_event_id_gets_what_it_missed(
             for text in ("two", "three")
         ]
         await ag.post("/api/v1/messages", json={**body, "user_id": "u2", "text": "not mine"})
-        again = await open_sse(svc.base_url, me, last_event_id=seen.id, wait_ready=False)
+        if via == "header":
+            again = await open_sse(svc.base_url, me, last_event_id=seen.id, wait_ready=False)
+        else:  # a fresh EventSource can send neither header: a stream token and the id go in its URL
+            params = {"access_token": await stream_token(svc, me), "last_event_id": seen.id}
+            again = await open_sse(svc.base_url, None, params=params, wait_ready=False)
         try:
             replayed = [await again.next("popup.raised"), await again.next("popup.raised")]
             assert [e.data["data"]["popup"]["popup_id"] for e in replayed] == missed
@@ -124,13 +130,15 @@ async def test_a_tab_reconnecting_with_last_event_id_gets_what_it_missed(
 
 
 async def test_a_change_made_through_one_process_reaches_tabs_on_another(
-    common_settings: object, sqlite_settings: NotificationsSettings, make_token: TokenFactory
+    settings: NotificationsSettings, make_token: TokenFactory
 ) -> None:
     # Two processes on one store: only the first runs the relay; the second learns of changes through
-    # core NATS, like any replica that did not make the change.
-    other = sqlite_settings.model_copy(update={"run_relay": False})
+    # core NATS, like any replica that did not make the change. On PostgreSQL the relay's fallback poll
+    # is longer than every wait here: it is the store's NOTIFY that wakes it.
+    settings = settings.model_copy(update={"listen_fallback_poll_seconds": 60.0})
+    other = settings.model_copy(update={"run_relay": False})
     me = make_token(sub="u1")
-    async with running(sqlite_settings) as a, running(other, run_migrate=False) as b:
+    async with running(settings) as a, running(other, run_migrate=False) as b:
         on_a, on_b = await open_sse(a.base_url, me), await open_sse(b.base_url, me)
         try:
             async with b.client(make_token(role="agent", account=None)) as ag:

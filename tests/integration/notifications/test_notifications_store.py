@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from uuid import UUID, uuid4
 
 import pytest
 from nats.aio.client import Client as NATS
@@ -13,33 +11,25 @@ from nats.js import JetStreamContext
 
 from notifications.adapters.relay import HEADER_STORE_POSITION, Relay
 from notifications.application.replay import changes_since
-from notifications.application.service import SYSTEM_CAUSE, NewMessage, PopupService, Recipient
+from notifications.application.service import Recipient
 from notifications.application.store import PopupStore, open_store
-from notifications.bootstrap import build_service, migrate, seed_demo, stream_name
+from notifications.bootstrap import (
+    build_service,
+    migrate,
+    open_active_view,
+    open_view_db,
+    seed_demo,
+    stream_name,
+)
 from notifications.projections.active import ActivePopups
 from notifications.settings import NotificationsSettings
 from shared.contracts.envelope import HEADER_MSG_ID
 from shared.contracts.popups import parse_popup_event
 from shared.contracts.subjects import POPUPS_STREAM
-from tests.e2e.notifications.harness import FakeClock
+from tests.e2e.notifications.harness import FakeClock, send
 
 pytestmark = pytest.mark.integration
 U1 = Recipient(account_id="hotel-a", user_id="u1")
-
-
-@pytest.fixture
-async def store(settings: NotificationsSettings) -> AsyncIterator[PopupStore]:
-    await migrate(settings)
-    opened = open_store(settings.store_env(create_tables=False))
-    try:
-        yield opened
-    finally:
-        opened.close()
-
-
-def send(service: PopupService, *, user_id: str | None = "u1", account_id: str = "hotel-a") -> UUID:
-    message = NewMessage(uuid4(), account_id, user_id, "t", "text", None, None)
-    return service.send_message(message, cause=SYSTEM_CAUSE).id
 
 
 def relay(store: PopupStore, js: JetStreamContext, settings: NotificationsSettings) -> Relay:
@@ -115,26 +105,32 @@ async def test_the_active_view_rebuilt_from_the_log_equals_the_one_followed_live
 ) -> None:
     clock = FakeClock()
     service = build_service(store, settings, clock)
-    live = ActivePopups(store, batch=3)
-    ids = [send(service) for _ in range(4)] + [send(service, user_id=None), send(service, user_id="u2")]
-    live.catch_up()
-    service.delete(ids[0], by=U1)
-    service.open(ids[1], by=U1)
-    service.snooze(ids[2], by=U1, until=clock.now() + timedelta(minutes=10))
-    live.catch_up()
-    rebuilt = ActivePopups(store)
-    rebuilt.catch_up()
-    for view in (live, rebuilt):
-        shown = view.for_recipient(account_id="hotel-a", user_id="u1", now=clock.now())
+    live = ActivePopups(store, open_view_db(settings), batch=3)
+    try:
+        ids = [send(service) for _ in range(4)] + [send(service, user_id=None), send(service, user_id="u2")]
+        live.catch_up()
+        service.delete(ids[0], by=U1)
+        service.open(ids[1], by=U1)
+        service.snooze(ids[2], by=U1, until=clock.now() + timedelta(minutes=10))
+        live.catch_up()
+        followed = live.rows()
+        shown = live.for_recipient(account_id="hotel-a", user_id="u1", now=clock.now())
         assert [p.id for p in shown] == [ids[3], ids[4]]
-    clock.advance(minutes=11)
-    assert live.snoozes_due(clock.now()) == rebuilt.snoozes_due(clock.now()) == [ids[2]]
-    assert service.end_snooze_if_due(ids[2])
-    assert not service.end_snooze_if_due(ids[2])
-    live.catch_up()
-    assert live.snoozes_due(clock.now()) == []
-    assert len(live.for_recipient(account_id="hotel-a", user_id="u1", now=clock.now())) == 3
-    assert live.for_recipient(account_id="hotel-b", user_id="u1", now=clock.now()) == []
+
+        assert live.rebuild() > 0  # dropped and replayed from the start…
+        assert live.rows() == followed  # …gives the very same rows
+        assert live.recorded_position() == store.head()
+
+        clock.advance(minutes=11)
+        assert live.snoozes_due(clock.now()) == [ids[2]]
+        assert service.end_snooze_if_due(ids[2])
+        assert not service.end_snooze_if_due(ids[2])
+        live.catch_up()
+        assert live.snoozes_due(clock.now()) == []
+        assert len(live.for_recipient(account_id="hotel-a", user_id="u1", now=clock.now())) == 3
+        assert live.for_recipient(account_id="hotel-b", user_id="u1", now=clock.now()) == []
+    finally:
+        live.close()
 
 
 async def test_a_replay_since_a_position_holds_only_that_recipients_changes(
@@ -167,10 +163,11 @@ async def test_the_demo_seed_raises_one_welcome_popup_however_often_it_runs(
     await seed_demo(sqlite_settings)
     await seed_demo(sqlite_settings)
     store = open_store(sqlite_settings.store_env(create_tables=False))
+    view = open_active_view(store, sqlite_settings)
     try:
-        view = ActivePopups(store)
         view.catch_up()
         shown = view.for_recipient(account_id="demo-hotel", user_id="demo-user", now=FakeClock().now())
         assert [p.title for p in shown] == ["Welcome to OtelMS Helpdesk"]
     finally:
+        view.close()
         store.close()

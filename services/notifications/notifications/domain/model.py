@@ -17,6 +17,17 @@ from notifications.domain.errors import IllegalTransition, InvalidSnooze
 from notifications.domain.ids import requester_id
 from shared.contracts.popups import PopupKind, PopupStatus
 
+# The statuses in which a popup is on its recipient's screen.
+SHOWN = (PopupStatus.RAISED, PopupStatus.DELIVERED, PopupStatus.DUE)
+
+
+def status_at(status: PopupStatus, *, snoozed_until: datetime | None, now: datetime) -> PopupStatus:
+    """The status as the recipient sees it at `now`: a snooze whose time has come is due, although
+    "due again" is recorded only when the scanner (or the recipient's next action) gets to it."""
+    if status is PopupStatus.SNOOZED and snoozed_until is not None and snoozed_until <= now:
+        return PopupStatus.DUE
+    return status
+
 
 class Cause(TypedDict):
     """Who or what caused a change, carried into the public envelope (a plain dict once stored)."""
@@ -68,17 +79,11 @@ class Popup(Aggregate):
 
     def status_at(self, now: datetime) -> PopupStatus:
         """The status as the recipient sees it at `now`: a snooze whose time has come is due."""
-        if (
-            self.status is PopupStatus.SNOOZED
-            and self.snoozed_until is not None
-            and self.snoozed_until <= now
-        ):
-            return PopupStatus.DUE
-        return self.status
+        return status_at(self.status, snoozed_until=self.snoozed_until, now=now)
 
     def is_active(self, now: datetime) -> bool:
         """Shown to its recipient at `now` (not hidden by a snooze, not opened, not deleted)."""
-        return self.status_at(now) in (PopupStatus.RAISED, PopupStatus.DELIVERED, PopupStatus.DUE)
+        return self.status_at(now) in SHOWN
 
     def is_addressed_to(self, *, account_id: str | None, user_id: str) -> bool:
         return self.account_id == account_id and (self.user_id is None or self.user_id == user_id)

@@ -12,10 +12,11 @@ from fastapi import APIRouter, Body, Depends, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from notifications.application.service import Recipient
-from notifications.application.views import navigation, snapshot
+from notifications.application.views import Shown, navigation, snapshot
 from notifications.components import Components, components
 from notifications.domain.model import Popup
 from notifications.entrypoints.errors import translated
+from notifications.projections.active import ActivePopup
 from shared.auth import Principal, Role, requires_role
 from shared.contracts.popups import Navigation, PopupSnapshot
 
@@ -67,17 +68,20 @@ async def _command(
     return popup
 
 
-def _view(parts: Components, popup: Popup) -> PopupSnapshot:
+def _view(parts: Components, popup: Shown) -> PopupSnapshot:
     return snapshot(popup, path_template=parts.settings.ticket_path_template, now=parts.clock.now())
 
 
 @router.get("", response_model=PopupList)
 async def list_active(principal: HotelUser, parts: Parts) -> PopupList:
     """The popups to show now, for a client that just connected (then follow `/stream`)."""
-    await asyncio.to_thread(parts.active.catch_up)
-    found = parts.active.for_recipient(
-        account_id=principal.account_id or "", user_id=principal.sub, now=parts.clock.now()
-    )
+    recipient, now = recipient_of(principal), parts.clock.now()
+
+    def read() -> list[ActivePopup]:
+        parts.active.catch_up()  # the caller's own commands are in the list it gets
+        return parts.active.for_recipient(account_id=recipient.account_id, user_id=recipient.user_id, now=now)
+
+    found = await asyncio.to_thread(read)
     return PopupList(items=[_view(parts, p) for p in found])
 
 

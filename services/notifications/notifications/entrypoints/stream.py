@@ -4,6 +4,10 @@ Each event is a public popup event (`event:` its type, `data:` its envelope, `id
 store). The first event is `ready` with the current position, so a browser always has a
 `Last-Event-ID`; reconnecting with it replays what the tab missed from the store, or sends `reset`
 (reload the list) when the gap is too long. Comment lines keep idle connections alive.
+
+A browser's `EventSource` can send neither `Authorization` nor, on a fresh instance, `Last-Event-ID`:
+it first `POST`s to `/stream-token` with its bearer token and opens
+`/stream?access_token=…&last_event_id=…`. The headers, when present, take precedence.
 """
 
 from __future__ import annotations
@@ -13,16 +17,63 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from pydantic import AwareDatetime, BaseModel, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from notifications.adapters.fanout import Change, Connection
 from notifications.application.replay import Replay, changes_since
 from notifications.components import Components, components
 from notifications.entrypoints.popups import HotelUser, recipient_of
+from shared.auth import Principal, Role, current_principal
+from shared.errors import Forbidden, Unauthorized
+from shared.logging import bind_context
 
 router = APIRouter(prefix="/api/v1/popups", tags=["popups"])
 Parts = Annotated[Components, Depends(components)]
+
+
+class StreamTokenResponse(BaseModel):
+    access_token: str = Field(description="For the stream URL (`?access_token=`), until `expires_at`.")
+    token_type: str = "popup-stream"  # noqa: S105 -- a kind, not a secret
+    expires_in: int = Field(description="Seconds it stays valid for opening the stream.")
+    expires_at: AwareDatetime
+    stream_path: str = Field(description="The stream URL with the token, ready for `new EventSource(…)`.")
+
+
+@router.post("/stream-token", response_model=StreamTokenResponse)
+async def stream_token(principal: HotelUser, parts: Parts, response: Response) -> StreamTokenResponse:
+    """A short-lived token that opens this user's popup stream, and nothing else."""
+    issued = parts.stream_tokens.issue(principal, now=parts.clock.now())
+    response.headers["Cache-Control"] = "no-store"
+    return StreamTokenResponse(
+        access_token=issued.token,
+        expires_in=parts.settings.stream_token_seconds,
+        expires_at=issued.expires_at,
+        stream_path=f"{router.prefix}/stream?access_token={issued.token}",
+    )
+
+
+async def stream_user(
+    request: Request,
+    parts: Parts,
+    access_token: Annotated[str | None, Query(max_length=4096)] = None,
+) -> Principal:
+    """The bearer token's hotel user, or else the stream token's (accepted on this endpoint only)."""
+    if request.headers.get("authorization"):
+        principal = await current_principal(request)
+        if principal.role is not Role.USER:
+            raise Forbidden("this needs the role user")
+        return principal
+    if not access_token:
+        raise Unauthorized("a bearer token or a stream access_token is required")
+    principal = parts.stream_tokens.verify(access_token, now=parts.clock.now())
+    request.state.principal = principal
+    bind_context(user=principal.sub, role=principal.role.value, account_id=principal.account_id)
+    return principal
+
+
+StreamUser = Annotated[Principal, Depends(stream_user)]
 
 
 def _event(change: Change) -> ServerSentEvent:
@@ -42,11 +93,13 @@ def _resume_position(last_event_id: str | None, head: int) -> int | None:
 
 @router.get("/stream", response_class=EventSourceResponse)
 async def stream(
-    principal: HotelUser,
+    principal: StreamUser,
     parts: Parts,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=32)] = None,
+    last_event_id_query: Annotated[str | None, Query(alias="last_event_id", max_length=32)] = None,
 ) -> EventSourceResponse:
     recipient = recipient_of(principal)
+    last_event_id = last_event_id if last_event_id is not None else last_event_id_query
     # Listen before reading the position: nothing committed after it can be missed.
     connection = parts.hub.connect(account_id=recipient.account_id, user_id=recipient.user_id)
     try:
