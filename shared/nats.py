@@ -131,12 +131,16 @@ async def dead_letter(
     headers: Mapping[str, str] | None,
     reason: str,
     prefix: str = "",
+    msg_id: str | None = None,
 ) -> None:
     """Park a message that cannot be processed on `helpdesk.dlq.<consumer>` with the reason.
 
     The original subject and headers travel with it, so an operator can inspect and replay it.
+    `msg_id` lets several replicas dead-letter the same message once (JetStream de-duplication).
     """
     out_headers = {k: v for k, v in (headers or {}).items() if not k.startswith("Nats-")}
+    if msg_id:
+        out_headers["Nats-Msg-Id"] = msg_id
     out_headers[HEADER_DLQ_REASON] = reason[:1000]
     out_headers[HEADER_DLQ_SUBJECT] = subject
     dlq = dead_letter_subject(consumer)
@@ -145,7 +149,7 @@ async def dead_letter(
 
 
 async def dead_letter_msg(
-    js: JetStreamContext, msg: Msg, *, consumer: str, reason: str, prefix: str = ""
+    js: JetStreamContext, msg: Msg, *, consumer: str, reason: str, prefix: str = "", msg_id: str | None = None
 ) -> None:
     await dead_letter(
         js,
@@ -155,4 +159,5 @@ async def dead_letter_msg(
         headers=msg.headers,
         reason=reason,
         prefix=prefix,
+        msg_id=msg_id,
     )

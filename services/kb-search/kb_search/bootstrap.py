@@ -8,15 +8,44 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from kb_search.adapters.article_files import read_articles
+from kb_search.adapters.article_log import JetStreamArticleLog
+from kb_search.adapters.follower import ArticleFollower
+from kb_search.application.commands import KbCommands
+from kb_search.application.importer import import_articles
+from kb_search.application.runtime import KbRuntime
+from kb_search.entrypoints import api
+from kb_search.entrypoints.cli import add_cli_commands
+from kb_search.projections.search_index import SearchIndexProjection
+from kb_search.search.analysis import Analyzer
+from kb_search.search.crosslang import Glossary
+from kb_search.search.index import SearchIndex
 from kb_search.settings import KbSearchSettings
+from shared.contracts.envelope import SYSTEM_ACTOR
+from shared.contracts.subjects import KB_STREAM
 from shared.health import Readiness
 from shared.http import create_app as create_http_app
-from shared.nats import connect
+from shared.logging import get_logger
+from shared.nats import connect, ensure_dead_letter_stream, ensure_stream, stream_config
 from shared.service import ServiceDefinition
+
+log = get_logger(__name__)
 
 
 def load_settings(**overrides: Any) -> KbSearchSettings:
     return KbSearchSettings(**overrides)
+
+
+def build_index(settings: KbSearchSettings, analyzer: Analyzer | None = None) -> SearchIndex:
+    analyzer = analyzer or Analyzer()
+    path = settings.glossary_file()
+    glossary = Glossary.load(path, analyzer) if path else Glossary()
+    return SearchIndex(
+        analyzer=analyzer,
+        glossary=glossary,
+        cross_language=settings.cross_language,
+        cache_size=settings.query_cache_size,
+    )
 
 
 def create_app(settings: KbSearchSettings) -> FastAPI:
@@ -25,28 +54,84 @@ def create_app(settings: KbSearchSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         nc = await connect(settings.common, name="kb-search")
+        js = nc.jetstream()
+        prefix = settings.common.nats_prefix
+        projection = SearchIndexProjection(build_index(settings))
+        follower = ArticleFollower(js, projection, prefix=prefix)
 
         async def nats_ready() -> bool:
             return bool(nc.is_connected)
 
+        async def index_ready() -> bool:
+            return follower.caught_up
+
         readiness.add("nats", nats_ready)
+        readiness.add("index", index_ready)
+        app.state.kb = KbRuntime(
+            index=projection.index,
+            projection=projection,
+            commands=KbCommands(JetStreamArticleLog(js, prefix=prefix)),
+            feed=follower,
+            index_wait_seconds=settings.index_wait_seconds,
+        )
+        follower.start()
         try:
             yield
         finally:
             readiness.shutting_down = True
+            await follower.stop()
             await nc.drain()
+            log.info("kb_search_stopped", position=projection.position)
 
-    return create_http_app(
+    app = create_http_app(
         service="kb-search",
         title="OtelMS Helpdesk — kb-search",
         settings=settings,
         readiness=readiness,
         lifespan=lifespan,
     )
+    app.include_router(api.router())
+    return app
 
 
 async def migrate(settings: KbSearchSettings) -> None:
-    """Create what this service needs if it is missing (streams, buckets, tables)."""
+    """Create the article stream and the dead-letter stream if missing (idempotent)."""
+    common = settings.common
+    nc = await connect(common, name="kb-search-migrate")
+    try:
+        js = nc.jetstream()
+        config = stream_config(KB_STREAM, prefix=common.nats_prefix, replicas=common.nats_stream_replicas)
+        await ensure_stream(js, config)
+        await ensure_dead_letter_stream(js, prefix=common.nats_prefix, replicas=common.nats_stream_replicas)
+    finally:
+        await nc.drain()
+
+
+@asynccontextmanager
+async def article_log_session(settings: KbSearchSettings, *, name: str) -> AsyncIterator[KbCommands]:
+    """The editors' commands over a connection of their own (import, seeding)."""
+    nc = await connect(settings.common, name=name)
+    try:
+        yield KbCommands(JetStreamArticleLog(nc.jetstream(), prefix=settings.common.nats_prefix))
+    finally:
+        await nc.drain()
+
+
+async def seed_demo(settings: KbSearchSettings) -> None:
+    """Import the demo articles (idempotent: unchanged articles are left alone)."""
+    path = settings.demo_articles_file()
+    if not path.is_file():
+        log.warning("kb_demo_articles_missing", path=str(path))
+        return
+    async with article_log_session(settings, name="kb-seed") as commands:
+        report = await import_articles(commands, read_articles(path), actor=SYSTEM_ACTOR)
+    log.info(
+        "kb_demo_seeded",
+        published=report.published,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        bad=len(report.problems),
+    )
 
 
 SERVICE = ServiceDefinition(
@@ -57,4 +142,6 @@ SERVICE = ServiceDefinition(
     load_settings=load_settings,
     create_app=create_app,
     migrate=migrate,
+    seed_demo=seed_demo,
+    add_cli_commands=add_cli_commands,
 )

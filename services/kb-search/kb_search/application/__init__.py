@@ -1,0 +1,1 @@
+"""Use cases: the editors' commands (publish, update, retire, import), feedback, and the queries."""

@@ -1,0 +1,50 @@
+"""What the application needs from the outside world, as protocols the adapters implement."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from kb_search.domain.article import ArticleState
+from shared.contracts.envelope import Actor
+from shared.contracts.kb import KbEventData
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    sequence: int
+    duplicate: bool
+
+
+class ArticleLog(Protocol):
+    """The article stream: the store of record."""
+
+    async def state(self, article_id: str) -> ArticleState | None:
+        """The article's last lifecycle event as the stream's leader sees it now."""
+        ...
+
+    async def append(
+        self,
+        *,
+        article_id: str,
+        event_type: str,
+        data: KbEventData,
+        version: int,
+        expected: ArticleState | None,
+        msg_id: str,
+        actor: Actor,
+        correlation_id: str | None,
+    ) -> Appended:
+        """Append one lifecycle event; `VersionConflict` when another write came first."""
+        ...
+
+    async def append_feedback(
+        self,
+        *,
+        article_id: str,
+        data: KbEventData,
+        account_id: str,
+        msg_id: str,
+        actor: Actor,
+        correlation_id: str | None,
+    ) -> Appended: ...

@@ -1,0 +1,1 @@
+"""Articles and their lifecycle rules; no FastAPI, NATS, SQL or settings here."""

@@ -1,0 +1,1 @@
+"""HTTP routes and command-line commands of the kb-search service."""

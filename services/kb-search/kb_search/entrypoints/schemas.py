@@ -1,0 +1,138 @@
+"""Request and response bodies of the kb-search HTTP API."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kb_search.search.results import Hit
+from shared.contracts.kb import MAX_BODY_LENGTH, MAX_ID_LENGTH, MAX_TITLE_LENGTH, Language, Section
+
+
+class VariantOut(BaseModel):
+    id: str
+    lang: str
+    title: str
+    slug: str
+    url: str
+
+
+class HitOut(BaseModel):
+    id: str
+    slug: str
+    url: str
+    lang: str
+    section: str
+    title: str
+    title_highlighted: str = Field(description="The title, HTML-escaped, matched words in <mark>.")
+    snippet: str = Field(description="HTML-escaped text around the matches, matched words in <mark>.")
+    score: float
+    variants: list[VariantOut] = Field(description="The same article in other languages.")
+
+    @classmethod
+    def of(cls, hit: Hit) -> HitOut:
+        return cls(
+            id=hit.id,
+            slug=hit.slug,
+            url=hit.url,
+            lang=hit.lang,
+            section=hit.section,
+            title=hit.title,
+            title_highlighted=hit.title_highlighted,
+            snippet=hit.snippet,
+            score=hit.score,
+            variants=[VariantOut.model_validate(asdict(v)) for v in hit.variants],
+        )
+
+
+class SearchOut(BaseModel):
+    query: str
+    total: int = Field(description="Matching articles (language versions counted separately).")
+    hits: list[HitOut]
+    facets: dict[str, int] = Field(description="Matching articles per section, before the section filter.")
+    corrections: dict[str, str] = Field(description="Query words read as a known word (typo → word).")
+
+
+class SuggestOut(BaseModel):
+    query: str
+    suggestions: list[HitOut]
+    completions: list[str] = Field(description="Known words completing the last word typed.")
+
+
+class DeflectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    topic: str = Field(default="", max_length=200)
+    text: str = Field(default="", max_length=10_000, description="What the user typed so far.")
+    lang: Language | None = None
+
+
+class DeflectOut(BaseModel):
+    articles: list[HitOut]
+
+
+class ArticleUpdateIn(BaseModel):
+    """An article's content; its id is in the path."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lang: Language
+    section: Section
+    title: str = Field(min_length=1, max_length=MAX_TITLE_LENGTH)
+    body: str = Field(default="", max_length=MAX_BODY_LENGTH)
+    slug: str = Field(default="", max_length=MAX_ID_LENGTH)
+    url: str = Field(default="", max_length=2000)
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    translations: list[str] = Field(default_factory=list, max_length=20)
+
+
+class ArticleIn(ArticleUpdateIn):
+    id: str = Field(
+        min_length=1, max_length=MAX_ID_LENGTH, description="Stable external id, e.g. a wiki URL."
+    )
+
+
+class WriteOut(BaseModel):
+    id: str
+    version: int
+    changed: bool = Field(description="False when the same content was already the current version.")
+    indexed: bool = Field(description="True once this replica's index shows the change.")
+
+
+class FeedbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    helpful: bool
+    comment: str = Field(default="", max_length=2000)
+
+
+class FeedbackCountsOut(BaseModel):
+    helpful: int
+    not_helpful: int
+
+
+class ArticleOut(BaseModel):
+    id: str
+    key: str = Field(description="Stable short key (also accepted in place of the id).")
+    lang: str
+    section: str
+    title: str
+    body: str
+    slug: str
+    url: str
+    tags: list[str]
+    translations: list[str]
+    version: int
+    variants: list[VariantOut]
+    feedback: FeedbackCountsOut
+
+
+class SectionOut(BaseModel):
+    section: str
+    total: int
+    by_language: dict[str, int]
+
+
+class SectionsOut(BaseModel):
+    sections: list[SectionOut]

@@ -1,0 +1,1 @@
+"""Read models derived from the article stream (this replica's search index)."""

@@ -1,0 +1,115 @@
+"""Character-level normalisation and tokenisation shared by indexing and querying.
+
+What hotel staff actually type: ё for е, four different apostrophes in Ukrainian words, a Latin `o`
+or `p` inside a Cyrillic word (same key on a dual layout), Polish without its diacritics.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from enum import Enum
+
+APOSTROPHES = "'’ʼ`´‘ʹ′"
+_APOSTROPHE_TABLE = str.maketrans(dict.fromkeys(APOSTROPHES, "'"))
+
+# Latin letters that look like Cyrillic ones (and back), applied only inside mixed-script words.
+LATIN_TO_CYRILLIC = str.maketrans("aceiopxykmthbABCEHIKMOPTXY", "асеіорхукмтнвАВСЕНІКМОРТХУ")
+CYRILLIC_TO_LATIN = str.maketrans("асеіорхукмтнвАВСЕНІКМОРТХУ", "aceiopxykmthbABCEHIKMOPTXY")
+_LATIN_LOOKALIKES = frozenset("aceiopxykmthbABCEHIKMOPTXY")
+_CYRILLIC_LOOKALIKES = frozenset("асеіорхукмтнвАВСЕНІКМОРТХУ")
+
+POLISH_LETTERS = frozenset("ąćęłńóśźż")
+_POLISH_FOLD = str.maketrans("ąćęłńóśźż", "acelnoszz")
+UKRAINIAN_LETTERS = frozenset("іїєґ")
+RUSSIAN_LETTERS = frozenset("ыэъё")
+
+# A word: letters, digits and apostrophes inside it. Everything else (quotes, `*`, SQL) separates.
+_HAS_LATIN = re.compile("[A-Za-z\u00c0-\u024f]")
+_HAS_CYRILLIC = re.compile("[\u0400-\u04ff]")
+_STRESS = re.compile("(?<=[\u0400-\u04ff])[\u0300\u0301]")
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+
+_TRANSLIT = {
+    "а": "a", "б": "b", "в": "v", "г": "h", "ґ": "g", "д": "d", "е": "e", "є": "ie", "ж": "zh",
+    "з": "z", "и": "y", "і": "i", "ї": "i", "й": "i", "к": "k", "л": "l", "м": "m", "н": "n",
+    "о": "o", "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts",
+    "ч": "ch", "ш": "sh", "щ": "shch", "ь": "", "ю": "iu", "я": "ia", "ы": "y", "э": "e", "ъ": "",
+    "'": "",
+}  # fmt: skip
+
+
+class Script(Enum):
+    LATIN = "latin"
+    CYRILLIC = "cyrillic"
+    OTHER = "other"
+
+
+def normalise_text(text: str) -> str:
+    """NFC, lower case, one apostrophe, no stress marks on Cyrillic vowels, ё→е."""
+    text = _STRESS.sub("", unicodedata.normalize("NFC", text)).translate(_APOSTROPHE_TABLE)
+    return text.lower().replace("ё", "е")
+
+
+def _script_of(ch: str) -> Script:
+    if "a" <= ch <= "z" or "\u00c0" <= ch <= "\u024f" or "A" <= ch <= "Z":
+        return Script.LATIN
+    if "\u0400" <= ch <= "\u04ff":
+        return Script.CYRILLIC
+    return Script.OTHER
+
+
+def fix_mixed_script(word: str) -> str:
+    """Turn look-alike letters of the minority script into the majority script of the word."""
+    if not (_HAS_LATIN.search(word) and _HAS_CYRILLIC.search(word)):
+        return word
+    latin = sum(1 for ch in word if _script_of(ch) is Script.LATIN)
+    cyrillic = sum(1 for ch in word if _script_of(ch) is Script.CYRILLIC)
+    if not latin or not cyrillic:
+        return word
+    if cyrillic >= latin:
+        if all(ch in _LATIN_LOOKALIKES for ch in word if _script_of(ch) is Script.LATIN):
+            return word.translate(LATIN_TO_CYRILLIC)
+    elif all(ch in _CYRILLIC_LOOKALIKES for ch in word if _script_of(ch) is Script.CYRILLIC):
+        return word.translate(CYRILLIC_TO_LATIN)
+    return word
+
+
+def script(word: str) -> Script:
+    for ch in word:
+        found = _script_of(ch)
+        if found is not Script.OTHER:
+            return found
+    return Script.OTHER
+
+
+def words(text: str) -> list[str]:
+    """Normalised words of `text`, mixed-script words repaired."""
+    return [fix_mixed_script(w) for w in _WORD.findall(normalise_text(text))]
+
+
+def word_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each word in the original `text` (for highlighting); same words as `words`."""
+    return [m.span() for m in _WORD.finditer(text.translate(_APOSTROPHE_TABLE))]
+
+
+def fold_polish(word: str) -> str:
+    return word.translate(_POLISH_FOLD)
+
+
+def transliterate(word: str) -> str:
+    """Cyrillic → Latin, close to how loanwords are spelt in English (інвойс → invois)."""
+    return "".join(_TRANSLIT.get(ch, ch) for ch in word)
+
+
+_STOPWORDS_BY_LANGUAGE = """
+    a an and are as at be by can do does for from how i if in is it my of on or the this to what when
+    where which who why with you your not no
+    і й та але або як що це в у на з із зі до за по від для про при чи не ні а же ж ще вже так
+    то його її їх ми ви він вона вони я як чому коли де який яка яке які можна треба
+    и в во на с со к ко по от до за из для о об про при что это как не ни а но или же ли бы
+    то его ее их мы вы он она они я почему когда где какой какая какое какие можно нужно
+    i w we z ze na do od za po o u a ale lub czy jak co to nie się jest są dla przy przez który
+    która które jakie gdzie kiedy dlaczego można trzeba
+    """
+STOPWORDS = frozenset(_STOPWORDS_BY_LANGUAGE.split())

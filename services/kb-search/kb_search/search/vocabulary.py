@@ -1,0 +1,119 @@
+"""The words the index has seen: typo correction (symmetric deletes, verified by edit distance) and
+prefix completion for search-as-you-type.
+
+Corrections are drawn from the index's own words, so a misspelt query word can only become a word
+that some article contains. A delete-1 key on both sides finds every word within one edit and the
+adjacent transpositions (`оплтаа` → `оплата`); candidates are then checked with the
+optimal-string-alignment distance.
+"""
+
+from __future__ import annotations
+
+import heapq
+from bisect import bisect_left
+from collections import defaultdict
+from dataclasses import dataclass
+
+from rapidfuzz.distance import OSA
+
+MIN_TYPO_LENGTH = 4
+MAX_PREFIX_SCAN = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    word: str
+    distance: int
+    count: int
+
+
+def _deletes(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def max_typo_distance(word: str) -> int:
+    if len(word) < MIN_TYPO_LENGTH:
+        return 0
+    return 1 if len(word) < 8 else 2
+
+
+class Vocabulary:
+    """Counts of the surface words of live documents, with the lookups built on them."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, int] = {}
+        self._by_delete: defaultdict[str, set[str]] = defaultdict(set)
+        self._sorted: list[str] = []
+        self._sorted_stale = False
+
+    def __contains__(self, word: str) -> bool:
+        return word in self._counts
+
+    def __len__(self) -> int:
+        return len(self._counts)
+
+    def words(self) -> list[str]:
+        return list(self._counts)
+
+    def count(self, word: str) -> int:
+        return self._counts.get(word, 0)
+
+    def add(self, word: str) -> None:
+        count = self._counts.get(word, 0)
+        self._counts[word] = count + 1
+        if count == 0:
+            self._sorted_stale = True
+            if len(word) >= MIN_TYPO_LENGTH:
+                for key in _deletes(word):
+                    self._by_delete[key].add(word)
+
+    def discard(self, word: str) -> None:
+        count = self._counts.get(word, 0)
+        if count > 1:
+            self._counts[word] = count - 1
+            return
+        if count == 0:
+            return
+        del self._counts[word]
+        self._sorted_stale = True
+        if len(word) >= MIN_TYPO_LENGTH:
+            for key in _deletes(word):
+                bucket = self._by_delete.get(key)
+                if bucket is not None:
+                    bucket.discard(word)
+                    if not bucket:
+                        del self._by_delete[key]
+
+    def corrections(self, word: str, *, limit: int = 3) -> list[Correction]:
+        """Known words within the typo distance allowed for `word`, closest and commonest first."""
+        max_distance = max_typo_distance(word)
+        if not max_distance:
+            return []
+        candidates: set[str] = set(self._by_delete.get(word, ()))
+        for key in _deletes(word):
+            if key in self._counts:
+                candidates.add(key)
+            candidates.update(self._by_delete.get(key, ()))
+        found = []
+        for candidate in candidates:
+            if candidate == word:
+                continue
+            distance = OSA.distance(word, candidate, score_cutoff=max_distance)
+            if distance <= max_distance:
+                found.append(Correction(candidate, distance, self._counts[candidate]))
+        found.sort(key=lambda c: (c.distance, -c.count, c.word))
+        return found[:limit]
+
+    def completions(self, prefix: str, *, limit: int = 8) -> list[str]:
+        """The commonest known words starting with `prefix` (the prefix itself excluded)."""
+        if self._sorted_stale:
+            self._sorted = sorted(self._counts)
+            self._sorted_stale = False
+        start = bisect_left(self._sorted, prefix)
+        scanned = []
+        for word in self._sorted[start : start + MAX_PREFIX_SCAN]:
+            if not word.startswith(prefix):
+                break
+            if word != prefix:
+                scanned.append(word)
+        return heapq.nlargest(limit, scanned, key=lambda w: (self._counts[w], w))

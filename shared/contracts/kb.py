@@ -1,0 +1,134 @@
+"""Public events of the knowledge base (`helpdesk.kb.v1.*`), the store of record of FAQ articles.
+
+The `KB_ARTICLES` stream is the system of record: every kb-search replica rebuilds its search index
+by replaying it from the start, and any other OtelMS service may do the same.
+
+Subjects carry one token per article so that JetStream can check, per article, the last sequence a
+writer saw (`Nats-Expected-Last-Subject-Sequence`):
+
+    helpdesk.kb.v1.article.<article key>    published, updated, retired (type in the envelope)
+    helpdesk.kb.v1.feedback.<article key>   "was this helpful?" answers
+
+`<article key>` is `article_key(article id)`: the hex of a uuid5 of the external id (ids are URLs,
+which are not valid subject tokens). The same uuid is the envelope's `aggregate_id`, and
+`aggregate_version` counts the article's lifecycle events (published = 1, each update or retirement
++1). Articles are not owned by a hotel account: their envelopes carry `account_id="otelms"`;
+feedback carries the account of the user who answered.
+"""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.contracts.envelope import EventEnvelope, parse_event
+from shared.contracts.subjects import ROOT
+
+DOMAIN = "kb"
+SCHEMA_VERSION = 1
+KB_ACCOUNT_ID = "otelms"
+# Fixed namespace of article keys: changing it would re-key every article on the stream.
+ARTICLE_NAMESPACE = uuid.UUID("6f1d2f0e-8a43-5b7e-9c55-0b6f4a1d3e21")
+
+MAX_ID_LENGTH = 500
+MAX_TITLE_LENGTH = 300
+MAX_BODY_LENGTH = 200_000
+
+
+class Language(StrEnum):
+    UK = "uk"
+    RU = "ru"
+    EN = "en"
+    PL = "pl"
+
+
+class Section(StrEnum):
+    BOOKINGS = "bookings"
+    ROOMS_AND_RATES = "rooms-and-rates"
+    GUESTS = "guests"
+    PAYMENTS_AND_FISCAL = "payments-and-fiscal"
+    REPORTS = "reports"
+    USERS_AND_RIGHTS = "users-and-rights"
+    SETTINGS = "settings"
+    INTEGRATIONS = "integrations"
+    CHANNEL_MANAGER = "channel-manager"
+    HOUSEKEEPING = "housekeeping"
+
+
+class KbEventData(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ArticleContent(KbEventData):
+    """The full content of one language version of an article (published and updated carry it all)."""
+
+    article_id: str = Field(min_length=1, max_length=MAX_ID_LENGTH, description="Stable external id.")
+    lang: Language
+    section: Section
+    title: str = Field(min_length=1, max_length=MAX_TITLE_LENGTH)
+    body: str = Field(max_length=MAX_BODY_LENGTH, description="Markdown.")
+    slug: str = Field(default="", max_length=MAX_ID_LENGTH)
+    url: str = Field(default="", max_length=2000)
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    translations: list[str] = Field(
+        default_factory=list, max_length=20, description="Ids of the same article in other languages."
+    )
+    content_hash: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the content fields.")
+
+
+class ArticlePublished(ArticleContent):
+    """A new article, or a retired one published again."""
+
+
+class ArticleUpdated(ArticleContent):
+    """A new revision of a live article."""
+
+
+class ArticleRetired(KbEventData):
+    """The article is withdrawn: it disappears from every replica's results."""
+
+    article_id: str = Field(min_length=1, max_length=MAX_ID_LENGTH)
+    reason: str = Field(default="", max_length=500)
+
+
+class ArticleFeedbackGiven(KbEventData):
+    """A reader answered "was this helpful?"."""
+
+    article_id: str = Field(min_length=1, max_length=MAX_ID_LENGTH)
+    helpful: bool
+    comment: str = Field(default="", max_length=2000)
+
+
+# Event type → data model.
+EVENT_TYPES: dict[str, type[KbEventData]] = {
+    "article.published": ArticlePublished,
+    "article.updated": ArticleUpdated,
+    "article.retired": ArticleRetired,
+    "article.feedback_given": ArticleFeedbackGiven,
+}
+LIFECYCLE_TYPES = frozenset({"article.published", "article.updated", "article.retired"})
+
+
+def article_key(article_id: str) -> str:
+    """The subject token (and aggregate id hex) of an article."""
+    return article_uuid(article_id).hex
+
+
+def article_uuid(article_id: str) -> uuid.UUID:
+    return uuid.uuid5(ARTICLE_NAMESPACE, article_id)
+
+
+def article_subject(article_id: str) -> str:
+    """Lifecycle events of one article (published, updated, retired)."""
+    return f"{ROOT}.{DOMAIN}.v{SCHEMA_VERSION}.article.{article_key(article_id)}"
+
+
+def feedback_subject(article_id: str) -> str:
+    return f"{ROOT}.{DOMAIN}.v{SCHEMA_VERSION}.feedback.{article_key(article_id)}"
+
+
+def parse_kb_event(raw: bytes | str) -> EventEnvelope[KbEventData]:
+    """Validate a published kb event; see `shared.contracts.envelope.parse_event`."""
+    return parse_event(raw, EVENT_TYPES)

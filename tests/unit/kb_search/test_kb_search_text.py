@@ -1,0 +1,86 @@
+"""Normalisation and morphology, per language."""
+
+from __future__ import annotations
+
+import pytest
+
+from kb_search.search.analysis import Analyzer
+from kb_search.search.normalise import fix_mixed_script, normalise_text, transliterate, words
+
+pytestmark = pytest.mark.unit
+
+
+def terms(analyzer: Analyzer, text: str, lang: str = "") -> list[tuple[str, ...]]:
+    return [found for _, found in analyzer.terms(text, lang)]
+
+
+def test_yo_is_read_as_ye() -> None:
+    assert normalise_text("Отчёт") == "отчет"
+
+
+@pytest.mark.parametrize("apostrophe", ["'", "’", "ʼ", "`", "‘"])
+def test_every_apostrophe_variant_is_the_same_word(apostrophe: str) -> None:
+    assert words(f"об{apostrophe}єднання") == ["об'єднання"]
+
+
+def test_stress_marks_on_cyrillic_vowels_are_dropped_but_polish_accents_kept() -> None:
+    assert words("бронюва\u0301ння płatność") == ["бронювання", "płatność"]
+
+
+def test_latin_look_alikes_inside_a_cyrillic_word_become_cyrillic() -> None:
+    assert fix_mixed_script("брoнювання") == "бронювання"  # Latin o
+    assert fix_mixed_script("ПPOЖИВAННЯ".lower()) == "проживання"
+
+
+def test_cyrillic_look_alikes_inside_a_latin_word_become_latin() -> None:
+    assert fix_mixed_script("bооking") == "booking"  # Cyrillic о о
+
+
+def test_a_word_with_letters_that_have_no_look_alike_is_left_alone() -> None:
+    assert fix_mixed_script("wiфi") == "wiфi"
+
+
+def test_quotes_stars_and_operators_only_separate_words() -> None:
+    assert words('"night" * NEAR(audit) OR 1=1; --') == ["night", "near", "audit", "or", "1", "1"]
+
+
+def test_transliteration_spells_loanwords_in_latin_letters() -> None:
+    assert transliterate("інвойс") == "invois"
+
+
+def test_ukrainian_word_forms_share_a_lemma(analyzer: Analyzer) -> None:
+    assert terms(analyzer, "звітів звіти звіт", "uk") == [("звіт",), ("звіт",), ("звіт",)]
+    assert terms(analyzer, "бронювання бронюванням", "uk")[0] == terms(analyzer, "бронюванням", "uk")[0]
+
+
+def test_russian_word_forms_share_a_lemma_and_yo_is_folded(analyzer: Analyzer) -> None:
+    assert terms(analyzer, "отчёты отчетов отчет", "ru") == [("отчет",), ("отчет",), ("отчет",)]
+
+
+def test_english_words_are_stemmed(analyzer: Analyzer) -> None:
+    assert terms(analyzer, "bookings booked booking", "en") == [("book",), ("book",), ("book",)]
+
+
+def test_polish_words_are_stemmed_and_diacritics_folded(analyzer: Analyzer) -> None:
+    with_marks = terms(analyzer, "płatności", "pl")
+    assert with_marks == terms(analyzer, "platnosci", "pl")
+    assert with_marks == terms(analyzer, "płatność", "pl")
+
+
+def test_ukrainian_letters_route_a_word_to_the_ukrainian_dictionary(analyzer: Analyzer) -> None:
+    # `гостям` is known to both dictionaries; with `і` in the word only Ukrainian applies.
+    assert terms(analyzer, "гість") == [("гість",)]
+    assert terms(analyzer, "гостям", "uk") == [("гість",)]
+    assert terms(analyzer, "гостям", "ru") == [("гость",)]
+
+
+def test_russian_letters_route_a_word_to_the_russian_dictionary(analyzer: Analyzer) -> None:
+    assert terms(analyzer, "выселение", "uk") == [("выселение",)]
+
+
+def test_a_word_without_telltale_letters_and_no_hint_keeps_both_readings(analyzer: Analyzer) -> None:
+    assert set(terms(analyzer, "оплати")[0]) == {"оплата", "оплатить"}
+
+
+def test_stop_words_are_not_terms(analyzer: Analyzer) -> None:
+    assert terms(analyzer, "як і де the of w na", "") == []
