@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,9 +11,27 @@ from fastapi import FastAPI
 
 from shared.health import Readiness
 from shared.http import create_app as create_http_app
+from shared.logging import get_logger
 from shared.nats import connect
 from shared.service import ServiceDefinition
+from tickets.adapters.attachments import AttachmentStore, bucket_name, ensure_bucket
+from tickets.adapters.store import create_tables, open_application
+from tickets.application.batching import Executor
+from tickets.application.commands import Caller, CreateTicket, Reply
+from tickets.application.handlers import Handlers
+from tickets.application.numbers import NumberAllocator
+from tickets.application.service import TicketService, process_owner
+from tickets.domain.values import Actor, ActorKind, Importance
+from tickets.entrypoints.cli import add_cli_commands
+from tickets.entrypoints.http import build_router
+from tickets.entrypoints.http_errors import install_ticket_error_handlers
+from tickets.entrypoints.http_history import history_router
+from tickets.entrypoints.http_limits import UploadLimitMiddleware
+from tickets.entrypoints.workers import migrate_publication, open_history_store, start_workers
+from tickets.projections.waiter import ViewWaiter
 from tickets.settings import TicketsSettings
+
+log = get_logger(__name__)
 
 
 def load_settings(**overrides: Any) -> TicketsSettings:
@@ -21,32 +40,129 @@ def load_settings(**overrides: Any) -> TicketsSettings:
 
 def create_app(settings: TicketsSettings) -> FastAPI:
     readiness = Readiness()
+    waiter = ViewWaiter()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         nc = await connect(settings.common, name="tickets")
+        store = await asyncio.to_thread(open_application, settings)
+        history = open_history_store(settings)
+        service = TicketService(store, topics=list(settings.topics), max_batch=settings.max_batch)
+        attachments = AttachmentStore(
+            nc.jetstream(),
+            bucket=bucket_name(settings.attachments_bucket, settings.common.nats_prefix),
+            max_bytes=settings.max_file_bytes,
+        )
+        app.state.tickets = service
+        app.state.attachments = attachments
+        app.state.history = history
+        service.start()
+        workers = start_workers(settings, app=store, nc=nc, store=history, waiter=waiter)
 
         async def nats_ready() -> bool:
             return bool(nc.is_connected)
 
+        async def store_ready() -> bool:
+            await asyncio.to_thread(store.recorder.max_notification_id)
+            return True
+
         readiness.add("nats", nats_ready)
+        readiness.add("event_store", store_ready)
+        readiness.add("attachments", attachments.ready)
         try:
             yield
         finally:
             readiness.shutting_down = True
+            await service.stop()
+            await workers.stop(grace=settings.shutdown_grace_seconds)
             await nc.drain()
+            history.close()
+            store.close()
 
-    return create_http_app(
+    app = create_http_app(
         service="tickets",
         title="OtelMS Helpdesk — tickets",
+        description="Requests (tickets): create, reply, attach, status, topic, priority, assignee, history.",
         settings=settings,
         readiness=readiness,
         lifespan=lifespan,
     )
+    install_ticket_error_handlers(app)
+    app.include_router(build_router())
+    app.include_router(history_router(store=lambda: app.state.history, waiter=waiter))
+    app.add_middleware(
+        UploadLimitMiddleware, max_bytes=settings.max_upload_bytes, path_prefix="/api/v1/tickets"
+    )
+    return app
 
 
 async def migrate(settings: TicketsSettings) -> None:
-    """Create what this service needs if it is missing (streams, buckets, tables)."""
+    """Create what this service needs if it is missing: store tables, the attachments bucket, the
+    TICKETS and dead-letter streams and the history tables. Idempotent; run once, before replicas."""
+    await asyncio.to_thread(create_tables, settings)
+    nc = await connect(settings.common, name="tickets-migrate")
+    try:
+        js = nc.jetstream()
+        common = settings.common
+        await ensure_bucket(
+            js,
+            bucket=bucket_name(settings.attachments_bucket, common.nats_prefix),
+            replicas=common.nats_stream_replicas,
+        )
+        await migrate_publication(settings, js)
+    finally:
+        await nc.drain()
+    log.info("tickets_migrated")
+
+
+DEMO_ACCOUNT = "demo-hotel"
+DEMO_REQUESTS = (
+    ("demo-1", "channel-manager", Importance.HIGH, "Rates not syncing", "Rates for May do not reach OTAs."),
+    ("demo-2", "reports", Importance.NORMAL, "Night audit report", "The night audit report shows no totals."),
+)
+
+
+def _seed(settings: TicketsSettings) -> int:
+    app = open_application(settings)
+    try:
+        executor = Executor(
+            app=app,
+            handlers=Handlers(topics=list(settings.topics)),
+            numbers=NumberAllocator(app, owner=process_owner()),
+        )
+        user = Caller(
+            actor=Actor(kind=ActorKind.USER, id="demo-user", name="Demo Hotel"), account_id=DEMO_ACCOUNT
+        )
+        agent = Caller(actor=Actor(kind=ActorKind.AGENT, id="demo-agent", name="Support"), account_id=None)
+        created = 0
+        for key, topic, importance, comment, message in DEMO_REQUESTS:
+            command = CreateTicket(
+                caller=user,
+                account_id=DEMO_ACCOUNT,
+                topic=topic if topic in settings.topics else next(iter(settings.topics)),
+                importance=importance,
+                comment=comment,
+                message=message,
+                idempotency_key=key,
+            )
+            result = executor.execute_one(command)
+            if isinstance(result, BaseException):
+                raise result
+            if result.created:
+                created += 1
+                text = "Thank you, we are looking into it."
+                reply = executor.execute_one(Reply(caller=agent, ticket_id=result.ticket_id, text=text))
+                if isinstance(reply, BaseException):
+                    raise reply
+        return created
+    finally:
+        app.close()
+
+
+async def seed_demo(settings: TicketsSettings) -> None:
+    """A couple of demo requests for the account `demo-hotel` (idempotent: keyed by Idempotency-Key)."""
+    created = await asyncio.to_thread(_seed, settings)
+    log.info("tickets_demo_seeded", created=created)
 
 
 SERVICE = ServiceDefinition(
@@ -57,4 +173,6 @@ SERVICE = ServiceDefinition(
     load_settings=load_settings,
     create_app=create_app,
     migrate=migrate,
+    seed_demo=seed_demo,
+    add_cli_commands=add_cli_commands,
 )

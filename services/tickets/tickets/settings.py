@@ -2,12 +2,65 @@
 
 from __future__ import annotations
 
+import re
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
+
+MIB = 1024 * 1024
+
+# The "type of message" dropdown of the creation form: stable id → label. Events and views keep the
+# id (labels may be renamed or translated); support may re-assign a request to another topic.
+DEFAULT_TOPICS = {
+    "bookings": "Bookings and reservations",
+    "channel-manager": "Channel manager",
+    "payments": "Payments and invoices",
+    "reports": "Reports",
+    "users": "Users and access",
+    "integrations": "Integrations",
+    "bug": "Bug report",
+    "feature": "Feature request",
+    "chat": "From a chat conversation",  # what the chat service files a conversation under
+    "other": "Other",
+}
+TOPIC_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
 
 
 class TicketsSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="HELPDESK_TICKETS_", extra="ignore", frozen=True)
 
     port: int = 8701
+    # Event store: PostgreSQL when a DSN is given (production), else SQLite in <data_dir>/tickets.sqlite.
+    postgres_dsn: SecretStr | None = None
+    postgres_schema: str = Field(default="", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$|^$", max_length=63)
+    postgres_pool_size: int = Field(default=5, ge=1, le=100)
+    # Topics served by GET /api/v1/topics (a JSON object {id: label} in the environment).
+    topics: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_TOPICS))
+    # Attachments: the per-file cap, and what the text fields of a form may add around the file.
+    max_file_bytes: int = Field(default=20 * MIB, ge=1, le=1024 * MIB)
+    max_form_overhead_bytes: int = Field(default=256 * 1024, ge=1024)
+    attachments_bucket: str = Field(default="ticket-attachments", pattern=r"^[A-Za-z0-9_-]+$")
+    # Commands committed per store transaction at most (they are batched while one runs).
+    max_batch: int = Field(default=256, ge=1, le=5000)
+    # Run the outbox relay and the history projection inside this process (one active relay).
+    run_relay: bool = True
+    run_projection: bool = True
+    # /metrics of `python -m tickets.relay` / `tickets.projector` (they serve no other HTTP); off when unset.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+
+    @field_validator("topics")
+    @classmethod
+    def _topics_have_ids_and_labels(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value:
+            raise ValueError("at least one topic is needed")
+        for topic_id, label in value.items():
+            if not TOPIC_ID.match(topic_id) or not label.strip() or len(label) > 100:
+                raise ValueError(f"topic {topic_id!r}: ids are lower-case slugs, labels 1–100 characters")
+        return value
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """The largest request body a form with one file may have (checked before it is read)."""
+        return self.max_file_bytes + self.max_form_overhead_bytes

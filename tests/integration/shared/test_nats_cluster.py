@@ -31,7 +31,9 @@ async def test_an_r3_stream_keeps_every_message_when_one_node_dies(tmp_path: Pat
             else:
                 raise AssertionError("stream not created")
             for i in range(50):
-                await js.publish("helpdesk.tickets.v1.created", f"{i}".encode(), headers={"Nats-Msg-Id": f"m{i}"})
+                await js.publish(
+                    "helpdesk.tickets.v1.created", f"{i}".encode(), headers={"Nats-Msg-Id": f"m{i}"}
+                )
 
             cluster.nodes[0].kill()
 

@@ -1,0 +1,335 @@
+"""Requests created per second through the whole path: HTTP → event store → relay → JetStream →
+history view, with create→visible latency and CPU per request summed over every server process.
+
+    .venv/bin/python -m benchmarks.tickets_write_path --backend sqlite postgres --clients 1 32 --seconds 8
+
+Each run starts its own nats-server and one `python -m tickets` (relay and projection in-process, the
+default deployment), on SQLite (a fresh data dir) or PostgreSQL (a fresh schema of
+`--postgres-dsn`). Phases per backend and concurrency:
+
+1. saturation: `clients` loops create requests back to back for `--seconds`; throughput counts a
+   request once it is visible in the history view (the run ends when the view has caught up);
+2. latency at half that load (32 clients only) and unloaded (1 client): creates paced at a rate, each
+   followed by a read-your-writes list read (`ticket_id` + `min_version`), which returns as soon as
+   the view shows it: create accepted → visible.
+
+CPU: utime+stime from /proc/<pid>/stat, before and after, of the API process, nats-server and every
+`postgres` process on this machine (backends included), divided by the requests created.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "services" / "tickets")]
+
+from benchmarks.tickets_http import RawHttp, bench_settings, multipart, service_env  # noqa: E402
+from shared.auth import Role, issue_dev_token  # noqa: E402
+from shared.natsserver import NatsServer, wait_for_port  # noqa: E402
+from tickets.bootstrap import migrate  # noqa: E402
+from tickets.settings import TicketsSettings  # noqa: E402
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+
+
+def postgres_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+class CpuMeter:
+    """CPU of a set of processes between `start()` and `stop()`; postgres processes found each time."""
+
+    def __init__(self, pids: dict[str, int], *, postgres: bool) -> None:
+        self.pids = pids
+        self.postgres = postgres
+        self.before: dict[str, float] = {}
+
+    def sample(self) -> dict[str, float]:
+        values = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        if self.postgres:
+            values["postgres"] = sum(cpu_seconds(pid) for pid in postgres_pids())
+        return values
+
+    def start(self) -> None:
+        self.before = self.sample()
+
+    def stop(self) -> dict[str, float]:
+        after = self.sample()
+        return {name: after[name] - self.before.get(name, 0.0) for name in after}
+
+
+@contextmanager
+def service(
+    backend: str, *, postgres_dsn: str, workdir: Path, profile: Path | None = None, split: bool = False
+) -> Iterator[tuple[TicketsSettings, CpuMeter]]:
+    nats_server = NatsServer(store_dir=workdir / "nats", sync_always=False).start()
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    if backend == "postgres":
+        import psycopg
+
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            conn.execute(f'create schema "{schema}"')
+    settings = bench_settings(
+        nats_url=nats_server.url,
+        workdir=workdir,
+        postgres_dsn=postgres_dsn if backend == "postgres" else None,
+        schema=schema,
+    )
+    asyncio.run(migrate(settings))
+    env = service_env(settings)
+    log = (workdir / f"api-{backend}.log").open("ab")
+    command = [sys.executable, "-m", "tickets"]
+    if profile is not None:  # the event loop's thread only: what the API process spends its CPU on
+        command = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "tickets"]
+    workers: dict[str, subprocess.Popen[bytes]] = {}
+    if split:  # the relay and the projection as their own processes
+        env = service_env(settings, run_workers=False)
+        for name in ("relay", "projector"):
+            workers[name] = subprocess.Popen(
+                [sys.executable, "-m", f"tickets.{name}"], cwd=ROOT, env=env, stdout=log, stderr=log
+            )
+    api = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
+    try:
+        wait_for_port("127.0.0.1", settings.port, timeout=60)
+        assert nats_server.process is not None
+        meter = CpuMeter(
+            {
+                "api": api.pid,
+                **{name: proc.pid for name, proc in workers.items()},
+                "nats": nats_server.process.pid,
+                "load-generator": os.getpid(),
+            },
+            postgres=backend == "postgres",
+        )
+        yield settings, meter
+    finally:
+        # SIGINT: uvicorn re-raises it after its graceful shutdown as KeyboardInterrupt, which lets
+        # cProfile write its file (a re-raised SIGTERM would end the process before that).
+        api.send_signal(signal.SIGINT if profile is not None else signal.SIGTERM)
+        api.wait(timeout=60)
+        for proc in workers.values():
+            proc.terminate()
+            proc.wait(timeout=30)
+        nats_server.stop()
+        if backend == "postgres":
+            import psycopg
+
+            with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+                conn.execute(f'drop schema if exists "{schema}" cascade')
+
+
+def token(settings: TicketsSettings, account: str) -> str:
+    return issue_dev_token(settings.common, role=Role.USER, sub=f"u-{account}", account_id=account)
+
+
+FORM = multipart({"topic": "reports", "comment": "bench", "message": "numbers do not add up"})
+
+
+async def create(http: RawHttp) -> dict[str, Any]:
+    status, _, data = await http.request("POST", "/api/v1/tickets", body=FORM[0], content_type=FORM[1])
+    if status != 201:
+        raise RuntimeError(f"create failed: {status} {data[:200]!r}")
+    result: dict[str, Any] = json.loads(data)
+    return result
+
+
+async def visible(http: RawHttp, created: dict[str, Any]) -> bool:
+    params = {"ticket_id": created["ticket_id"], "min_version": created["version"], "limit": 1}
+    _, headers, _ = await http.get_json("/api/v1/tickets", params)
+    return headers.get("x-history-consistent") == "true"
+
+
+async def saturate(
+    settings: TicketsSettings, meter: CpuMeter, *, clients: int, seconds: float
+) -> dict[str, Any]:
+    bearer = token(settings, "hotel-bench")
+    connections = [RawHttp("127.0.0.1", settings.port, token=bearer) for _ in range(clients)]
+    for connection in connections:
+        await connection.__aenter__()
+    try:
+        await create(connections[0])  # warm up
+        last: list[dict[str, Any]] = []
+        count = 0
+        meter.start()
+        started = time.perf_counter()
+        deadline = started + seconds
+
+        async def loop(http: RawHttp) -> None:
+            nonlocal count
+            while time.perf_counter() < deadline:
+                result = await create(http)
+                count += 1
+                last[:] = [result]
+
+        await asyncio.gather(*(loop(c) for c in connections))
+        accepted_at = time.perf_counter()
+        while not await visible(connections[0], last[0]):
+            pass
+        elapsed = time.perf_counter() - started
+        cpu = meter.stop()
+    finally:
+        for connection in connections:
+            await connection.__aexit__()
+    return {
+        "requests": count,
+        "accepted_per_s": count / (accepted_at - started),
+        "visible_per_s": count / elapsed,
+        "cpu_ms_per_request": {k: 1000 * v / count for k, v in cpu.items()},
+        "cpu_ms_total_per_request": 1000 * sum(v for k, v in cpu.items() if k != "load-generator") / count,
+    }
+
+
+async def latency(settings: TicketsSettings, *, rate: float, seconds: float) -> dict[str, float]:
+    """Creates paced at `rate`/s on a pool of connections; for each, accepted → visible in the list."""
+    bearer = token(settings, "hotel-latency")
+    pool: asyncio.Queue[RawHttp] = asyncio.Queue()
+    opened = []
+    for _ in range(64):
+        connection = await RawHttp("127.0.0.1", settings.port, token=bearer).__aenter__()
+        opened.append(connection)
+        pool.put_nowait(connection)
+    samples: list[float] = []
+
+    async def one() -> None:
+        http = await pool.get()
+        try:
+            created = await create(http)
+            accepted = time.perf_counter()
+            if await visible(http, created):
+                samples.append(time.perf_counter() - accepted)
+        finally:
+            pool.put_nowait(http)
+
+    tasks = []
+    started = time.perf_counter()
+    i = 0
+    while time.perf_counter() - started < seconds:
+        tasks.append(asyncio.create_task(one()))
+        i += 1
+        await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
+    await asyncio.gather(*tasks)
+    for connection in opened:
+        await connection.__aexit__()
+    relay = await relay_delays(settings, since=started)
+    return {"rate": rate, **percentiles(samples, "")} | percentiles(relay, "relay_")
+
+
+def percentiles(samples: list[float], prefix: str) -> dict[str, float]:
+    samples = sorted(samples)
+    if not samples:
+        return {}
+    return {
+        f"{prefix}n": len(samples),
+        f"{prefix}p50_ms": 1000 * statistics.median(samples),
+        f"{prefix}p99_ms": 1000 * samples[min(len(samples) - 1, int(len(samples) * 0.99))],
+    }
+
+
+async def relay_delays(settings: TicketsSettings, *, since: float) -> list[float]:
+    """For the last run's events: stored in JetStream minus occurred (the relay's share of the delay)."""
+    import nats
+
+    from tickets.adapters.relay import tickets_stream_name
+
+    nc = await nats.connect(settings.common.nats_url)
+    try:
+        js = nc.jetstream()
+        stream = tickets_stream_name(settings.common.nats_prefix)
+        info = await js.stream_info(stream)
+        delays = []
+        for seq in range(max(1, info.state.last_seq - 2000), info.state.last_seq + 1):
+            msg = await js.get_msg(stream, seq=seq)
+            body = json.loads(msg.data or b"{}")
+            if body.get("account_id") != "hotel-latency" or msg.time is None:
+                continue
+            occurred = datetime.fromisoformat(body["occurred_at"])
+            delays.append((msg.time - occurred).total_seconds())
+        return delays
+    finally:
+        await nc.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--backend", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"]
+    )
+    parser.add_argument("--clients", nargs="+", type=int, default=[1, 32])
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--postgres-dsn", default=os.environ.get("HELPDESK_TEST_POSTGRES_DSN", ""))
+    parser.add_argument("--profile", action="store_true", help="run the API under cProfile, print the top")
+    parser.add_argument("--split", action="store_true", help="relay and projection in their own processes")
+    args = parser.parse_args()
+    for backend in args.backend:
+        if backend == "postgres" and not args.postgres_dsn:
+            print("postgres: skipped (no --postgres-dsn)")
+            continue
+        profile = Path(tempfile.mkdtemp()) / f"api-{backend}.prof" if args.profile else None
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            service(
+                backend, postgres_dsn=args.postgres_dsn, workdir=Path(tmp), profile=profile, split=args.split
+            ) as (
+                settings,
+                meter,
+            ),
+        ):
+            for clients in args.clients:
+                result = asyncio.run(saturate(settings, meter, clients=clients, seconds=args.seconds))
+                cpu = ", ".join(f"{k} {v:.2f}" for k, v in result["cpu_ms_per_request"].items())
+                # load-generator: this process, not counted in the total
+                print(
+                    f"{backend:8} clients={clients:<3} created={result['requests']:<6} "
+                    f"accepted/s={result['accepted_per_s']:7.1f} visible/s={result['visible_per_s']:7.1f} "
+                    f"cpu ms/req={result['cpu_ms_total_per_request']:.2f} ({cpu})"
+                )
+                rate = result["visible_per_s"] / 2 if clients > 1 else 20.0
+                lat = asyncio.run(latency(settings, rate=rate, seconds=min(args.seconds, 5.0)))
+                print(
+                    f"{backend:8} create→visible at {lat['rate']:.0f}/s: n={lat['n']} "
+                    f"p50={lat['p50_ms']:.1f} ms p99={lat['p99_ms']:.1f} ms; of which stored→in JetStream "
+                    f"p50={lat.get('relay_p50_ms', 0):.1f} ms p99={lat.get('relay_p99_ms', 0):.1f} ms"
+                )
+        if profile is not None:
+            import pstats
+
+            print(f"--- {backend}: API event-loop thread, by own time ---")
+            pstats.Stats(str(profile)).sort_stats("tottime").print_stats(25)
+            print(f"--- {backend}: API event-loop thread, cumulative ---")
+            pstats.Stats(str(profile)).sort_stats("cumulative").print_stats(40)
+
+
+if __name__ == "__main__":
+    main()

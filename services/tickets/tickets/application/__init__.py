@@ -1,0 +1,1 @@
+"""The tickets application layer: one method per command, batched into few store transactions."""

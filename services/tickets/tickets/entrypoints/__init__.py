@@ -1,0 +1,1 @@
+"""Entry points of the tickets service: HTTP routers, background workers, the command line."""

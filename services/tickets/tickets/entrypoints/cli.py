@@ -1,0 +1,66 @@
+"""The tickets service's commands for `helpdesk`: `helpdesk rebuild history` (with a progress bar).
+
+`add_cli_commands(subparsers)` is passed to the service's `ServiceDefinition`; each command builds
+its settings from the environment, like the service itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from tqdm import tqdm
+
+from shared.logging import configure_logging
+from shared.nats import connect
+from tickets.entrypoints.workers import migrate_publication, open_history_store
+from tickets.projections.projector import rebuild
+
+
+def add_cli_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add `rebuild history` (sharing `rebuild` with other services' targets, if they add some)."""
+    rebuild = subparsers.choices.get("rebuild") or subparsers.add_parser(
+        "rebuild", help="rebuild derived views from their event streams"
+    )
+    targets: argparse._SubParsersAction[Any] | None = getattr(rebuild, "helpdesk_targets", None)
+    if targets is None:
+        targets = rebuild.add_subparsers(dest="target", required=True)
+        rebuild.helpdesk_targets = targets
+    history = targets.add_parser(
+        "history",
+        help="empty the tickets history views and replay the TICKETS stream from its start",
+    )
+    history.add_argument("--no-progress", action="store_true", help="no progress bar")
+    history.set_defaults(func=_cmd_rebuild_history)
+
+
+def _cmd_rebuild_history(args: argparse.Namespace) -> int:
+    from tickets.bootstrap import load_settings  # bootstrap imports this module: import it late
+
+    settings = load_settings()
+    configure_logging(level="WARNING", json=settings.common.log_json, service="tickets")
+    end = asyncio.run(rebuild_history(settings, progress=not args.no_progress))
+    print(f"history rebuilt up to stream sequence {end}")  # noqa: T201 -- the command's output
+    return 0
+
+
+async def rebuild_history(settings: Any, *, progress: bool = True) -> int:
+    """Migrate, empty and replay the history views; return the stream sequence reached."""
+    nc = await connect(settings.common, name="tickets-rebuild")
+    store = open_history_store(settings)
+    bar = tqdm(total=0, unit="event", desc="history", disable=not progress)
+
+    def advance(position: int, target: int) -> None:
+        bar.total = target
+        bar.update(min(position, target) - bar.n)
+
+    try:
+        await migrate_publication(settings, nc.jetstream())
+        return await rebuild(
+            js=nc.jetstream(), store=store, prefix=settings.common.nats_prefix, progress=advance
+        )
+    finally:
+        bar.close()
+        await nc.drain()
+        store.close()

@@ -1,0 +1,221 @@
+"""Request history over HTTP: the list (a hotel's own, or every account's for support) and one ticket
+with its timeline, read from the history views.
+
+Read-your-writes: a command answers with the ticket's id and version; passing them back
+(`ticket_id` + `min_version` on the list, `min_version` on a ticket) makes the read wait, at most
+`wait_timeout` seconds, until the view has caught up. The `X-History-Consistent` header says whether
+it did (`false`: the answer may be older than the client's last write).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, Field
+
+from shared.auth import CurrentUser, Principal, Role
+from shared.contracts.tickets import Priority, Status
+from shared.errors import Forbidden, NotFound, Unprocessable
+from tickets.projections.history import day_bounds, from_micros, timeline_item
+from tickets.projections.store import HistoryStore, ListQuery
+from tickets.projections.waiter import ViewWaiter
+
+CONSISTENT_HEADER = "X-History-Consistent"
+
+
+class Assignee(BaseModel):
+    id: str
+    name: str | None = None
+
+
+class TicketSummary(BaseModel):
+    """One line of the request list."""
+
+    ticket_id: UUID
+    number: str
+    account_id: str
+    topic: str
+    status: Status
+    importance: str
+    comment: str
+    created_at: datetime
+    updated_at: datetime
+    version: int = Field(description="The ticket's version the view reflects.")
+    priority: Priority | None = Field(default=None, description="Support only.")
+    assignee: Assignee | None = Field(default=None, description="Support only.")
+
+
+class TicketPage(BaseModel):
+    items: list[TicketSummary]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last one.")
+
+
+class TimelineActor(BaseModel):
+    kind: str
+    id: str
+    name: str
+
+
+class TimelineItem(BaseModel):
+    event_id: UUID
+    version: int
+    type: str
+    occurred_at: datetime
+    actor: TimelineActor
+    internal: bool = Field(description="Internal notes: shown to support only.")
+    data: dict[str, Any]
+
+
+class TicketDetail(TicketSummary):
+    timeline: list[TimelineItem]
+
+
+def encode_cursor(updated_us: int, ticket_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{updated_us}:{ticket_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        micros, _, ticket_id = raw.partition(":")
+        return int(micros), str(UUID(ticket_id))
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise Unprocessable("the cursor is not valid") from None
+
+
+def _summary(row: dict[str, Any], *, staff: bool) -> dict[str, Any]:
+    item = {
+        "ticket_id": row["ticket_id"],
+        "number": row["number"],
+        "account_id": row["account_id"],
+        "topic": row["topic"],
+        "status": row["status"],
+        "importance": row["importance"],
+        "comment": row["comment"],
+        "created_at": from_micros(row["created_us"]),
+        "updated_at": from_micros(row["updated_us"]),
+        "version": row["version"],
+    }
+    if staff:
+        item["priority"] = row["priority"]
+        if row["assignee_id"]:
+            item["assignee"] = {"id": row["assignee_id"], "name": row["assignee_name"]}
+    return item
+
+
+def _date_range(
+    day: date | None, date_from: date | None, date_to: date | None
+) -> tuple[int | None, int | None]:
+    if day is not None:
+        if date_from is not None or date_to is not None:
+            raise Unprocessable("give either `date` or `date_from`/`date_to`, not both")
+        return day_bounds(day, day)
+    if date_from is not None and date_to is not None and date_from > date_to:
+        raise Unprocessable("`date_from` is after `date_to`")
+    start = day_bounds(date_from, date_from)[0] if date_from else None
+    end = day_bounds(date_to, date_to)[1] if date_to else None
+    return start, end
+
+
+def _check_staff_filters(principal: Principal, **filters: object) -> None:
+    if principal.role is Role.AGENT:
+        return
+    used = [name for name, value in filters.items() if value not in (None, False)]
+    if used:
+        raise Forbidden(f"only support may filter by {', '.join(used)}")
+
+
+def history_router(
+    *,
+    store: Callable[[], HistoryStore],
+    waiter: ViewWaiter | None = None,
+    wait_timeout: float = 2.0,
+) -> APIRouter:
+    """The history endpoints; `store()` returns the process's store (built in the lifespan)."""
+    router = APIRouter(prefix="/api/v1/tickets", tags=["history"])
+    waits = waiter or ViewWaiter()
+
+    async def caught_up(ticket_id: str, min_version: int | None) -> bool:
+        if min_version is None:
+            return True
+
+        async def check() -> bool:
+            version = await asyncio.to_thread(store().ticket_version, ticket_id)
+            return version is not None and version >= min_version
+
+        return await waits.wait_for(ticket_id, min_version, check, within=wait_timeout)
+
+    @router.get("", response_model=TicketPage, summary="List requests, newest update first")
+    async def list_tickets(
+        principal: CurrentUser,
+        response: Response,
+        status: Annotated[list[Status] | None, Query(description="One or more statuses.")] = None,
+        topic: Annotated[str | None, Query(max_length=100)] = None,
+        day: Annotated[date | None, Query(alias="date", description="Created on this day (UTC).")] = None,
+        date_from: Annotated[date | None, Query(description="Created on or after this day (UTC).")] = None,
+        date_to: Annotated[date | None, Query(description="Created on or before this day (UTC).")] = None,
+        account_id: Annotated[str | None, Query(max_length=64, description="Support only.")] = None,
+        priority: Annotated[Priority | None, Query(description="Support only.")] = None,
+        assignee: Annotated[str | None, Query(max_length=128, description="Support only.")] = None,
+        unassigned: Annotated[bool, Query(description="Support only.")] = False,
+        cursor: Annotated[str | None, Query(max_length=200)] = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 25,
+        ticket_id: Annotated[UUID | None, Query(description="Read-your-writes: with `min_version`.")] = None,
+        min_version: Annotated[int | None, Query(ge=1)] = None,
+    ) -> dict[str, Any]:
+        _check_staff_filters(
+            principal, account_id=account_id, priority=priority, assignee=assignee, unassigned=unassigned
+        )
+        if assignee is not None and unassigned:
+            raise Unprocessable("give either `assignee` or `unassigned`, not both")
+        if (ticket_id is None) != (min_version is None):
+            raise Unprocessable("`ticket_id` and `min_version` go together")
+        created_from, created_to = _date_range(day, date_from, date_to)
+        query = ListQuery(
+            account_id=account_id if principal.role is Role.AGENT else principal.account_id,
+            statuses=[s.value for s in status or ()],
+            topic=topic,
+            priority=priority.value if priority else None,
+            assignee_id=assignee,
+            unassigned=unassigned,
+            created_from_us=created_from,
+            created_to_us=created_to,
+            after=decode_cursor(cursor) if cursor else None,
+            limit=limit + 1,
+        )
+        consistent = await caught_up(str(ticket_id), min_version) if ticket_id is not None else True
+        response.headers[CONSISTENT_HEADER] = "true" if consistent else "false"
+        rows = await asyncio.to_thread(store().list_tickets, query)
+        staff = principal.role is Role.AGENT
+        page = rows[:limit]
+        next_cursor = (
+            encode_cursor(page[-1]["updated_us"], page[-1]["ticket_id"]) if len(rows) > limit else None
+        )
+        return {"items": [_summary(r, staff=staff) for r in page], "next_cursor": next_cursor}
+
+    @router.get("/{ticket_id}", response_model=TicketDetail, summary="One request with its timeline")
+    async def get_ticket(
+        ticket_id: UUID,
+        principal: CurrentUser,
+        response: Response,
+        min_version: Annotated[int | None, Query(ge=1, description="Read-your-writes.")] = None,
+    ) -> dict[str, Any]:
+        key = str(ticket_id)
+        consistent = await caught_up(key, min_version)
+        response.headers[CONSISTENT_HEADER] = "true" if consistent else "false"
+        view = store()
+        row = await asyncio.to_thread(view.get_ticket, key)
+        if row is None or not principal.can_see_account(row["account_id"]):
+            raise NotFound("no such request")
+        staff = principal.role is Role.AGENT
+        timeline = await asyncio.to_thread(view.timeline, key, include_internal=staff)
+        return {**_summary(row, staff=staff), "timeline": [timeline_item(t) for t in timeline]}
+
+    return router

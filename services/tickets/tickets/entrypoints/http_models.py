@@ -1,0 +1,65 @@
+"""Request and response bodies of the tickets command API."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tickets.domain.values import MESSAGE_MAX, Priority, Status
+
+
+class CommandAccepted(BaseModel):
+    """The outcome of a command, once its events are committed."""
+
+    id: UUID = Field(description="The ticket's id (same as `ticket_id`).")
+    ticket_id: UUID
+    account_id: str
+    number: str = Field(description="Human-friendly ticket number, e.g. HD-000123.")
+    version: int = Field(description="The ticket's aggregate version after the command (for If-Match).")
+    status: Status
+    position: int | None = Field(description="Store position of the command's events (read-your-writes).")
+    created: bool = Field(default=True, description="False when an Idempotency-Key repeat found the ticket.")
+    changed: bool = Field(default=True, description="False when nothing had to change.")
+    message_id: UUID | None = None
+    note_id: UUID | None = None
+    attachment_id: UUID | None = None
+
+
+class Topic(BaseModel):
+    id: str = Field(description="What to send as `topic`.")
+    name: str = Field(description="What to show.")
+
+
+class TopicList(BaseModel):
+    topics: list[Topic]
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=MESSAGE_MAX)
+
+
+class StatusIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Status
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class TopicIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    topic: str = Field(min_length=1, max_length=100)
+
+
+class PriorityIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    priority: Priority | None
+
+
+class AssigneeIn(BaseModel):
+    """Assign to yourself (`to_self`), to another agent (`assignee_id`), or unassign (neither)."""
+
+    model_config = ConfigDict(extra="forbid")
+    to_self: bool = False
+    assignee_id: str | None = Field(default=None, min_length=1, max_length=128)
+    assignee_name: str | None = Field(default=None, max_length=200)

@@ -1,0 +1,211 @@
+"""The tickets service's background work: the outbox relay and the history projection.
+
+Both run inside the API process by default (`run_relay`, `run_projection` settings; the lifespan
+starts them with `start_workers`) or alone as `python -m tickets.relay` / `python -m tickets.projector`
+(Kubernetes: the relay as a single-replica Deployment; a second one is harmless but wasteful).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from eventsourcing.persistence import Notification
+from nats.aio.client import Client as NATS
+from prometheus_client import start_http_server
+
+from shared.contracts.envelope import EventEnvelope
+from shared.contracts.subjects import TICKETS_STREAM
+from shared.logging import configure_logging, get_logger
+from shared.nats import connect, ensure_dead_letter_stream, ensure_stream, stream_config
+from tickets.adapters.relay import OutboxRelay
+from tickets.application.app import TicketsApplication
+from tickets.application.public_events import to_public
+from tickets.projections.backends import PostgresHistoryStore, SQLiteHistoryStore
+from tickets.projections.notices import follow_applied, publish_applied
+from tickets.projections.projector import HistoryProjector
+from tickets.projections.store import HistoryStore
+from tickets.projections.waiter import ViewWaiter
+from tickets.settings import TicketsSettings
+
+log = get_logger(__name__)
+
+HISTORY_SQLITE_FILE = "tickets-history.sqlite"
+
+
+def open_history_store(settings: TicketsSettings) -> HistoryStore:
+    """The history views next to the event store: the same PostgreSQL schema, or their own SQLite file
+    (one file per writer: the event store's file stays the application's alone)."""
+    if settings.postgres_dsn is not None:
+        return PostgresHistoryStore(
+            settings.postgres_dsn.get_secret_value(), schema=settings.postgres_schema or "public"
+        )
+    return SQLiteHistoryStore(settings.common.data_dir / HISTORY_SQLITE_FILE)
+
+
+async def migrate_publication(settings: TicketsSettings, js: Any) -> None:
+    """Idempotent: the TICKETS stream, the dead-letter stream and the history tables."""
+    common = settings.common
+    config = stream_config(TICKETS_STREAM, prefix=common.nats_prefix, replicas=common.nats_stream_replicas)
+    await ensure_stream(js, config)
+    await ensure_dead_letter_stream(js, prefix=common.nats_prefix, replicas=common.nats_stream_replicas)
+    store = open_history_store(settings)
+    try:
+        await asyncio.to_thread(store.migrate)
+    finally:
+        store.close()
+
+
+def public_form(app: TicketsApplication) -> Callable[[Notification], EventEnvelope[Any] | None]:
+    def convert(notification: Notification) -> EventEnvelope[Any] | None:
+        return to_public(app.mapper.to_domain_event(notification))
+
+    return convert
+
+
+def build_relay(settings: TicketsSettings, *, app: TicketsApplication, nc: NATS) -> OutboxRelay:
+    """The relay over `app`'s store, woken by every save of this process."""
+    relay = OutboxRelay(
+        js=nc.jetstream(),
+        source=app.recorder,
+        to_envelope=public_form(app),
+        prefix=settings.common.nats_prefix,
+    )
+    app.add_save_listener(lambda _position: relay.wake())
+    return relay
+
+
+async def run_relay(
+    settings: TicketsSettings,
+    *,
+    app: TicketsApplication,
+    nc: NATS,
+    stop: asyncio.Event,
+    relay: OutboxRelay | None = None,
+) -> None:
+    """Publish the store's events until `stop`; woken by this process's saves and by NOTIFY."""
+    relay = relay or build_relay(settings, app=app, nc=nc)
+    await _supervised("tickets-relay", lambda s: relay.run(s, listener_source=app.recorder), stop)
+
+
+async def run_projector(
+    settings: TicketsSettings,
+    *,
+    store: HistoryStore,
+    nc: NATS,
+    stop: asyncio.Event,
+    waiter: ViewWaiter | None = None,
+) -> None:
+    """Apply the TICKETS stream to the history views until `stop`; after each batch, release this
+    process's waiting reads and tell the other processes (`notices`)."""
+    prefix = settings.common.nats_prefix
+
+    async def applied(position: int, versions: Mapping[str, int]) -> None:
+        if waiter is not None:
+            waiter.applied(position, versions)
+        await publish_applied(nc, prefix, position, versions)
+
+    projector = HistoryProjector(js=nc.jetstream(), store=store, prefix=prefix, on_applied=applied)
+    await _supervised("tickets-history", projector.run, stop)
+
+
+async def _supervised(
+    name: str, work: Callable[[asyncio.Event], Awaitable[None]], stop: asyncio.Event
+) -> None:
+    """Run `work` until `stop`, restarting it after an unexpected error (never a silent dead worker)."""
+    backoff = 0.5
+    while not stop.is_set():
+        try:
+            await work(stop)
+        except Exception:
+            log.exception("worker_failed", worker=name, retry_in=backoff)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), backoff)
+            backoff = min(backoff * 2, 10.0)
+
+
+@dataclass
+class Workers:
+    """Background tasks of one process; `stop()` lets each finish its current batch."""
+
+    stop_event: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def stop(self, *, grace: float = 10.0) -> None:
+        self.stop_event.set()
+        if not self.tasks:
+            return
+        _, pending = await asyncio.wait(self.tasks, timeout=grace)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
+def start_workers(
+    settings: TicketsSettings,
+    *,
+    app: TicketsApplication,
+    nc: NATS,
+    store: HistoryStore,
+    waiter: ViewWaiter | None = None,
+) -> Workers:
+    """Start what `settings.run_relay` / `settings.run_projection` ask for (call in the lifespan);
+    `await workers.stop()` before draining NATS and closing the stores. Without the projection in
+    this process, `waiter` follows the projector's notices instead."""
+    workers = Workers()
+    stop = workers.stop_event
+    if settings.run_relay:
+        relay = build_relay(settings, app=app, nc=nc)
+        work = run_relay(settings, app=app, nc=nc, stop=stop, relay=relay)
+        workers.tasks.append(asyncio.create_task(work, name="tickets-relay"))
+    if settings.run_projection:
+        work = run_projector(settings, store=store, nc=nc, stop=stop, waiter=waiter)
+        workers.tasks.append(asyncio.create_task(work, name="tickets-history"))
+    elif waiter is not None:
+        work = _follow_notices(nc, settings.common.nats_prefix, waiter, stop)
+        workers.tasks.append(asyncio.create_task(work, name="tickets-history-notices"))
+    return workers
+
+
+async def _follow_notices(nc: NATS, prefix: str, waiter: ViewWaiter, stop: asyncio.Event) -> None:
+    subscription = await follow_applied(nc, prefix, waiter)
+    try:
+        await stop.wait()
+    finally:
+        with contextlib.suppress(Exception):
+            await subscription.unsubscribe()
+
+
+Work = Callable[[TicketsSettings, NATS, asyncio.Event], Awaitable[None]]
+
+
+def run_standalone(name: str, work: Work) -> None:
+    """`python -m tickets.relay` / `tickets.projector`: settings from the environment, one NATS
+    connection, `work` until SIGTERM / SIGINT (it finishes its batch), then drain and exit."""
+    from tickets.bootstrap import load_settings, migrate  # bootstrap imports this module: import late
+
+    settings = load_settings()
+    configure_logging(level=settings.common.log_level, json=settings.common.log_json, service=name)
+    # /metrics (relay position, projection lag) for Prometheus; the API serves its own on its port.
+    metrics_port: int | None = getattr(settings, "metrics_port", None)
+    if metrics_port:
+        start_http_server(metrics_port, addr=settings.host)
+
+    async def main() -> None:
+        nc = await connect(settings.common, name=name)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            if settings.migrate_on_start:
+                await migrate(settings)  # the service's one migration step, whole
+            await work(settings, nc, stop)
+        finally:
+            await nc.drain()
+
+    asyncio.run(main())

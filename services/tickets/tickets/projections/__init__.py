@@ -1,0 +1,1 @@
+"""Read models of the tickets service: the history views (request lists, timelines)."""

@@ -1,0 +1,26 @@
+"""`python -m tickets.relay`: the outbox relay alone (Kubernetes: one replica), `HELPDESK_*` settings.
+
+Run the API with `HELPDESK_TICKETS_RUN_RELAY=false` when the relay runs as its own process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from nats.aio.client import Client as NATS
+
+from tickets.adapters.store import open_application
+from tickets.entrypoints.workers import run_relay, run_standalone
+from tickets.settings import TicketsSettings
+
+
+async def relay(settings: TicketsSettings, nc: NATS, stop: asyncio.Event) -> None:
+    app = await asyncio.to_thread(open_application, settings)
+    try:
+        await run_relay(settings, app=app, nc=nc, stop=stop)
+    finally:
+        app.close()
+
+
+if __name__ == "__main__":
+    run_standalone("tickets-relay", relay)

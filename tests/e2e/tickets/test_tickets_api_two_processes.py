@@ -1,0 +1,115 @@
+"""Two `python -m tickets` processes writing the same store at once: numbers stay unique."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from shared.natsserver import free_port
+from shared.settings import CommonSettings
+from tests.conftest import TEST_JWT_SECRET, auth
+from tests.e2e.tickets.tickets_api_helpers import TOPIC, tickets_backend
+from tickets.bootstrap import migrate
+from tickets.settings import TicketsSettings
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+__all__ = ["tickets_backend"]
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], *, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the tickets process exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} not ready within {timeout}s")
+
+
+@pytest.fixture
+async def two_processes(
+    common_settings: CommonSettings, nats_prefix: str, tickets_backend: dict[str, Any]
+) -> AsyncIterator[list[str]]:
+    settings = TicketsSettings(
+        common=common_settings.model_copy(update={"nats_prefix": nats_prefix}), **tickets_backend
+    )
+    await migrate(settings)
+    env = {
+        **os.environ,
+        "HELPDESK_ENVIRONMENT": "test",
+        "HELPDESK_NATS_URL": common_settings.nats_url,
+        "HELPDESK_NATS_PREFIX": nats_prefix,
+        "HELPDESK_JWT_SECRET": TEST_JWT_SECRET,
+        "HELPDESK_DATA_DIR": str(common_settings.data_dir),
+        "HELPDESK_LOG_LEVEL": "WARNING",
+        "HELPDESK_TICKETS_RUN_RELAY": "false",
+        "HELPDESK_TICKETS_RUN_PROJECTION": "false",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "services" / "tickets")]),
+    }
+    if "postgres_dsn" in tickets_backend:
+        env["HELPDESK_TICKETS_POSTGRES_DSN"] = tickets_backend["postgres_dsn"]
+        env["HELPDESK_TICKETS_POSTGRES_SCHEMA"] = tickets_backend["postgres_schema"]
+    procs: list[subprocess.Popen[bytes]] = []
+    urls: list[str] = []
+    try:
+        for _ in range(2):
+            port = free_port()
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "tickets"],
+                    env={**env, "HELPDESK_TICKETS_PORT": str(port)},
+                    cwd=ROOT,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+            urls.append(f"http://127.0.0.1:{port}")
+        for url, proc in zip(urls, procs, strict=True):
+            await asyncio.to_thread(wait_ready, url, proc)
+        yield urls
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+async def test_two_processes_creating_at_once_never_hand_out_the_same_number(
+    two_processes: list[str], make_token: Callable[..., str]
+) -> None:
+    headers = auth(make_token(role="user", account="hotel-a", sub="u1"))
+    data = {"topic": TOPIC, "comment": "c", "message": "m"}
+
+    async def hammer(client: httpx.AsyncClient, url: str, count: int) -> list[str]:
+        numbers = []
+        for _ in range(count):
+            response = await client.post(f"{url}/api/v1/tickets", data=data, headers=headers)
+            assert response.status_code == 201, response.text
+            numbers.append(response.json()["number"])
+        return numbers
+
+    async with httpx.AsyncClient(timeout=30) as client:
+        results = await asyncio.wait_for(
+            asyncio.gather(*(hammer(client, url, 25) for url in two_processes for _ in range(4))), timeout=120
+        )
+    numbers = [n for batch in results for n in batch]
+    assert len(numbers) == 200
+    assert len(set(numbers)) == 200
