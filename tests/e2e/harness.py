@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +17,8 @@ from pathlib import Path
 import httpx
 
 from shared.natsserver import free_port
+
+SERVICES = ("tickets", "notifications", "chat", "kb-search")
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -89,3 +94,80 @@ class ServiceProcess:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+
+def free_port_base() -> int:
+    for _ in range(200):
+        base = random.randrange(20000, 40000, 10)
+        ok = True
+        for port in range(base + 1, base + 5):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return base
+    raise RuntimeError("no four free consecutive ports")
+
+
+class Up:
+    def __init__(self, data_dir: Path, port_base: int) -> None:
+        self.data_dir = data_dir
+        self.port_base = port_base
+        self.log = data_dir.parent / f"up-{time.monotonic_ns()}.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HELPDESK_")}
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "helpdesk.cli",
+                "up",
+                "--data-dir",
+                str(data_dir),
+                "--nats-port",
+                "0",
+                "--port-base",
+                str(port_base),
+            ],
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.port_base + 1 + SERVICES.index(service)}"
+
+    def wait_ready(self, timeout: float = 150) -> dict[str, int]:
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=2) as client:
+            while time.monotonic() < deadline:
+                assert self.process.poll() is None, self.log.read_text()[-4000:]
+                pids_file = self.data_dir / "up.pids"
+                ready = 0
+                for service in SERVICES:
+                    with contextlib.suppress(httpx.HTTPError):
+                        if client.get(f"{self.url(service)}/readyz").status_code == 200:
+                            ready += 1
+                if ready == len(SERVICES) and pids_file.exists():
+                    pids: dict[str, int] = json.loads(pids_file.read_text())
+                    return pids
+                time.sleep(0.5)
+        raise AssertionError("helpdesk up not ready in time:\n" + self.log.read_text()[-4000:])
+
+    def interrupt(self, timeout: float = 60) -> int:
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout=timeout)
+
+
+def dev_token(*args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HELPDESK_")}
+    out = subprocess.run(
+        [sys.executable, "-m", "helpdesk.cli", "token", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip()
