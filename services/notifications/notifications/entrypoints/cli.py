@@ -6,18 +6,13 @@ import argparse
 import asyncio
 from typing import Any
 
+from shared.cli import rebuild_targets
 from shared.logging import configure_logging
 
 
 def add_cli_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add `rebuild popups` (sharing `rebuild` with other services' targets)."""
-    rebuild = subparsers.choices.get("rebuild") or subparsers.add_parser(
-        "rebuild", help="rebuild derived views from their event streams"
-    )
-    targets: argparse._SubParsersAction[Any] | None = getattr(rebuild, "helpdesk_targets", None)
-    if targets is None:
-        targets = rebuild.add_subparsers(dest="target", required=True)
-        rebuild.helpdesk_targets = targets
+    targets = rebuild_targets(subparsers)
     popups = targets.add_parser(
         "popups", help="empty the active-popups view and replay the notifications store from its start"
     )

@@ -12,6 +12,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from shared.cli import rebuild_targets
 from shared.logging import configure_logging
 from shared.nats import connect
 from tickets.entrypoints.workers import migrate_publication, open_history_store
@@ -20,13 +21,7 @@ from tickets.projections.projector import rebuild
 
 def add_cli_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add `rebuild history` (sharing `rebuild` with other services' targets, if they add some)."""
-    rebuild = subparsers.choices.get("rebuild") or subparsers.add_parser(
-        "rebuild", help="rebuild derived views from their event streams"
-    )
-    targets: argparse._SubParsersAction[Any] | None = getattr(rebuild, "helpdesk_targets", None)
-    if targets is None:
-        targets = rebuild.add_subparsers(dest="target", required=True)
-        rebuild.helpdesk_targets = targets
+    targets = rebuild_targets(subparsers)
     history = targets.add_parser(
         "history",
         help="empty the tickets history views and replay the TICKETS stream from its start",
