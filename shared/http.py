@@ -61,18 +61,24 @@ class RequestContextMiddleware:
         bind_context(request_id=request_id, correlation_id=correlation_id)
         started = time.perf_counter()
         status = 500
-        response_started = False
+        response_started = response_complete = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status, response_started
+            nonlocal status, response_started, response_complete
             if message["type"] == "http.response.start":
                 response_started = True
                 status = int(message["status"])
                 MutableHeaders(scope=message).append(REQUEST_ID_HEADER, request_id)
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                response_complete = True
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+            if response_started and not response_complete:
+                # A streaming response (SSE) that stops on shutdown may return without its last
+                # chunk; end the body so the client sees a clean end of stream, not a cut connection.
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
         except Exception as exc:
             # Starlette re-raises unhandled errors past the app's handlers; answer here so even a 500
             # carries the shared shape and the request id, and is counted.
