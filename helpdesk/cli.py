@@ -82,7 +82,10 @@ def _cmd_up(args: argparse.Namespace) -> int:
     return run_up(args)
 
 
-def build_parser() -> argparse.ArgumentParser:
+CORE_COMMANDS = frozenset({"up", "serve", "migrate", "seed", "token"})
+
+
+def build_parser(*, with_service_commands: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="helpdesk", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -115,14 +118,17 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=int, default=12 * 3600, help="seconds until it expires")
     token.set_defaults(func=_cmd_token)
 
-    for definition in services.all_definitions():
-        if definition.add_cli_commands is not None:
-            definition.add_cli_commands(sub)
+    if with_service_commands:
+        for definition in services.all_definitions():
+            if definition.add_cli_commands is not None:
+                definition.add_cli_commands(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # The core commands need no service code: `helpdesk token` works even where a service is broken.
+    parser = build_parser(with_service_commands=not (argv and argv[0] in CORE_COMMANDS))
     args = parser.parse_args(argv)
     if args.command == "token" and args.role == Role.USER.value and not args.account:
         parser.error("--account is required for --role user")

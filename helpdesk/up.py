@@ -16,6 +16,7 @@ import contextlib
 import ctypes
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -89,7 +90,18 @@ def _stop(children: list[Child], *, grace: float = 15.0) -> None:
             child.process.wait()
 
 
+def _helpdesk_command() -> str:
+    """How to call `helpdesk` from where the user stands (it may not be on PATH: `dev.py up`)."""
+    script = Path(sys.executable).parent / "helpdesk"
+    if shutil.which("helpdesk") == str(script):
+        return "helpdesk"
+    with contextlib.suppress(ValueError):
+        return str(script.relative_to(Path.cwd()))
+    return str(script)
+
+
 def _banner(children: list[Child], nats_url: str, data_dir: Path) -> str:
+    helpdesk = _helpdesk_command()
     lines = ["", "OtelMS Helpdesk is running (Ctrl-C stops everything):", ""]
     for child in children:
         lines.append(f"  {child.name:<14} {child.url}   (API docs: {child.url}/docs)")
@@ -98,9 +110,9 @@ def _banner(children: list[Child], nats_url: str, data_dir: Path) -> str:
         f"  {'data':<14} {data_dir}",
         "",
         "Tokens for the demo hotel account (development only):",
-        "  helpdesk token --role user  --account demo-hotel --sub demo-user --name 'Demo Reception'",
-        "  helpdesk token --role agent --sub agent-1 --name 'Support Agent'",
-        "  helpdesk token --role editor --sub editor-1 --name 'KB Editor'",
+        f"  {helpdesk} token --role user  --account demo-hotel --sub demo-user --name 'Demo Reception'",
+        f"  {helpdesk} token --role agent --sub agent-1 --name 'Support Agent'",
+        f"  {helpdesk} token --role editor --sub editor-1 --name 'KB Editor'",
         "",
         'Then: curl -H "Authorization: Bearer $TOKEN" ' + f"{children[0].url}/api/v1/tickets",
         "",

@@ -14,10 +14,21 @@ from typing import Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The public development default: long enough for HS256, and refused in production like the others.
+DEV_JWT_SECRET = "otelms-helpdesk-development-secret-not-for-production"  # noqa: S105
 PLACEHOLDER_SECRETS = frozenset(
-    {"", "changeme", "change-me", "secret", "dev-secret", "development-secret", "password", "please-change"}
+    {
+        "",
+        "changeme",
+        "change-me",
+        "secret",
+        "dev-secret",
+        "development-secret",
+        "password",
+        "please-change",
+        DEV_JWT_SECRET,
+    }
 )
-DEV_JWT_SECRET = "development-secret"  # noqa: S105 -- the public development default, refused in production
 
 
 class Environment(StrEnum):

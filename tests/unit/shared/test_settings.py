@@ -6,14 +6,16 @@ import pytest
 from pydantic import ValidationError
 
 from shared.auth import Role, issue_dev_token
-from shared.settings import CommonSettings, Environment
+from shared.settings import DEV_JWT_SECRET, CommonSettings, Environment
 
 pytestmark = pytest.mark.unit
 
 STRONG = "k" * 40
 
 
-@pytest.mark.parametrize("secret", ["", "changeme", "secret", "development-secret", "Password"])
+@pytest.mark.parametrize(
+    "secret", ["", "changeme", "secret", "development-secret", "Password", DEV_JWT_SECRET]
+)
 def test_production_refuses_a_placeholder_jwt_secret(secret: str) -> None:
     with pytest.raises(ValidationError, match="placeholder"):
         CommonSettings(environment=Environment.PRODUCTION, jwt_secret=secret)  # type: ignore[arg-type]
