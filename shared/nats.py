@@ -12,7 +12,6 @@ import ssl
 from collections.abc import Mapping
 from typing import Any
 
-import nats
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -57,22 +56,26 @@ def connection_options(settings: CommonSettings, *, name: str) -> dict[str, Any]
 
 async def connect(settings: CommonSettings, *, name: str) -> NATS:
     """A nats-py connection that reconnects forever and logs its state changes."""
+    nc = NATS()
 
     async def on_error(exc: Exception) -> None:
         log.warning("nats_error", connection=name, error=str(exc))
 
     async def on_disconnected() -> None:
-        log.warning("nats_disconnected", connection=name)
+        # Draining or closing on shutdown disconnects too: that is not worth a warning.
+        if not (nc.is_draining or nc.is_closed):
+            log.warning("nats_disconnected", connection=name)
 
     async def on_reconnected() -> None:
         log.info("nats_reconnected", connection=name)
 
-    return await nats.connect(
+    await nc.connect(
         **connection_options(settings, name=name),
         error_cb=on_error,
         disconnected_cb=on_disconnected,
         reconnected_cb=on_reconnected,
     )
+    return nc
 
 
 def stream_config(
