@@ -60,6 +60,12 @@ def configure_logging(*, level: str = "INFO", json: bool | None = None, service:
     # Per-message INFO lines from the broker cost a large share of its throughput (ARCHITECTURE.md).
     for noisy in ("faststream", "faststream.access", "nats", "uvicorn.access", "websockets"):
         logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))
+    if "faststream" in sys.modules:
+        # faststream gives its loggers their own stderr handler and propagate=False when imported:
+        # route them through ours so every line is JSON.
+        for name in ("faststream", "faststream.access"):
+            logging.getLogger(name).handlers.clear()
+            logging.getLogger(name).propagate = True
     # At DEBUG the websockets protocol logs whole frames (chat text, auth tokens) via uvicorn.error.
     logging.getLogger("uvicorn.error").setLevel(max(numeric, logging.INFO))
 

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
+from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig
 
-from notifications.adapters.consumer import TicketEventsConsumer, consumer_config, consumer_name
+from notifications.adapters.consumer import (
+    Handler,
+    TicketEventsConsumer,
+    consumer_config,
+    consumer_name,
+    filter_subject,
+)
 from notifications.adapters.fanout import Hub
 from notifications.adapters.relay import Relay
 from notifications.adapters.sqldb import SqlDatabase
@@ -25,6 +33,7 @@ from notifications.domain.ids import popup_id_for_message
 from notifications.entrypoints import messages, popups, stream
 from notifications.entrypoints.background import follow, supervised
 from notifications.entrypoints.cli import add_cli_commands
+from notifications.entrypoints.ticket_events import create_broker, ticket_events_router
 from notifications.projections.active import ActivePopups, create_tables
 from notifications.settings import NotificationsSettings
 from shared.contracts.subjects import POPUPS_STREAM, TICKETS_STREAM
@@ -78,6 +87,33 @@ def build_stream_tokens(settings: NotificationsSettings) -> StreamTokens:
     )
 
 
+def build_consumer(
+    settings: NotificationsSettings, *, handle: Handler, on_effect: Callable[[], None] | None = None
+) -> NatsBroker:
+    """The faststream broker of the tickets-stream consumer, not started."""
+    prefix = settings.common.nats_prefix
+    consumer = TicketEventsConsumer(
+        prefix=prefix,
+        handle=handle,
+        max_deliver=settings.consumer_max_deliver,
+        backoff_seconds=settings.consumer_backoff_seconds,
+        on_effect=on_effect,
+        ack_delay_seconds=settings.chaos_ack_delay_seconds,
+    )
+    router = ticket_events_router(
+        consumer,
+        stream=stream_name(settings, TICKETS_STREAM),
+        subject=filter_subject(prefix),
+        config=consumer_settings(settings),
+    )
+    return create_broker(
+        settings.common,
+        router,
+        name="notifications-consumer",
+        graceful_timeout=settings.consumer_graceful_stop_seconds,
+    )
+
+
 def _listens(settings: NotificationsSettings) -> bool:
     return settings.postgres_dsn is not None and settings.postgres_listen
 
@@ -120,17 +156,7 @@ def create_app(settings: NotificationsSettings, *, clock: Clock | None = None) -
             relay=relay,
             stream_tokens=build_stream_tokens(settings),
         )
-        consumer = TicketEventsConsumer(
-            js,
-            stream=stream_name(settings, TICKETS_STREAM),
-            prefix=prefix,
-            handle=parts.service.handle_ticket_event,
-            max_deliver=settings.consumer_max_deliver,
-            backoff_seconds=settings.consumer_backoff_seconds,
-            batch=settings.consumer_batch,
-            on_effect=parts.changed,
-            ack_delay_seconds=settings.chaos_ack_delay_seconds,
-        )
+        broker = build_consumer(settings, handle=parts.service.handle_ticket_event, on_effect=parts.changed)
         app.state.components = parts
 
         async def nats_ready() -> bool:
@@ -140,7 +166,7 @@ def create_app(settings: NotificationsSettings, *, clock: Clock | None = None) -
             await asyncio.to_thread(store.head)
             return True
 
-        jobs: list[Awaitable[None]] = [consumer.run(), follow(parts)]
+        jobs: list[Awaitable[None]] = [follow(parts)]
         if relay is not None:
             jobs.append(relay.run())
         if _listens(settings) and settings.postgres_dsn is not None:
@@ -149,12 +175,17 @@ def create_app(settings: NotificationsSettings, *, clock: Clock | None = None) -
                 dsn=settings.postgres_dsn.get_secret_value(), channel=channel, on_change=parts.store_changed
             )
             jobs.append(watcher.run())
+        await broker.start()
         tasks = [asyncio.create_task(supervised(job)) for job in jobs]
+
+        async def consumer_ready() -> bool:
+            return await broker.ping(timeout=1.0)
 
         async def jobs_running() -> bool:
             return not any(task.done() for task in tasks)
 
         readiness.add("nats", nats_ready)
+        readiness.add("consumer", consumer_ready)
         readiness.add("store", store_ready)
 
         async def view_ready() -> bool:
@@ -167,6 +198,12 @@ def create_app(settings: NotificationsSettings, *, clock: Clock | None = None) -
             yield
         finally:
             readiness.shutting_down = True
+            # Stop taking ticket events first: the one in flight finishes and is acked, then the
+            # broker's connection drains; the relay and the open streams still run meanwhile.
+            try:
+                await broker.stop()
+            except Exception:  # shutting down goes on regardless: unacked events are redelivered
+                log.exception("consumer_stop_failed")
             for task in tasks:
                 task.cancel()
             # A job that died already logged why (`supervised`); shutting down goes on regardless.
@@ -216,17 +253,20 @@ async def migrate(settings: NotificationsSettings) -> None:
         await nc.drain()
 
 
-async def _ensure_consumer(js: JetStreamContext, settings: NotificationsSettings) -> None:
-    config = consumer_config(
+def consumer_settings(settings: NotificationsSettings) -> ConsumerConfig:
+    """The durable tickets-stream consumer, as `migrate()` creates it and the subscriber binds it."""
+    return consumer_config(
         prefix=settings.common.nats_prefix,
         max_deliver=settings.consumer_max_deliver,
         ack_wait_seconds=settings.consumer_ack_wait_seconds,
-        backoff_seconds=settings.consumer_backoff_seconds,
     )
+
+
+async def _ensure_consumer(js: JetStreamContext, settings: NotificationsSettings) -> None:
     stream_ = stream_name(settings, TICKETS_STREAM)
     # The durable create request also updates an existing consumer's editable fields (ack wait,
     # max deliveries), so this is idempotent and follows changed settings.
-    await js.add_consumer(stream_, config)
+    await js.add_consumer(stream_, consumer_settings(settings))
     log.info("consumer_ready", stream=stream_, consumer=consumer_name(settings.common.nats_prefix))
 
 

@@ -29,7 +29,9 @@ class NotificationsSettings(ServiceSettings):
     consumer_max_deliver: int = Field(default=5, ge=1, le=100)
     consumer_ack_wait_seconds: float = Field(default=30.0, gt=0, le=3600)
     consumer_backoff_seconds: list[float] = Field(default_factory=lambda: [1.0, 5.0, 30.0, 120.0])
-    consumer_batch: int = Field(default=20, ge=1, le=500)
+    # On shutdown, how long the ticket event in flight may take before the consumer is cancelled
+    # (it is then redelivered after `consumer_ack_wait_seconds`; applying it again changes nothing).
+    consumer_graceful_stop_seconds: float = Field(default=10.0, gt=0, le=300)
     # Polling intervals (SQLite has no subscription; the relay is also woken by local commits).
     relay_poll_seconds: float = Field(default=0.2, gt=0, le=60)
     # PostgreSQL: the relay and the view follower wake on the store's NOTIFY; they still poll this

@@ -17,12 +17,14 @@ import uvicorn
 from fastapi import FastAPI
 from httpx_sse import aconnect_sse
 from nats.js import JetStreamContext
+from nats.js.api import ConsumerInfo
 
+from notifications.adapters.consumer import consumer_name
 from notifications.application.service import SYSTEM_CAUSE, NewMessage, PopupService
-from notifications.bootstrap import create_app, migrate
+from notifications.bootstrap import create_app, migrate, stream_name
 from notifications.settings import NotificationsSettings
 from shared.contracts.envelope import HEADER_MSG_ID, Actor, ActorKind
-from shared.contracts.subjects import event_subject, with_prefix
+from shared.contracts.subjects import TICKETS_STREAM, event_subject, with_prefix
 from shared.natsserver import free_port
 from shared.settings import CommonSettings
 
@@ -290,3 +292,11 @@ async def eventually(check: Any, *, timeout: float = WAIT, interval: float = 0.0
             if value:
                 return value
             await asyncio.sleep(interval)
+
+
+async def consumer_info(js: JetStreamContext, settings: NotificationsSettings) -> ConsumerInfo:
+    """The durable tickets-stream consumer of notifications, as the server sees it."""
+    info: ConsumerInfo = await js.consumer_info(
+        stream_name(settings, TICKETS_STREAM), consumer_name(settings.common.nats_prefix)
+    )
+    return info

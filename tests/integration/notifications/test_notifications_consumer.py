@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import itertools
 import json
+import time
 from uuid import UUID, uuid4
 
 import pytest
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
-from notifications.adapters.consumer import TicketEventsConsumer, consumer_name
-from notifications.bootstrap import migrate, stream_name
+from notifications.bootstrap import build_consumer, migrate, stream_name
 from notifications.settings import NotificationsSettings
 from shared.contracts.envelope import HEADER_DLQ_REASON, Actor, ActorKind, EventEnvelope
-from shared.contracts.subjects import DLQ_STREAM, TICKETS_STREAM, dead_letter_subject, with_prefix
+from shared.contracts.subjects import DLQ_STREAM, dead_letter_subject, with_prefix
 from shared.contracts.tickets import TicketEventData
 from tests.conftest import TokenFactory
 from tests.e2e.notifications.harness import (
+    consumer_info,
     created,
     eventually,
     publish_once,
@@ -32,9 +32,7 @@ pytestmark = pytest.mark.integration
 
 
 async def _drained(js: JetStreamContext, settings: NotificationsSettings) -> bool:
-    info = await js.consumer_info(
-        stream_name(settings, TICKETS_STREAM), consumer_name(settings.common.nats_prefix)
-    )
+    info = await consumer_info(js, settings)
     return bool(info.num_pending == 0 and info.num_ack_pending == 0)
 
 
@@ -122,36 +120,31 @@ async def test_a_malformed_event_goes_to_the_dead_letter_subject_and_does_not_bl
 async def test_an_event_that_keeps_failing_is_retried_with_backoff_then_dead_lettered_with_the_reason(
     sqlite_settings: NotificationsSettings, nc: NATS
 ) -> None:
-    settings = sqlite_settings
+    settings = sqlite_settings.model_copy(update={"consumer_backoff_seconds": [0.3, 0.6]})
     await migrate(settings)
     js, prefix = nc.jetstream(), settings.common.nats_prefix
     attempts: list[UUID] = []
+    attempted_at: list[float] = []
 
     def failing(envelope: EventEnvelope[TicketEventData]) -> UUID | None:
         attempts.append(envelope.event_id)
+        attempted_at.append(time.monotonic())
         raise OSError("the store is away")
 
-    consumer = TicketEventsConsumer(
-        js,
-        stream=stream_name(settings, TICKETS_STREAM),
-        prefix=prefix,
-        handle=failing,
-        max_deliver=settings.consumer_max_deliver,
-        backoff_seconds=[0.1, 0.2],
-        batch=5,
-    )
-    task = asyncio.create_task(consumer.run())
+    broker = build_consumer(settings, handle=failing)
+    await broker.start()
     try:
         event = replied(uuid4())
         await publish_once(js, prefix, event)
         await eventually(lambda: len(attempts) >= 3)
         await eventually(lambda: _drained(js, settings))
         assert len(attempts) == settings.consumer_max_deliver == 3
+        gaps = [later - earlier for earlier, later in itertools.pairwise(attempted_at)]
+        assert gaps[0] >= 0.25 and gaps[1] >= 0.55  # each nak carried its back-off delay
         letters = await eventually(lambda: _dead_letters(js, settings))
+        assert len(letters) == 1
         headers, data = letters[0]
         assert json.loads(data)["event_id"] == event["event_id"]
         assert headers[HEADER_DLQ_REASON].startswith("failed 3 times: OSError: the store is away")
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await broker.stop()
