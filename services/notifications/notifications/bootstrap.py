@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -88,7 +89,11 @@ def build_stream_tokens(settings: NotificationsSettings) -> StreamTokens:
 
 
 def build_consumer(
-    settings: NotificationsSettings, *, handle: Handler, on_effect: Callable[[], None] | None = None
+    settings: NotificationsSettings,
+    *,
+    handle: Handler,
+    on_effect: Callable[[], None] | None = None,
+    handle_strict: Handler | None = None,
 ) -> NatsBroker:
     """The faststream broker of the tickets-stream consumer, not started."""
     prefix = settings.common.nats_prefix
@@ -99,6 +104,7 @@ def build_consumer(
         backoff_seconds=settings.consumer_backoff_seconds,
         on_effect=on_effect,
         ack_delay_seconds=settings.chaos_ack_delay_seconds,
+        handle_strict=handle_strict,
     )
     router = ticket_events_router(
         consumer,
@@ -156,7 +162,12 @@ def create_app(settings: NotificationsSettings, *, clock: Clock | None = None) -
             relay=relay,
             stream_tokens=build_stream_tokens(settings),
         )
-        broker = build_consumer(settings, handle=parts.service.handle_ticket_event, on_effect=parts.changed)
+        broker = build_consumer(
+            settings,
+            handle=parts.service.handle_ticket_event,
+            handle_strict=functools.partial(parts.service.handle_ticket_event, account_fallback=False),
+            on_effect=parts.changed,
+        )
         app.state.components = parts
 
         async def nats_ready() -> bool:

@@ -148,3 +148,20 @@ async def test_an_event_that_keeps_failing_is_retried_with_backoff_then_dead_let
         assert headers[HEADER_DLQ_REASON].startswith("failed 3 times: OSError: the store is away")
     finally:
         await broker.stop()
+
+
+async def test_a_reply_seen_before_its_tickets_creation_still_reaches_the_requester_only(
+    settings: NotificationsSettings, make_token: TokenFactory, nc: NATS
+) -> None:
+    # Replicas share the consumer: one may handle a reply while another still records the ticket's
+    # creation. Here the reply even comes first on the stream; it must wait, not go to the account.
+    js, prefix = nc.jetstream(), settings.common.nats_prefix
+    ticket = uuid4()
+    async with running(settings) as svc, svc.client(make_token(sub="u2")) as colleague:
+        await publish_once(js, prefix, replied(ticket, text="your rates are fixed"))
+        await publish_once(js, prefix, created(ticket, user="u1"))
+        await eventually(lambda: _drained(js, settings))
+        assert (await colleague.get("/api/v1/popups")).json()["items"] == []
+        async with svc.client(make_token(sub="u1")) as requester:
+            items = (await requester.get("/api/v1/popups")).json()["items"]
+            assert [(p["user_id"], p["text"]) for p in items] == [("u1", "your rates are fixed")]

@@ -95,3 +95,34 @@ async def test_an_applied_event_is_acked_after_its_effect_with_its_ids_bound_to_
     assert bound["event_id"] == event["event_id"]
     assert bound["account_id"] == "hotel-a"
     assert "event_id" not in get_contextvars()  # unbound once the message is done
+
+
+async def test_a_reply_whose_requester_is_not_recorded_yet_waits_then_falls_back_to_the_account() -> None:
+    from notifications.domain.errors import RequesterNotSeenYet
+
+    js, lenient_calls = RecordingJetStream(), []
+    popup = uuid4()
+
+    def strict(envelope: EventEnvelope[TicketEventData]) -> UUID | None:
+        raise RequesterNotSeenYet(envelope.aggregate_id)
+
+    def lenient(envelope: EventEnvelope[TicketEventData]) -> UUID | None:
+        lenient_calls.append(envelope.event_id)
+        return popup
+
+    body = json.dumps(replied(uuid4())).encode()
+    policy = TicketEventsConsumer(
+        prefix="t1",
+        handle=lenient,
+        handle_strict=strict,
+        max_deliver=5,
+        backoff_seconds=[1.0],
+        requester_wait_seconds=0.25,
+    )
+    outcomes = [
+        await policy.process(message(body, delivered=n), js=cast(JetStreamContext, js)) for n in (1, 2, 3)
+    ]
+    # Two short waits (another replica may be recording the ticket's creation), then the account.
+    assert outcomes == [Retry(0.25), Retry(0.25), None]
+    assert len(lenient_calls) == 1
+    assert js.published == []  # waiting is not a failure: nothing is dead-lettered

@@ -21,6 +21,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import ValidationError
 
+from notifications.domain.errors import RequesterNotSeenYet
 from notifications.metrics import TICKET_EVENTS
 from shared.contracts.envelope import EventEnvelope, UnknownEventType
 from shared.contracts.subjects import ROOT, with_prefix
@@ -78,9 +79,16 @@ class TicketEventsConsumer:
         backoff_seconds: Sequence[float],
         on_effect: Callable[[], None] | None = None,
         ack_delay_seconds: float = 0.0,
+        handle_strict: Handler | None = None,
+        requester_wait_seconds: float = 0.5,
     ) -> None:
         self._prefix = prefix
         self._handle = handle
+        # On its first deliveries a reply whose requester is not recorded yet (another replica may be
+        # recording the ticket's creation right now) waits briefly instead of going to the account.
+        self._handle_strict = handle_strict
+        self._strict_deliveries = min(2, max_deliver - 1)
+        self._requester_wait = requester_wait_seconds
         self._max_deliver = max_deliver
         self._backoff = list(backoff_seconds) or [1.0]
         self._on_effect = on_effect
@@ -101,8 +109,15 @@ class TicketEventsConsumer:
             correlation_id=envelope.correlation_id,
             causation_id=envelope.causation_id,
         ):
+            delivered = msg.metadata.num_delivered or 1
+            strict = self._handle_strict is not None and delivered <= self._strict_deliveries
+            handler = self._handle_strict if strict and self._handle_strict else self._handle
             try:
-                popup_id = await asyncio.to_thread(self._handle, envelope)
+                popup_id = await asyncio.to_thread(handler, envelope)
+            except RequesterNotSeenYet:
+                log.info("ticket_reply_waits_for_requester", attempt=delivered)
+                TICKET_EVENTS.labels("waiting_for_requester").inc()
+                return Retry(self._requester_wait)
             except Exception as exc:  # any failure: retried with back-off, then dead-lettered
                 return await self._retry_or_dead_letter(js, msg, exc)
             if popup_id is not None:

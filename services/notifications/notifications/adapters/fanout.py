@@ -51,9 +51,19 @@ class Hub:
             lambda: defaultdict(set)
         )
         self._subscription: Subscription | None = None
+        self._nc: NATS | None = None
+        self._reconnects = 0
 
     async def start(self, nc: NATS) -> None:
+        self._nc = nc
+        self._reconnects = nc.stats["reconnects"]
         self._subscription = await nc.subscribe(self._subject, cb=self._on_message)
+
+    def _reconnected_since_last_message(self) -> bool:
+        if self._nc is None or self._nc.stats["reconnects"] == self._reconnects:
+            return False
+        self._reconnects = self._nc.stats["reconnects"]
+        return True
 
     async def stop(self) -> None:
         """Unsubscribe and end every open stream (their browsers reconnect elsewhere)."""
@@ -82,6 +92,15 @@ class Hub:
             del self._connections[connection.account_id]
 
     async def _on_message(self, msg: Msg) -> None:
+        if self._reconnected_since_last_message():
+            # Core NATS has no catch-up: what was published while this process reconnected never
+            # reached it. End every open stream; each browser resumes with Last-Event-ID and the
+            # store replays what it missed.
+            log.warning("fanout_reconnected_closing_streams")
+            for connection in [
+                c for users in self._connections.values() for cs in users.values() for c in cs
+            ]:
+                self._close(connection)
         try:
             envelope = parse_popup_event(msg.data)
             position = int((msg.headers or {}).get(HEADER_STORE_POSITION, ""))

@@ -13,7 +13,7 @@ from eventsourcing.persistence import IntegrityError
 
 from notifications.application.store import PopupStore
 from notifications.domain.clock import Clock
-from notifications.domain.errors import PopupNotFound
+from notifications.domain.errors import PopupNotFound, RequesterNotSeenYet
 from notifications.domain.ids import popup_id_for_ticket_event, requester_id
 from notifications.domain.model import Cause, Popup, TicketRequester
 from shared.contracts.envelope import ActorKind, EventEnvelope
@@ -169,16 +169,22 @@ class PopupService:
             cause=cause,
         )
 
-    def handle_ticket_event(self, envelope: EventEnvelope[TicketEventData]) -> UUID | None:
+    def handle_ticket_event(
+        self, envelope: EventEnvelope[TicketEventData], *, account_fallback: bool = True
+    ) -> UUID | None:
         """Remember who opened a ticket; raise a popup for support's public reply. Idempotent.
 
-        Returns the id of the popup the event raised (or raised before, on a redelivery).
+        Returns the id of the popup the event raised (or raised before, on a redelivery). Without
+        `account_fallback`, a reply whose requester is not known yet raises `RequesterNotSeenYet`
+        instead of going to the whole account.
         """
         data = envelope.data
         if isinstance(data, TicketCreated):
             self._remember_requester(envelope)
             return None
         if isinstance(data, TicketReplied) and data.author_role == "agent":
+            if not account_fallback and self._is_new(envelope) and self._requester_unknown(envelope):
+                raise RequesterNotSeenYet(envelope.aggregate_id)
             return self._raise_for_reply(envelope, data).id
         # Internal notes, the user's own replies and every other change raise nothing.
         return None
@@ -190,6 +196,21 @@ class PopupService:
         )
         with contextlib.suppress(IntegrityError):  # remembered by an earlier delivery of the same event
             self.store.save(record)
+
+    def _is_new(self, envelope: EventEnvelope[TicketEventData]) -> bool:
+        """No popup was raised for this event yet (a redelivery after the effect must not wait)."""
+        try:
+            self.store.repository.get(popup_id_for_ticket_event(envelope.event_id))
+        except AggregateNotFoundError:
+            return True
+        return False
+
+    def _requester_unknown(self, envelope: EventEnvelope[TicketEventData]) -> bool:
+        try:
+            self.store.repository.get(requester_id(envelope.aggregate_id))
+        except AggregateNotFoundError:
+            return True
+        return False
 
     def requester_of(self, ticket_id: UUID, *, account_id: str) -> str | None:
         """The user who opened the ticket, if this service saw it being opened (same account only)."""

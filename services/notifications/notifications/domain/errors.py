@@ -28,3 +28,15 @@ class IllegalTransition(PopupError):
 
 class InvalidSnooze(PopupError):
     """Raised when "remind later" asks for a time in the past or beyond the longest allowed snooze."""
+
+
+class RequesterNotSeenYet(PopupError):
+    """Raised when a reply arrives before this service has recorded who opened the ticket.
+
+    Replicas share the tickets consumer, so another replica may still be recording the ticket's
+    `ticket.created`; the consumer retries shortly before addressing the popup to the whole account.
+    """
+
+    def __init__(self, ticket_id: UUID) -> None:
+        super().__init__(f"the requester of ticket {ticket_id} is not known yet")
+        self.ticket_id = ticket_id

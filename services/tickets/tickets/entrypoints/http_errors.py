@@ -5,6 +5,7 @@ from __future__ import annotations
 from eventsourcing.persistence import OperationalError, PersistenceError
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from nats.errors import Error as NatsError
 
 from shared.errors import (
     ApiError,
@@ -62,6 +63,9 @@ def to_api_error(exc: Exception) -> ApiError:
             return UnsupportedMediaType(str(exc))
         case OperationalError() | PersistenceError() | ServiceStopping():
             return ServiceUnavailable("the ticket store is not available; try again")
+        case NatsError():
+            # The attachments object store (JetStream) timed out, e.g. while a NATS node is lost.
+            return ServiceUnavailable("the file store is not available; try again")
         case ApiError():
             return exc
     raise exc
@@ -74,5 +78,5 @@ def install_ticket_error_handlers(app: FastAPI) -> None:
             request, status=error.status_code, code=error.code, message=error.message, details=error.details
         )
 
-    for exc_type in (TicketError, AttachmentError, OperationalError, ServiceStopping):
+    for exc_type in (TicketError, AttachmentError, OperationalError, ServiceStopping, NatsError):
         app.add_exception_handler(exc_type, handle)
