@@ -77,9 +77,8 @@ class QueryPlan:
     languages: frozenset[str] = frozenset()
 
 
-def query_language(text: str, preferred: str) -> str:
-    """The language the query is typed in, when its letters tell; else the preferred one."""
-    letters = set(normalise_text(text))
+def query_language(letters: set[str], preferred: str) -> str:
+    """The language the query is typed in, when its (normalised) letters tell; else the preferred one."""
     if letters & UKRAINIAN_LETTERS:
         return "uk"
     if letters & RUSSIAN_LETTERS:
@@ -89,9 +88,8 @@ def query_language(text: str, preferred: str) -> str:
     return preferred
 
 
-def query_languages(text: str, preferred: str) -> frozenset[str]:
-    """The languages the query may be typed in, judged by its scripts and letters."""
-    letters = set(normalise_text(text))
+def query_languages(letters: set[str], preferred: str) -> frozenset[str]:
+    """The languages the query may be typed in, judged by its scripts and (normalised) letters."""
     found: set[str] = set()
     if any("\u0400" <= ch <= "\u04ff" for ch in letters):
         if letters & UKRAINIAN_LETTERS:
@@ -118,7 +116,8 @@ class QueryPlanner:
 
     def plan(self, text: str, *, lang: str, view: IndexView, prefix: bool, generation: int) -> QueryPlan:
         text = text[:MAX_QUERY_CHARS]
-        hint = query_language(text, lang)
+        letters = set(normalise_text(text))
+        hint = query_language(letters, lang)
         query_words = list(dict.fromkeys(w for w in words(text) if w not in STOPWORDS))[:MAX_QUERY_WORDS]
         postings = view.postings
         tokens: list[QueryToken] = []
@@ -152,7 +151,7 @@ class QueryPlanner:
         tokens = [t for t in tokens if t.alternatives]
         if len(tokens) > MAX_SCORED_TOKENS:
             tokens = _rarest(tokens, postings)[:MAX_SCORED_TOKENS]
-        languages = query_languages(text, lang)
+        languages = query_languages(letters, lang)
         if self._cross.uses_glossary:
             tokens.extend(self._glossary_tokens(query_terms, postings, skip=languages))
         highlight = frozenset(term for t in tokens for term in t.alternatives)
