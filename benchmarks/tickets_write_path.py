@@ -11,10 +11,15 @@ default deployment), on SQLite (a fresh data dir) or PostgreSQL (a fresh schema 
    request once it is visible in the history view (the run ends when the view has caught up);
 2. latency at half that load (32 clients only) and unloaded (1 client): creates paced at a rate, each
    followed by a read-your-writes list read (`ticket_id` + `min_version`), which returns as soon as
-   the view shows it: create accepted → visible.
+   the view shows it: create accepted → visible. The read doubles the requests the API serves, so
+   this phase is also measured with the creates alone (3.);
+3. the same pace of creates with no read: accepted → the projector's "applied" notice naming the
+   ticket at its version (sent after the view's transaction committed), heard by this process.
 
-CPU: utime+stime from /proc/<pid>/stat, before and after, of the API process, nats-server and every
-`postgres` process on this machine (backends included), divided by the requests created.
+CPU: utime+stime from /proc/<pid>/stat, before and after, of the API process (and the relay and
+projector with `--split`), nats-server, and the PostgreSQL backends serving those processes plus the
+server's shared processes (WAL writer, checkpointer, …), divided by the requests created. The
+server is shared with other sessions on this machine; their backends are left out.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -39,55 +44,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "services" / "tickets")]
 
+from benchmarks.tickets_cpu import CpuMeter  # noqa: E402
 from benchmarks.tickets_http import RawHttp, bench_settings, multipart, service_env  # noqa: E402
 from shared.auth import Role, issue_dev_token  # noqa: E402
 from shared.natsserver import NatsServer, wait_for_port  # noqa: E402
 from tickets.bootstrap import migrate  # noqa: E402
 from tickets.settings import TicketsSettings  # noqa: E402
-
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
-
-
-def postgres_pids() -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "comm").read_text().strip() == "postgres":
-                    pids.append(int(entry.name))
-            except OSError:
-                continue
-    return pids
-
-
-class CpuMeter:
-    """CPU of a set of processes between `start()` and `stop()`; postgres processes found each time."""
-
-    def __init__(self, pids: dict[str, int], *, postgres: bool) -> None:
-        self.pids = pids
-        self.postgres = postgres
-        self.before: dict[str, float] = {}
-
-    def sample(self) -> dict[str, float]:
-        values = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
-        if self.postgres:
-            values["postgres"] = sum(cpu_seconds(pid) for pid in postgres_pids())
-        return values
-
-    def start(self) -> None:
-        self.before = self.sample()
-
-    def stop(self) -> dict[str, float]:
-        after = self.sample()
-        return {name: after[name] - self.before.get(name, 0.0) for name in after}
 
 
 @contextmanager
@@ -131,7 +93,7 @@ def service(
                 "nats": nats_server.process.pid,
                 "load-generator": os.getpid(),
             },
-            postgres=backend == "postgres",
+            postgres_dsn=postgres_dsn if backend == "postgres" else None,
         )
         yield settings, meter
     finally:
@@ -211,24 +173,29 @@ async def saturate(
     }
 
 
-async def latency(settings: TicketsSettings, *, rate: float, seconds: float) -> dict[str, float]:
-    """Creates paced at `rate`/s on a pool of connections; for each, accepted → visible in the list."""
-    bearer = token(settings, "hotel-latency")
+async def paced(
+    settings: TicketsSettings,
+    *,
+    account: str,
+    rate: float,
+    seconds: float,
+    work: Callable[[RawHttp], Awaitable[None]],
+) -> float:
+    """Start `work(connection)` `rate` times a second for `seconds` on a pool of 64 keep-alive
+    connections (an open loop: a slow answer does not slow the pace); returns when all are done, with
+    the start time."""
+    bearer = token(settings, account)
     pool: asyncio.Queue[RawHttp] = asyncio.Queue()
     opened = []
     for _ in range(64):
         connection = await RawHttp("127.0.0.1", settings.port, token=bearer).__aenter__()
         opened.append(connection)
         pool.put_nowait(connection)
-    samples: list[float] = []
 
     async def one() -> None:
         http = await pool.get()
         try:
-            created = await create(http)
-            accepted = time.perf_counter()
-            if await visible(http, created):
-                samples.append(time.perf_counter() - accepted)
+            await work(http)
         finally:
             pool.put_nowait(http)
 
@@ -242,8 +209,59 @@ async def latency(settings: TicketsSettings, *, rate: float, seconds: float) -> 
     await asyncio.gather(*tasks)
     for connection in opened:
         await connection.__aexit__()
+    return started
+
+
+async def latency(settings: TicketsSettings, *, rate: float, seconds: float) -> dict[str, float]:
+    """Creates paced at `rate`/s, each followed by a read-your-writes list read: accepted → visible."""
+    samples: list[float] = []
+
+    async def create_then_read(http: RawHttp) -> None:
+        created = await create(http)
+        accepted = time.perf_counter()
+        if await visible(http, created):
+            samples.append(time.perf_counter() - accepted)
+
+    started = await paced(
+        settings, account="hotel-latency", rate=rate, seconds=seconds, work=create_then_read
+    )
     relay = await relay_delays(settings, since=started)
     return {"rate": rate, **percentiles(samples, "")} | percentiles(relay, "relay_")
+
+
+async def pipeline_latency(settings: TicketsSettings, *, rate: float, seconds: float) -> dict[str, float]:
+    """Creates paced at `rate`/s with no read after them; accepted → the projector's notice that the
+    history view holds the ticket (committed: the user's next list shows it). The load is the creates
+    alone, where `latency` adds one list read per create (twice the requests)."""
+    import nats
+
+    from tickets.projections.notices import applied_subject
+
+    seen: dict[str, tuple[int, float]] = {}  # ticket id → (version, first seen at)
+    accepted: list[tuple[str, int, float]] = []
+
+    async def on_notice(msg: Any) -> None:
+        now = time.perf_counter()
+        for ticket_id, version in json.loads(msg.data)["versions"].items():
+            if ticket_id not in seen or seen[ticket_id][0] < version:
+                seen[ticket_id] = (version, now)
+
+    nc = await nats.connect(settings.common.nats_url)
+    await nc.subscribe(applied_subject(settings.common.nats_prefix), cb=on_notice)
+
+    async def create_only(http: RawHttp) -> None:
+        created = await create(http)
+        accepted.append((str(created["ticket_id"]), int(created["version"]), time.perf_counter()))
+
+    started = await paced(settings, account="hotel-pipeline", rate=rate, seconds=seconds, work=create_only)
+    deadline = time.perf_counter() + 10
+    while time.perf_counter() < deadline and any(seen.get(t, (0, 0.0))[0] < v for t, v, _ in accepted):
+        await asyncio.sleep(0.01)
+    await nc.close()
+    samples = [seen[t][1] - at for t, v, at in accepted if seen.get(t, (0, 0.0))[0] >= v]
+    missing = len(accepted) - len(samples)
+    relay = await relay_delays(settings, since=started, account="hotel-pipeline")
+    return {"rate": rate, "missing": missing, **percentiles(samples, "")} | percentiles(relay, "relay_")
 
 
 def percentiles(samples: list[float], prefix: str) -> dict[str, float]:
@@ -257,7 +275,9 @@ def percentiles(samples: list[float], prefix: str) -> dict[str, float]:
     }
 
 
-async def relay_delays(settings: TicketsSettings, *, since: float) -> list[float]:
+async def relay_delays(
+    settings: TicketsSettings, *, since: float, account: str = "hotel-latency"
+) -> list[float]:
     """For the last run's events: stored in JetStream minus occurred (the relay's share of the delay)."""
     import nats
 
@@ -272,7 +292,7 @@ async def relay_delays(settings: TicketsSettings, *, since: float) -> list[float
         for seq in range(max(1, info.state.last_seq - 2000), info.state.last_seq + 1):
             msg = await js.get_msg(stream, seq=seq)
             body = json.loads(msg.data or b"{}")
-            if body.get("account_id") != "hotel-latency" or msg.time is None:
+            if body.get("account_id") != account or msg.time is None:
                 continue
             occurred = datetime.fromisoformat(body["occurred_at"])
             delays.append((msg.time - occurred).total_seconds())
@@ -317,8 +337,16 @@ def main() -> None:
                 )
                 rate = result["visible_per_s"] / 2 if clients > 1 else 20.0
                 lat = asyncio.run(latency(settings, rate=rate, seconds=min(args.seconds, 5.0)))
+                pipe = asyncio.run(pipeline_latency(settings, rate=rate, seconds=min(args.seconds, 5.0)))
                 print(
-                    f"{backend:8} create→visible at {lat['rate']:.0f}/s: n={lat['n']} "
+                    f"{backend:8} create→in view at {pipe['rate']:.0f}/s (creates only, projector notice): "
+                    f"n={pipe.get('n', 0)} p50={pipe.get('p50_ms', 0):.1f} ms "
+                    f"p99={pipe.get('p99_ms', 0):.1f} ms missing={pipe['missing']}; of which stored→in "
+                    f"JetStream p50={pipe.get('relay_p50_ms', 0):.1f} ms "
+                    f"p99={pipe.get('relay_p99_ms', 0):.1f} ms"
+                )
+                print(
+                    f"{backend:8} create→visible at {lat['rate']:.0f}/s (+1 list read each): n={lat['n']} "
                     f"p50={lat['p50_ms']:.1f} ms p99={lat['p99_ms']:.1f} ms; of which stored→in JetStream "
                     f"p50={lat.get('relay_p50_ms', 0):.1f} ms p99={lat.get('relay_p99_ms', 0):.1f} ms"
                 )

@@ -94,6 +94,49 @@ class TokenVerifier:
             raise Unauthorized("the token's claims are not valid") from None
 
 
+class CachingTokenVerifier(TokenVerifier):
+    """Checks each distinct bearer token's signature once, not on every request.
+
+    Under load PyJWT's decode was ~12% of an API's event-loop time, for the same few tokens again and
+    again (a browser tab sends its token with every call). A verified token's principal is kept,
+    keyed by the whole token, until the token expires (`exp` plus the leeway, as PyJWT judges it) or
+    `max_age` passes, whichever is first; `max_age` bounds how long a rotated-out signing key keeps
+    working. Only successes are cached; the cache is bounded (oldest first out).
+    """
+
+    def __init__(
+        self,
+        settings: CommonSettings,
+        *,
+        max_entries: int = 10_000,
+        max_age: float = 60.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(settings)
+        self._leeway = settings.jwt_leeway_seconds
+        self._max_entries = max_entries
+        self._max_age = max_age
+        self._clock = clock
+        self._cache: dict[str, tuple[Principal, float]] = {}
+
+    def verify(self, token: str) -> Principal:
+        now = self._clock()
+        hit = self._cache.get(token)
+        if hit is not None:
+            if now < hit[1]:
+                return hit[0]
+            del self._cache[token]
+        principal = super().verify(token)  # raises Unauthorized: nothing is cached
+        # The signature and every claim were just checked: read `exp` without checking them again.
+        claims = jwt.decode(token, options={"verify_signature": False})
+        exp = claims.get("exp")
+        if isinstance(exp, int | float):
+            if len(self._cache) >= self._max_entries:
+                del self._cache[next(iter(self._cache))]
+            self._cache[token] = (principal, min(float(exp) + self._leeway, now + self._max_age))
+        return principal
+
+
 def issue_dev_token(
     settings: CommonSettings,
     *,

@@ -7,6 +7,7 @@ A service's composition root calls `create_app(...)` with its own lifespan and r
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 import uuid
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from prometheus_client import Counter, Histogram
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.auth import TokenVerifier
+from shared.auth import CachingTokenVerifier
 from shared.errors import install_error_handlers, json_error
 from shared.health import Readiness, health_router
 from shared.logging import bind_context, clear_contextvars, get_logger
@@ -46,6 +47,9 @@ class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, *, service: str) -> None:
         self.app = app
         self.service = service
+        # A random per-process prefix and a counter: uuid4() per request is a syscall that drops the GIL.
+        self._id_prefix = uuid.uuid4().hex[:16]
+        self._ids = itertools.count(1)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -53,7 +57,7 @@ class RequestContextMiddleware:
             return
         clear_contextvars()
         headers = Headers(scope=scope)
-        request_id = (headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex)[:128]
+        request_id = (headers.get(REQUEST_ID_HEADER) or f"{self._id_prefix}{next(self._ids):016x}")[:128]
         correlation_id = (headers.get(CORRELATION_HEADER) or request_id)[:128]
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
@@ -120,7 +124,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.readiness = readiness
-    app.state.token_verifier = TokenVerifier(settings.common)
+    app.state.token_verifier = CachingTokenVerifier(settings.common)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, service=service)
     app.include_router(health_router(readiness))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,6 +15,7 @@ from shared.http import create_app as create_http_app
 from shared.logging import get_logger
 from shared.nats import connect
 from shared.service import ServiceDefinition
+from shared.settings import Environment
 from tickets.adapters.attachments import AttachmentStore, bucket_name, ensure_bucket
 from tickets.adapters.store import create_tables, open_application
 from tickets.application.batching import Executor
@@ -69,9 +71,15 @@ def create_app(settings: TicketsSettings) -> FastAPI:
         readiness.add("nats", nats_ready)
         readiness.add("event_store", store_ready)
         readiness.add("attachments", attachments.ready)
+        # Everything built so far (modules, app, connections) lives as long as the process: keep it
+        # out of the cyclic collector's full passes, which stall the loop (54 ms measured under load,
+        # 25 ms with this); back in them at shutdown (tests run many apps in one process).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
+            gc.unfreeze()
             readiness.shutting_down = True
             await service.stop()
             await workers.stop(grace=settings.shutdown_grace_seconds)
@@ -89,7 +97,13 @@ def create_app(settings: TicketsSettings) -> FastAPI:
     )
     install_ticket_error_handlers(app)
     app.include_router(build_router())
-    app.include_router(history_router(store=lambda: app.state.history, waiter=waiter))
+    app.include_router(
+        history_router(
+            store=lambda: app.state.history,
+            waiter=waiter,
+            secure_cookies=settings.common.environment is Environment.PRODUCTION,
+        )
+    )
     app.add_middleware(
         UploadLimitMiddleware, max_bytes=settings.max_upload_bytes, path_prefix="/api/v1/tickets"
     )

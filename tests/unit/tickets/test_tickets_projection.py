@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -167,3 +168,31 @@ async def test_the_waiter_polls_the_view_and_gives_up_after_its_bound() -> None:
     started = asyncio.get_running_loop().time()
     assert not await waiter.wait_for("t1", 1, never, within=0.05)
     assert asyncio.get_running_loop().time() - started < 1.0
+
+
+async def test_a_batch_applied_while_the_view_is_being_read_still_releases_the_waiting_read() -> None:
+    # The wait is registered before the view is read: no wake-up is lost between the two.
+    waiter = ViewWaiter(poll_interval=10.0)
+    reads = []
+
+    async def check() -> bool:
+        reads.append(1)
+        waiter.applied(9, {"t1": 4})  # the projector commits while this read is in flight
+        return False  # the read saw the view just before that commit
+
+    assert await asyncio.wait_for(waiter.wait_for("t1", 4, check, within=5.0), 1.0)
+    assert len(reads) == 1
+
+
+async def test_the_waiter_backs_off_between_re_reads_of_the_view() -> None:
+    waiter = ViewWaiter(poll_interval=0.01, max_poll_interval=0.04)
+    reads: list[float] = []
+
+    async def check() -> bool:
+        reads.append(asyncio.get_running_loop().time())
+        return False
+
+    assert not await waiter.wait_for("t1", 1, check, within=0.2)
+    gaps = [b - a for a, b in itertools.pairwise(reads)]
+    assert 4 <= len(reads) <= 10
+    assert gaps[2] > 1.5 * gaps[0]  # 10 ms, 20 ms, 40 ms (the last one cut by the bound)

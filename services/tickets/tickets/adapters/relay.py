@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -232,6 +233,9 @@ class OutboxRelay:
         self._publish_timeout = publish_timeout
         self._position: StreamPosition | None = None
         self._wakeup: Wakeup | None = None
+        # Its own thread, not the loop's default pool: the API's blocking reads fill that one under
+        # load, and a relay queued behind them is publication lag (create→visible latency).
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tickets-relay")
 
     @property
     def position(self) -> StreamPosition | None:
@@ -262,7 +266,8 @@ class OutboxRelay:
         """Publish the next batch of stored events; return how many notifications were consumed, or
         None when a precondition failed (another relay, a lost ack) and the position was re-read."""
         position = self._position or await self.resync("start")
-        last_seen, messages = await asyncio.to_thread(self._load, position.notification_id)
+        loop = asyncio.get_running_loop()
+        last_seen, messages = await loop.run_in_executor(self._executor, self._load, position.notification_id)
         if not messages:
             consumed = last_seen - position.notification_id
             if consumed:

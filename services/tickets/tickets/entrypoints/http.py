@@ -19,6 +19,7 @@ from starlette.datastructures import UploadFile as StarletteUpload
 from shared.auth import AgentUser, CurrentUser, Principal, Role
 from shared.errors import BadRequest, ErrorBody, Forbidden, PayloadTooLarge, Unprocessable
 from shared.logging import bind_context, get_logger
+from shared.settings import Environment
 from tickets.adapters.attachments import AttachmentStore, StoredFile, content_disposition
 from tickets.application.commands import (
     AddInternalNote,
@@ -45,6 +46,7 @@ from tickets.entrypoints.http_models import (
     TopicIn,
     TopicList,
 )
+from tickets.entrypoints.last_write import remember_write
 from tickets.settings import TicketsSettings
 
 log = get_logger(__name__)
@@ -108,6 +110,7 @@ class SupportChange:
     expected_version: int | None
     service: TicketService
     response: Response
+    secure_cookie: bool
 
     async def run(self, command_type: Callable[..., Command], **fields: Any) -> CommandAccepted:
         command = command_type(
@@ -117,7 +120,7 @@ class SupportChange:
         log.info(
             "ticket_changed", command=type(command).__name__, version=result.version, changed=result.changed
         )
-        return accepted(result, self.response)
+        return accepted(result, self.response, secure_cookie=self.secure_cookie)
 
 
 async def support_change(
@@ -135,14 +138,21 @@ async def support_change(
         expected_version=expected_version(if_match),
         service=service,
         response=response,
+        secure_cookie=production(request.app.state.settings),
     )
 
 
 AgentChange = Annotated[SupportChange, Depends(support_change)]
 
 
-def accepted(result: CommandResult, response: Response) -> CommandAccepted:
+def production(settings: TicketsSettings) -> bool:
+    return settings.common.environment is Environment.PRODUCTION
+
+
+def accepted(result: CommandResult, response: Response, *, secure_cookie: bool) -> CommandAccepted:
+    """The command's answer: its ETag and the read-your-writes cookie (`last_write.py`) on `response`."""
     response.headers["ETag"] = f'"{result.version}"'
+    remember_write(response, ticket_id=result.ticket_id, version=result.version, secure=secure_cookie)
     return CommandAccepted(id=result.ticket_id, **asdict(result))
 
 
@@ -246,7 +256,7 @@ def build_router() -> APIRouter:
         log.info("ticket_created", created=result.created, version=result.version)
         if not result.created:
             response.status_code = 200
-        return accepted(result, response)
+        return accepted(result, response, secure_cookie=production(settings))
 
     @router.post(
         "/tickets/{ticket_id}/replies",
@@ -280,7 +290,7 @@ def build_router() -> APIRouter:
         )
         result = await run_with_file(service, attachments, command, stored)
         log.info("ticket_replied", version=result.version, with_file=stored is not None)
-        return accepted(result, response)
+        return accepted(result, response, secure_cookie=production(settings))
 
     @router.post(
         "/tickets/{ticket_id}/notes", status_code=201, response_model=CommandAccepted, summary="Internal note"

@@ -17,17 +17,22 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Cookie, Query, Response
 from pydantic import BaseModel, Field
 
 from shared.auth import CurrentUser, Principal, Role
 from shared.contracts.tickets import Priority, Status
 from shared.errors import Forbidden, NotFound, Unprocessable
+from tickets.entrypoints.last_write import COOKIE, forget_write, last_write
 from tickets.projections.history import day_bounds, from_micros, timeline_item
 from tickets.projections.store import HistoryStore, ListQuery
 from tickets.projections.waiter import ViewWaiter
 
 CONSISTENT_HEADER = "X-History-Consistent"
+LastWrite = Annotated[
+    str | None,
+    Cookie(alias=COOKIE, include_in_schema=False, description="Set by the commands: read-your-writes."),
+]
 
 
 class Assignee(BaseModel):
@@ -137,8 +142,10 @@ def history_router(
     store: Callable[[], HistoryStore],
     waiter: ViewWaiter | None = None,
     wait_timeout: float = 2.0,
+    secure_cookies: bool = False,
 ) -> APIRouter:
-    """The history endpoints; `store()` returns the process's store (built in the lifespan)."""
+    """The history endpoints; `store()` returns the process's store (built in the lifespan).
+    `secure_cookies`: the read-your-writes cookie is `Secure` (production, behind TLS)."""
     router = APIRouter(prefix="/api/v1/tickets", tags=["history"])
     waits = waiter or ViewWaiter()
 
@@ -169,6 +176,7 @@ def history_router(
         limit: Annotated[int, Query(ge=1, le=100)] = 25,
         ticket_id: Annotated[UUID | None, Query(description="Read-your-writes: with `min_version`.")] = None,
         min_version: Annotated[int | None, Query(ge=1)] = None,
+        last_write_cookie: LastWrite = None,
     ) -> dict[str, Any]:
         _check_staff_filters(
             principal, account_id=account_id, priority=priority, assignee=assignee, unassigned=unassigned
@@ -190,7 +198,13 @@ def history_router(
             after=decode_cursor(cursor) if cursor else None,
             limit=limit + 1,
         )
-        consistent = await caught_up(str(ticket_id), min_version) if ticket_id is not None else True
+        if ticket_id is not None:
+            consistent = await caught_up(str(ticket_id), min_version)
+        else:  # the caller's own last write, if its cookie came along (`last_write.py`)
+            own = last_write(last_write_cookie)
+            consistent = await caught_up(*own) if own else True
+            if own and consistent:
+                forget_write(response, secure=secure_cookies)
         response.headers[CONSISTENT_HEADER] = "true" if consistent else "false"
         rows = await asyncio.to_thread(store().list_tickets, query)
         staff = principal.role is Role.AGENT
@@ -206,9 +220,15 @@ def history_router(
         principal: CurrentUser,
         response: Response,
         min_version: Annotated[int | None, Query(ge=1, description="Read-your-writes.")] = None,
+        last_write_cookie: LastWrite = None,
     ) -> dict[str, Any]:
         key = str(ticket_id)
+        own = last_write(last_write_cookie)
+        if min_version is None and own is not None and own[0] == key:
+            min_version = own[1]  # this caller just changed this very ticket
         consistent = await caught_up(key, min_version)
+        if own is not None and own[0] == key and consistent:
+            forget_write(response, secure=secure_cookies)
         response.headers[CONSISTENT_HEADER] = "true" if consistent else "false"
         view = store()
         row = await asyncio.to_thread(view.get_ticket, key)

@@ -81,6 +81,9 @@ class PostgresHistoryStore(HistoryStore):
         def configure(conn: Any) -> None:
             conn.execute(f'SET search_path TO "{schema}"')
             conn.commit()
+            # Reads are single statements: autocommit spares each one a ROLLBACK round trip;
+            # writes open their transaction explicitly (`_transaction`, `migrate`).
+            conn.autocommit = True
 
         self._schema = schema
         self._pool = ConnectionPool(
@@ -103,7 +106,7 @@ class PostgresHistoryStore(HistoryStore):
             cur.executemany(self._convert(sql), params)
 
     def migrate(self) -> None:
-        with self._pool.connection() as conn:
+        with self._pool.connection() as conn, conn.transaction():
             # One migrating process at a time (replicas starting together): a transaction-scoped lock.
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('helpdesk.tickets.history'))")
             conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self._schema}"')
@@ -124,7 +127,6 @@ class PostgresHistoryStore(HistoryStore):
     def _read(self) -> Iterator[Any]:
         with self._pool.connection() as conn, conn.cursor() as cur:
             yield cur
-            conn.rollback()
 
     def close(self) -> None:
         self._pool.close()

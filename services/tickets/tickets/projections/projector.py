@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from nats.aio.msg import Msg
@@ -78,9 +80,12 @@ class HistoryProjector:
         self._idle_timeout = idle_timeout
         self._on_applied = on_applied
         self.position = 0
+        # Its own thread, not the loop's default pool, which the API's blocking reads share.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tickets-history")
 
     async def _subscribe(self) -> Any:
-        self.position = await asyncio.to_thread(self._store.position)
+        loop = asyncio.get_running_loop()
+        self.position = await loop.run_in_executor(self._executor, self._store.position)
         config = ConsumerConfig(
             deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
             opt_start_seq=self.position + 1,
@@ -122,7 +127,8 @@ class HistoryProjector:
             last = msg
         if last is not None:
             new_seq = last.metadata.sequence.stream
-            await asyncio.to_thread(self._store.apply, batch, expected_seq=self.position, new_seq=new_seq)
+            apply = functools.partial(self._store.apply, batch, expected_seq=self.position, new_seq=new_seq)
+            await asyncio.get_running_loop().run_in_executor(self._executor, apply)
             self.position = new_seq
             self._observe(last, batch)
             if self._on_applied is not None:

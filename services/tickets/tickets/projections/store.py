@@ -76,7 +76,10 @@ DDL = [
     "CREATE INDEX IF NOT EXISTS ht_topic ON history_tickets (topic, updated_us, ticket_id)",
     "CREATE INDEX IF NOT EXISTS ht_priority ON history_tickets (priority, updated_us, ticket_id)",
     "CREATE INDEX IF NOT EXISTS ht_assignee ON history_tickets (assignee_id, updated_us, ticket_id)",
-    "CREATE INDEX IF NOT EXISTS ht_created ON history_tickets (created_us)",
+    # A page of a creation range is sorted from this index alone (`_list_sql`); it replaces
+    # `ht_created (created_us)`, its prefix.
+    "CREATE INDEX IF NOT EXISTS ht_created_sort ON history_tickets (created_us, updated_us, ticket_id)",
+    "DROP INDEX IF EXISTS ht_created",
 ]
 
 _INSERT_TICKET = (
@@ -142,15 +145,24 @@ def _list_sql(query: ListQuery) -> tuple[str, dict[str, Any]]:
     if query.after is not None:
         where.append("(updated_us, ticket_id) < (:after_us, :after_id)")
         params["after_us"], params["after_id"] = query.after
-    sql = f"SELECT {TICKET_COLUMNS} FROM history_tickets"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
+    condition = " WHERE " + " AND ".join(where) if where else ""
+    if not _short_creation_range(query):
+        sql = f"SELECT {TICKET_COLUMNS} FROM history_tickets{condition}"
+        return sql + " ORDER BY updated_us DESC, ticket_id DESC LIMIT :limit", params
     # Creation and last update are correlated, so for a short creation range a planner walking the
     # update-ordered index backwards may read most of the table before it finds a page (measured on
-    # PostgreSQL: 1–2.5 s at 1M rows). `+ 0` hides that index: the range is read by creation and the
-    # few thousand rows of a month at most are sorted.
-    order = "updated_us + 0" if _short_creation_range(query) else "updated_us"
-    sql += f" ORDER BY {order} DESC, ticket_id DESC LIMIT :limit"
+    # PostgreSQL: 1–2.5 s at 1M rows). `+ 0` hides that index: the range is read by creation and its
+    # rows sorted. Sorting whole rows meant a heap fetch per row of the range (a day at 1M rows: 2,700
+    # rows on 2,500 pages, 6.5 ms); the page's ids come first from the covering index
+    # `ht_created_sort` (index only, 0.5 ms), then only those rows are read (1.3 ms in all).
+    page = (
+        f"SELECT ticket_id FROM history_tickets{condition} "
+        "ORDER BY updated_us + 0 DESC, ticket_id DESC LIMIT :limit"
+    )
+    sql = (
+        f"SELECT {TICKET_COLUMNS} FROM history_tickets WHERE ticket_id IN ({page}) "
+        "ORDER BY updated_us + 0 DESC, ticket_id DESC LIMIT :limit"
+    )
     return sql, params
 
 
