@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from shared.health import Readiness
 from shared.http import create_app as create_http_app
@@ -104,8 +105,10 @@ def create_app(settings: TicketsSettings) -> FastAPI:
             secure_cookies=settings.common.environment is Environment.PRODUCTION,
         )
     )
-    app.add_middleware(
-        UploadLimitMiddleware, max_bytes=settings.max_upload_bytes, path_prefix="/api/v1/tickets"
+    # Inside the shared request-context middleware (appended, not `add_middleware`, which would wrap
+    # it), so a 413 carries the request id like every other error, and is counted in the metrics.
+    app.user_middleware.append(
+        Middleware(UploadLimitMiddleware, max_bytes=settings.max_upload_bytes, path_prefix="/api/v1/tickets")
     )
     return app
 

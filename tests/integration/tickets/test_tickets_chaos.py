@@ -116,12 +116,22 @@ def processes(settings: TicketsSettings, tmp_path: Path) -> Iterator[Processes]:
         procs.stop_all()
 
 
-async def create_requests(base: str, token: str, *, count: int, clients: int) -> list[dict[str, Any]]:
-    results: list[dict[str, Any]] = []
+async def create_requests(
+    base: str, token: str, *, minimum: int, clients: int, until: asyncio.Event
+) -> tuple[list[dict[str, Any]], int]:
+    """Create requests (every third with a reply) until `until` is set and at least `minimum` exist.
 
-    async def client(index: int) -> None:
+    Returns the created requests and the number of replies.
+    """
+    results: list[dict[str, Any]] = []
+    replies = 0
+    counter = iter(range(1_000_000))
+
+    async def client() -> None:
+        nonlocal replies
         async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-            for i in range(index, count, clients):
+            while not until.is_set() or len(results) < minimum:
+                i = next(counter)
                 form = {"topic": "reports", "comment": f"request {i}", "message": "the report is empty"}
                 r = await http.post("/api/v1/tickets", data=form, headers=auth(token))
                 assert r.status_code == 201, r.text
@@ -133,23 +143,22 @@ async def create_requests(base: str, token: str, *, count: int, clients: int) ->
                         headers=auth(token),
                     )
                     assert r.status_code in (200, 201), r.text
+                    replies += 1
                 results.append(created)
 
-    await asyncio.gather(*(client(i) for i in range(clients)))
-    return results
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return results, replies
 
 
-async def keep_killing(procs: Processes, module: str, done: asyncio.Event, *, kills: int) -> int:
-    """SIGKILL and restart `module` at random moments until `done` (at most `kills` times); the
-    first kill waits for the process to be at work (about 1.5 s of start-up)."""
-    killed = 0
+async def keep_killing(procs: Processes, module: str, *, kills: int) -> int:
+    """SIGKILL and restart `module` `kills` times at random moments while traffic flows; the first
+    kill waits for the process to be at work (about 1.5 s of start-up)."""
     await asyncio.sleep(1.5)
-    while not done.is_set() and killed < kills:
+    for _ in range(kills):
         await asyncio.sleep(random.uniform(0.2, 0.9))
         procs.kill(module)
-        killed += 1
         procs.start(module)
-    return killed
+    return kills
 
 
 def stored_public_events(settings: TicketsSettings) -> list[Any]:
@@ -189,15 +198,18 @@ async def test_killing_the_relay_and_the_projection_repeatedly_loses_and_doubles
 
     # The relay and the projection are killed again and again while requests are being created.
     processes.start("tickets.projector")
-    done = asyncio.Event()
-    killers = [
-        asyncio.create_task(keep_killing(processes, "tickets.relay", done, kills=5)),
-        asyncio.create_task(keep_killing(processes, "tickets.projector", done, kills=4)),
-    ]
-    created = await create_requests(f"http://127.0.0.1:{settings.port}", token, count=300, clients=4)
-    done.set()
-    assert all(await asyncio.gather(*killers))
-    assert len({c["number"] for c in created}) == 300
+    # Traffic goes on until every kill has happened (creates are fast: a fixed count could finish first).
+    killers = asyncio.gather(
+        keep_killing(processes, "tickets.relay", kills=5),
+        keep_killing(processes, "tickets.projector", kills=4),
+    )
+    killed = asyncio.Event()
+    killers.add_done_callback(lambda _: killed.set())
+    created, replies = await create_requests(
+        f"http://127.0.0.1:{settings.port}", token, minimum=300, clients=4, until=killed
+    )
+    assert list(await killers) == [5, 4]
+    assert len({c["number"] for c in created}) == len(created) >= 300
 
     nc = await nats.connect(settings.common.nats_url)
     js = nc.jetstream()
@@ -205,7 +217,7 @@ async def test_killing_the_relay_and_the_projection_repeatedly_loses_and_doubles
     try:
         stored = await asyncio.to_thread(stored_public_events, settings)
         expected = [str(e.event_id) for e in stored]
-        assert len(expected) == 400  # 300 created + 100 replies
+        assert len(expected) == len(created) + replies
 
         async def relayed() -> bool:
             info = await js.stream_info(stream)
@@ -234,7 +246,7 @@ async def test_killing_the_relay_and_the_projection_repeatedly_loses_and_doubles
         finally:
             fresh.close()
         tickets, timeline = view
-        assert len(tickets) == 300
+        assert len(tickets) == len(created)
         assert len(timeline) == len(expected)
         assert {row[0] for row in tickets} == {c["ticket_id"] for c in created}
         # The history equals the store: each ticket at the version of its last stored event.

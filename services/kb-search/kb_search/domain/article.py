@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -52,6 +53,10 @@ class Article:
         """Validate an article given as a mapping (a JSON line, front matter, an API body)."""
         problems: list[str] = []
         article_id = _text(raw, "id", problems, required=True, max_length=MAX_ID_LENGTH)
+        if any(unicodedata.category(char) == "Cc" for char in article_id):
+            # An id travels in URL paths: one with a line break could be published but never read,
+            # updated or retired again through the API.
+            problems.append("id: must not contain control characters")
         title = _text(raw, "title", problems, required=True, max_length=MAX_TITLE_LENGTH)
         body = _text(raw, "body", problems, required=False, max_length=MAX_BODY_LENGTH)
         lang = _choice(raw, "lang", Language, problems)

@@ -34,7 +34,7 @@ class UploadLimitMiddleware:
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
-            await self._reject(send)
+            await self._reject(scope, send)
             return
         received = 0
         exceeded = False
@@ -60,13 +60,15 @@ class UploadLimitMiddleware:
         with contextlib.suppress(_BodyTooLarge):
             await self.app(scope, counting_receive, guarded_send)
         if exceeded and not started:
-            await self._reject(send)
+            await self._reject(scope, send)
 
-    async def _reject(self, send: Send) -> None:
+    async def _reject(self, scope: Scope, send: Send) -> None:
+        request_id = scope.get("state", {}).get("request_id")
         body = json.dumps(
             error_body(
                 code="payload_too_large",
                 message=f"the request body is larger than {self.max_bytes} bytes",
+                request_id=request_id if isinstance(request_id, str) else None,
             )
         ).encode()
         headers: list[Any] = [

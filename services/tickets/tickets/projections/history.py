@@ -37,11 +37,15 @@ def from_micros(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
 
 
+_DAY_US = 86_400 * 1_000_000
+
+
 def day_bounds(first: date, last: date) -> tuple[int, int]:
     """[start of `first`, start of the day after `last`) in microseconds, days taken in UTC."""
     start = datetime.combine(first, time.min, tzinfo=UTC)
-    end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=UTC)
-    return to_micros(start), to_micros(end)
+    # Start of `last` plus a UTC day: `last + timedelta(days=1)` overflows on 9999-12-31.
+    end = to_micros(datetime.combine(last, time.min, tzinfo=UTC)) + _DAY_US
+    return to_micros(start), end
 
 
 @dataclass(frozen=True)
