@@ -64,7 +64,7 @@ def postgres_dsn() -> str:
     if not dsn:
         if _postgres_required():
             pytest.fail("HELPDESK_TEST_REQUIRE_POSTGRES=1 but HELPDESK_TEST_POSTGRES_DSN is not set")
-        pytest.skip("PostgreSQL tests need HELPDESK_TEST_POSTGRES_DSN")
+        pytest.skip(reason="PostgreSQL tests need HELPDESK_TEST_POSTGRES_DSN")
     import psycopg
 
     try:
@@ -73,7 +73,7 @@ def postgres_dsn() -> str:
     except psycopg.OperationalError as exc:
         if _postgres_required():
             pytest.fail(f"PostgreSQL is required but unreachable: {exc}")
-        pytest.skip(f"PostgreSQL unreachable: {exc}")
+        pytest.skip(reason=f"PostgreSQL unreachable: {exc}")
     return dsn
 
 
