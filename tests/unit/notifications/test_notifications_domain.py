@@ -79,7 +79,7 @@ def test_a_snooze_must_end_in_the_future_and_within_the_longest_allowed() -> Non
     p = popup()
     with pytest.raises(InvalidSnooze):
         p.snooze(until=T0, at=T0, longest=LONGEST, cause=USER)
-    with pytest.raises(InvalidSnooze):
+    with pytest.raises(InvalidSnooze, match=r"^a popup can be snoozed for at most 30 days$"):
         p.snooze(until=T0 + LONGEST + timedelta(seconds=1), at=T0, longest=LONGEST, cause=USER)
 
 

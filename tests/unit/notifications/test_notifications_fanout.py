@@ -42,3 +42,4 @@ async def test_open_streams_are_ended_after_a_reconnect_so_browsers_resume() -> 
     again = hub.connect(account_id="hotel-a", user_id="u1")
     await hub._on_message(message())  # the same reconnect is not acted on twice
     assert again.queue.empty()
+

@@ -106,7 +106,7 @@ class Popup(Aggregate):
         if until <= at:
             raise InvalidSnooze("the snooze must end in the future")
         if until - at > longest:
-            raise InvalidSnooze(f"a popup can be snoozed for at most {longest}")
+            raise InvalidSnooze(f"a popup can be snoozed for at most {_human(longest)}")
         self._snoozed(until=until, at=at, cause=cause)
 
     def end_snooze_if_due(self, *, at: datetime, cause: Cause) -> bool:
@@ -188,3 +188,13 @@ class TicketRequester(Aggregate):
     @staticmethod
     def create_id(ticket_id: UUID, **_: object) -> UUID:
         return requester_id(ticket_id)
+
+
+def _human(span: timedelta) -> str:
+    """`30 days`, `12 hours`, `45 minutes`: the largest whole unit that states `span` exactly."""
+    seconds = int(span.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} seconds"
