@@ -60,7 +60,6 @@ class NatsServer:
     store_dir: Path
     port: int = 0
     host: str = "127.0.0.1"
-    monitor_port: int | None = None
     sync_always: bool = False
     extra_args: list[str] = field(default_factory=list)
     log_file: Path | None = None
@@ -87,8 +86,6 @@ class NatsServer:
             "--server_name",
             self.server_name or f"helpdesk-{self.port}",
         ]
-        if self.monitor_port is not None:
-            args += ["-m", str(self.monitor_port)]
         args += self.extra_args
         log = self.log_file.open("ab") if self.log_file else subprocess.DEVNULL
         if self.sync_always:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
@@ -36,7 +36,6 @@ class ServiceDefinition:
     seed_demo: Callable[[Any], Awaitable[None]] | None = None
     # Adds service-specific subcommands to `helpdesk` (e.g. `rebuild`, `kb import`).
     add_cli_commands: Callable[[argparse._SubParsersAction[Any]], None] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def run(definition: ServiceDefinition, settings: ServiceSettings | None = None) -> None:

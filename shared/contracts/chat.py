@@ -15,11 +15,13 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.envelope import EventEnvelope, parse_event
+from shared.contracts.subjects import CHAT_STATS_STREAM
 
 DOMAIN = "chat"
 SCHEMA_VERSION = 1
 RELAY_SUBJECT_ROOT = "helpdesk.chat.rt"
-STATS_SUBJECTS = [f"helpdesk.{DOMAIN}.v{SCHEMA_VERSION}.>"]
+# What the statistics stream captures: only the versioned events, never the live relay.
+STATS_SUBJECTS = CHAT_STATS_STREAM.subjects
 
 
 class EndReason(StrEnum):

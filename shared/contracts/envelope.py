@@ -90,3 +90,19 @@ HEADER_CORRELATION_ID = "Helpdesk-Correlation-Id"
 HEADER_CAUSATION_ID = "Helpdesk-Causation-Id"
 HEADER_DLQ_REASON = "Helpdesk-Dead-Letter-Reason"
 HEADER_DLQ_SUBJECT = "Helpdesk-Dead-Letter-Subject"
+
+
+def envelope_headers(envelope: EnvelopeFields, *, msg_id: str | None = None) -> dict[str, str]:
+    """The NATS headers that carry an envelope's ids, so consumers can route or de-duplicate without
+    parsing the body. `msg_id` defaults to the event id."""
+    headers = {
+        HEADER_MSG_ID: msg_id or str(envelope.event_id),
+        HEADER_EVENT_TYPE: envelope.type,
+        HEADER_SCHEMA_VERSION: str(envelope.schema_version),
+        HEADER_ACCOUNT_ID: envelope.account_id,
+    }
+    if envelope.correlation_id:
+        headers[HEADER_CORRELATION_ID] = envelope.correlation_id
+    if envelope.causation_id:
+        headers[HEADER_CAUSATION_ID] = envelope.causation_id
+    return headers

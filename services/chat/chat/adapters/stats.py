@@ -9,15 +9,8 @@ from datetime import UTC, datetime
 from nats.js import JetStreamContext
 from nats.js.api import StorageType
 
-from shared.contracts.chat import DOMAIN, EVENT_TYPES, SCHEMA_VERSION, STATS_SUBJECTS, ChatEventData
-from shared.contracts.envelope import (
-    HEADER_ACCOUNT_ID,
-    HEADER_EVENT_TYPE,
-    HEADER_MSG_ID,
-    HEADER_SCHEMA_VERSION,
-    Actor,
-    EventEnvelope,
-)
+from shared.contracts.chat import DOMAIN, EVENT_TYPES, SCHEMA_VERSION, ChatEventData
+from shared.contracts.envelope import Actor, EventEnvelope, envelope_headers
 from shared.contracts.subjects import CHAT_STATS_STREAM, event_subject, with_prefix
 from shared.logging import get_logger
 from shared.nats import ensure_stream, stream_config
@@ -27,10 +20,8 @@ _TYPES = {model: name for name, model in EVENT_TYPES.items()}
 
 
 async def ensure_stats_stream(js: JetStreamContext, *, prefix: str, replicas: int) -> None:
+    # CHAT_STATS_STREAM captures only the versioned events, never the live relay's subjects.
     config = stream_config(CHAT_STATS_STREAM, prefix=prefix, replicas=replicas, storage=StorageType.FILE)
-    # Only the versioned event subjects: `helpdesk.chat.>` would also capture the live relay
-    # (`helpdesk.chat.rt.>`) and write chat text to disk.
-    config.subjects = [with_prefix(prefix, s) for s in STATS_SUBJECTS]
     await ensure_stream(js, config)
 
 
@@ -65,12 +56,7 @@ class StatsPublisher:
     async def _publish(self, envelope: EventEnvelope[ChatEventData]) -> None:
         assert self._js is not None
         subject = with_prefix(self._prefix, event_subject(DOMAIN, envelope.type, SCHEMA_VERSION))
-        headers = {
-            HEADER_MSG_ID: str(envelope.event_id),
-            HEADER_EVENT_TYPE: envelope.type,
-            HEADER_SCHEMA_VERSION: str(SCHEMA_VERSION),
-            HEADER_ACCOUNT_ID: envelope.account_id,
-        }
+        headers = envelope_headers(envelope)
         try:
             await self._js.publish(subject, envelope.model_dump_json().encode(), headers=headers, timeout=5)
         except Exception as exc:  # statistics are best effort by design: a chat never waits on them

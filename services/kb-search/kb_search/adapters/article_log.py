@@ -18,13 +18,9 @@ from kb_search.application.ports import Appended
 from kb_search.domain.article import ArticleState, Change
 from kb_search.domain.errors import VersionConflict
 from shared.contracts.envelope import (
-    HEADER_ACCOUNT_ID,
-    HEADER_CORRELATION_ID,
-    HEADER_EVENT_TYPE,
-    HEADER_MSG_ID,
-    HEADER_SCHEMA_VERSION,
     Actor,
     EventEnvelope,
+    envelope_headers,
 )
 from shared.contracts.kb import (
     ARTICLE_NAMESPACE,
@@ -96,7 +92,7 @@ class JetStreamArticleLog:
             actor=actor,
             correlation_id=correlation_id,
         )
-        headers = _headers(envelope, msg_id)
+        headers = envelope_headers(envelope, msg_id=msg_id)
         headers[Header.EXPECTED_LAST_SUBJECT_SEQUENCE.value] = str(expected.sequence if expected else 0)
         try:
             ack = await self._js.publish(
@@ -137,7 +133,7 @@ class JetStreamArticleLog:
         ack = await self._js.publish(
             with_prefix(self._prefix, feedback_subject(article_id)),
             envelope.model_dump_json(serialize_as_any=True).encode(),
-            headers=_headers(envelope, msg_id),
+            headers=envelope_headers(envelope, msg_id=msg_id),
             stream=self._stream,
             timeout=PUBLISH_TIMEOUT,
         )
@@ -167,15 +163,3 @@ def _envelope(
         correlation_id=correlation_id,
         data=data,
     )
-
-
-def _headers(envelope: EventEnvelope[KbEventData], msg_id: str) -> dict[str, str]:
-    headers = {
-        HEADER_MSG_ID: msg_id,
-        HEADER_EVENT_TYPE: envelope.type,
-        HEADER_SCHEMA_VERSION: str(envelope.schema_version),
-        HEADER_ACCOUNT_ID: envelope.account_id,
-    }
-    if envelope.correlation_id:
-        headers[HEADER_CORRELATION_ID] = envelope.correlation_id
-    return headers

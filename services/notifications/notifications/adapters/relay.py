@@ -20,12 +20,9 @@ from notifications.application.public import PublicEvent, event_type, to_public
 from notifications.application.store import PopupStore
 from notifications.metrics import RELAY_POSITION
 from shared.contracts.envelope import (
-    HEADER_ACCOUNT_ID,
-    HEADER_CORRELATION_ID,
-    HEADER_EVENT_TYPE,
     HEADER_EXPECTED_LAST_MSG_ID,
     HEADER_MSG_ID,
-    HEADER_SCHEMA_VERSION,
+    envelope_headers,
 )
 from shared.contracts.subjects import with_prefix
 from shared.logging import get_logger
@@ -88,15 +85,8 @@ class Relay:
         published = 0
         for event in events:
             msg_id = str(event.envelope.event_id)
-            headers = {
-                HEADER_MSG_ID: msg_id,
-                HEADER_STORE_POSITION: str(event.position),
-                HEADER_EVENT_TYPE: event.envelope.type,
-                HEADER_SCHEMA_VERSION: str(event.envelope.schema_version),
-                HEADER_ACCOUNT_ID: event.envelope.account_id,
-            }
-            if event.envelope.correlation_id:
-                headers[HEADER_CORRELATION_ID] = event.envelope.correlation_id
+            headers = envelope_headers(event.envelope, msg_id=msg_id)
+            headers[HEADER_STORE_POSITION] = str(event.position)
             if self._last_msg_id:
                 headers[HEADER_EXPECTED_LAST_MSG_ID] = self._last_msg_id
             try:

@@ -41,14 +41,10 @@ from nats.js.errors import APIError, NotFoundError
 from prometheus_client import Counter, Gauge
 
 from shared.contracts.envelope import (
-    HEADER_ACCOUNT_ID,
-    HEADER_CAUSATION_ID,
-    HEADER_CORRELATION_ID,
-    HEADER_EVENT_TYPE,
     HEADER_EXPECTED_LAST_MSG_ID,
     HEADER_MSG_ID,
-    HEADER_SCHEMA_VERSION,
     EventEnvelope,
+    envelope_headers,
 )
 from shared.contracts.subjects import TICKETS_STREAM, event_subject, with_prefix
 from shared.contracts.tickets import DOMAIN
@@ -113,17 +109,8 @@ def tickets_stream_name(prefix: str) -> str:
 def to_message(envelope: EventEnvelope[Any], *, notification_id: int, prefix: str) -> OutgoingMessage:
     """The NATS message of one public event (without its precondition header)."""
     event_id = str(envelope.event_id)
-    headers = {
-        HEADER_MSG_ID: event_id,
-        HEADER_NOTIFICATION_ID: str(notification_id),
-        HEADER_EVENT_TYPE: envelope.type,
-        HEADER_SCHEMA_VERSION: str(envelope.schema_version),
-        HEADER_ACCOUNT_ID: envelope.account_id,
-    }
-    if envelope.correlation_id:
-        headers[HEADER_CORRELATION_ID] = envelope.correlation_id
-    if envelope.causation_id:
-        headers[HEADER_CAUSATION_ID] = envelope.causation_id
+    headers = envelope_headers(envelope, msg_id=event_id)
+    headers[HEADER_NOTIFICATION_ID] = str(notification_id)
     subject = with_prefix(prefix, event_subject(DOMAIN, envelope.type, envelope.schema_version))
     return OutgoingMessage(
         notification_id=notification_id,
