@@ -87,7 +87,7 @@ def stream_config(
     duplicate_window_seconds: float = 120.0,
     max_age_seconds: float | None = None,
 ) -> StreamConfig:
-    name = f"{prefix.upper().replace('.', '_')}_{spec.name}" if prefix else spec.name
+    name = spec.stream_name(prefix)
     subjects = [f"{prefix}.{s}" if prefix else s for s in spec.subjects]
     return StreamConfig(
         name=name,

@@ -25,6 +25,10 @@ class StreamSpec:
     # Patterns below `helpdesk.<domain>` when the stream must not capture all of it.
     only: tuple[str, ...] = ()
 
+    def stream_name(self, prefix: str = "") -> str:
+        """The stream's name under a test prefix (`T1A2_TICKETS`), or its plain name."""
+        return f"{prefix.upper().replace('.', '_')}_{self.name}" if prefix else self.name
+
     @property
     def subjects(self) -> list[str]:
         if self.only:

@@ -37,7 +37,7 @@ from notifications.entrypoints.cli import add_cli_commands
 from notifications.entrypoints.ticket_events import create_broker, ticket_events_router
 from notifications.projections.active import ActivePopups, create_tables
 from notifications.settings import NotificationsSettings
-from shared.contracts.subjects import POPUPS_STREAM, TICKETS_STREAM
+from shared.contracts.subjects import POPUPS_STREAM, TICKETS_STREAM, StreamSpec
 from shared.health import Readiness
 from shared.http import create_app as create_http_app
 from shared.logging import get_logger
@@ -51,10 +51,8 @@ def load_settings(**overrides: Any) -> NotificationsSettings:
     return NotificationsSettings(**overrides)
 
 
-def stream_name(settings: NotificationsSettings, spec: Any) -> str:
-    name = stream_config(spec, prefix=settings.common.nats_prefix).name
-    assert name is not None
-    return name
+def stream_name(settings: NotificationsSettings, spec: StreamSpec) -> str:
+    return spec.stream_name(settings.common.nats_prefix)
 
 
 def build_service(store: PopupStore, settings: NotificationsSettings, clock: Clock) -> PopupService:

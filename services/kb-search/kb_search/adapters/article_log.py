@@ -34,16 +34,13 @@ from shared.contracts.kb import (
     parse_kb_event,
 )
 from shared.contracts.subjects import KB_STREAM, with_prefix
-from shared.nats import stream_config
 
 WRONG_LAST_SEQUENCE = 10071
 PUBLISH_TIMEOUT = 5.0
 
 
 def kb_stream_name(prefix: str) -> str:
-    name = stream_config(KB_STREAM, prefix=prefix).name
-    assert name is not None
-    return name
+    return KB_STREAM.stream_name(prefix)
 
 
 class JetStreamArticleLog:

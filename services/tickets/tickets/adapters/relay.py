@@ -49,7 +49,6 @@ from shared.contracts.envelope import (
 from shared.contracts.subjects import TICKETS_STREAM, event_subject, with_prefix
 from shared.contracts.tickets import DOMAIN
 from shared.logging import get_logger
-from shared.nats import stream_config
 
 log = get_logger(__name__)
 
@@ -101,9 +100,7 @@ class OutgoingMessage:
 
 
 def tickets_stream_name(prefix: str) -> str:
-    name = stream_config(TICKETS_STREAM, prefix=prefix).name
-    assert name is not None
-    return name
+    return TICKETS_STREAM.stream_name(prefix)
 
 
 def to_message(envelope: EventEnvelope[Any], *, notification_id: int, prefix: str) -> OutgoingMessage:
