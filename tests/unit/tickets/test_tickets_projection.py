@@ -25,7 +25,16 @@ from shared.contracts.tickets import (
 )
 from shared.errors import Unprocessable
 from tickets.entrypoints.http_history import decode_cursor, encode_cursor
-from tickets.projections.history import TicketChange, TicketRow, day_bounds, from_micros, project, to_micros
+from tickets.projections.history import (
+    TicketChange,
+    TicketRow,
+    UnknownTimeZone,
+    day_bounds,
+    from_micros,
+    project,
+    time_zone,
+    to_micros,
+)
 from tickets.projections.store import ListQuery, _list_sql
 from tickets.projections.waiter import ViewWaiter
 
@@ -111,6 +120,37 @@ def test_times_round_trip_through_microseconds_and_days_are_utc_half_open_ranges
     start, end = day_bounds(date(2026, 3, 1), date(2026, 3, 2))
     assert from_micros(start) == datetime(2026, 3, 1, tzinfo=UTC)
     assert from_micros(end) == datetime(2026, 3, 3, tzinfo=UTC)
+
+
+def test_days_in_a_time_zone_start_at_its_local_midnight() -> None:
+    kyiv = time_zone("Europe/Kyiv")
+    start, end = day_bounds(date(2026, 3, 2), date(2026, 3, 2), kyiv)
+    assert from_micros(start) == datetime(2026, 3, 1, 22, 0, tzinfo=UTC)  # EET, UTC+2
+    assert from_micros(end) == datetime(2026, 3, 2, 22, 0, tzinfo=UTC)
+    at = to_micros(datetime(2026, 3, 1, 22, 30, tzinfo=UTC))  # 00:30 on 2 March in Kyiv
+    assert start <= at < end
+    first, last = day_bounds(date(2026, 3, 1), date(2026, 3, 1), kyiv)
+    assert not first <= at < last
+
+
+def test_a_day_when_the_clocks_change_is_23_or_25_hours_long() -> None:
+    kyiv = time_zone("Europe/Kyiv")
+    spring = day_bounds(date(2026, 3, 29), date(2026, 3, 29), kyiv)
+    autumn = day_bounds(date(2026, 10, 25), date(2026, 10, 25), kyiv)
+    assert spring[1] - spring[0] == 23 * 3600 * 1_000_000
+    assert autumn[1] - autumn[0] == 25 * 3600 * 1_000_000
+
+
+def test_the_first_and_last_days_of_the_calendar_have_bounds_in_any_zone() -> None:
+    for name in ("UTC", "Pacific/Kiritimati", "America/Los_Angeles"):
+        start, end = day_bounds(date.min, date.max, time_zone(name))
+        assert start < 0 < end < 2**63
+
+
+@pytest.mark.parametrize("name", ["Mars/Olympus", "", "/etc/passwd", "../../etc/passwd", "Europe", "x" * 300])
+def test_a_name_that_is_not_an_iana_zone_is_refused(name: str) -> None:
+    with pytest.raises(UnknownTimeZone):
+        time_zone(name)
 
 
 def test_a_cursor_round_trips_and_garbage_is_a_validation_error() -> None:

@@ -13,18 +13,19 @@ import asyncio
 import base64
 import binascii
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import Annotated, Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Cookie, Query, Response
 from pydantic import BaseModel, Field
 
 from shared.auth import CurrentUser, Principal, Role
 from shared.contracts.tickets import Priority, Status
-from shared.errors import Forbidden, NotFound, Unprocessable
+from shared.errors import ErrorDetail, Forbidden, NotFound, Unprocessable
 from tickets.entrypoints.last_write import COOKIE, forget_write, last_write
-from tickets.projections.history import day_bounds, from_micros, timeline_item
+from tickets.projections.history import UnknownTimeZone, day_bounds, from_micros, time_zone, timeline_item
 from tickets.projections.store import HistoryStore, ListQuery
 from tickets.projections.waiter import ViewWaiter
 
@@ -116,17 +117,37 @@ def _summary(row: dict[str, Any], *, staff: bool) -> dict[str, Any]:
 
 
 def _date_range(
-    day: date | None, date_from: date | None, date_to: date | None
+    day: date | None, date_from: date | None, date_to: date | None, zone: tzinfo
 ) -> tuple[int | None, int | None]:
     if day is not None:
         if date_from is not None or date_to is not None:
             raise Unprocessable("give either `date` or `date_from`/`date_to`, not both")
-        return day_bounds(day, day)
+        return day_bounds(day, day, zone)
     if date_from is not None and date_to is not None and date_from > date_to:
         raise Unprocessable("`date_from` is after `date_to`")
-    start = day_bounds(date_from, date_from)[0] if date_from else None
-    end = day_bounds(date_to, date_to)[1] if date_to else None
+    start = day_bounds(date_from, date_from, zone)[0] if date_from else None
+    end = day_bounds(date_to, date_to, zone)[1] if date_to else None
     return start, end
+
+
+def zone_of(name: str) -> ZoneInfo:
+    """The `tz` query parameter as a zone; an unknown name is a 422 in the shared error shape."""
+    try:
+        return time_zone(name)
+    except UnknownTimeZone as exc:
+        raise Unprocessable(
+            str(exc), details=[ErrorDetail(loc=["query", "tz"], msg=str(exc), type="time_zone")]
+        ) from None
+
+
+TimeZoneName = Annotated[
+    str,
+    Query(
+        max_length=64,
+        description="IANA time zone the days of `date`, `date_from` and `date_to` are taken in "
+        "(e.g. `Europe/Kyiv`); UTC when absent.",
+    ),
+]
 
 
 def _check_staff_filters(principal: Principal, **filters: object) -> None:
@@ -165,9 +186,10 @@ def history_router(
         response: Response,
         status: Annotated[list[Status] | None, Query(description="One or more statuses.")] = None,
         topic: Annotated[str | None, Query(max_length=100)] = None,
-        day: Annotated[date | None, Query(alias="date", description="Created on this day (UTC).")] = None,
-        date_from: Annotated[date | None, Query(description="Created on or after this day (UTC).")] = None,
-        date_to: Annotated[date | None, Query(description="Created on or before this day (UTC).")] = None,
+        day: Annotated[date | None, Query(alias="date", description="Created on this day (`tz`).")] = None,
+        date_from: Annotated[date | None, Query(description="Created on or after this day (`tz`).")] = None,
+        date_to: Annotated[date | None, Query(description="Created on or before this day (`tz`).")] = None,
+        tz: TimeZoneName = "UTC",
         account_id: Annotated[str | None, Query(max_length=64, description="Support only.")] = None,
         priority: Annotated[Priority | None, Query(description="Support only.")] = None,
         assignee: Annotated[str | None, Query(max_length=128, description="Support only.")] = None,
@@ -185,7 +207,7 @@ def history_router(
             raise Unprocessable("give either `assignee` or `unassigned`, not both")
         if (ticket_id is None) != (min_version is None):
             raise Unprocessable("`ticket_id` and `min_version` go together")
-        created_from, created_to = _date_range(day, date_from, date_to)
+        created_from, created_to = _date_range(day, date_from, date_to, zone_of(tz))
         query = ListQuery(
             account_id=account_id if principal.role is Role.AGENT else principal.account_id,
             statuses=[s.value for s in status or ()],
