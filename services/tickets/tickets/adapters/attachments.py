@@ -59,6 +59,39 @@ ALLOWED_TYPES = frozenset(
         "application/zip",
     }
 )
+# The file-name extensions of each allowed type, for a browser file picker's `accept` list (the
+# sniffed type decides, not the name; but zip and OLE2 documents are told apart by it, see below).
+EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "image/png": (".png",),
+    "image/jpeg": (".jpg", ".jpeg"),
+    "image/gif": (".gif",),
+    "image/webp": (".webp",),
+    "image/bmp": (".bmp",),
+    "image/tiff": (".tif", ".tiff"),
+    "application/pdf": (".pdf",),
+    "application/msword": (".doc",),
+    "application/vnd.ms-excel": (".xls",),
+    "application/vnd.ms-powerpoint": (".ppt",),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (".docx",),
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": (".xlsx",),
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": (".pptx",),
+    "application/vnd.oasis.opendocument.text": (".odt",),
+    "application/vnd.oasis.opendocument.spreadsheet": (".ods",),
+    "application/vnd.oasis.opendocument.presentation": (".odp",),
+    "video/mp4": (".mp4",),
+    "video/quicktime": (".mov",),
+    "video/webm": (".webm",),
+    "text/plain": (".txt", ".log"),
+    "text/csv": (".csv",),
+    "application/zip": (".zip",),
+}
+
+
+def allowed_extensions() -> list[str]:
+    """Every extension of an allowed type, sorted: what a file picker should offer."""
+    return sorted({ext for mime in ALLOWED_TYPES for ext in EXTENSIONS[mime]})
+
+
 # Zip and OLE2 containers look alike from their first bytes; the name's extension tells them apart.
 ZIP_FAMILY = {
     ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",

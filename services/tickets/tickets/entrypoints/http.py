@@ -20,7 +20,13 @@ from shared.auth import AgentUser, CurrentUser, Principal, Role
 from shared.errors import BadRequest, ErrorBody, Forbidden, PayloadTooLarge, Unprocessable
 from shared.logging import bind_context, get_logger
 from shared.settings import Environment
-from tickets.adapters.attachments import AttachmentStore, StoredFile, content_disposition
+from tickets.adapters.attachments import (
+    ALLOWED_TYPES,
+    AttachmentStore,
+    StoredFile,
+    allowed_extensions,
+    content_disposition,
+)
 from tickets.application.commands import (
     AddInternalNote,
     Assign,
@@ -41,6 +47,7 @@ from tickets.entrypoints.http_models import (
     CommandAccepted,
     NoteIn,
     PriorityIn,
+    RequestForm,
     StatusIn,
     Topic,
     TopicIn,
@@ -52,6 +59,7 @@ from tickets.settings import TicketsSettings
 log = get_logger(__name__)
 
 PREFIX = "/api/v1"
+DEFAULT_IMPORTANCE = Importance.NORMAL
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (401, 403, 404, 409, 412, 413, 415, 422, 503)
 }
@@ -206,6 +214,23 @@ def build_router() -> APIRouter:
     async def topics(principal: CurrentUser, settings: Settings) -> TopicList:
         return TopicList(topics=[Topic(id=k, name=v) for k, v in settings.topics.items()])
 
+    @router.get(
+        "/request-form",
+        response_model=RequestForm,
+        summary="The new-request form's choices and limits (topics, importance, text and file limits)",
+    )
+    async def request_form(principal: CurrentUser, settings: Settings) -> RequestForm:
+        return RequestForm(
+            topics=[Topic(id=k, name=v) for k, v in settings.topics.items()],
+            importance=list(Importance),
+            default_importance=DEFAULT_IMPORTANCE,
+            comment_max=COMMENT_MAX,
+            message_max=MESSAGE_MAX,
+            max_file_bytes=settings.max_file_bytes,
+            allowed_types=sorted(ALLOWED_TYPES),
+            allowed_extensions=allowed_extensions(),
+        )
+
     @router.post(
         "/tickets",
         status_code=201,
@@ -223,7 +248,7 @@ def build_router() -> APIRouter:
         topic: Annotated[str, Form(min_length=1, max_length=100)],
         comment: Annotated[str, Form(min_length=1, max_length=COMMENT_MAX)],
         message: Annotated[str, Form(min_length=1, max_length=MESSAGE_MAX)],
-        importance: Annotated[Importance, Form()] = Importance.NORMAL,
+        importance: Annotated[Importance, Form()] = DEFAULT_IMPORTANCE,
         account_id: Annotated[str | None, Form(max_length=64, description="Support only")] = None,
         file: Annotated[UploadFile | None, File(description="One optional file")] = None,
         idempotency_key: Annotated[

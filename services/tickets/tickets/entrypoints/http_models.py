@@ -6,7 +6,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tickets.domain.values import MESSAGE_MAX, Priority, Status
+from tickets.domain.values import MESSAGE_MAX, Importance, Priority, Status
 
 
 class CommandAccepted(BaseModel):
@@ -33,6 +33,21 @@ class Topic(BaseModel):
 
 class TopicList(BaseModel):
     topics: list[Topic]
+
+
+class RequestForm(BaseModel):
+    """What the "New request" form may send, so a client checks it before uploading anything."""
+
+    topics: list[Topic] = Field(description="The `topic` choices, as in `GET /api/v1/topics`.")
+    importance: list[Importance] = Field(description="The `importance` choices, lowest first.")
+    default_importance: Importance
+    comment_max: int = Field(description="Longest `comment` (short description), in characters.")
+    message_max: int = Field(description="Longest `message` (and reply text), in characters.")
+    max_file_bytes: int = Field(description="Largest file, in bytes (one file per message).")
+    allowed_types: list[str] = Field(description="Accepted content types, sniffed from the bytes.")
+    allowed_extensions: list[str] = Field(
+        description="File-name extensions of the accepted types, for a file input's `accept`."
+    )
 
 
 class NoteIn(BaseModel):
