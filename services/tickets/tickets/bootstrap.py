@@ -26,6 +26,7 @@ from tickets.application.numbers import NumberAllocator
 from tickets.application.service import TicketService, process_owner
 from tickets.domain.values import Actor, ActorKind, Importance
 from tickets.entrypoints.cli import add_cli_commands
+from tickets.entrypoints.dev_token import dev_token_router, dev_tokens_enabled
 from tickets.entrypoints.http import build_router
 from tickets.entrypoints.http_errors import install_ticket_error_handlers
 from tickets.entrypoints.http_history import history_router
@@ -105,6 +106,8 @@ def create_app(settings: TicketsSettings) -> FastAPI:
             secure_cookies=settings.common.environment is Environment.PRODUCTION,
         )
     )
+    if dev_tokens_enabled(settings.common):  # development only: absent (404) in test and production
+        app.include_router(dev_token_router())
     # Inside the shared request-context middleware (appended, not `add_middleware`, which would wrap
     # it), so a 413 carries the request id like every other error, and is counted in the metrics.
     app.user_middleware.append(
