@@ -1,0 +1,179 @@
+/**
+ * The Help panel: a modal dialog with four sections (FAQ, Chat, New request, Request history).
+ * Keyboard: Tab stays inside, arrows move between the section tabs, Escape closes and focus goes
+ * back to the Help button. Closing unmounts the sections, which ends a running chat.
+ */
+import type { JSX } from "preact";
+import { render } from "preact";
+import { useEffect, useRef } from "preact/hooks";
+import type { Section, WidgetContext } from "../core/context";
+import { LANGS, register, type Lang } from "../core/i18n";
+import { common } from "../i18n/common";
+import { panelStrings } from "../i18n/panel";
+import chatCss from "../sections/chat.css";
+import { ChatSection } from "../sections/chat";
+import faqCss from "../sections/faq.css";
+import { FaqSection } from "../sections/faq";
+import historyCss from "../sections/history.css";
+import { HistorySection } from "../sections/history";
+import requestCss from "../sections/request.css";
+import { RequestSection } from "../sections/request";
+import { Ctx, useStore, useT, useWidget } from "./hooks";
+import panelCss from "./panel.css";
+
+register(common);
+register(panelStrings);
+
+const SECTIONS: readonly Section[] = ["faq", "chat", "request", "history"];
+const LANGUAGE_NAMES: Record<Lang, string> = { uk: "Українська", ru: "Русский", en: "English", pl: "Polski" };
+
+export function focusables(root: ParentNode): HTMLElement[] {
+  const selector =
+    'a[href], button:not([disabled]), input:not([disabled]):not([type="hidden"]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
+  return [...root.querySelectorAll<HTMLElement>(selector)].filter((el) => !el.closest("[hidden]") && el.getClientRects().length > 0);
+}
+
+/** Keeps Tab and Shift+Tab inside `container` (the panel, or a popup). */
+export function trapTab(event: KeyboardEvent, container: HTMLElement, root: ShadowRoot): void {
+  if (event.key !== "Tab") return;
+  const items = focusables(container);
+  if (!items.length) return;
+  const first = items[0] as HTMLElement;
+  const last = items[items.length - 1] as HTMLElement;
+  const active = root.activeElement;
+  if (event.shiftKey && (active === first || !container.contains(active))) {
+    event.preventDefault();
+    last.focus();
+  } else if (!event.shiftKey && (active === last || !container.contains(active))) {
+    event.preventDefault();
+    first.focus();
+  }
+}
+
+function Tabs({ current }: { current: Section }): JSX.Element {
+  const ctx = useWidget();
+  const { t } = useT();
+  const onKey = (event: KeyboardEvent): void => {
+    const index = SECTIONS.indexOf(current);
+    let next = index;
+    if (event.key === "ArrowRight") next = (index + 1) % SECTIONS.length;
+    else if (event.key === "ArrowLeft") next = (index + SECTIONS.length - 1) % SECTIONS.length;
+    else if (event.key === "Home") next = 0;
+    else if (event.key === "End") next = SECTIONS.length - 1;
+    else return;
+    event.preventDefault();
+    ctx.route.set({ section: SECTIONS[next] as Section });
+    queueMicrotask(() => ctx.root.getElementById(`hd-tab-${SECTIONS[next]}`)?.focus());
+  };
+  return (
+    <div class="tabs" role="tablist" aria-label={t("panel.sections")} onKeyDown={onKey}>
+      {SECTIONS.map((section) => (
+        <button
+          key={section}
+          id={`hd-tab-${section}`}
+          type="button"
+          role="tab"
+          class="tab"
+          aria-selected={section === current}
+          aria-controls={`hd-section-${section}`}
+          tabIndex={section === current ? 0 : -1}
+          onClick={() => ctx.route.set({ section })}
+        >
+          {t(`panel.tab.${section}`)}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+function ConnectionBanner(): JSX.Element | null {
+  const ctx = useWidget();
+  const { t } = useT();
+  const online = useStore(ctx.online);
+  const connection = useStore(ctx.popups.connection);
+  if (!online || connection === "offline") {
+    return (
+      <div class="banner offline" role="status">
+        {t("panel.offline")}
+      </div>
+    );
+  }
+  if (connection === "reconnecting") {
+    return (
+      <div class="banner reconnecting" role="status">
+        {t("panel.reconnecting")}
+      </div>
+    );
+  }
+  return null;
+}
+
+function Panel(): JSX.Element | null {
+  const ctx = useWidget();
+  const { t, lang } = useT();
+  const open = useStore(ctx.isOpen);
+  const route = useStore(ctx.route);
+  const dialog = useRef<HTMLDivElement>(null);
+
+  useEffect(() => {
+    if (!open) return;
+    const el = dialog.current;
+    // Focus the heading's first control once the panel is on screen.
+    requestAnimationFrame(() => ctx.root.getElementById(`hd-tab-${ctx.route.value.section}`)?.focus());
+    const onKey = (event: KeyboardEvent): void => {
+      if (!el) return;
+      if (event.key === "Escape" && !ctx.root.querySelector(".popup-dialog")) {
+        event.preventDefault();
+        ctx.close();
+      } else {
+        trapTab(event, el, ctx.root);
+      }
+    };
+    el?.addEventListener("keydown", onKey);
+    return () => el?.removeEventListener("keydown", onKey);
+  }, [open]);
+
+  if (!open) return null;
+  const Body = { faq: FaqSection, chat: ChatSection, request: RequestSection, history: HistorySection }[route.section];
+  return (
+    <div class="panel" role="dialog" aria-modal="true" aria-labelledby="hd-panel-title" ref={dialog} lang={lang}>
+      <header class="panel-head">
+        <h2 id="hd-panel-title">{t("panel.title")}</h2>
+        <label class="lang">
+          <span class="sr-only">{t("panel.language")}</span>
+          <select value={lang} onChange={(e) => ctx.lang.set((e.currentTarget as HTMLSelectElement).value as Lang)}>
+            {LANGS.map((code) => (
+              <option key={code} value={code} lang={code}>
+                {LANGUAGE_NAMES[code]}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="button" class="icon-button" aria-label={t("panel.close")} onClick={() => ctx.close()}>
+          <span aria-hidden="true">×</span>
+        </button>
+      </header>
+      <ConnectionBanner />
+      <Tabs current={route.section} />
+      <section
+        class="section"
+        id={`hd-section-${route.section}`}
+        role="tabpanel"
+        aria-labelledby={`hd-tab-${route.section}`}
+        key={route.section}
+      >
+        <Body />
+      </section>
+    </div>
+  );
+}
+
+export function mountPanel(ctx: WidgetContext, container: HTMLElement): void {
+  ctx.adopt([panelCss, faqCss, chatCss, requestCss, historyCss].join("\n"));
+  render(
+    <Ctx.Provider value={ctx}>
+      <Panel />
+    </Ctx.Provider>,
+    container,
+  );
+}

@@ -1,0 +1,73 @@
+/** Small pieces every section uses: error notices, server highlights, status and topic labels. */
+import type { ComponentChildren, JSX } from "preact";
+import { ApiError } from "../core/api";
+import type { Translate } from "../core/i18n";
+import { useT } from "./hooks";
+
+const ENTITIES: Record<string, string> = { "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#x27;": "'", "&#39;": "'" };
+
+function decode(text: string): string {
+  return text.replace(/&(amp|lt|gt|quot|#x27|#39);/g, (entity) => ENTITIES[entity] ?? entity);
+}
+
+/**
+ * The server's highlight markup (HTML-escaped text with <mark> around matches) rendered without
+ * innerHTML: only <mark> becomes an element, everything else stays text.
+ */
+export function Highlighted({ html }: { html: string }): JSX.Element {
+  const parts = html.split(/(<mark>|<\/mark>)/);
+  const out: ComponentChildren[] = [];
+  let marked = false;
+  parts.forEach((part, index) => {
+    if (part === "<mark>") marked = true;
+    else if (part === "</mark>") marked = false;
+    else if (part) out.push(marked ? <mark key={index}>{decode(part)}</mark> : decode(part));
+  });
+  return <>{out}</>;
+}
+
+/** What went wrong, in the user's language, for any error a call can throw. */
+export function errorText(t: Translate, error: unknown): string {
+  if (error instanceof ApiError) {
+    if (error.network) return t("error.network");
+    const known = `error.${error.status}`;
+    const text = t(known);
+    return text === known ? t("error.generic") : text;
+  }
+  return t("error.generic");
+}
+
+export function ErrorNotice({ error, onRetry }: { error: unknown; onRetry?: () => void }): JSX.Element | null {
+  const { t } = useT();
+  if (!error) return null;
+  return (
+    <div class="notice error" role="alert">
+      <span>{errorText(t, error)}</span>
+      {onRetry && (
+        <button type="button" class="link" onClick={onRetry}>
+          {t("common.retry")}
+        </button>
+      )}
+    </div>
+  );
+}
+
+export function Spinner({ label }: { label: string }): JSX.Element {
+  return (
+    <div class="spinner" role="status">
+      <span class="dot" aria-hidden="true" />
+      <span>{label}</span>
+    </div>
+  );
+}
+
+/** A topic id's label in the user's language, the server's own label when we have none. */
+export function topicLabel(t: Translate, id: string, fallback?: string): string {
+  const key = `topic.${id}`;
+  const text = t(key);
+  return text === key ? (fallback ?? id) : text;
+}
+
+export function statusLabel(t: Translate, status: string): string {
+  return t(`status.${status}`);
+}
