@@ -216,3 +216,39 @@ async def test_demo_content_answers_search_suggest_deflect_and_sections(
 async def test_readiness_reports_the_index(client: httpx.AsyncClient) -> None:
     body = (await client.get("/readyz")).json()
     assert body["checks"] == {"nats": True, "index": True}
+
+
+async def test_browsing_a_section_lists_one_language_version_of_each_article_by_title(
+    client: httpx.AsyncClient, settings: KbSearchSettings, user: dict[str, str]
+) -> None:
+    await seed_demo(settings)
+    counts: dict[str, dict[str, int]] = {}
+    for _ in range(100):
+        sections = (await client.get("/api/v1/kb/sections", headers=user)).json()["sections"]
+        counts = {s["section"]: s["by_language"] for s in sections}
+        if sum(sum(c.values()) for c in counts.values()) >= 40:
+            break
+        await asyncio.sleep(0.05)
+    section = max(counts, key=lambda s: counts[s].get("uk", 0))
+    page = (
+        await client.get("/api/v1/kb/articles", params={"section": section, "lang": "uk"}, headers=user)
+    ).json()
+    assert page["section"] == section
+    assert page["total"] >= counts[section]["uk"]
+    assert page["total"] < sum(counts[section].values())  # the other versions of uk articles are left out
+    assert all(item["section"] == section for item in page["items"])
+    assert sum(1 for item in page["items"] if item["lang"] == "uk") == counts[section]["uk"]
+    titles = [item["title"].casefold() for item in page["items"]]
+    assert titles == sorted(titles)
+    first = page["items"][0]
+    article = (await client.get(f"/api/v1/kb/articles/{quote(first['id'], safe='')}", headers=user)).json()
+    assert article["title"] == first["title"]
+    limited = (
+        await client.get(
+            "/api/v1/kb/articles", params={"section": section, "limit": 1, "offset": 1}, headers=user
+        )
+    ).json()
+    assert len(limited["items"]) == 1
+    bad = await client.get("/api/v1/kb/articles", params={"section": "nope"}, headers=user)
+    assert bad.status_code == 422 and "error" in bad.json()
+    assert (await client.get("/api/v1/kb/articles", params={"section": section})).status_code == 401

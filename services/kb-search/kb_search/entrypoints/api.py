@@ -19,7 +19,9 @@ from kb_search.domain.article import Article
 from kb_search.domain.errors import ArticleAlreadyPublished, ArticleNotFound, InvalidArticle, VersionConflict
 from kb_search.entrypoints.schemas import (
     ArticleIn,
+    ArticleListOut,
     ArticleOut,
+    ArticleSummaryOut,
     ArticleUpdateIn,
     DeflectIn,
     DeflectOut,
@@ -29,6 +31,7 @@ from kb_search.entrypoints.schemas import (
     SectionOut,
     SectionsOut,
     SuggestOut,
+    VariantOut,
     WriteOut,
 )
 from shared.auth import CurrentUser, EditorUser, Principal, Role
@@ -177,6 +180,34 @@ def router() -> APIRouter:
                 )
                 for s in Section
             ]
+        )
+
+    @api.get("/articles", response_model=ArticleListOut)
+    async def browse(
+        user: CurrentUser,
+        kb: Ready,
+        section: Section,
+        lang: Lang = None,
+        offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+        limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    ) -> ArticleListOut:
+        """Browse a section: its articles by title, in the preferred language where one exists."""
+        docs = kb.index.browse(section=section.value, lang=lang.value if lang else "")
+        return ArticleListOut(
+            section=section.value,
+            total=len(docs),
+            items=[
+                ArticleSummaryOut(
+                    id=d.article.id,
+                    key=article_key(d.article.id),
+                    lang=d.article.lang.value,
+                    section=d.article.section.value,
+                    title=d.article.title,
+                    url=d.article.url,
+                    variants=[VariantOut.model_validate(asdict(v)) for v in kb.index.variants(d.article.id)],
+                )
+                for d in docs[offset : offset + limit]
+            ],
         )
 
     @api.get("/articles/{article_id:path}", response_model=ArticleOut)

@@ -128,6 +128,22 @@ class ArticleOut(BaseModel):
     feedback: FeedbackCountsOut
 
 
+class ArticleSummaryOut(BaseModel):
+    id: str
+    key: str
+    lang: str
+    section: str
+    title: str
+    url: str
+    variants: list[VariantOut]
+
+
+class ArticleListOut(BaseModel):
+    section: str
+    total: int = Field(description="Articles in the section (one language version each).")
+    items: list[ArticleSummaryOut]
+
+
 class SectionOut(BaseModel):
     section: str
     total: int

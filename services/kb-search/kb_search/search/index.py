@@ -310,6 +310,18 @@ class SearchIndex:
                     return doc_id_or_none
         return members[0][0]
 
+    def browse(self, *, section: str, lang: str = "") -> list[Document]:
+        """A section's live articles, one language version of each: `lang`'s where it exists, else
+        every other version there is; sorted by title."""
+        docs = [d for d in self._docs.values() if d.article.section.value == section]
+        if lang:
+            docs = [
+                d
+                for d in docs
+                if d.article.lang.value == lang or not any(v.lang == lang for v in self.variants(d.article.id))
+            ]
+        return sorted(docs, key=lambda d: (d.article.title.casefold(), d.article.id))
+
     def sections(self) -> dict[str, dict[str, int]]:
         """Live article counts per section and language."""
         out: dict[str, Counter[str]] = {}
