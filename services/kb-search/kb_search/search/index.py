@@ -315,11 +315,12 @@ class SearchIndex:
         every other version there is; sorted by title."""
         docs = [d for d in self._docs.values() if d.article.section.value == section]
         if lang:
-            docs = [
-                d
-                for d in docs
-                if d.article.lang.value == lang or not any(v.lang == lang for v in self.variants(d.article.id))
-            ]
+
+            def shown(d: Document) -> bool:
+                own = d.article.lang.value == lang
+                return own or not any(v.lang == lang for v in self.variants(d.article.id))
+
+            docs = [d for d in docs if shown(d)]
         return sorted(docs, key=lambda d: (d.article.title.casefold(), d.article.id))
 
     def sections(self) -> dict[str, dict[str, int]]:
