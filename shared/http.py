@@ -1,4 +1,5 @@
-"""The FastAPI application shell shared by every service: error shape, request ids, health, metrics.
+"""The FastAPI application shell shared by every service: error shape, request ids, health, metrics,
+and the API docs.
 
 A service's composition root calls `create_app(...)` with its own lifespan and routers, then
 `serve(...)` to run it under uvicorn with a graceful SIGTERM.
@@ -12,10 +13,15 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 from typing import Any
 
+import fastapi_offline
 import uvicorn
 from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import Counter, Histogram
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -102,6 +108,58 @@ class RequestContextMiddleware:
             REQUESTS.labels(self.service, method, template, str(status)).inc()
 
 
+# Swagger UI and ReDoc as files on disk, from the `fastapi-offline` package (the smallest one on the
+# registry that ships both bundles and nothing else we need): the docs work offline and behind a proxy.
+DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
+
+
+def install_docs(app: FastAPI, *, title: str) -> None:
+    """Swagger UI at `/docs` (and `/docs/`), ReDoc at `/docs/redoc`, their assets at `/docs/assets/`.
+
+    Every URL in the pages is relative, so the same page works on the service itself and behind the
+    gateway, which maps `/docs/<service>/…` to the service's `/docs/…`. A page served at `/docs` (no
+    slash) resolves relative URLs against `/`, one at `/docs/` against `/docs/`: each form gets URLs
+    that land on the same files. The OpenAPI document is at `/openapi.json` and, for the pages, at
+    `/docs/openapi.json`.
+    """
+    app.mount("/docs/assets", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+
+    def swagger(base: str) -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=f"{base}openapi.json",
+            title=f"{title} - API docs",
+            swagger_js_url=f"{base}assets/swagger-ui-bundle.js",
+            swagger_css_url=f"{base}assets/swagger-ui.css",
+            swagger_favicon_url=f"{base}assets/favicon.png",
+            oauth2_redirect_url=None,
+            # No badge that asks validator.swagger.io about the document.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs_page() -> HTMLResponse:
+        return swagger("docs/")
+
+    @app.get("/docs/", include_in_schema=False)
+    async def docs_page_in_folder() -> HTMLResponse:
+        return swagger("")
+
+    @app.get("/docs/openapi.json", include_in_schema=False)
+    async def docs_openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs/redoc", include_in_schema=False)
+    async def redoc_page() -> HTMLResponse:
+        # From `/docs/redoc`, relative URLs resolve against `/docs/` here and behind the gateway.
+        return get_redoc_html(
+            openapi_url="openapi.json",
+            title=f"{title} - API reference",
+            redoc_js_url="assets/redoc.standalone.js",
+            redoc_favicon_url="assets/favicon.png",
+            with_google_fonts=False,
+        )
+
+
 def create_app(
     *,
     service: str,
@@ -118,7 +176,7 @@ def create_app(
         version=version,
         description=description,
         lifespan=lifespan,
-        docs_url="/docs" if docs else None,
+        docs_url=None,  # install_docs: local assets and relative URLs instead of FastAPI's CDN page
         redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
     )
@@ -128,6 +186,8 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, service=service)
     app.include_router(health_router(readiness))
+    if docs:
+        install_docs(app, title=title)
     return app
 
 
