@@ -93,7 +93,15 @@ def build_parser(*, with_service_commands: bool = True) -> argparse.ArgumentPars
     up.add_argument("--data-dir", default=None, help="where NATS and SQLite keep data (default: .data)")
     up.add_argument("--nats-url", default=None, help="use this NATS instead of starting the bundled one")
     up.add_argument("--nats-port", type=int, default=4333, help="port for the bundled nats-server (0: free)")
-    up.add_argument("--port-base", type=int, default=8700, help="services listen on BASE+1..BASE+4")
+    up.add_argument(
+        "--port-base",
+        type=int,
+        default=8700,
+        help="the gateway (the one origin) listens on BASE, the services on BASE+1..BASE+4",
+    )
+    up.add_argument(
+        "--web-dir", default=None, help="the front-end build the gateway serves (default: web/dist)"
+    )
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--no-seed", action="store_true", help="do not write the demo data")
     up.set_defaults(func=_cmd_up)

@@ -4,9 +4,11 @@ One supervisor process starts the bundled nats-server (JetStream, data under `<d
 a NATS URL is given, runs the migration step and the demo seed once, then starts each service as its
 own process (`python -m <package>`), exactly as Kubernetes runs them: a crash in one does not take
 the others down, each drains its own NATS connection on SIGTERM, and what runs here is what runs in
-production. Ctrl-C (or SIGTERM) stops the services first, then NATS; a child that dies on its own
-stops the whole system with a non-zero exit. The pids of every child are written to
-`<data-dir>/up.pids` while it runs.
+production. Once they are ready, the gateway (the bundled Caddy, `helpdesk.gateway`) opens the one
+origin on the port base itself: the APIs, their docs and the front-end build. Ctrl-C (or SIGTERM)
+stops the gateway first, then the services, then NATS; a child that dies on its own stops the whole
+system with a non-zero exit. The pids of every child are written to `<data-dir>/up.pids` while it
+runs.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from pathlib import Path
 
 import httpx
 
-from helpdesk import services
+from helpdesk import gateway, services
+from shared.caddy import CaddyExited, CaddyNotFound, CaddyServer
 from shared.natsserver import NatsServer, free_port
 from shared.settings import DEV_JWT_SECRET
 
@@ -100,9 +103,16 @@ def _helpdesk_command() -> str:
     return str(script)
 
 
-def _banner(children: list[Child], nats_url: str, data_dir: Path) -> str:
+def _banner(children: list[Child], gateway_url: str, nats_url: str, data_dir: Path) -> str:
     helpdesk = _helpdesk_command()
-    lines = ["", "OtelMS Helpdesk is running (Ctrl-C stops everything):", ""]
+    lines = [
+        "",
+        f"Open {gateway_url}/",
+        "",
+        "OtelMS Helpdesk is running (Ctrl-C stops everything):",
+        "",
+        f"  {'gateway':<14} {gateway_url}   (API docs: {gateway_url}/docs/)",
+    ]
     for child in children:
         lines.append(f"  {child.name:<14} {child.url}   (API docs: {child.url}/docs)")
     lines += [
@@ -114,7 +124,7 @@ def _banner(children: list[Child], nats_url: str, data_dir: Path) -> str:
         f"  {helpdesk} token --role agent --sub agent-1 --name 'Support Agent'",
         f"  {helpdesk} token --role editor --sub editor-1 --name 'KB Editor'",
         "",
-        'Then: curl -H "Authorization: Bearer $TOKEN" ' + f"{children[0].url}/api/v1/tickets",
+        'Then: curl -H "Authorization: Bearer $TOKEN" ' + f"{gateway_url}/api/v1/tickets",
         "",
     ]
     return "\n".join(lines)
@@ -151,8 +161,14 @@ def run_up(args: argparse.Namespace) -> int:
 
     definitions = services.all_definitions()
     children: list[Child] = []
+    caddy: CaddyServer | None = None
     status = 0
     try:
+        if not _port_is_free(host, args.port_base):
+            print(
+                f"helpdesk: port {args.port_base} for the gateway is taken; try --port-base", file=sys.stderr
+            )
+            return 1
         ports = {}
         for offset, definition in enumerate(definitions, start=1):
             port = args.port_base + offset
@@ -185,7 +201,23 @@ def run_up(args: argparse.Namespace) -> int:
         if problems:
             print("helpdesk: " + "; ".join(problems), file=sys.stderr)
             return 1
-        print(_banner(children, nats_url, data_dir), flush=True)
+        if stopping.is_set():
+            return 0
+        try:
+            caddy = gateway.start_gateway(
+                data_dir=data_dir,
+                host=host,
+                port=args.port_base,
+                upstreams={name: f"{host}:{port}" for name, port in ports.items()},
+                web_root=Path(args.web_dir).resolve() if args.web_dir else gateway.default_web_root(),
+            )
+        except (CaddyNotFound, CaddyExited, TimeoutError) as exc:
+            print(f"helpdesk: the gateway did not start: {exc}", file=sys.stderr)
+            return 1
+        if caddy.process is not None:
+            pids["caddy"] = caddy.process.pid
+        (data_dir / "up.pids").write_text(json.dumps(pids))
+        print(_banner(children, caddy.url, nats_url, data_dir), flush=True)
 
         while not stopping.wait(0.5):
             dead = [c for c in children if c.process.poll() is not None]
@@ -196,8 +228,14 @@ def run_up(args: argparse.Namespace) -> int:
                 )
                 status = 1
                 break
+            if caddy.process is None or caddy.process.poll() is not None:
+                print("helpdesk: the gateway (caddy) exited; stopping", file=sys.stderr)
+                status = 1
+                break
         return status
     finally:
+        if caddy is not None:
+            caddy.stop()  # stop taking traffic first
         _stop(children)
         if nats is not None:
             nats.stop()
