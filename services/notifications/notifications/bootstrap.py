@@ -31,11 +31,13 @@ from notifications.application.store import PopupStore, open_store
 from notifications.components import Components
 from notifications.domain.clock import Clock, SystemClock
 from notifications.domain.ids import popup_id_for_message
-from notifications.entrypoints import messages, popups, stream
+from notifications.entrypoints import history, messages, popups, stream
 from notifications.entrypoints.background import follow, supervised
 from notifications.entrypoints.cli import add_cli_commands
 from notifications.entrypoints.ticket_events import create_broker, ticket_events_router
-from notifications.projections.active import ActivePopups, create_tables
+from notifications.projections.active import ActivePopups
+from notifications.projections.follower import FollowedView
+from notifications.projections.history import PopupHistory
 from notifications.settings import NotificationsSettings
 from shared.contracts.subjects import POPUPS_STREAM, TICKETS_STREAM, StreamSpec
 from shared.health import Readiness
@@ -72,8 +74,22 @@ def open_view_db(settings: NotificationsSettings) -> SqlDatabase:
     return SqlDatabase.postgres(settings.postgres_dsn.get_secret_value(), schema=settings.postgres_schema)
 
 
+# Every read model this service keeps beside its store: created by `migrate`, rebuilt together.
+VIEWS: tuple[type[FollowedView], ...] = (ActivePopups, PopupHistory)
+
+
+def create_view_tables(db: SqlDatabase) -> None:
+    """Idempotent (the migration step): the tables, indexes and position rows of every view."""
+    for view in VIEWS:
+        view.create_tables(db)
+
+
 def open_active_view(store: PopupStore, settings: NotificationsSettings) -> ActivePopups:
     return ActivePopups(store, open_view_db(settings))
+
+
+def open_history_view(store: PopupStore, settings: NotificationsSettings) -> PopupHistory:
+    return PopupHistory(store, open_view_db(settings))
 
 
 def build_stream_tokens(settings: NotificationsSettings) -> StreamTokens:
@@ -132,6 +148,8 @@ def create_app(settings: NotificationsSettings, *, clock: Clock | None = None) -
         store = await asyncio.to_thread(open_store, settings.store_env(create_tables=False))
         active = open_active_view(store, settings)
         await asyncio.to_thread(active.catch_up)  # from the position the view recorded
+        # The history is not needed to serve popups: the follower (and its endpoint) catch it up.
+        popup_history = open_history_view(store, settings)
         nc = await connect(settings.common, name="notifications")
         js = nc.jetstream()
         hub = Hub(prefix=prefix, queue_size=settings.sse_queue_size)
@@ -156,6 +174,7 @@ def create_app(settings: NotificationsSettings, *, clock: Clock | None = None) -
             store=store,
             service=build_service(store, settings, clock),
             active=active,
+            history=popup_history,
             hub=hub,
             relay=relay,
             stream_tokens=build_stream_tokens(settings),
@@ -202,6 +221,12 @@ def create_app(settings: NotificationsSettings, *, clock: Clock | None = None) -
             return True
 
         readiness.add("active_view", view_ready)
+
+        async def history_ready() -> bool:
+            await asyncio.to_thread(popup_history.recorded_position)
+            return True
+
+        readiness.add("history_view", history_ready)
         readiness.add("background_jobs", jobs_running)
         try:
             yield
@@ -220,6 +245,7 @@ def create_app(settings: NotificationsSettings, *, clock: Clock | None = None) -
             await hub.stop()
             await nc.drain()
             active.close()
+            popup_history.close()
             store.close()
             log.info("notifications_stopped")
 
@@ -231,7 +257,9 @@ def create_app(settings: NotificationsSettings, *, clock: Clock | None = None) -
         readiness=readiness,
         lifespan=lifespan,
     )
-    app.include_router(stream.router)  # before /{popup_id}, so "stream" is not taken for an id
+    # Before /{popup_id}, so "stream" and "history" are not taken for an id.
+    app.include_router(stream.router)
+    app.include_router(history.router)
     app.include_router(popups.router)
     app.include_router(messages.router)
     return app
@@ -245,7 +273,7 @@ async def migrate(settings: NotificationsSettings) -> None:
     store.close()
     view_db = open_view_db(settings)
     try:
-        await asyncio.to_thread(create_tables, view_db)
+        await asyncio.to_thread(create_view_tables, view_db)
     finally:
         view_db.close()
     common = settings.common

@@ -14,6 +14,7 @@ from notifications.application.service import PopupService
 from notifications.application.store import PopupStore
 from notifications.domain.clock import Clock
 from notifications.projections.active import ActivePopups
+from notifications.projections.history import PopupHistory
 from notifications.settings import NotificationsSettings
 
 
@@ -24,6 +25,7 @@ class Components:
     store: PopupStore
     service: PopupService
     active: ActivePopups
+    history: PopupHistory
     hub: Hub
     relay: Relay | None
     stream_tokens: StreamTokens

@@ -8,6 +8,9 @@ STORE_HEAD = Gauge("helpdesk_notifications_store_position", "Newest position of 
 VIEW_POSITION = Gauge(
     "helpdesk_notifications_active_view_position", "Log position the active-popups view has applied"
 )
+HISTORY_VIEW_POSITION = Gauge(
+    "helpdesk_notifications_history_view_position", "Log position the popup-history view has applied"
+)
 RELAY_POSITION = Gauge(
     "helpdesk_notifications_relay_position", "Log position of the last popup event published to JetStream"
 )

@@ -1,4 +1,4 @@
-"""The jobs each process runs beside its HTTP routes: the view follower and due-snooze scan."""
+"""The jobs each process runs beside its HTTP routes: the views' follower and due-snooze scan."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import Awaitable
 
 from notifications.components import Components
-from notifications.metrics import STORE_HEAD, VIEW_POSITION
+from notifications.metrics import HISTORY_VIEW_POSITION, STORE_HEAD, VIEW_POSITION
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -24,9 +24,9 @@ async def supervised(job: Awaitable[None]) -> None:
 
 
 async def follow(parts: Components) -> None:
-    """Keep the active-popups view up to date and record snoozes that came due (each replica may; the
-    second to try finds it recorded). Woken by the store's NOTIFY on PostgreSQL; a snooze comes due
-    with time alone, so the scan also runs every `due_scan_seconds`."""
+    """Keep the active-popups and history views up to date and record snoozes that came due (each
+    replica may; the second to try finds it recorded). Woken by the store's NOTIFY on PostgreSQL; a
+    snooze comes due with time alone, so the scan also runs every `due_scan_seconds`."""
     interval = parts.settings.due_scan_seconds
     while True:
         parts.follow_wake.clear()
@@ -43,5 +43,10 @@ async def follow(parts: Components) -> None:
                 continue  # the view has more to apply now, and more snoozes may be due
         except Exception as exc:  # the store is away for a moment: try again next round
             log.warning("follow_failed", error=repr(exc))
+        try:  # apart from the above: the history lagging must not hold back popups coming due
+            await asyncio.to_thread(parts.history.catch_up)
+            HISTORY_VIEW_POSITION.set(parts.history.position)
+        except Exception as exc:
+            log.warning("history_follow_failed", error=repr(exc))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(parts.follow_wake.wait(), timeout=interval)

@@ -1,0 +1,176 @@
+"""Every popup each recipient ever received, in whatever state it is now: the popup history.
+
+Unlike the active view nothing leaves it: an opened or deleted popup stays, with its full title and
+text, its current status and the time of its last change. Follows the store's log like every view
+here (`follower.FollowedView`); a row is updated only by a newer version of its popup, so applying
+an event twice changes nothing. Read newest raised first with keyset pagination on
+(raised_at, popup_id), through an index that starts with the account.
+"""
+
+# ruff: noqa: S608 -- statements are assembled from the constants below only; values are parameters
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, DomainEventProtocol
+from eventsourcing.persistence import Notification
+
+from notifications.adapters.sqldb import Transaction
+from notifications.domain.model import Popup
+from notifications.projections.active import ActivePopup
+from notifications.projections.follower import FollowedView, micros, time_of
+from shared.contracts.popups import PopupKind, PopupStatus
+
+NAME = "popup_history"
+_COLUMNS = (
+    "popup_id, account_id, user_id, kind, status, title, body, ticket_id, ticket_number, "
+    "raised_at, snoozed_until, version, changed_at"
+)
+# The status each later event leaves behind (the first one, "raised", is the created row's).
+_STATUS_AFTER: dict[type[object], PopupStatus] = {
+    Popup.Delivered: PopupStatus.DELIVERED,  # type: ignore[attr-defined]
+    Popup.Snoozed: PopupStatus.SNOOZED,  # type: ignore[attr-defined]
+    Popup.DueAgain: PopupStatus.DUE,  # type: ignore[attr-defined]
+    Popup.Opened: PopupStatus.OPENED,  # type: ignore[attr-defined]
+    Popup.Deleted: PopupStatus.DELETED,  # type: ignore[attr-defined]
+}
+
+
+@dataclass(frozen=True)
+class HistoryEntry(ActivePopup):
+    """One popup as the history shows it: an active-view row plus when it last changed."""
+
+    changed_at: datetime
+
+    @classmethod
+    def from_history_row(cls, row: Sequence[Any]) -> HistoryEntry:
+        shown = ActivePopup.from_row(row[:-1])
+        changed_at = time_of(int(row[-1]))
+        assert changed_at is not None
+        return cls(**{**vars(shown), "changed_at": changed_at})
+
+
+@dataclass(frozen=True)
+class HistoryQuery:
+    """One page of one recipient's history; times in microseconds since the epoch."""
+
+    account_id: str
+    user_id: str
+    now_us: int
+    statuses: Sequence[PopupStatus] = ()
+    kind: PopupKind | None = None
+    raised_from_us: int | None = None  # inclusive
+    raised_to_us: int | None = None  # exclusive
+    after: tuple[int, str] | None = None  # (raised_at, popup_id) of the last row of the previous page
+    limit: int = 25
+
+
+def _status_condition(statuses: Sequence[PopupStatus], params: dict[str, object]) -> str:
+    """Statuses as the recipient sees them now: a snooze whose time has come counts as due."""
+    terms = []
+    for n, status in enumerate(dict.fromkeys(statuses)):
+        if status is PopupStatus.DUE:
+            terms.append("(status = 'due' OR (status = 'snoozed' AND snoozed_until <= :now))")
+        elif status is PopupStatus.SNOOZED:
+            terms.append("(status = 'snoozed' AND snoozed_until > :now)")
+        else:
+            params[f"status{n}"] = status.value
+            terms.append(f"status = :status{n}")
+    return "(" + " OR ".join(terms) + ")"
+
+
+def history_sql(table: str, query: HistoryQuery) -> tuple[str, dict[str, object]]:
+    """The statement and parameters of one page (every value bound, never interpolated)."""
+    params: dict[str, object] = {
+        "account": query.account_id,
+        "user": query.user_id,
+        "now": query.now_us,
+        "limit": query.limit,
+    }
+    where = ["account_id = :account", "(user_id IS NULL OR user_id = :user)"]
+    if query.raised_from_us is not None:
+        where.append("raised_at >= :raised_from")
+        params["raised_from"] = query.raised_from_us
+    if query.raised_to_us is not None:
+        where.append("raised_at < :raised_to")
+        params["raised_to"] = query.raised_to_us
+    if query.kind is not None:
+        where.append("kind = :kind")
+        params["kind"] = query.kind.value
+    if query.statuses:
+        where.append(_status_condition(query.statuses, params))
+    if query.after is not None:
+        where.append("(raised_at < :after_at OR (raised_at = :after_at AND popup_id < :after_id))")
+        params["after_at"], params["after_id"] = query.after
+    statement = (
+        f"SELECT {_COLUMNS} FROM {table} WHERE {' AND '.join(where)}"
+        " ORDER BY raised_at DESC, popup_id DESC LIMIT :limit"
+    )
+    return statement, params
+
+
+class PopupHistory(FollowedView):
+    NAME = NAME
+    DDL = (
+        "CREATE TABLE IF NOT EXISTS {table} ("
+        " popup_id text PRIMARY KEY, account_id text NOT NULL, user_id text,"
+        " raised_position bigint NOT NULL, kind text NOT NULL, status text NOT NULL,"
+        " title text NOT NULL, body text NOT NULL, ticket_id text, ticket_number text,"
+        " raised_at bigint NOT NULL, snoozed_until bigint, version bigint NOT NULL,"
+        " changed_at bigint NOT NULL)",
+        # The history endpoint: one account's popups newest first, page after page.
+        f"CREATE INDEX IF NOT EXISTS {NAME}_by_account ON {{table}} (account_id, raised_at, popup_id)",
+    )
+
+    def _apply(self, tx: Transaction, notification: Notification, event: DomainEventProtocol[UUID]) -> None:
+        if not isinstance(event, Popup.Event):
+            return  # ticket requesters are not popups
+        key = {"id": str(self._store.originator(notification)), "version": notification.originator_version}
+        # Every popup event carries the time it happened (`at`): the row never reads a clock.
+        at = micros(getattr(event, "at", None) or event.timestamp)
+        if isinstance(event, Aggregate.Created):
+            popup = event.mutate(None)
+            assert isinstance(popup, Popup)
+            tx.execute(
+                f"INSERT INTO {self._table} ({_COLUMNS}, raised_position) VALUES (:id, :account, :user,"
+                " :kind, :status, :title, :body, :ticket, :number, :raised, NULL, :version, :raised,"
+                " :position) ON CONFLICT (popup_id) DO NOTHING",
+                {
+                    **key,
+                    "account": popup.account_id,
+                    "user": popup.user_id,
+                    "kind": popup.kind.value,
+                    "status": popup.status.value,
+                    "title": popup.title,
+                    "body": popup.text,
+                    "ticket": str(popup.ticket_id) if popup.ticket_id else None,
+                    "number": popup.ticket_number,
+                    "raised": micros(popup.raised_at),
+                    "position": notification.id,
+                },
+            )
+            return
+        status = _STATUS_AFTER.get(type(event))
+        if status is None:
+            return
+        until = getattr(event, "until", None) if status is PopupStatus.SNOOZED else None
+        tx.execute(
+            f"UPDATE {self._table} SET status = :status, snoozed_until = :until, changed_at = :at,"
+            " version = :version WHERE popup_id = :id AND version < :version",
+            {**key, "status": status.value, "until": micros(until) if until else None, "at": at},
+        )
+
+    # --- reads ---------------------------------------------------------------------------------
+
+    def page(self, query: HistoryQuery) -> list[HistoryEntry]:
+        """Up to `query.limit` rows of the recipient's history, newest raised first."""
+        statement, params = history_sql(self._table, query)
+        return [HistoryEntry.from_history_row(row) for row in self.db.query(statement, params)]
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        """Every row as stored, in a stable order (to compare a rebuilt view with a followed one)."""
+        return self.db.query(f"SELECT {_COLUMNS}, raised_position FROM {self._table} ORDER BY popup_id")
