@@ -4,8 +4,11 @@
     python3 dev.py up      # set up, then run the whole system on the embedded default
     python3 dev.py test    # set up, then lint, type-check and run the whole test suite
 
-Set-up is a virtual environment in `.venv` with the project installed in editable mode; it is
-redone only when `pyproject.toml` changes. Anything after the command is passed on
+Set-up is a virtual environment in `.venv` with the project installed in editable mode, redone only
+when `pyproject.toml` changes; then the front end in `web/` (Node.js 20+ with npm): `npm ci` when
+`web/package-lock.json` changes, and `npm run build` (into `web/dist/`) every time. `test` also makes
+sure Debian's Chromium is there for the browser tests (installing it with apt-get when run as root) and
+runs the front end's type check. Anything after the command is passed on
 (`python3 dev.py test -k relay`, `python3 dev.py up --port-base 9000`).
 """
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -23,10 +27,24 @@ VENV = Path(os.environ.get("HELPDESK_VENV", ROOT / ".venv"))
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
 STAMP = VENV / ".helpdesk-installed"
+WEB = ROOT / "web"
+WEB_STAMP = WEB / "node_modules" / ".helpdesk-installed"
+NODE_MAJOR = 20
+CHROMIUM = Path("/usr/bin/chromium")
+# npm 11 no longer runs install scripts it was not told to allow, and none is needed here (esbuild's
+# binary comes as an optional dependency): skip them all, and never wait for an answer.
+NPM_ENV = {"NPM_CONFIG_UPDATE_NOTIFIER": "false", "NPM_CONFIG_FUND": "false", "NPM_CONFIG_AUDIT": "false"}
 
 
-def _run(*args: str | Path) -> int:
-    return subprocess.call([str(a) for a in args], cwd=ROOT)
+def _run(
+    *args: str | Path, cwd: Path = ROOT, env: dict[str, str] | None = None, no_input: bool = False
+) -> int:
+    return subprocess.call(
+        [str(a) for a in args],
+        cwd=cwd,
+        env={**os.environ, **env} if env else None,
+        stdin=subprocess.DEVNULL if no_input else None,
+    )
 
 
 def setup() -> None:
@@ -46,16 +64,90 @@ def setup() -> None:
     STAMP.write_text(wanted)
 
 
+def _npm() -> str:
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node or not npm:
+        sys.exit(
+            f"the front end (web/) needs Node.js {NODE_MAJOR} or newer with npm, and "
+            f"{'node' if not node else 'npm'} is not on PATH: install them and run this again"
+        )
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, check=False).stdout
+    try:
+        major = int(version.strip().lstrip("v").split(".")[0])
+    except ValueError:
+        major = 0
+    if major < NODE_MAJOR:
+        sys.exit(f"the front end (web/) needs Node.js {NODE_MAJOR} or newer, this is {version.strip()!r}")
+    return npm
+
+
+def setup_web() -> None:
+    """`npm ci` when the lock file changed since the last install, then `npm run build`, every time."""
+    if not (WEB / "package.json").exists():
+        return
+    npm = _npm()
+    lock = WEB / "package-lock.json"
+    if not lock.exists():
+        sys.exit("web/package-lock.json is missing: the front end's packages are installed from it")
+    wanted = hashlib.sha256(lock.read_bytes() + (WEB / "package.json").read_bytes()).hexdigest()
+    if not (WEB_STAMP.exists() and WEB_STAMP.read_text().strip() == wanted):
+        print("installing the front end's packages (once per change of web/package-lock.json)", flush=True)
+        cmd = [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"]
+        if _run(*cmd, cwd=WEB, env=NPM_ENV, no_input=True) != 0:
+            sys.exit("could not install the front end's packages (npm ci in web/)")
+        WEB_STAMP.write_text(wanted)
+    if _run(npm, "run", "--silent", "build", cwd=WEB, env=NPM_ENV, no_input=True) != 0:
+        sys.exit("could not build the front end (npm run build in web/)")
+
+
+def find_chromium() -> str | None:
+    return shutil.which("chromium") or (str(CHROMIUM) if CHROMIUM.exists() else None)
+
+
+def setup_chromium() -> None:
+    """Debian's Chromium for the browser tests; installed with apt-get when we are root on Debian.
+
+    Without it the browser tests skip (or fail, with HELPDESK_TEST_REQUIRE_BROWSER=1).
+    """
+    if find_chromium():
+        return
+    can_install = (
+        hasattr(os, "geteuid")
+        and os.geteuid() == 0
+        and Path("/etc/debian_version").exists()
+        and shutil.which("apt-get") is not None
+    )
+    if can_install:
+        print("installing Chromium for the browser tests (apt-get install chromium)", flush=True)
+        apt = ["apt-get", "-q", "-o", "DPkg::Lock::Timeout=300"]
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        updated = _run(*apt, "update", env=env, no_input=True) == 0
+        installed = updated and _run(*apt, "install", "-y", "chromium", env=env, no_input=True) == 0
+        if installed and find_chromium():
+            return
+    print(
+        "Chromium is not installed (Debian's `chromium` package); the browser tests will be skipped"
+        + (", and fail as HELPDESK_TEST_REQUIRE_BROWSER=1 is set" if _browser_required() else ""),
+        flush=True,
+    )
+
+
+def _browser_required() -> bool:
+    return os.environ.get("HELPDESK_TEST_REQUIRE_BROWSER", "") in {"1", "true", "yes"}
+
+
 def test(extra: list[str]) -> int:
-    steps: list[tuple[str, list[str | Path]]] = [
-        ("ruff", [PY, "-m", "ruff", "check", "."]),
-        ("mypy", [PY, "-m", "mypy", "shared", "helpdesk", "services", "tests", "benchmarks"]),
-        ("pytest", [PY, "-m", "pytest", *extra]),
+    steps: list[tuple[str, list[str | Path], Path]] = [
+        ("ruff", [PY, "-m", "ruff", "check", "."], ROOT),
+        ("mypy", [PY, "-m", "mypy", "shared", "helpdesk", "services", "tests", "benchmarks"], ROOT),
     ]
+    if (WEB / "package.json").exists():
+        steps.append(("web check (tsc)", [_npm(), "run", "--silent", "check"], WEB))
+    steps.append(("pytest", [PY, "-m", "pytest", *extra], ROOT))
     failed = []
-    for name, cmd in steps:
+    for name, cmd, cwd in steps:
         print(f"\n=== {name} ===", flush=True)
-        if _run(*cmd) != 0:
+        if _run(*cmd, cwd=cwd, env=NPM_ENV if cwd == WEB else None) != 0:
             failed.append(name)
     if failed:
         print(f"\nFAILED: {', '.join(failed)}", flush=True)
@@ -69,9 +161,11 @@ def main() -> int:
         return 2
     command, extra = sys.argv[1], sys.argv[2:]
     setup()
+    setup_web()
     if command == "setup":
         return 0
     if command == "test":
+        setup_chromium()
         return test(extra)
     os.execv(str(BIN / "helpdesk"), [str(BIN / "helpdesk"), "up", *extra])
     return 0  # pragma: no cover
