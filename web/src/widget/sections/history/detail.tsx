@@ -1,0 +1,407 @@
+/** One request: its number, topic and status, the public timeline, and the user's reply form. */
+import type { ComponentChildren, JSX } from "preact";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { ApiError } from "../../core/api";
+import { formatBytes, formatDateTime, type Translate } from "../../core/i18n";
+import { useId, useLatest, useT, useWidget } from "../../panel/hooks";
+import { ErrorNotice, Spinner, statusLabel, topicLabel } from "../../panel/ui";
+import { useRequestForm, type RequestForm } from "./shared";
+import type { TicketSummary } from "./list";
+
+interface TimelineItem {
+  event_id: string;
+  version: number;
+  type: string;
+  occurred_at: string;
+  actor: { kind: string; id: string; name: string };
+  internal: boolean;
+  data: Record<string, unknown>;
+}
+
+interface TicketDetail extends TicketSummary {
+  timeline: TimelineItem[];
+}
+
+interface Accepted {
+  ticket_id: string;
+  number: string;
+  version: number;
+  status: string;
+}
+
+/** What a user sees of the timeline; priority and assignee are support's business. */
+const SHOWN = new Set(["ticket.created", "ticket.replied", "ticket.status_changed", "ticket.topic_changed", "ticket.attachment_added"]);
+
+const str = (value: unknown): string => (typeof value === "string" ? value : "");
+
+export function TicketDetailView({ ticketId, onBack }: { ticketId: string; onBack: () => void }): JSX.Element {
+  const ctx = useWidget();
+  const { t, lang } = useT();
+  const heading = useRef<HTMLHeadingElement>(null);
+  const [minVersion, setMinVersion] = useState<number | null>(null);
+  const [bump, setBump] = useState(0);
+  const detail = useLatest<TicketDetail>(`${ticketId}:${minVersion ?? ""}:${bump}`, (signal) =>
+    ctx.api.get<TicketDetail>(`/api/v1/tickets/${encodeURIComponent(ticketId)}`, { signal, query: { min_version: minVersion } }),
+  );
+
+  useEffect(() => {
+    heading.current?.focus();
+  }, [ticketId]);
+
+  // A new popup about this request (support replied) refreshes the timeline.
+  useEffect(() => {
+    const count = (): number => [...ctx.popups.all.value.values()].filter((p) => p.ticket_id === ticketId).length;
+    let seen = count();
+    return ctx.popups.all.subscribe(() => {
+      const now = count();
+      if (now > seen) setBump((n) => n + 1);
+      seen = now;
+    });
+  }, [ticketId]);
+
+  const data = detail.data && detail.data.ticket_id === ticketId ? detail.data : undefined;
+  const timeline = (data?.timeline ?? []).filter((item) => !item.internal && SHOWN.has(item.type)).sort((a, b) => a.version - b.version);
+  // Files that came with a message are shown under it; the rest stand on their own.
+  const messageIds = new Set(timeline.map((item) => str(item.data.message_id)).filter((id) => id && timeline.some((i) => i.type !== "ticket.attachment_added" && str(i.data.message_id) === id)));
+  const filesOf = (messageId: string): TimelineItem[] =>
+    timeline.filter((item) => item.type === "ticket.attachment_added" && str(item.data.message_id) === messageId);
+
+  return (
+    <div class="hist-detail">
+      <button type="button" class="button secondary hist-back" onClick={onBack}>
+        <span aria-hidden="true">← </span>
+        {t("history.back")}
+      </button>
+      <h3 ref={heading} tabIndex={-1} class="hist-detail-title">
+        {data ? t("history.detail.title", { number: data.number }) : t("history.detail.title_loading")}
+      </h3>
+      {detail.loading && !data && <Spinner label={t("history.detail.loading")} />}
+      <ErrorNotice error={detail.error} onRetry={detail.reload} />
+      {data && (
+        <>
+          <dl class="hist-facts">
+            <div>
+              <dt>{t("history.col.topic")}</dt>
+              <dd>{topicLabel(t, data.topic)}</dd>
+            </div>
+            <div>
+              <dt>{t("history.col.status")}</dt>
+              <dd>
+                <span class={`hist-status status-${data.status}`}>{statusLabel(t, data.status)}</span>
+              </dd>
+            </div>
+            <div>
+              <dt>{t("history.detail.created")}</dt>
+              <dd>
+                <time dateTime={data.created_at}>{formatDateTime(lang, data.created_at)}</time>
+              </dd>
+            </div>
+            <div>
+              <dt>{t("history.col.updated")}</dt>
+              <dd>
+                <time dateTime={data.updated_at}>{formatDateTime(lang, data.updated_at)}</time>
+              </dd>
+            </div>
+          </dl>
+          <h4 id={`hd-tl-${ticketId}`}>{t("history.timeline")}</h4>
+          <ol class="hist-timeline" aria-labelledby={`hd-tl-${ticketId}`} aria-busy={detail.loading}>
+            {timeline
+              .filter((item) => !(item.type === "ticket.attachment_added" && messageIds.has(str(item.data.message_id))))
+              .map((item) => (
+                <TimelineEntry key={item.event_id} item={item} ticketId={ticketId} files={str(item.data.message_id) && item.type !== "ticket.attachment_added" ? filesOf(str(item.data.message_id)) : []} />
+              ))}
+          </ol>
+          {data.status === "closed" ? (
+            <div class="notice info">
+              <span>{t("history.reply.closed")}</span>
+              <button type="button" class="link" onClick={() => ctx.route.set({ section: "request" })}>
+                {t("history.empty.new_request")}
+              </button>
+            </div>
+          ) : (
+            <ReplyForm ticketId={ticketId} number={data.number} onSent={(answer) => setMinVersion(answer.version)} />
+          )}
+        </>
+      )}
+    </div>
+  );
+}
+
+function actorName(t: Translate, item: TimelineItem): string {
+  if (item.actor.kind === "agent") return item.actor.name || t("history.actor.support");
+  if (item.actor.kind === "system") return t("history.actor.system");
+  return item.actor.name || t("history.actor.user");
+}
+
+function TimelineEntry({ item, ticketId, files }: { item: TimelineItem; ticketId: string; files: TimelineItem[] }): JSX.Element {
+  const { t, lang } = useT();
+  const d = item.data;
+  let kind = "event";
+  let title: string;
+  let body: ComponentChildren = null;
+  switch (item.type) {
+    case "ticket.created":
+      kind = "message";
+      title = t("history.event.created");
+      body = (
+        <>
+          {str(d.comment) && <p class="hist-comment">{str(d.comment)}</p>}
+          <p class="hist-text">{str(d.message)}</p>
+        </>
+      );
+      break;
+    case "ticket.replied":
+      kind = d.author_role === "agent" ? "support" : "message";
+      title = d.author_role === "agent" ? t("history.event.support_replied") : t("history.event.user_replied");
+      body = str(d.text) ? <p class="hist-text">{str(d.text)}</p> : null;
+      break;
+    case "ticket.status_changed":
+      title = t("history.event.status", { old: statusLabel(t, str(d.old)), new: statusLabel(t, str(d.new)) });
+      if (d.reason === "user_replied") body = <p class="hint">{t("history.event.reason.user_replied")}</p>;
+      else if (str(d.reason)) body = <p class="hist-text">{str(d.reason)}</p>;
+      break;
+    case "ticket.topic_changed":
+      title = t("history.event.topic", { old: topicLabel(t, str(d.old)), new: topicLabel(t, str(d.new)) });
+      break;
+    default:
+      kind = "file";
+      title = t("history.event.file");
+      body = <Attachment item={item} ticketId={ticketId} />;
+  }
+  return (
+    <li class={`hist-item hist-${kind}`}>
+      <div class="hist-item-head">
+        <span class="hist-actor">{actorName(t, item)}</span>
+        <time dateTime={item.occurred_at}>{formatDateTime(lang, item.occurred_at)}</time>
+      </div>
+      <p class="hist-item-title">{title}</p>
+      {body}
+      {files.length > 0 && (
+        <ul class="hist-files" aria-label={t("history.files")}>
+          {files.map((file) => (
+            <li key={file.event_id}>
+              <Attachment item={file} ticketId={ticketId} />
+            </li>
+          ))}
+        </ul>
+      )}
+    </li>
+  );
+}
+
+/** A download button: the file comes through the authorised endpoint (a bare link has no token). */
+function Attachment({ item, ticketId }: { item: TimelineItem; ticketId: string }): JSX.Element {
+  const ctx = useWidget();
+  const { t, lang } = useT();
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const filename = str(item.data.filename) || "file";
+  const size = typeof item.data.size === "number" ? item.data.size : null;
+  const download = async (): Promise<void> => {
+    if (busy) return;
+    setBusy(true);
+    setError(null);
+    try {
+      await ctx.api.download(`/api/v1/tickets/${encodeURIComponent(ticketId)}/attachments/${encodeURIComponent(str(item.data.attachment_id))}`, filename);
+    } catch (failure) {
+      setError(failure);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div class="hist-file">
+      <button type="button" class="button secondary hist-download" aria-disabled={busy} onClick={() => void download()}>
+        <span aria-hidden="true">⤓ </span>
+        {busy ? t("history.downloading", { name: filename }) : t("history.download", { name: filename })}
+      </button>
+      {size !== null && <span class="hint">{formatBytes(lang, size)}</span>}
+      {error !== null && <ErrorNotice error={error} onRetry={() => void download()} />}
+    </div>
+  );
+}
+
+function extensionOf(name: string): string {
+  const dot = name.lastIndexOf(".");
+  return dot > 0 ? name.slice(dot).toLowerCase() : "";
+}
+
+function typesText(lang: string, form: RequestForm): string {
+  const names = [...new Set(form.allowed_extensions.map((ext) => ext.replace(/^\./, "").toUpperCase()))];
+  return new Intl.ListFormat(lang, { style: "short", type: "unit" }).format(names);
+}
+
+function fileProblem(t: Translate, lang: string, file: File, form: RequestForm): string | null {
+  if (file.size > form.max_file_bytes) {
+    return t("history.reply.file_too_large", { name: file.name, size: formatBytes(lang as never, file.size), max: formatBytes(lang as never, form.max_file_bytes) });
+  }
+  const allowed = new Set(form.allowed_extensions.map((ext) => ext.toLowerCase()));
+  if (!allowed.has(extensionOf(file.name))) return t("history.reply.file_type", { name: file.name, types: typesText(lang, form) });
+  if (file.size === 0) return t("history.reply.file_empty", { name: file.name });
+  return null;
+}
+
+function ReplyForm({ ticketId, number, onSent }: { ticketId: string; number: string; onSent: (answer: Accepted) => void }): JSX.Element {
+  const ctx = useWidget();
+  const { t, lang } = useT();
+  const id = useId("hd-reply");
+  const policy = useRequestForm(ctx);
+  const fileInput = useRef<HTMLInputElement>(null);
+  const textArea = useRef<HTMLTextAreaElement>(null);
+  const [text, setText] = useState("");
+  const [file, setFile] = useState<File | null>(null);
+  const [fileError, setFileError] = useState<string | null>(null);
+  const [textError, setTextError] = useState<string | null>(null);
+  const [sending, setSending] = useState(false);
+  const [progress, setProgress] = useState<number | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [sent, setSent] = useState(false);
+  const form = policy.form;
+
+  const clearFile = (): void => {
+    setFile(null);
+    setFileError(null);
+    if (fileInput.current) fileInput.current.value = "";
+  };
+
+  const onFile = (event: Event): void => {
+    const chosen = (event.currentTarget as HTMLInputElement).files?.[0] ?? null;
+    setSent(false);
+    setError(null);
+    if (!chosen) {
+      clearFile();
+      return;
+    }
+    const problem = form ? fileProblem(t, lang, chosen, form) : null;
+    if (problem) {
+      setFile(null);
+      setFileError(problem);
+      if (fileInput.current) fileInput.current.value = "";
+      return;
+    }
+    setFileError(null);
+    setFile(chosen);
+  };
+
+  const submit = async (event: Event): Promise<void> => {
+    event.preventDefault();
+    if (sending) return;
+    setSent(false);
+    setError(null);
+    if (!text.trim() && !file) {
+      setTextError(t("history.reply.empty"));
+      textArea.current?.focus();
+      return;
+    }
+    if (form && text.length > form.message_max) {
+      setTextError(t("history.reply.too_long", { max: form.message_max }));
+      textArea.current?.focus();
+      return;
+    }
+    setTextError(null);
+    const body = new FormData();
+    body.append("text", text);
+    if (file) body.append("file", file, file.name);
+    setSending(true);
+    setProgress(file ? 0 : null);
+    try {
+      const answer = await ctx.api.post<Accepted>(`/api/v1/tickets/${encodeURIComponent(ticketId)}/replies`, {
+        form: body,
+        onProgress: file ? (loaded, total) => setProgress(total ? Math.round((loaded / total) * 100) : null) : undefined,
+      });
+      setText("");
+      clearFile();
+      setSent(true);
+      onSent(answer);
+    } catch (failure) {
+      if (failure instanceof ApiError && failure.status === 413 && form) {
+        setFileError(t("history.reply.file_too_large_server", { max: formatBytes(lang, form.max_file_bytes) }));
+      } else if (failure instanceof ApiError && failure.status === 415 && form) {
+        setFileError(t("history.reply.file_refused", { types: typesText(lang, form) }));
+      } else {
+        setError(failure);
+      }
+    } finally {
+      setSending(false);
+      setProgress(null);
+    }
+  };
+
+  const describedFile = [`${id}-file-hint`, fileError ? `${id}-file-error` : ""].filter(Boolean).join(" ");
+  return (
+    <form class="hist-reply" aria-labelledby={`${id}-title`} onSubmit={(e) => void submit(e)} noValidate>
+      <h4 id={`${id}-title`}>{t("history.reply.title", { number })}</h4>
+      <div class="field">
+        <label for={`${id}-text`}>{t("history.reply.text")}</label>
+        <textarea
+          id={`${id}-text`}
+          ref={textArea}
+          value={text}
+          maxLength={form?.message_max}
+          rows={4}
+          aria-invalid={textError ? true : undefined}
+          aria-describedby={textError ? `${id}-text-error` : undefined}
+          onInput={(e) => {
+            setText((e.currentTarget as HTMLTextAreaElement).value);
+            setTextError(null);
+            setSent(false);
+          }}
+        />
+        {textError && (
+          <p class="field-error" id={`${id}-text-error`} role="alert">
+            {textError}
+          </p>
+        )}
+      </div>
+      <div class="field">
+        <label for={`${id}-file`}>{t("history.reply.file")}</label>
+        <input
+          id={`${id}-file`}
+          ref={fileInput}
+          type="file"
+          accept={form ? [...form.allowed_extensions, ...form.allowed_types].join(",") : undefined}
+          aria-invalid={fileError ? true : undefined}
+          aria-describedby={describedFile}
+          disabled={sending}
+          onChange={onFile}
+        />
+        <p class="hint" id={`${id}-file-hint`}>
+          {form ? t("history.reply.file_hint", { max: formatBytes(lang, form.max_file_bytes), types: typesText(lang, form) }) : t("history.reply.file_hint_loading")}
+        </p>
+        {policy.error !== null && <ErrorNotice error={policy.error} onRetry={policy.retry} />}
+        {fileError && (
+          <p class="field-error" id={`${id}-file-error`} role="alert">
+            {fileError}
+          </p>
+        )}
+        {file && (
+          <div class="row hist-chosen">
+            <span>{t("history.reply.chosen", { name: file.name, size: formatBytes(lang, file.size) })}</span>
+            <button type="button" class="link" disabled={sending} onClick={clearFile}>
+              {t("history.reply.remove_file")}
+            </button>
+          </div>
+        )}
+      </div>
+      {sending && progress !== null && (
+        <div class="hist-progress">
+          <label for={`${id}-progress`}>{t("history.reply.progress")}</label>
+          <progress id={`${id}-progress`} max={100} value={progress} />
+          <span class="hint" aria-hidden="true">
+            {new Intl.NumberFormat(lang, { style: "percent" }).format(progress / 100)}
+          </span>
+        </div>
+      )}
+      <ErrorNotice error={error} />
+      {sent && (
+        <div class="notice success" role="status">
+          {t("history.reply.sent")}
+        </div>
+      )}
+      <button type="submit" class="button" aria-disabled={sending}>
+        {sending ? t("history.reply.sending") : t("history.reply.send")}
+      </button>
+    </form>
+  );
+}
+
