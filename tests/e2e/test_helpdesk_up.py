@@ -1,18 +1,22 @@
-"""`helpdesk up` runs the whole system, stops cleanly on Ctrl-C and keeps its data for the next run."""
+"""`helpdesk up` runs the whole system behind its gateway, stops cleanly on Ctrl-C (the gateway's Caddy
+included) and keeps its data for the next run."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.harness import SERVICES, Up, dev_token, free_port_base
+from tests.e2e.gateway.system import free_port_base
+from tests.e2e.harness import SERVICES, Up, dev_token
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -42,6 +46,20 @@ def processes_mentioning(text: str) -> list[int]:
     return found
 
 
+def wait_for_gateway(up: Up, timeout: float = 30) -> dict[str, int]:
+    """Until the gateway (started once the services are ready) answers; the pids then recorded."""
+    deadline = time.monotonic() + timeout
+    gateway = f"http://127.0.0.1:{up.port_base}"
+    while time.monotonic() < deadline:
+        assert up.process.poll() is None, up.log.read_text()[-4000:]
+        with contextlib.suppress(httpx.HTTPError, OSError, ValueError):
+            pids: dict[str, int] = json.loads((up.data_dir / "up.pids").read_text())
+            if "caddy" in pids and httpx.get(f"{gateway}/healthz", timeout=2).status_code == 200:
+                return pids
+        time.sleep(0.2)
+    raise AssertionError("the gateway did not answer:\n" + up.log.read_text()[-4000:])
+
+
 @pytest.fixture
 def up_factory(tmp_path: Path) -> Iterator[list[Up]]:
     started: list[Up] = []
@@ -58,14 +76,18 @@ def test_up_serves_all_four_services_stops_on_ctrl_c_and_keeps_its_data(
     data_dir = tmp_path / "data"
     first = Up(data_dir, free_port_base())
     up_factory.append(first)
-    pids = first.wait_ready()
-    assert set(pids) == {*SERVICES, "nats-server"}
+    first.wait_ready()
+    pids = wait_for_gateway(first)
+    assert set(pids) == {*SERVICES, "nats-server", "caddy"}
+    log = first.log.read_text()
+    banner = log[log.index(f"Open http://127.0.0.1:{first.port_base}/") :]  # first, then the rest
+    assert "OtelMS Helpdesk is running" in banner and f"tickets        {first.url('tickets')}" in banner
 
     user = dev_token("--role", "user", "--account", "demo-hotel", "--sub", "demo-user")
     headers = {"Authorization": f"Bearer {user}"}
     with httpx.Client(timeout=10) as client:
         created = client.post(
-            f"{first.url('tickets')}/api/v1/tickets",
+            f"http://127.0.0.1:{first.port_base}/api/v1/tickets",  # through the gateway
             data={
                 "topic": "other",
                 "comment": "Printer",
