@@ -1,0 +1,598 @@
+/**
+ * One chat with support over `/api/v1/chat/user` (protocol in services/chat/chat/entrypoints/ws.py).
+ *
+ * The server keeps nothing: a session lives as long as its WebSocket. So when the socket drops
+ * unexpectedly we reconnect with back-off and open a *new* session with the same intake (name,
+ * phone, question) — the user is back in the queue and the next specialist sees the question but not
+ * the earlier lines. Nothing the user typed is lost silently: a line written before a specialist is
+ * there (or while the socket is down) waits as "queued" and goes out on the next `assigned`; a line
+ * that may not have reached the server is marked "failed" and can be sent again.
+ *
+ * The server never acknowledges a `message`, but it handles one connection's frames in order and
+ * answers bad ones with an `error`; so each message is followed by a `ping`, and its `pong` confirms
+ * every frame sent before it. An `error` belongs to the oldest frame still waiting for an answer.
+ */
+import type { RequestDraft, WidgetContext } from "../../core/context";
+import { Backoff, Store } from "../../core/store";
+
+export interface Intake {
+  name: string;
+  phone: string;
+  question: string;
+}
+
+export type Phase = "form" | "connecting" | "waiting" | "chatting" | "reconnecting" | "ended";
+export type LineStatus = "sending" | "sent" | "queued" | "failed";
+export type EndReason = "specialist_ended" | "idle_timeout" | "user_ended" | "unauthorized" | "closed";
+export type IntakeField = "name" | "phone" | "question";
+export type FieldProblem = "required" | "too_long" | "invalid" | "country";
+
+export interface Line {
+  id: number;
+  from: "me" | "specialist";
+  /** The specialist's name at the time (theirs may change after a requeue). */
+  name: string;
+  text: string;
+  at: number;
+  status: LineStatus;
+}
+
+export interface RequestState {
+  state: "idle" | "pending" | "created" | "failed";
+  number?: string;
+  code?: string;
+}
+
+export interface ChatState {
+  phase: Phase;
+  intake: Intake | null;
+  /** Set once a session was established; a later one is a reconnect. */
+  started: boolean;
+  /** Sessions opened for this chat (more than one after a reconnect). */
+  sessions: number;
+  position: number | null;
+  specialistsOnline: number | null;
+  /** `no_specialist`'s reason while waiting: the offer to write a request instead. */
+  offer: string | null;
+  /** The server's request draft (`no_specialist`, `ended`). */
+  draft: RequestDraft | null;
+  specialist: string | null;
+  specialistTyping: boolean;
+  lines: Line[];
+  /** What to tell the user on top of the phase: back in the queue after a drop, or after a specialist left. */
+  notice: "rejoined" | "requeued" | null;
+  /** The server said the chat is unavailable right now; we are retrying. */
+  unavailable: boolean;
+  ended: EndReason | null;
+  request: RequestState;
+  fieldErrors: Partial<Record<IntakeField, FieldProblem>>;
+  /** Connections lost or refused since the last session was established. */
+  failures: number;
+  /** Lines exchanged in the current server session (what `create_request` would carry). */
+  sessionLines: number;
+}
+
+type Pending = { kind: "message"; id: number } | { kind: "ping" } | { kind: "request" };
+
+interface Frame {
+  type?: unknown;
+  [key: string]: unknown;
+}
+
+const PING_EVERY_MS = 25_000;
+/** No pong for this long: the socket is dead even if the browser has not noticed (create_request may
+ * hold the server's answer for up to ~10 s while the request is written). */
+const PONG_TIMEOUT_MS = 20_000;
+const TYPING_EVERY_MS = 2_000;
+const TYPING_SHOWN_MS = 5_000;
+const MAX_AUTH_RETRIES = 2;
+const CLOSE_NORMAL = 1000;
+const CLOSE_UNAUTHORIZED = 4401;
+const CLOSE_FORBIDDEN = 4403;
+const CLOSE_POLICY = 1008;
+const CLOSE_TOO_BIG = 1009;
+export const MAX_MESSAGE_CHARS = 2000;
+export const MAX_NAME_CHARS = 100;
+export const MAX_QUESTION_CHARS = 500;
+
+export function chatUrl(base: string): string {
+  const url = new URL("/api/v1/chat/user", base);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  return url.toString();
+}
+
+function initial(intake: Intake | null = null): ChatState {
+  return {
+    phase: "form",
+    intake,
+    started: false,
+    sessions: 0,
+    position: null,
+    specialistsOnline: null,
+    offer: null,
+    draft: null,
+    specialist: null,
+    specialistTyping: false,
+    lines: [],
+    notice: null,
+    unavailable: false,
+    ended: null,
+    request: { state: "idle" },
+    fieldErrors: {},
+    failures: 0,
+    sessionLines: 0,
+  };
+}
+
+function asDraft(value: unknown): RequestDraft | null {
+  if (!value || typeof value !== "object") return null;
+  const raw = value as Record<string, unknown>;
+  const draft: RequestDraft = {};
+  for (const key of ["topic", "comment", "message", "importance"] as const) {
+    if (typeof raw[key] === "string") draft[key] = raw[key] as string;
+  }
+  return draft;
+}
+
+export class ChatController {
+  readonly state = new Store<ChatState>(initial());
+  private ws: WebSocket | null = null;
+  private ours = new WeakSet<WebSocket>();
+  private backoff = new Backoff(1000, 30_000);
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private pingTimer: ReturnType<typeof setInterval> | undefined;
+  private pongTimer: ReturnType<typeof setTimeout> | undefined;
+  private typingTimer: ReturnType<typeof setTimeout> | undefined;
+  private pending: Pending[] = [];
+  private lastTypingSent = 0;
+  private nextId = 1;
+  private authRetries = 0;
+  private freshToken = false;
+  private attempt = 0;
+  private destroyed = false;
+  private readonly stopOnline: () => void;
+
+  constructor(private readonly ctx: WidgetContext) {
+    this.stopOnline = ctx.online.subscribe((online) => this.onOnline(online));
+  }
+
+  // -- what the section asks for --------------------------------------------------------------
+
+  /** Start a chat with this intake (already checked on the client; the server checks again). */
+  start(intake: Intake): void {
+    this.closeSocket();
+    this.clearRetry();
+    this.backoff.reset();
+    this.authRetries = 0;
+    this.freshToken = false;
+    this.state.set({ ...initial(intake), phase: "connecting" });
+    void this.connect();
+  }
+
+  /** Back to the pre-chat form with the same intake (after an end, or to fix a field). */
+  reset(): void {
+    this.closeSocket();
+    this.clearRetry();
+    this.state.set(initial(this.state.value.intake));
+  }
+
+  /** The user's "End chat": closing the socket ends the session on the server. */
+  end(): void {
+    this.finish("user_ended");
+  }
+
+  send(text: string): void {
+    const line: Line = { id: this.nextId++, from: "me", name: "", text, at: Date.now(), status: "queued" };
+    this.patch({ lines: [...this.state.value.lines, line] });
+    this.transmit(line.id);
+  }
+
+  /** "Send again": the line moves to the end (that is where the specialist will see it). */
+  retry(id: number): void {
+    const lines = this.state.value.lines;
+    const line = lines.find((l) => l.id === id);
+    if (!line || line.status !== "failed") return;
+    const again: Line = { ...line, id: this.nextId++, at: Date.now(), status: "queued" };
+    this.patch({ lines: [...lines.filter((l) => l.id !== id), again] });
+    this.transmit(again.id);
+  }
+
+  /** Our typing, at most one frame per TYPING_EVERY_MS, and only to a specialist. */
+  typing(): void {
+    const ws = this.ws;
+    if (this.state.value.phase !== "chatting" || !ws || ws.readyState !== WebSocket.OPEN) return;
+    const now = Date.now();
+    if (now - this.lastTypingSent < TYPING_EVERY_MS) return;
+    this.lastTypingSent = now;
+    ws.send(JSON.stringify({ type: "typing" }));
+  }
+
+  canCreateRequest(): boolean {
+    const s = this.state.value;
+    const ws = this.ws;
+    return (
+      (s.phase === "chatting" || (s.phase === "waiting" && s.sessionLines > 0)) &&
+      !!ws &&
+      ws.readyState === WebSocket.OPEN &&
+      s.request.state !== "pending" &&
+      s.request.state !== "created"
+    );
+  }
+
+  /** "Turn this chat into a request": the server files the transcript as a request in the user's name. */
+  createRequest(): void {
+    const ws = this.ws;
+    if (!this.canCreateRequest() || !ws) return;
+    ws.send(JSON.stringify({ type: "create_request", topic: "chat" }));
+    this.pending.push({ kind: "request" });
+    this.patch({ request: { state: "pending" } });
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    this.closeSocket();
+    this.clearRetry();
+    clearTimeout(this.typingTimer);
+    this.stopOnline();
+  }
+
+  // -- the socket -----------------------------------------------------------------------------
+
+  private async connect(): Promise<void> {
+    this.clearRetry();
+    if (this.destroyed || this.ws) return;
+    const phase = this.state.value.phase;
+    if (phase !== "connecting" && phase !== "reconnecting") return;
+    if (!this.ctx.online.value) return; // onOnline connects when the network is back
+    const attempt = ++this.attempt;
+    let token: string;
+    try {
+      token = this.freshToken ? await this.ctx.tokens.refresh() : await this.ctx.tokens.get();
+      this.freshToken = false;
+    } catch {
+      if (attempt === this.attempt) this.scheduleRetry();
+      return;
+    }
+    // Ended, destroyed or another attempt started while the host page was giving us a token.
+    if (attempt !== this.attempt || this.destroyed || this.ws) return;
+    const now = this.state.value.phase;
+    if (now !== "connecting" && now !== "reconnecting") return;
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(chatUrl(this.ctx.api.base));
+    } catch {
+      this.scheduleRetry();
+      return;
+    }
+    this.ws = ws;
+    this.pending = [];
+    ws.onopen = () => {
+      if (ws === this.ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "auth", token }));
+    };
+    ws.onmessage = (event: MessageEvent) => {
+      if (ws !== this.ws || typeof event.data !== "string") return;
+      let frame: Frame;
+      try {
+        frame = JSON.parse(event.data) as Frame;
+      } catch {
+        return;
+      }
+      if (frame && typeof frame === "object") this.onFrame(ws, frame);
+    };
+    ws.onclose = (event: CloseEvent) => this.onClose(ws, event.code);
+  }
+
+  /** Close our socket on purpose (no reconnect); the server ends the session. */
+  private closeSocket(): void {
+    const ws = this.ws;
+    this.ws = null;
+    this.stopTimers();
+    this.failUnanswered();
+    if (!ws) return;
+    this.ours.add(ws);
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    if (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN) ws.close(CLOSE_NORMAL);
+  }
+
+  /** Drop a socket we no longer trust and go through the same path as an unexpected close. */
+  private abandon(ws: WebSocket, code: number): void {
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    if (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN) ws.close(CLOSE_NORMAL);
+    this.onClose(ws, code);
+  }
+
+  private onClose(ws: WebSocket, code: number): void {
+    if (ws !== this.ws) return;
+    this.ws = null;
+    this.stopTimers();
+    this.failUnanswered();
+    if (this.ours.has(ws) || this.destroyed) return;
+    const s = this.state.value;
+    if (s.phase === "ended" || s.phase === "form") return;
+    if (code === CLOSE_UNAUTHORIZED) {
+      if (this.authRetries >= MAX_AUTH_RETRIES) return this.finish("unauthorized");
+      this.authRetries += 1;
+      this.freshToken = true;
+    } else if (code === CLOSE_FORBIDDEN) {
+      return this.finish("unauthorized");
+    } else if (code === CLOSE_POLICY || code === CLOSE_TOO_BIG) {
+      return this.finish("closed");
+    }
+    this.patch({
+      phase: s.started ? "reconnecting" : "connecting",
+      specialist: null,
+      specialistTyping: false,
+      position: null,
+      offer: null,
+      notice: null,
+      failures: s.failures + 1,
+    });
+    this.scheduleRetry();
+  }
+
+  private scheduleRetry(): void {
+    this.clearRetry();
+    if (this.destroyed || !this.ctx.online.value) return;
+    this.retryTimer = setTimeout(() => void this.connect(), this.backoff.next());
+  }
+
+  private clearRetry(): void {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+
+  private onOnline(online: boolean): void {
+    if (this.destroyed) return;
+    const phase = this.state.value.phase;
+    if (!online) {
+      if (!this.ws) this.clearRetry(); // no point retrying offline; we try again the moment it is back
+      return;
+    }
+    if ((phase === "connecting" || phase === "reconnecting") && !this.ws) {
+      this.backoff.reset();
+      void this.connect();
+    } else if (phase === "chatting") {
+      this.flush();
+    }
+  }
+
+  private startPings(ws: WebSocket): void {
+    clearInterval(this.pingTimer);
+    this.pingTimer = setInterval(() => this.ping(ws), PING_EVERY_MS);
+  }
+
+  private ping(ws: WebSocket): void {
+    if (ws !== this.ws || ws.readyState !== WebSocket.OPEN) return;
+    ws.send(JSON.stringify({ type: "ping" }));
+    this.pending.push({ kind: "ping" });
+    this.pongTimer ??= setTimeout(() => {
+      this.pongTimer = undefined;
+      if (ws === this.ws) this.abandon(ws, 1006);
+    }, PONG_TIMEOUT_MS);
+  }
+
+  private stopTimers(): void {
+    clearInterval(this.pingTimer);
+    clearTimeout(this.pongTimer);
+    this.pingTimer = this.pongTimer = undefined;
+  }
+
+  // -- frames from the server -----------------------------------------------------------------
+
+  private onFrame(ws: WebSocket, frame: Frame): void {
+    const s = this.state.value;
+    switch (frame.type) {
+      case "ready":
+        this.authRetries = 0;
+        if (s.intake && ws.readyState === WebSocket.OPEN) {
+          ws.send(JSON.stringify({ type: "start", ...s.intake }));
+        }
+        return;
+      case "queued": {
+        this.backoff.reset();
+        const online = typeof frame.specialists_online === "number" ? frame.specialists_online : null;
+        this.patch({
+          phase: "waiting",
+          started: true,
+          sessions: s.sessions + 1,
+          notice: s.started ? "rejoined" : null,
+          position: typeof frame.position === "number" ? frame.position : null,
+          specialistsOnline: online,
+          offer: online === 0 ? "no_specialist_online" : null,
+          unavailable: false,
+          fieldErrors: {},
+          failures: 0,
+          sessionLines: 0,
+          request: s.request.state === "created" ? s.request : { state: "idle" },
+        });
+        this.startPings(ws);
+        return;
+      }
+      case "position":
+        if (typeof frame.position === "number") this.patch({ position: frame.position });
+        return;
+      case "no_specialist":
+        this.patch({ offer: typeof frame.reason === "string" ? frame.reason : "no_specialist_online", draft: asDraft(frame.draft) ?? s.draft });
+        return;
+      case "assigned": {
+        const specialist = frame.specialist as { name?: unknown } | undefined;
+        this.patch({
+          phase: "chatting",
+          specialist: typeof specialist?.name === "string" ? specialist.name : "",
+          specialistTyping: false,
+          position: null,
+          offer: null,
+          // After a reconnect the user should still know this specialist has not seen the earlier lines.
+          notice: s.notice === "rejoined" ? "rejoined" : null,
+        });
+        this.flush();
+        return;
+      }
+      case "message": {
+        if (typeof frame.text !== "string") return;
+        clearTimeout(this.typingTimer);
+        const line: Line = {
+          id: this.nextId++,
+          from: "specialist",
+          name: s.specialist ?? "",
+          text: frame.text,
+          at: Date.now(),
+          status: "sent",
+        };
+        this.patch({ lines: [...s.lines, line], specialistTyping: false, sessionLines: s.sessionLines + 1 });
+        return;
+      }
+      case "typing":
+        if (s.phase !== "chatting") return;
+        clearTimeout(this.typingTimer);
+        this.typingTimer = setTimeout(() => this.patch({ specialistTyping: false }), TYPING_SHOWN_MS);
+        if (!s.specialistTyping) this.patch({ specialistTyping: true });
+        return;
+      case "specialist_left":
+        clearTimeout(this.typingTimer);
+        this.patch({ phase: "waiting", specialist: null, specialistTyping: false, position: null, notice: "requeued" });
+        return;
+      case "ended":
+        this.patch({ draft: asDraft(frame.draft) ?? s.draft });
+        this.finish(frame.reason === "idle_timeout" ? "idle_timeout" : frame.reason === "specialist_ended" ? "specialist_ended" : "closed");
+        return;
+      case "request_created":
+        this.answered("request");
+        this.patch({ request: { state: "created", number: String(frame.number ?? "") } });
+        return;
+      case "pong":
+        clearTimeout(this.pongTimer);
+        this.pongTimer = undefined;
+        this.answered("ping");
+        return;
+      case "error":
+        this.onError(ws, String(frame.code ?? ""), typeof frame.field === "string" ? frame.field : null, String(frame.message ?? ""));
+        return;
+      default:
+        return;
+    }
+  }
+
+  private onError(ws: WebSocket, code: string, field: string | null, message: string): void {
+    switch (code) {
+      case "invalid_intake": {
+        // The start frame was refused: back to the form, the problem on its field.
+        const key: IntakeField = field === "name" || field === "question" ? field : "phone";
+        const problem: FieldProblem = /longer/.test(message) ? "too_long" : key === "phone" ? "invalid" : "required";
+        this.closeSocket();
+        this.clearRetry();
+        this.state.set({ ...initial(this.state.value.intake), fieldErrors: { [key]: problem } });
+        return;
+      }
+      case "unavailable":
+        // The shared directory does not answer: try again later with a new socket.
+        this.patch({ unavailable: true });
+        this.abandon(ws, 1013);
+        return;
+      case "unauthorized":
+      case "forbidden":
+      case "internal_error":
+        return; // the server closes the socket next; onClose decides
+      default:
+        this.refused(code);
+    }
+  }
+
+  /** Frames answered (a pong, a request_created): everything sent before them got through. */
+  private answered(kind: "ping" | "request"): void {
+    const sent = new Set<number>();
+    while (this.pending.length) {
+      const item = this.pending.shift() as Pending;
+      if (item.kind === "message") sent.add(item.id);
+      if (item.kind === kind) break;
+    }
+    if (sent.size) this.setStatus(sent, "sent");
+  }
+
+  /** An error answers the oldest frame still waiting for its answer. */
+  private refused(code: string): void {
+    const item = this.pending.shift();
+    if (!item) return;
+    if (item.kind === "message") this.setStatus(new Set([item.id]), "failed");
+    else if (item.kind === "request") this.patch({ request: { state: "failed", code } });
+  }
+
+  /** The socket is gone: what was not confirmed may not have arrived. */
+  private failUnanswered(): void {
+    const ids = new Set<number>();
+    let request = false;
+    for (const item of this.pending) {
+      if (item.kind === "message") ids.add(item.id);
+      if (item.kind === "request") request = true;
+    }
+    this.pending = [];
+    if (ids.size) this.setStatus(ids, "failed");
+    if (request) this.patch({ request: { state: "failed", code: "connection" } });
+  }
+
+  // -- our lines ------------------------------------------------------------------------------
+
+  /** Send a queued line if a specialist is there and the socket is open; else it stays queued. */
+  private transmit(id: number): void {
+    const s = this.state.value;
+    const ws = this.ws;
+    const line = s.lines.find((l) => l.id === id);
+    if (!line || line.status !== "queued") return;
+    if (s.phase !== "chatting" || !ws || ws.readyState !== WebSocket.OPEN || !this.ctx.online.value) return;
+    ws.send(JSON.stringify({ type: "message", text: line.text }));
+    this.pending.push({ kind: "message", id });
+    this.setStatus(new Set([id]), "sending");
+    this.patch({ sessionLines: this.state.value.sessionLines + 1 });
+    this.ping(ws);
+  }
+
+  private flush(): void {
+    for (const line of this.state.value.lines) if (line.status === "queued") this.transmit(line.id);
+  }
+
+  private setStatus(ids: Set<number>, status: LineStatus): void {
+    this.patch({ lines: this.state.value.lines.map((l) => (ids.has(l.id) ? { ...l, status } : l)) });
+  }
+
+  private finish(reason: EndReason): void {
+    this.closeSocket();
+    this.clearRetry();
+    clearTimeout(this.typingTimer);
+    const s = this.state.value;
+    this.state.set({
+      ...s,
+      phase: "ended",
+      ended: reason,
+      specialistTyping: false,
+      position: null,
+      offer: null,
+      notice: null,
+      lines: s.lines.map((l) => (l.status === "queued" || l.status === "sending" ? { ...l, status: "failed" } : l)),
+      request: s.request.state === "pending" ? { state: "failed", code: "connection" } : s.request,
+    });
+  }
+
+  private patch(change: Partial<ChatState>): void {
+    this.state.set({ ...this.state.value, ...change });
+  }
+}
+
+/** What "Create a request instead" pre-fills: the server's draft, or the chat as we saw it. */
+export function requestDraft(s: ChatState, labels: { question: string; me: string; support: string }): RequestDraft {
+  const question = s.intake?.question ?? "";
+  const unsent = s.lines.some((l) => l.from === "me" && l.status !== "sent");
+  let message = s.draft?.message || question;
+  // The server's draft knows only the current session's delivered lines; ours knows them all.
+  if (s.lines.length && (!s.draft?.message || s.sessions > 1 || unsent)) {
+    message = [
+      `${labels.question}: ${question}`,
+      ...s.lines.map((l) => `${l.from === "me" ? labels.me : labels.support}: ${l.text}`),
+    ].join("\n");
+  }
+  return {
+    topic: s.draft?.topic ?? "chat",
+    comment: s.draft?.comment || question,
+    message,
+    importance: s.draft?.importance ?? "normal",
+  };
+}
