@@ -34,6 +34,8 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, BrowserContext, Playwright, ViewportSize, async_playwright
 
+from tests.e2e.gateway.system import helpdesk_system  # one `helpdesk up` for the whole session
+
 BROWSER_DIR = Path(__file__).resolve().parent
 
 CHROMIUM_ARGS = [
@@ -50,6 +52,8 @@ CHROMIUM_ARGS = [
 DEFAULT_VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
 DEFAULT_LOCALE = "uk-UA"
 DEFAULT_TIMEZONE = "Europe/Kyiv"
+
+__all__ = ["helpdesk_system"]
 
 NewContext = Callable[..., Awaitable[BrowserContext]]
 

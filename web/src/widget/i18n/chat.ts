@@ -4,7 +4,7 @@ import type { Catalog } from "../core/i18n";
 export const chatStrings: Catalog = {
   uk: {
     "chat.title": "Чат із підтримкою",
-    "chat.privacy": "Чат ніде не зберігається. Якщо закрити вікно допомоги або перейти до іншого розділу, розмова завершиться. Щоб зберегти її, перетворіть чат на звернення.",
+    "chat.privacy": "Чат ніде не зберігається. Якщо закрити вікно допомоги, розмова завершиться. Щоб зберегти її, перетворіть чат на звернення.",
     "chat.field.name": "Ваше ім'я",
     "chat.field.phone": "Контактний телефон",
     "chat.field.phone.hint": "У міжнародному форматі, наприклад +380 67 123 4567. Український номер можна ввести й так: 067 123 45 67.",
@@ -77,7 +77,7 @@ export const chatStrings: Catalog = {
   },
   ru: {
     "chat.title": "Чат с поддержкой",
-    "chat.privacy": "Чат нигде не сохраняется. Если закрыть окно помощи или перейти в другой раздел, разговор завершится. Чтобы сохранить его, превратите чат в обращение.",
+    "chat.privacy": "Чат нигде не сохраняется. Если закрыть окно помощи, разговор завершится. Чтобы сохранить его, превратите чат в обращение.",
     "chat.field.name": "Ваше имя",
     "chat.field.phone": "Контактный телефон",
     "chat.field.phone.hint": "В международном формате, например +380 67 123 4567. Украинский номер можно ввести и так: 067 123 45 67.",
@@ -150,7 +150,7 @@ export const chatStrings: Catalog = {
   },
   en: {
     "chat.title": "Chat with support",
-    "chat.privacy": "This chat is not saved anywhere. Closing the Help window or switching to another section ends it. To keep the conversation, turn it into a request.",
+    "chat.privacy": "This chat is not saved anywhere. Closing the Help window ends it. To keep the conversation, turn it into a request.",
     "chat.field.name": "Your name",
     "chat.field.phone": "Contact phone",
     "chat.field.phone.hint": "In international format, e.g. +380 67 123 4567. A Ukrainian number can also be typed as 067 123 45 67.",
@@ -219,7 +219,7 @@ export const chatStrings: Catalog = {
   },
   pl: {
     "chat.title": "Czat z pomocą techniczną",
-    "chat.privacy": "Czat nie jest nigdzie zapisywany. Zamknięcie okna pomocy lub przejście do innej sekcji kończy rozmowę. Aby ją zachować, zamień czat na zgłoszenie.",
+    "chat.privacy": "Czat nie jest nigdzie zapisywany. Zamknięcie okna pomocy kończy rozmowę. Aby ją zachować, zamień czat na zgłoszenie.",
     "chat.field.name": "Imię i nazwisko",
     "chat.field.phone": "Telefon kontaktowy",
     "chat.field.phone.hint": "W formacie międzynarodowym, np. +48 512 345 678 lub +380 67 123 4567. Numer ukraiński można wpisać też jako 067 123 45 67.",

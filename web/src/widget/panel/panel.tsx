@@ -114,12 +114,20 @@ function Panel(): JSX.Element | null {
   const open = useStore(ctx.isOpen);
   const route = useStore(ctx.route);
   const dialog = useRef<HTMLDivElement>(null);
+  // A chat lives until the Help window closes: it stays mounted (hidden) while other tabs are shown.
+  const chatVisited = useRef(false);
+  useEffect(() => {
+    if (!open) chatVisited.current = false;
+  }, [open]);
 
   useEffect(() => {
     if (!open) return;
     const el = dialog.current;
     // Focus the heading's first control once the panel is on screen.
-    requestAnimationFrame(() => ctx.root.getElementById(`hd-tab-${ctx.route.value.section}`)?.focus());
+    // A "view fully" from a popup puts focus on the request itself; otherwise on the current tab.
+    if (!ctx.route.value.ticketId) {
+      requestAnimationFrame(() => ctx.root.getElementById(`hd-tab-${ctx.route.value.section}`)?.focus());
+    }
     const onKey = (event: KeyboardEvent): void => {
       if (!el) return;
       if (event.key === "Escape" && !ctx.root.querySelector(".popup-dialog")) {
@@ -134,10 +142,11 @@ function Panel(): JSX.Element | null {
   }, [open]);
 
   if (!open) return null;
+  if (route.section === "chat") chatVisited.current = true;
   const Body = { faq: FaqSection, chat: ChatSection, request: RequestSection, history: HistorySection }[route.section];
   return (
     <div class="panel" role="dialog" aria-modal="true" aria-labelledby="hd-panel-title" ref={dialog} lang={lang}>
-      <header class="panel-head">
+      <div class="panel-head">
         <h2 id="hd-panel-title">{t("panel.title")}</h2>
         <label class="lang">
           <span class="sr-only">{t("panel.language")}</span>
@@ -152,18 +161,32 @@ function Panel(): JSX.Element | null {
         <button type="button" class="icon-button" aria-label={t("panel.close")} onClick={() => ctx.close()}>
           <span aria-hidden="true">×</span>
         </button>
-      </header>
+      </div>
       <ConnectionBanner />
       <Tabs current={route.section} />
-      <section
-        class="section"
-        id={`hd-section-${route.section}`}
-        role="tabpanel"
-        aria-labelledby={`hd-tab-${route.section}`}
-        key={route.section}
-      >
-        <Body />
-      </section>
+      {route.section !== "chat" && (
+        <section
+          class="section"
+          id={`hd-section-${route.section}`}
+          role="tabpanel"
+          aria-labelledby={`hd-tab-${route.section}`}
+          key={route.section}
+        >
+          <Body />
+        </section>
+      )}
+      {chatVisited.current && (
+        <section
+          class="section"
+          id="hd-section-chat"
+          role="tabpanel"
+          aria-labelledby="hd-tab-chat"
+          hidden={route.section !== "chat"}
+          key="chat"
+        >
+          <ChatSection />
+        </section>
+      )}
     </div>
   );
 }

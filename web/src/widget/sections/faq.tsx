@@ -254,7 +254,12 @@ function ArticleView({ id, back, go }: { id: string; back: View; go: (v: View) =
   return (
     <article class="article" lang={data?.lang}>
       <button type="button" class="link back" onClick={() => go(back)}>
-        ← {back.kind === "results" ? t("faq.back.results") : t("faq.back.sections")}
+        ←{" "}
+        {back.kind === "results"
+          ? t("faq.back.results")
+          : back.kind === "section"
+            ? t(`section.${back.section}`)
+            : t("faq.back.sections")}
       </button>
       <ErrorNotice error={error} onRetry={reload} />
       {!data && !error && <Spinner label={t("common.loading")} />}
