@@ -12,8 +12,9 @@ Under `helpdesk up` Caddy listens on the port base itself (8700) and:
 - answers `/healthz` itself;
 - serves everything else from the front-end build (`web/dist/`) with security headers and compression,
   `/console/*` falling back to the console's `index.html`; without a build, `/` says so.
-No admin endpoint, no automatic HTTPS, no persisted config: nothing but the listener is exposed and
-Caddy reaches nothing but the services.
+No admin endpoint, no automatic HTTPS (no TLS app at all, so no ACME or OCSP traffic), no persisted
+config: nothing but the listener is exposed and Caddy reaches nothing but the services (Caddy 2 has no
+telemetry). Access logs are off: the popup stream's URL carries a short-lived token.
 """
 
 from __future__ import annotations
