@@ -7,6 +7,7 @@ import type { JSX } from "preact";
 import { render } from "preact";
 import { useEffect, useRef } from "preact/hooks";
 import type { Section, WidgetContext } from "../core/context";
+import { trapTab } from "../core/focus";
 import { LANGS, register, type Lang } from "../core/i18n";
 import { common } from "../i18n/common";
 import { panelStrings } from "../i18n/panel";
@@ -26,29 +27,6 @@ register(panelStrings);
 
 const SECTIONS: readonly Section[] = ["faq", "chat", "request", "history"];
 const LANGUAGE_NAMES: Record<Lang, string> = { uk: "Українська", ru: "Русский", en: "English", pl: "Polski" };
-
-export function focusables(root: ParentNode): HTMLElement[] {
-  const selector =
-    'a[href], button:not([disabled]), input:not([disabled]):not([type="hidden"]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
-  return [...root.querySelectorAll<HTMLElement>(selector)].filter((el) => !el.closest("[hidden]") && el.getClientRects().length > 0);
-}
-
-/** Keeps Tab and Shift+Tab inside `container` (the panel, or a popup). */
-export function trapTab(event: KeyboardEvent, container: HTMLElement, root: ShadowRoot): void {
-  if (event.key !== "Tab") return;
-  const items = focusables(container);
-  if (!items.length) return;
-  const first = items[0] as HTMLElement;
-  const last = items[items.length - 1] as HTMLElement;
-  const active = root.activeElement;
-  if (event.shiftKey && (active === first || !container.contains(active))) {
-    event.preventDefault();
-    last.focus();
-  } else if (!event.shiftKey && (active === last || !container.contains(active))) {
-    event.preventDefault();
-    first.focus();
-  }
-}
 
 function Tabs({ current }: { current: Section }): JSX.Element {
   const ctx = useWidget();

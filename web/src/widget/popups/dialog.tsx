@@ -8,6 +8,7 @@ import type { JSX } from "preact";
 import { render } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { WidgetContext } from "../core/context";
+import { trapTab } from "../core/focus";
 import { register } from "../core/i18n";
 import type { Popup } from "../core/popups";
 import { common } from "../i18n/common";
@@ -18,15 +19,6 @@ import dialogCss from "./dialog.css";
 
 register(common);
 register(popupStrings);
-
-/**
- * What Tab can reach inside `root`. (The panel has the same helper, but importing it here would
- * load the whole panel with every popup.)
- */
-function focusables(root: ParentNode): HTMLElement[] {
-  const selector = 'button:not([disabled]), input:not([disabled]):not([type="hidden"]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
-  return [...root.querySelectorAll<HTMLElement>(selector)].filter((el) => el.getClientRects().length > 0);
-}
 
 /** The element that really has focus, looking through shadow roots. */
 function deepActive(): HTMLElement | null {
@@ -169,22 +161,7 @@ function PopupDialog({ popup, index, total }: { popup: Popup; index: number; tot
       }
       return;
     }
-    if (event.key === "Tab") {
-      // Tab and Shift+Tab go round inside the dialog (from the heading, too).
-      const items = focusables(el);
-      if (!items.length) return;
-      const current = ctx.root.activeElement as HTMLElement | null;
-      const at = current ? items.indexOf(current) : -1;
-      const first = items[0] as HTMLElement;
-      const last = items[items.length - 1] as HTMLElement;
-      if (event.shiftKey && at <= 0) {
-        event.preventDefault();
-        last.focus();
-      } else if (!event.shiftKey && (at === -1 || at === items.length - 1)) {
-        event.preventDefault();
-        first.focus();
-      }
-    }
+    trapTab(event, el, ctx.root);
   };
 
   const time = new Intl.DateTimeFormat(lang, { hour: "numeric", minute: "2-digit" }).format(tomorrowAtNine());
