@@ -113,3 +113,32 @@ async def test_a_request_sent_while_offline_is_kept_and_sent_once_back_online(
                 break
             await asyncio.sleep(0.1)
     assert len(items) == 1 and items[0]["topic"] == "reports"
+
+
+async def test_markup_in_a_requests_text_and_in_supports_reply_is_shown_as_text_in_the_history(
+    new_context: NewContext, helpdesk_system: HelpdeskSystem
+) -> None:
+    page, user = await open_help(new_context, helpdesk_system, lang="en")
+    hostile = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script><b>bold</b>'
+    with api(helpdesk_system, user.token) as http:
+        created = http.post(
+            "/api/v1/tickets",
+            data={"topic": "other", "comment": f"Odd {hostile}", "message": f"Message {hostile}"},
+        ).json()
+    agent = helpdesk_system.token(role="agent", sub="agent-markup", name="Iryna Support")
+    with api(helpdesk_system, agent) as http:
+        reply = http.post(
+            f"/api/v1/tickets/{created['ticket_id']}/replies", data={"text": f"Reply {hostile}"}
+        )
+        assert reply.status_code == 201, reply.text
+    await page.evaluate(
+        "(id) => document.querySelector('otelms-help').open({section: 'history', ticketId: id})",
+        created["ticket_id"],
+    )
+    history = page.get_by_role("tabpanel", name="Request history")
+    timeline = history.get_by_role("list", name="Timeline")
+    await expect(timeline).to_contain_text("Reply <img src=x", timeout=10_000)
+    await expect(timeline).to_contain_text("Message <img src=x")
+    assert await page.locator("otelms-help").locator("img, script, b").count() == 0
+    assert await page.evaluate("() => window.__xss") is None
+    await screenshot(page, "history-markup-as-text")
