@@ -231,9 +231,20 @@ function typesText(lang: string, form: RequestForm): string {
   return new Intl.ListFormat(lang, { style: "short", type: "unit" }).format(names);
 }
 
+/**
+ * A file's size and the limit, as two texts that never read the same: a file just over the limit
+ * would otherwise be "20 MB; the largest allowed is 20 MB". Exact bytes when rounding hides it.
+ */
+function sizeAndLimit(lang: string, size: number, max: number): { size: string; max: string } {
+  const shown = { size: formatBytes(lang as never, size), max: formatBytes(lang as never, max) };
+  if (shown.size !== shown.max) return shown;
+  const exact = new Intl.NumberFormat(lang, { style: "unit", unit: "byte", unitDisplay: "long" });
+  return { size: exact.format(size), max: exact.format(max) };
+}
+
 function fileProblem(t: Translate, lang: string, file: File, form: RequestForm): string | null {
   if (file.size > form.max_file_bytes) {
-    return t("history.reply.file_too_large", { name: file.name, size: formatBytes(lang as never, file.size), max: formatBytes(lang as never, form.max_file_bytes) });
+    return t("history.reply.file_too_large", { name: file.name, ...sizeAndLimit(lang, file.size, form.max_file_bytes) });
   }
   const allowed = new Set(form.allowed_extensions.map((ext) => ext.toLowerCase()));
   if (!allowed.has(extensionOf(file.name))) return t("history.reply.file_type", { name: file.name, types: typesText(lang, form) });
