@@ -82,7 +82,7 @@ async def test_a_reply_pops_up_in_the_middle_with_the_panel_closed_and_view_full
     assert box is not None
     assert abs(box["x"] + box["width"] / 2 - 640) < 20
     assert abs(box["y"] + box["height"] / 2 - 400) < 80
-    badge = page.get_by_role("button", name="Help, 1 new message from support", exact=True)
+    badge = page.get_by_role("button", name="Help (1 new message from support)", exact=True)
     await expect(badge).to_have_count(1)
     await expect(badge.locator(".badge")).to_have_text("1")
     await screenshot(page, "popup-reply-1280", full_page=False)
@@ -192,5 +192,6 @@ async def test_the_popup_works_from_the_keyboard_and_supports_markup_never_runs(
         active = (await http.get("/api/v1/popups")).json()["items"]
     assert [item["text"] for item in active] == [hostile]  # Escape deleted nothing
     assert_no_serious_a11y(await axe(page, POPUP_ONLY))  # type: ignore[arg-type]
+    assert_no_serious_a11y(await axe(page, "otelms-help"))  # the launcher with its unread count too
     await screenshot(page, "popup-keyboard-hostile-text", full_page=False)
     assert await page.evaluate("() => window.__xss") is None

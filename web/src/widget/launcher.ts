@@ -27,6 +27,7 @@ export class OtelmsHelp extends HTMLElement {
   private button!: HTMLButtonElement;
   private label!: HTMLSpanElement;
   private badge!: HTMLSpanElement;
+  private unread!: HTMLSpanElement;
   private panelLoading: Promise<unknown> | null = null;
   private popupsLoading: Promise<unknown> | null = null;
   private observer: MutationObserver | null = null;
@@ -69,7 +70,11 @@ export class OtelmsHelp extends HTMLElement {
     this.badge.className = "badge";
     this.badge.hidden = true;
     this.badge.setAttribute("aria-hidden", "true");
-    this.button.append(icon, this.label, this.badge);
+    // The name comes from the content (the label, then the unread count for screen readers), so
+    // the visible text is always part of it.
+    this.unread = document.createElement("span");
+    this.unread.className = "sr-only";
+    this.button.append(icon, this.label, this.unread, this.badge);
     this.button.addEventListener("click", () => (ctx.isOpen.value ? ctx.close() : ctx.open()));
     ctx.launcher = this.button;
 
@@ -125,8 +130,7 @@ export class OtelmsHelp extends HTMLElement {
     this.label.textContent = translate(lang, "launcher.label");
     this.badge.hidden = count === 0;
     this.badge.textContent = count > 99 ? "99+" : String(count);
-    const unread = count ? `, ${translate(lang, "launcher.unread", { count })}` : "";
-    this.button.setAttribute("aria-label", translate(lang, "launcher.label") + unread);
+    this.unread.textContent = count ? `(${translate(lang, "launcher.unread", { count })})` : "";
   }
 
   private loadPanel(container: HTMLElement): Promise<unknown> {
