@@ -1,19 +1,15 @@
-// The front-end build: esbuild bundles the widget (a small launcher plus chunks it loads on demand)
-// and copies the demo host page. `node build.mjs` → dist/; `node build.mjs --watch` rebuilds on change.
+// The front-end build: esbuild bundles the Help widget (a small launcher plus chunks it loads on
+// demand), the demo host page and the support console, each with chunks of its own, and copies
+// their HTML. `node build.mjs` → dist/; `node build.mjs --watch` rebuilds on change.
 import { build, context } from "esbuild";
-import { cp, mkdir, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { gzipSync } from "node:zlib";
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 
 const watch = process.argv.includes("--watch");
 const dist = "dist";
 
-const options = {
-  entryPoints: {
-    "widget/otelms-help": "src/widget/launcher.ts",
-    "demo/demo": "demo/demo.ts",
-  },
+const common = {
   outdir: dist,
   bundle: true,
   splitting: true,
@@ -22,7 +18,6 @@ const options = {
   minify: true,
   sourcemap: "linked",
   legalComments: "none",
-  chunkNames: "widget/chunks/[name]-[hash]",
   loader: { ".css": "text" },
   jsx: "automatic",
   jsxImportSource: "preact",
@@ -30,30 +25,47 @@ const options = {
   logLevel: "warning",
 };
 
+const builds = [
+  {
+    ...common,
+    entryPoints: { "widget/otelms-help": "src/widget/launcher.ts", "demo/demo": "demo/demo.ts" },
+    chunkNames: "widget/chunks/[name]-[hash]",
+  },
+  {
+    ...common,
+    entryPoints: { "console/console": "src/console/main.tsx" },
+    chunkNames: "console/chunks/[name]-[hash]",
+  },
+];
+
 async function copyStatic() {
+  await mkdir(join(dist, "demo"), { recursive: true });
+  await mkdir(join(dist, "console"), { recursive: true });
   await cp("demo/index.html", join(dist, "index.html"));
   await cp("demo/demo.css", join(dist, "demo", "demo.css"));
+  await cp("console/index.html", join(dist, "console", "index.html"));
+  await cp("console/console.css", join(dist, "console", "console.css"));
 }
 
-async function report(metafile) {
+async function report(metafiles) {
   const sizes = {};
-  for (const [file, info] of Object.entries(metafile.outputs)) {
-    if (!file.endsWith(".js")) continue;
-    const gz = gzipSync(await readFile(file)).length;
-    sizes[file.slice(dist.length + 1)] = { bytes: info.bytes, gzip: gz, entry: info.entryPoint ?? null };
+  for (const metafile of metafiles) {
+    for (const [file, info] of Object.entries(metafile.outputs)) {
+      if (!file.endsWith(".js")) continue;
+      const gz = gzipSync(await readFile(file)).length;
+      sizes[file.slice(dist.length + 1)] = { bytes: info.bytes, gzip: gz, entry: info.entryPoint ?? null };
+    }
   }
-  await writeFile(join(dist, "widget", "sizes.json"), JSON.stringify(sizes, null, 2));
+  await writeFile(join(dist, "sizes.json"), JSON.stringify(sizes, null, 2));
 }
 
 await rm(dist, { recursive: true, force: true });
-await mkdir(join(dist, "demo"), { recursive: true });
 if (watch) {
-  const ctx = await context(options);
+  for (const options of builds) await (await context(options)).watch();
   await copyStatic();
-  await ctx.watch();
-  console.log("watching src/ and demo/ …");
+  console.log("watching src/, demo/ and console/ …");
 } else {
-  const result = await build(options);
+  const results = await Promise.all(builds.map((options) => build(options)));
   await copyStatic();
-  await report(result.metafile);
+  await report(results.map((r) => r.metafile));
 }

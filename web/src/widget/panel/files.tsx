@@ -3,9 +3,10 @@
  * upload, a too-large or refused file rejected in the form, a second file refused too.
  */
 import type { JSX } from "preact";
-import { useState } from "preact/hooks";
 import { formatBytes, register } from "../core/i18n";
-import { useId, useLatest, useT, useWidget } from "./hooks";
+import { useContext, useState } from "preact/hooks";
+import type { Api } from "../core/api";
+import { Ctx, useId, useLatest, useT } from "./hooks";
 
 register({
   uk: {
@@ -68,10 +69,12 @@ export interface FormPolicy {
 let cached: Promise<FormPolicy> | null = null;
 
 /** The request form's limits from the server, fetched once per page. */
-export function useFormPolicy(): { policy: FormPolicy | undefined; error: unknown; reload: () => void } {
-  const ctx = useWidget();
+export function useFormPolicy(api?: Api): { policy: FormPolicy | undefined; error: unknown; reload: () => void } {
+  const widget = useContext(Ctx);
+  const client = api ?? widget?.api;
   const { data, error, reload } = useLatest("policy", () => {
-    cached ??= ctx.api.get<FormPolicy>("/api/v1/request-form").catch((e: unknown) => {
+    if (!client) return Promise.reject(new Error("no API in context"));
+    cached ??= client.get<FormPolicy>("/api/v1/request-form").catch((e: unknown) => {
       cached = null;
       throw e;
     });

@@ -6,6 +6,8 @@ import { translator, type Lang, type Translate } from "../core/i18n";
 import type { Store } from "../core/store";
 
 export const Ctx = createContext<WidgetContext | null>(null);
+/** The language store, for components shared with the console (which has no WidgetContext). */
+export const LangCtx = createContext<Store<Lang> | null>(null);
 
 export function useWidget(): WidgetContext {
   const ctx = useContext(Ctx);
@@ -24,8 +26,9 @@ export function useStore<T>(store: Store<T>): T {
 
 /** The current language and its translate function. */
 export function useT(): { t: Translate; lang: Lang } {
-  const ctx = useWidget();
-  const lang = useStore(ctx.lang);
+  const store = useContext(LangCtx) ?? useContext(Ctx)?.lang;
+  if (!store) throw new Error("no language in context");
+  const lang = useStore(store);
   return { t: translator(lang), lang };
 }
 

@@ -1,0 +1,128 @@
+/**
+ * The support console: where specialists take chats, answer requests, message hotels and keep the
+ * knowledge base. One page at /console/ on the same origin as the APIs and the Help widget.
+ */
+import type { JSX } from "preact";
+import { render } from "preact";
+import { LANGS, register, type Lang } from "../widget/core/i18n";
+import { common } from "../widget/i18n/common";
+import { LangCtx } from "../widget/panel/hooks";
+import { ConsoleContext, VIEWS, type View } from "./context";
+import { ConsoleCtx, useConsole, useStore, useT } from "./hooks";
+import { shellStrings } from "./i18n/shell";
+import { SignIn } from "./signin";
+import { ChatsView, PresenceControl, useDesk } from "./views/chats";
+import { KbView } from "./views/kb";
+import { MessageView } from "./views/message";
+import { RequestsView } from "./views/requests";
+
+register(common);
+register(shellStrings);
+
+const LANGUAGE_NAMES: Record<Lang, string> = { uk: "Українська", ru: "Русский", en: "English", pl: "Polski" };
+const BODIES: Record<View, () => JSX.Element> = { chats: ChatsView, requests: RequestsView, message: MessageView, kb: KbView };
+
+function Header(): JSX.Element {
+  const ctx = useConsole();
+  const { t, lang } = useT();
+  const agent = useStore(ctx.agent);
+  return (
+    <header class="topbar">
+      <span class="brand">{t("console.title")}</span>
+      {agent && <PresenceControl />}
+      <span class="grow" />
+      <label class="lang">
+        <span class="sr-only">{t("console.language")}</span>
+        <select value={lang} onChange={(e) => ctx.lang.set((e.currentTarget as HTMLSelectElement).value as Lang)}>
+          {LANGS.map((code) => (
+            <option key={code} value={code} lang={code}>
+              {LANGUAGE_NAMES[code]}
+            </option>
+          ))}
+        </select>
+      </label>
+      {agent && (
+        <>
+          <span class="who">{t("console.signed_in", { name: agent.name })}</span>
+          <button type="button" class="button secondary small" onClick={() => ctx.signOut()}>
+            {t("console.sign_out")}
+          </button>
+        </>
+      )}
+    </header>
+  );
+}
+
+function Nav({ current }: { current: View }): JSX.Element {
+  const ctx = useConsole();
+  const { t } = useT();
+  const desk = useDesk();
+  const waiting = useStore(desk.waitingCount);
+  return (
+    <nav class="nav" aria-label={t("console.nav")}>
+      <ul>
+        {VIEWS.map((view) => (
+          <li key={view}>
+            <a
+              href={`#/${view}`}
+              aria-current={view === current ? "page" : undefined}
+              onClick={(e) => {
+                e.preventDefault();
+                ctx.go({ view });
+              }}
+            >
+              {t(`console.view.${view}`)}
+              {view === "chats" && waiting > 0 && <span class="count"> ({waiting})</span>}
+            </a>
+          </li>
+        ))}
+      </ul>
+    </nav>
+  );
+}
+
+function Console(): JSX.Element {
+  const ctx = useConsole();
+  const { t } = useT();
+  const agent = useStore(ctx.agent);
+  const route = useStore(ctx.route);
+  const online = useStore(ctx.online);
+  if (!agent) {
+    return (
+      <>
+        <Header />
+        <SignIn />
+      </>
+    );
+  }
+  const Body = BODIES[route.view];
+  return (
+    <>
+      <Header />
+      {!online && (
+        <p class="banner" role="status">
+          {t("console.offline")}
+        </p>
+      )}
+      <div class="layout">
+        <Nav current={route.view} />
+        <main class="main" aria-label={t(`console.view.${route.view}`)}>
+          <Body />
+        </main>
+      </div>
+    </>
+  );
+}
+
+const ctx = new ConsoleContext();
+const app = document.getElementById("app");
+if (app) {
+  render(
+    <ConsoleCtx.Provider value={ctx}>
+      <LangCtx.Provider value={ctx.lang}>
+        <Console />
+      </LangCtx.Provider>
+    </ConsoleCtx.Provider>,
+    app,
+  );
+}

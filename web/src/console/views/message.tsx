@@ -1,0 +1,5 @@
+import type { JSX } from "preact";
+
+export function MessageView(): JSX.Element {
+  return <p>…</p>;
+}

@@ -1,0 +1,5 @@
+import type { JSX } from "preact";
+
+export function RequestsView(): JSX.Element {
+  return <p>…</p>;
+}
