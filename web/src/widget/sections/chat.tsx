@@ -398,6 +398,11 @@ function Conversation({ controller, state }: { controller: ChatController; state
         )}
       </div>
 
+      {live && state.requestOffered && request.state !== "created" && (
+        <p class="notice info" role="status">
+          {t("chat.convert.offered", { name: state.specialist ?? "" })}
+        </p>
+      )}
       {live && (
         <div class="row chat-actions">
           {(state.phase === "chatting" || (state.phase === "waiting" && state.sessionLines > 0)) && request.state !== "created" && (

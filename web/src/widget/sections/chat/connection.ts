@@ -70,6 +70,8 @@ export interface ChatState {
   failures: number;
   /** Lines exchanged in the current server session (what `create_request` would carry). */
   sessionLines: number;
+  /** The specialist suggested turning the chat into a request; only the user's own click files it. */
+  requestOffered: boolean;
 }
 
 type Pending = { kind: "message"; id: number } | { kind: "ping" } | { kind: "request" };
@@ -121,6 +123,7 @@ function initial(intake: Intake | null = null): ChatState {
     fieldErrors: {},
     failures: 0,
     sessionLines: 0,
+    requestOffered: false,
   };
 }
 
@@ -403,6 +406,7 @@ export class ChatController {
           fieldErrors: {},
           failures: 0,
           sessionLines: 0,
+          requestOffered: false,
           request: s.request.state === "created" ? s.request : { state: "idle" },
         });
         this.startPings(ws);
@@ -455,6 +459,9 @@ export class ChatController {
       case "ended":
         this.patch({ draft: asDraft(frame.draft) ?? s.draft });
         this.finish(frame.reason === "idle_timeout" ? "idle_timeout" : frame.reason === "specialist_ended" ? "specialist_ended" : "closed");
+        return;
+      case "request_offered":
+        this.patch({ requestOffered: true });
         return;
       case "request_created":
         this.answered("request");
