@@ -4,9 +4,10 @@
  */
 import type { JSX } from "preact";
 import { render } from "preact";
-import { LANGS, register, type Lang } from "../widget/core/i18n";
+import { register } from "../widget/core/i18n";
 import { common } from "../widget/i18n/common";
 import { LangCtx } from "../widget/panel/hooks";
+import { LanguageSelect } from "../widget/panel/ui";
 import { ConsoleContext, VIEWS, type View } from "./context";
 import { ConsoleCtx, useConsole, useStore, useT } from "./hooks";
 import { shellStrings } from "./i18n/shell";
@@ -19,7 +20,6 @@ import { RequestsView } from "./views/requests";
 register(common);
 register(shellStrings);
 
-const LANGUAGE_NAMES: Record<Lang, string> = { uk: "Українська", ru: "Русский", en: "English", pl: "Polski" };
 const BODIES: Record<View, () => JSX.Element> = { chats: ChatsView, requests: RequestsView, message: MessageView, kb: KbView };
 
 function Header(): JSX.Element {
@@ -31,16 +31,7 @@ function Header(): JSX.Element {
       <span class="brand">{t("console.title")}</span>
       {agent && <PresenceControl />}
       <span class="grow" />
-      <label class="lang">
-        <span class="sr-only">{t("console.language")}</span>
-        <select value={lang} onChange={(e) => ctx.lang.set((e.currentTarget as HTMLSelectElement).value as Lang)}>
-          {LANGS.map((code) => (
-            <option key={code} value={code} lang={code}>
-              {LANGUAGE_NAMES[code]}
-            </option>
-          ))}
-        </select>
-      </label>
+      <LanguageSelect value={lang} label={t("console.language")} onChange={(code) => ctx.lang.set(code)} />
       {agent && (
         <>
           <span class="who">{t("console.signed_in", { name: agent.name })}</span>

@@ -8,7 +8,7 @@ import { render } from "preact";
 import { useEffect, useRef } from "preact/hooks";
 import type { Section, WidgetContext } from "../core/context";
 import { trapTab } from "../core/focus";
-import { LANGS, register, type Lang } from "../core/i18n";
+import { register } from "../core/i18n";
 import { common } from "../i18n/common";
 import { panelStrings } from "../i18n/panel";
 import chatCss from "../sections/chat.css";
@@ -20,13 +20,13 @@ import { HistorySection } from "../sections/history";
 import requestCss from "../sections/request.css";
 import { RequestSection } from "../sections/request";
 import { Ctx, useStore, useT, useWidget } from "./hooks";
+import { LanguageSelect } from "./ui";
 import panelCss from "./panel.css";
 
 register(common);
 register(panelStrings);
 
 const SECTIONS: readonly Section[] = ["faq", "chat", "request", "history"];
-const LANGUAGE_NAMES: Record<Lang, string> = { uk: "Українська", ru: "Русский", en: "English", pl: "Polski" };
 
 function Tabs({ current }: { current: Section }): JSX.Element {
   const ctx = useWidget();
@@ -126,16 +126,7 @@ function Panel(): JSX.Element | null {
     <div class="panel" role="dialog" aria-modal="true" aria-labelledby="hd-panel-title" ref={dialog} lang={lang}>
       <div class="panel-head">
         <h2 id="hd-panel-title">{t("panel.title")}</h2>
-        <label class="lang">
-          <span class="sr-only">{t("panel.language")}</span>
-          <select value={lang} onChange={(e) => ctx.lang.set((e.currentTarget as HTMLSelectElement).value as Lang)}>
-            {LANGS.map((code) => (
-              <option key={code} value={code} lang={code}>
-                {LANGUAGE_NAMES[code]}
-              </option>
-            ))}
-          </select>
-        </label>
+        <LanguageSelect value={lang} label={t("panel.language")} onChange={(code) => ctx.lang.set(code)} />
         <button type="button" class="icon-button" aria-label={t("panel.close")} onClick={() => ctx.close()}>
           <span aria-hidden="true">×</span>
         </button>

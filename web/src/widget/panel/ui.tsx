@@ -1,7 +1,7 @@
 /** Small pieces every section uses: error notices, server highlights, status and topic labels. */
 import type { ComponentChildren, JSX } from "preact";
 import { ApiError } from "../core/api";
-import type { Translate } from "../core/i18n";
+import { LANGS, type Lang, type Translate } from "../core/i18n";
 import { useT } from "./hooks";
 
 const ENTITIES: Record<string, string> = { "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#x27;": "'", "&#39;": "'" };
@@ -70,4 +70,22 @@ export function topicLabel(t: Translate, id: string, fallback?: string): string 
 
 export function statusLabel(t: Translate, status: string): string {
   return t(`status.${status}`);
+}
+
+const LANGUAGE_NAMES: Record<Lang, string> = { uk: "Українська", ru: "Русский", en: "English", pl: "Polski" };
+
+/** The language switch (each language named in itself), labelled for screen readers. */
+export function LanguageSelect({ value, label, onChange }: { value: Lang; label: string; onChange: (lang: Lang) => void }): JSX.Element {
+  return (
+    <label class="lang">
+      <span class="sr-only">{label}</span>
+      <select value={value} onChange={(e) => onChange((e.currentTarget as HTMLSelectElement).value as Lang)}>
+        {LANGS.map((code) => (
+          <option key={code} value={code} lang={code}>
+            {LANGUAGE_NAMES[code]}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
 }
