@@ -18,6 +18,7 @@ from shared.nats import connect
 from shared.service import ServiceDefinition
 from shared.settings import Environment
 from tickets.adapters.attachments import AttachmentStore, bucket_name, ensure_bucket
+from tickets.adapters.live import TicketFeed
 from tickets.adapters.store import create_tables, open_application
 from tickets.application.batching import Executor
 from tickets.application.commands import Caller, CreateTicket, Reply
@@ -31,6 +32,7 @@ from tickets.entrypoints.http import build_router
 from tickets.entrypoints.http_errors import install_ticket_error_handlers
 from tickets.entrypoints.http_history import history_router
 from tickets.entrypoints.http_limits import UploadLimitMiddleware
+from tickets.entrypoints.http_stream import stream_router
 from tickets.entrypoints.workers import migrate_publication, open_history_store, start_workers
 from tickets.projections.waiter import ViewWaiter
 from tickets.settings import TicketsSettings
@@ -60,6 +62,13 @@ def create_app(settings: TicketsSettings) -> FastAPI:
         app.state.tickets = service
         app.state.attachments = attachments
         app.state.history = history
+        live = TicketFeed(
+            nc.jetstream(),
+            prefix=settings.common.nats_prefix,
+            replay_max=settings.stream_replay_max,
+            queue_size=settings.stream_queue_size,
+        )
+        app.state.live = live
         service.start()
         workers = start_workers(settings, app=store, nc=nc, store=history, waiter=waiter)
 
@@ -83,6 +92,7 @@ def create_app(settings: TicketsSettings) -> FastAPI:
         finally:
             gc.unfreeze()
             readiness.shutting_down = True
+            live.close_all()  # support's live streams end cleanly; their consoles reconnect elsewhere
             await service.stop()
             await workers.stop(grace=settings.shutdown_grace_seconds)
             await nc.drain()
@@ -99,6 +109,8 @@ def create_app(settings: TicketsSettings) -> FastAPI:
     )
     install_ticket_error_handlers(app)
     app.include_router(build_router())
+    # Before the history router: `/stream` is not a `/{ticket_id}`.
+    app.include_router(stream_router(heartbeat_seconds=settings.stream_heartbeat_seconds))
     app.include_router(
         history_router(
             store=lambda: app.state.history,

@@ -47,6 +47,12 @@ class TicketsSettings(ServiceSettings):
     # Run the outbox relay and the history projection inside this process (one active relay).
     run_relay: bool = True
     run_projection: bool = True
+    # Support's live stream (`GET /api/v1/tickets/stream`): SSE comment lines this often; a reconnect
+    # replays at most this many stream messages after its Last-Event-ID (else it is told to reload);
+    # a reader this many events behind is disconnected (it reconnects and is replayed).
+    stream_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+    stream_replay_max: int = Field(default=1000, ge=0, le=100_000)
+    stream_queue_size: int = Field(default=256, ge=1, le=10_000)
     # /metrics of `python -m tickets.relay` / `tickets.projector` (they serve no other HTTP); off when unset.
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
