@@ -1,0 +1,506 @@
+/**
+ * One request as support sees it: the facts, the whole timeline (internal notes marked), and the
+ * changes — reply (text and one file), internal note, status (only where the lifecycle allows),
+ * topic, priority, assignee. Every change carries the version the specialist saw (`If-Match`); a
+ * 412 says someone else changed the request meanwhile and offers a reload — never an overwrite.
+ * After a change the request is read again with `min_version` (read-your-writes).
+ */
+import type { ComponentChildren, JSX } from "preact";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { ApiError } from "../../widget/core/api";
+import { formatBytes, formatDateTime, type Translate } from "../../widget/core/i18n";
+import { FilePicker, useFormPolicy } from "../../widget/panel/files";
+import { ErrorNotice, Spinner, topicLabel } from "../../widget/panel/ui";
+import { useConsole, useId, useLatest, useStore, useT } from "../hooks";
+import { assigneeName, supportStatus } from "./inbox";
+import type { LiveTickets } from "./live";
+import { PRIORITIES, allowedStatuses, sendChange, ticketPath, type Accepted, type Change, type Status, type TicketDetail, type TimelineItem } from "./model";
+
+const str = (value: unknown): string => (typeof value === "string" ? value : "");
+
+export function RequestDetail({ ticketId, live, onClose }: { ticketId: string; live: LiveTickets; onClose: () => void }): JSX.Element {
+  const ctx = useConsole();
+  const { t, lang } = useT();
+  const heading = useRef<HTMLHeadingElement>(null);
+  const [read, setRead] = useState<{ min?: number; n: number }>({ n: 0 });
+  const [conflict, setConflict] = useState(false);
+  const detail = useLatest<TicketDetail>(`${ticketId}|${read.min ?? ""}|${read.n}`, (signal) =>
+    ctx.api.get<TicketDetail>(ticketPath(ticketId), { signal, query: { min_version: read.min } }),
+  );
+  const versions = useStore(live.versions);
+
+  useEffect(() => {
+    setConflict(false);
+    setRead({ n: 0 });
+    heading.current?.focus();
+  }, [ticketId]);
+
+  const data = detail.data?.ticket_id === ticketId ? detail.data : undefined;
+  const newer = data && !detail.loading ? (versions.get(ticketId) ?? 0) > data.version : false;
+  const reload = (): void => {
+    setConflict(false);
+    setRead((prev) => ({ n: prev.n + 1 }));
+  };
+  /** Sends one change based on the version on screen; true when it was accepted. */
+  const change = async (run: (version: number) => Promise<Accepted>): Promise<boolean> => {
+    if (!data) return false;
+    try {
+      const answer = await run(data.version);
+      setConflict(false);
+      live.saw(ticketId, answer.version);
+      setRead((prev) => ({ min: answer.version, n: prev.n + 1 }));
+      return true;
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 412) {
+        setConflict(true);
+        return false;
+      }
+      throw error;
+    }
+  };
+
+  const timeline = [...(data?.timeline ?? [])].sort((a, b) => a.version - b.version);
+  return (
+    <section class="req-detail" aria-labelledby="req-detail-title">
+      <div class="row req-detail-head">
+        <h2 id="req-detail-title" ref={heading} tabIndex={-1}>
+          {data ? t("requests.detail.title", { number: data.number }) : t("requests.detail.loading_title")}
+        </h2>
+        <span class="grow" />
+        <button type="button" class="button secondary small" onClick={onClose}>
+          {t("requests.detail.close")}
+        </button>
+      </div>
+      {detail.loading && !data && <Spinner label={t("requests.detail.loading")} />}
+      <ErrorNotice error={detail.error} onRetry={detail.reload} />
+      {conflict && (
+        <div class="notice error" role="alert">
+          <span>{t("requests.conflict")}</span>
+          <button type="button" class="button small" onClick={reload}>
+            {t("requests.reload")}
+          </button>
+        </div>
+      )}
+      {!conflict && newer && (
+        <div class="notice info" role="status">
+          <span>{t("requests.changed_meanwhile")}</span>
+          <button type="button" class="button secondary small" onClick={reload}>
+            {t("requests.reload")}
+          </button>
+        </div>
+      )}
+      {data && (
+        <>
+          <dl class="req-facts">
+            <Fact term={t("requests.col.account")}>
+              <span class="req-account">{data.account_id}</span>{" "}
+              <a
+                href="#/message"
+                onClick={(e) => {
+                  e.preventDefault();
+                  ctx.go({ view: "message", accountId: data.account_id });
+                }}
+              >
+                {t("requests.message_hotel")}
+              </a>
+            </Fact>
+            <Fact term={t("requests.col.topic")}>{topicLabel(t, data.topic)}</Fact>
+            <Fact term={t("requests.col.status")}>
+              <span class={`req-status status-${data.status}`}>{supportStatus(t, data.status)}</span>
+            </Fact>
+            <Fact term={t("requests.col.importance")}>{t(`importance.${data.importance}`)}</Fact>
+            <Fact term={t("requests.col.priority")}>{data.priority ? data.priority.toUpperCase() : t("requests.none")}</Fact>
+            <Fact term={t("requests.col.assignee")}>{assigneeName(t, data)}</Fact>
+            <Fact term={t("requests.detail.created")}>
+              <time dateTime={data.created_at}>{formatDateTime(lang, data.created_at)}</time>
+            </Fact>
+            <Fact term={t("requests.col.updated")}>
+              <time dateTime={data.updated_at}>{formatDateTime(lang, data.updated_at)}</time>
+            </Fact>
+          </dl>
+          <Changes ticket={data} change={change} />
+          <h3 id="req-timeline-title">{t("requests.timeline")}</h3>
+          <ol class="req-timeline" aria-labelledby="req-timeline-title" aria-busy={detail.loading ? "true" : "false"}>
+            {timeline.map((item) => (
+              <Entry key={item.event_id} item={item} ticketId={ticketId} />
+            ))}
+          </ol>
+          <ReplyForm ticket={data} change={change} />
+          <NoteForm change={change} ticketId={ticketId} />
+        </>
+      )}
+    </section>
+  );
+}
+
+function Fact({ term, children }: { term: string; children: ComponentChildren }): JSX.Element {
+  return (
+    <div>
+      <dt>{term}</dt>
+      <dd>{children}</dd>
+    </div>
+  );
+}
+
+type Run = (run: (version: number) => Promise<Accepted>) => Promise<boolean>;
+
+/** A small form of one control and its button, with its own busy state and error. */
+function useAction(): { busy: boolean; error: unknown; act: (work: () => Promise<boolean>) => Promise<boolean> } {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const act = async (work: () => Promise<boolean>): Promise<boolean> => {
+    if (busy) return false;
+    setBusy(true);
+    setError(null);
+    try {
+      return await work();
+    } catch (failure) {
+      setError(failure);
+      return false;
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, act };
+}
+
+function Changes({ ticket, change }: { ticket: TicketDetail; change: Run }): JSX.Element {
+  const ctx = useConsole();
+  const { t } = useT();
+  const id = useId("req-change");
+  const agent = useStore(ctx.agent);
+  const { policy } = useFormPolicy(ctx.api);
+  const allowed = allowedStatuses(ticket);
+  const [status, setStatus] = useState("");
+  const [reason, setReason] = useState("");
+  const [topic, setTopic] = useState(ticket.topic);
+  const [priority, setPriority] = useState(ticket.priority ?? "");
+  const action = useAction();
+  useEffect(() => {
+    setStatus("");
+    setReason("");
+    setTopic(ticket.topic);
+    setPriority(ticket.priority ?? "");
+  }, [ticket.ticket_id]);
+  const mine = ticket.assignee?.id === agent?.sub;
+  const run = (c: Change): Promise<boolean> => action.act(() => change((version) => sendChange(ctx.api, ticket.ticket_id, version, c)));
+  const submit = (e: Event, c: Change | null): void => {
+    e.preventDefault();
+    if (c) void run(c).then((ok) => ok && c.kind === "status" && (setStatus(""), setReason("")));
+  };
+
+  return (
+    <div class="req-changes" aria-busy={action.busy ? "true" : "false"}>
+      <h3 class="sr-only">{t("requests.changes")}</h3>
+      <form class="req-change" onSubmit={(e) => submit(e, status ? { kind: "status", status: status as Status, reason } : null)}>
+        <div class="field">
+          <label for={`${id}-status`}>{t("requests.change.status")}</label>
+          {allowed.length ? (
+            <select id={`${id}-status`} value={status} onChange={(e) => setStatus((e.currentTarget as HTMLSelectElement).value)}>
+              <option value="">{t("requests.change.status.choose")}</option>
+              {allowed.map((s) => (
+                <option key={s} value={s}>
+                  {supportStatus(t, s)}
+                </option>
+              ))}
+            </select>
+          ) : (
+            <p class="hint" id={`${id}-status`}>
+              {t("requests.change.status.none")}
+            </p>
+          )}
+        </div>
+        {status && (
+          <div class="field">
+            <label for={`${id}-reason`}>{t("requests.change.reason")}</label>
+            <input id={`${id}-reason`} value={reason} maxLength={500} onInput={(e) => setReason((e.currentTarget as HTMLInputElement).value)} />
+          </div>
+        )}
+        {allowed.length > 0 && (
+          <button type="submit" class="button small" aria-disabled={action.busy || !status}>
+            {t("requests.change.status.submit")}
+          </button>
+        )}
+      </form>
+      <form class="req-change" onSubmit={(e) => submit(e, topic && topic !== ticket.topic ? { kind: "topic", topic } : null)}>
+        <div class="field">
+          <label for={`${id}-topic`}>{t("requests.change.topic")}</label>
+          <select id={`${id}-topic`} value={topic} onChange={(e) => setTopic((e.currentTarget as HTMLSelectElement).value)}>
+            {!(policy?.topics ?? []).some((x) => x.id === ticket.topic) && <option value={ticket.topic}>{topicLabel(t, ticket.topic)}</option>}
+            {(policy?.topics ?? []).map((x) => (
+              <option key={x.id} value={x.id}>
+                {topicLabel(t, x.id, x.name)}
+              </option>
+            ))}
+          </select>
+        </div>
+        <button type="submit" class="button small" aria-disabled={action.busy || topic === ticket.topic}>
+          {t("requests.change.topic.submit")}
+        </button>
+      </form>
+      <form class="req-change" onSubmit={(e) => submit(e, priority && priority !== ticket.priority ? { kind: "priority", priority } : null)}>
+        <div class="field">
+          <label for={`${id}-priority`}>{t("requests.change.priority")}</label>
+          <select id={`${id}-priority`} value={priority} onChange={(e) => setPriority((e.currentTarget as HTMLSelectElement).value)}>
+            {!ticket.priority && <option value="">{t("requests.none")}</option>}
+            {PRIORITIES.map((p) => (
+              <option key={p} value={p}>
+                {t(`requests.priority.${p}`)}
+              </option>
+            ))}
+          </select>
+        </div>
+        <button type="submit" class="button small" aria-disabled={action.busy || !priority || priority === ticket.priority}>
+          {t("requests.change.priority.submit")}
+        </button>
+      </form>
+      <div class="req-change">
+        <p class="label">{t("requests.col.assignee")}</p>
+        <p class="req-assignee">{mine ? t("requests.assignee.you") : assigneeName(t, ticket)}</p>
+        <div class="row">
+          {!mine && (
+            <button type="button" class="button small" aria-disabled={action.busy} onClick={() => void run({ kind: "assignee", toSelf: true })}>
+              {t("requests.assign_me")}
+            </button>
+          )}
+          {ticket.assignee && (
+            <button type="button" class="button secondary small" aria-disabled={action.busy} onClick={() => void run({ kind: "assignee", toSelf: false })}>
+              {t("requests.unassign")}
+            </button>
+          )}
+        </div>
+      </div>
+      <div class="req-change-error">
+        <ErrorNotice error={action.error} />
+      </div>
+    </div>
+  );
+}
+
+function actorName(t: Translate, item: TimelineItem): string {
+  if (item.actor.kind === "system") return t("requests.actor.system");
+  return item.actor.name || item.actor.id || t(item.actor.kind === "agent" ? "requests.actor.support" : "requests.actor.user");
+}
+
+function Entry({ item, ticketId }: { item: TimelineItem; ticketId: string }): JSX.Element {
+  const { t, lang } = useT();
+  const d = item.data;
+  let kind = "event";
+  let title: string;
+  let body: ComponentChildren = null;
+  switch (item.type) {
+    case "ticket.created":
+      kind = "message";
+      title = t("requests.event.created");
+      body = (
+        <>
+          {str(d.comment) && <p class="req-text req-comment-line">{str(d.comment)}</p>}
+          <p class="req-text">{str(d.message)}</p>
+        </>
+      );
+      break;
+    case "ticket.replied":
+      kind = d.author_role === "agent" ? "support" : "message";
+      title = d.author_role === "agent" ? t("requests.event.support_replied") : t("requests.event.user_replied");
+      body = str(d.text) ? <p class="req-text">{str(d.text)}</p> : null;
+      break;
+    case "ticket.internal_note_added":
+      kind = "note";
+      title = t("requests.event.note");
+      body = <p class="req-text">{str(d.text)}</p>;
+      break;
+    case "ticket.status_changed":
+      title = t("requests.event.status", { old: supportStatus(t, str(d.old)), new: supportStatus(t, str(d.new)) });
+      if (d.reason === "user_replied") body = <p class="hint">{t("requests.event.reason.user_replied")}</p>;
+      else if (str(d.reason)) body = <p class="req-text">{str(d.reason)}</p>;
+      break;
+    case "ticket.topic_changed":
+      title = t("requests.event.topic", { old: topicLabel(t, str(d.old)), new: topicLabel(t, str(d.new)) });
+      break;
+    case "ticket.priority_changed":
+      title = t("requests.event.priority", { old: str(d.old).toUpperCase() || t("requests.none"), new: str(d.new).toUpperCase() || t("requests.none") });
+      break;
+    case "ticket.assignee_changed":
+      title = d.new ? t("requests.event.assigned", { name: str(d.new_name) || str(d.new) }) : t("requests.event.unassigned");
+      break;
+    case "ticket.attachment_added":
+      kind = "file";
+      title = t("requests.event.file");
+      body = <Attachment item={item} ticketId={ticketId} />;
+      break;
+    default:
+      title = item.type;
+  }
+  return (
+    <li class={`req-item req-${kind}`}>
+      <div class="req-item-head">
+        <span class="req-actor">{actorName(t, item)}</span>
+        <time dateTime={item.occurred_at}>{formatDateTime(lang, item.occurred_at)}</time>
+      </div>
+      {item.internal && <p class="req-internal-flag">{t("requests.internal")}</p>}
+      <p class="req-item-title">{title}</p>
+      {body}
+    </li>
+  );
+}
+
+/** A download button: the file comes through the authorised endpoint (a bare link has no token). */
+function Attachment({ item, ticketId }: { item: TimelineItem; ticketId: string }): JSX.Element {
+  const ctx = useConsole();
+  const { t, lang } = useT();
+  const action = useAction();
+  const filename = str(item.data.filename) || "file";
+  const download = (): Promise<boolean> =>
+    action.act(async () => {
+      await ctx.api.download(ticketPath(ticketId, `/attachments/${encodeURIComponent(str(item.data.attachment_id))}`), filename);
+      return true;
+    });
+  return (
+    <div class="row req-file">
+      <button type="button" class="button secondary small" aria-disabled={action.busy} onClick={() => void download()}>
+        {t("requests.download", { name: filename })}
+      </button>
+      {typeof item.data.size === "number" && <span class="hint">{formatBytes(lang, item.data.size)}</span>}
+      <ErrorNotice error={action.error} />
+    </div>
+  );
+}
+
+function ReplyForm({ ticket, change }: { ticket: TicketDetail; change: Run }): JSX.Element {
+  const ctx = useConsole();
+  const { t, lang } = useT();
+  const id = useId("req-reply");
+  const { policy } = useFormPolicy(ctx.api);
+  const [text, setText] = useState("");
+  const [file, setFile] = useState<File | null>(null);
+  const [progress, setProgress] = useState<number | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
+  const [sent, setSent] = useState(false);
+  const action = useAction();
+  const area = useRef<HTMLTextAreaElement>(null);
+  useEffect(() => {
+    setText("");
+    setFile(null);
+    setSent(false);
+  }, [ticket.ticket_id]);
+
+  const submit = async (e: Event): Promise<void> => {
+    e.preventDefault();
+    setSent(false);
+    if (!text.trim() && !file) {
+      setProblem(t("requests.reply.empty"));
+      area.current?.focus();
+      return;
+    }
+    setProblem(null);
+    const ok = await action.act(() =>
+      change((version) => {
+        const form = new FormData();
+        form.append("text", text);
+        if (file) form.append("file", file, file.name);
+        setProgress(file ? 0 : null);
+        return ctx.api
+          .post<Accepted>(ticketPath(ticket.ticket_id, "/replies"), {
+            form,
+            headers: { "If-Match": `"${version}"` },
+            onProgress: file ? (loaded, total) => setProgress(total ? loaded / total : null) : undefined,
+          })
+          .finally(() => setProgress(null));
+      }),
+    );
+    if (ok) {
+      setText("");
+      setFile(null);
+      setSent(true);
+    }
+  };
+
+  return (
+    <form class="req-reply card" aria-labelledby={`${id}-title`} onSubmit={(e) => void submit(e)} noValidate>
+      <h3 id={`${id}-title`}>{t("requests.reply.title")}</h3>
+      <div class="field">
+        <label for={`${id}-text`}>{t("requests.reply.text")}</label>
+        <textarea
+          id={`${id}-text`}
+          ref={area}
+          rows={4}
+          value={text}
+          maxLength={policy?.message_max}
+          aria-invalid={problem ? "true" : undefined}
+          aria-describedby={problem ? `${id}-problem` : undefined}
+          onInput={(e) => {
+            setText((e.currentTarget as HTMLTextAreaElement).value);
+            setProblem(null);
+            setSent(false);
+          }}
+        />
+        {problem && (
+          <p class="field-error" id={`${id}-problem`} role="alert">
+            {problem}
+          </p>
+        )}
+      </div>
+      {policy && <FilePicker policy={policy} file={file} onChange={setFile} disabled={action.busy} />}
+      {progress !== null && (
+        <div class="field">
+          <label for={`${id}-progress`}>{t("requests.reply.progress")}</label>
+          <progress id={`${id}-progress`} max={1} value={progress} />
+          <span class="hint">{new Intl.NumberFormat(lang, { style: "percent" }).format(progress)}</span>
+        </div>
+      )}
+      <ErrorNotice error={action.error} />
+      {sent && (
+        <p class="notice success" role="status">
+          {t("requests.reply.sent")}
+        </p>
+      )}
+      <button type="submit" class="button" aria-disabled={action.busy}>
+        {action.busy ? t("requests.reply.sending") : t("requests.reply.send")}
+      </button>
+    </form>
+  );
+}
+
+function NoteForm({ change, ticketId }: { change: Run; ticketId: string }): JSX.Element {
+  const ctx = useConsole();
+  const { t } = useT();
+  const id = useId("req-note");
+  const [text, setText] = useState("");
+  const [sent, setSent] = useState(false);
+  const action = useAction();
+  useEffect(() => {
+    setText("");
+    setSent(false);
+  }, [ticketId]);
+  const submit = async (e: Event): Promise<void> => {
+    e.preventDefault();
+    if (!text.trim()) return;
+    setSent(false);
+    const ok = await action.act(() => change((version) => sendChange(ctx.api, ticketId, version, { kind: "note", text })));
+    if (ok) {
+      setText("");
+      setSent(true);
+    }
+  };
+  return (
+    <form class="req-note-form card" aria-labelledby={`${id}-title`} onSubmit={(e) => void submit(e)}>
+      <h3 id={`${id}-title`}>{t("requests.note.title")}</h3>
+      <div class="field">
+        <label for={`${id}-text`}>{t("requests.note.text")}</label>
+        <textarea id={`${id}-text`} rows={3} value={text} aria-describedby={`${id}-hint`} onInput={(e) => setText((e.currentTarget as HTMLTextAreaElement).value)} />
+        <p class="hint" id={`${id}-hint`}>
+          {t("requests.note.hint")}
+        </p>
+      </div>
+      <ErrorNotice error={action.error} />
+      {sent && (
+        <p class="notice success" role="status">
+          {t("requests.note.sent")}
+        </p>
+      )}
+      <button type="submit" class="button secondary" aria-disabled={action.busy || !text.trim()}>
+        {t("requests.note.add")}
+      </button>
+    </form>
+  );
+}
