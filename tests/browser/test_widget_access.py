@@ -91,7 +91,7 @@ async def test_below_480_px_the_panel_is_full_screen_and_at_320_px_nothing_overf
     assert box["x"] == 0 and box["y"] == 0 and box["width"] == 375 and box["height"] == 740
     await screenshot(page, "panel-375-faq-uk", full_page=False)
     await page.set_viewport_size({"width": 320, "height": 640})
-    for name in ("Питання й відповіді", "Чат", "Нове звернення", "Історія звернень"):
+    for index, name in enumerate(("Питання й відповіді", "Чат", "Нове звернення", "Історія звернень")):
         await section(page, name)
         await page.wait_for_timeout(400)
         overflow: int = await page.evaluate(
@@ -106,7 +106,7 @@ async def test_below_480_px_the_panel_is_full_screen_and_at_320_px_nothing_overf
             }"""
         )
         assert overflow <= 1, f"{name}: something sticks out by {overflow}px at 320 px"
-        await screenshot(page, f"panel-320-{name}", full_page=False)
+        await screenshot(page, f"panel-320-{SECTIONS[index]}", full_page=False)
 
 
 async def test_the_host_pages_css_does_not_reach_inside_the_widget(
