@@ -45,6 +45,7 @@ async function copyStatic() {
   await cp("demo/demo.css", join(dist, "demo", "demo.css"));
   await cp("console/index.html", join(dist, "console", "index.html"));
   await cp("console/console.css", join(dist, "console", "console.css"));
+  await cp("console/chats.css", join(dist, "console", "chats.css"));
   await cp("console/requests.css", join(dist, "console", "requests.css"));
   await cp("console/kb.css", join(dist, "console", "kb.css"));
 }
