@@ -113,3 +113,51 @@ async def test_the_openapi_document_lists_the_command_endpoints(
         assert path in schema["paths"], path
     create = schema["paths"]["/api/v1/tickets"]["post"]
     assert "multipart/form-data" in create["requestBody"]["content"]
+
+
+async def test_the_inbox_endpoints_are_in_the_openapi_with_their_models(
+    full_client: tuple[httpx.AsyncClient, TicketsSettings],
+) -> None:
+    client, _ = full_client
+    schema = (await client.get("/openapi.json")).json()
+    paths = schema["paths"]
+    listing = {p["name"] for p in paths["/api/v1/tickets"]["get"]["parameters"]}
+    assert {"status", "topic", "importance", "priority", "account_id", "assignee", "cursor"} <= listing
+    counts = {p["name"] for p in paths["/api/v1/tickets/counts"]["get"]["parameters"]}
+    assert "status" not in counts and {"topic", "importance", "priority"} <= counts
+    assert list(paths).index("/api/v1/tickets/counts") < list(paths).index("/api/v1/tickets/{ticket_id}")
+    assert "/api/v1/tickets/stream" in paths
+    components = schema["components"]["schemas"]
+    assert {"TicketCounts", "StatusCounts", "TicketStreamEvent"} <= set(components)
+    assert "allowed_statuses" in components["TicketDetail"]["properties"]
+
+
+async def test_the_etag_of_a_ticket_read_guards_the_next_change_and_a_stale_one_is_a_412(
+    full_client: tuple[httpx.AsyncClient, TicketsSettings], make_token: Callable[..., str]
+) -> None:
+    client, _ = full_client
+    user = auth(make_token(role="user", account="hotel-a", sub="u1"))
+    agent = auth(make_token(role="agent", account=None, sub="a1"))
+    data = {"topic": TOPIC, "comment": "Reports are empty", "message": "Since Monday."}
+    created = (await client.post("/api/v1/tickets", data=data, headers=user)).json()
+    path = f"/api/v1/tickets/{created['ticket_id']}"
+    read = await client.get(path, params={"min_version": created["version"]}, headers=agent)
+    assert read.status_code == 200 and read.json()["allowed_statuses"] == [
+        "in_progress",
+        "waiting_for_user",
+        "resolved",
+        "closed",
+    ]
+    etag = read.headers["etag"]
+    first = await client.post(
+        f"{path}/status", json={"status": "in_progress"}, headers={**agent, "If-Match": etag}
+    )
+    assert first.status_code == 200, first.text
+    second = await client.post(
+        f"{path}/priority", json={"priority": "p1"}, headers={**agent, "If-Match": etag}
+    )
+    assert second.status_code == 412
+    assert second.json()["error"]["code"] == "precondition_failed"
+    again = await client.get(path, params={"min_version": first.json()["version"]}, headers=agent)
+    assert again.headers["etag"] == first.headers["etag"]
+    assert again.json()["allowed_statuses"] == ["waiting_for_user", "resolved", "closed"]

@@ -35,7 +35,7 @@ from tickets.projections.history import (
     time_zone,
     to_micros,
 )
-from tickets.projections.store import ListQuery, _list_sql
+from tickets.projections.store import ListQuery, _counts_sql, _list_sql
 from tickets.projections.waiter import ViewWaiter
 
 pytestmark = pytest.mark.unit
@@ -170,6 +170,22 @@ def test_the_list_query_binds_every_value_and_orders_by_the_keyset() -> None:
     assert params["account_id"] == "a'; drop"
     assert "(updated_us, ticket_id) < (:after_us, :after_id)" in sql
     assert sql.endswith("ORDER BY updated_us DESC, ticket_id DESC LIMIT :limit")
+
+
+def test_repeated_filters_are_a_choice_each_and_the_counts_ignore_the_status_filter() -> None:
+    query = ListQuery(
+        statuses=["new", "in_progress"],
+        topics=["billing"],
+        importances=["high", "critical"],
+        priorities=["p1"],
+    )
+    sql, params = _list_sql(query)
+    assert "status IN (:status_0, :status_1)" in sql and "topic = :topic_0" in sql
+    assert "importance IN (:importance_0, :importance_1)" in sql and "priority = :priority_0" in sql
+    assert params["importance_1"] == "critical"
+    counts, count_params = _counts_sql(query)
+    assert "status IN" not in counts and counts.endswith("GROUP BY status")
+    assert "importance IN (:importance_0, :importance_1)" in counts and "status_0" not in count_params
 
 
 async def test_the_waiter_is_released_by_the_projector_without_reading_the_view_again() -> None:

@@ -1,5 +1,5 @@
-"""Request history over HTTP: the list (a hotel's own, or every account's for support) and one ticket
-with its timeline, read from the history views.
+"""Request history over HTTP: the list (a hotel's own, or every account's for support), its counts per
+status (the support inbox's tabs) and one ticket with its timeline, read from the history views.
 
 Read-your-writes: a command answers with the ticket's id and version; passing them back
 (`ticket_id` + `min_version` on the list, `min_version` on a ticket) makes the read wait, at most
@@ -13,23 +13,30 @@ import asyncio
 import base64
 import binascii
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime, tzinfo
 from typing import Annotated, Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Cookie, Query, Response
+from fastapi import APIRouter, Cookie, Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from shared.auth import CurrentUser, Principal, Role
-from shared.contracts.tickets import Priority, Status
+from shared.contracts.tickets import Importance, Priority, Status
 from shared.errors import ErrorDetail, Forbidden, NotFound, Unprocessable
+from tickets.domain.values import ALLOWED_TRANSITIONS
+from tickets.domain.values import Status as LifecycleStatus
 from tickets.entrypoints.last_write import COOKIE, forget_write, last_write
 from tickets.projections.history import UnknownTimeZone, day_bounds, from_micros, time_zone, timeline_item
 from tickets.projections.store import HistoryStore, ListQuery
 from tickets.projections.waiter import ViewWaiter
 
 CONSISTENT_HEADER = "X-History-Consistent"
+ETAG_HEADER = {
+    "description": 'The version shown, e.g. `"5"`: send it as `If-Match` with the next change.',
+    "schema": {"type": "string"},
+}
 LastWrite = Annotated[
     str | None,
     Cookie(alias=COOKIE, include_in_schema=False, description="Set by the commands: read-your-writes."),
@@ -80,7 +87,32 @@ class TimelineItem(BaseModel):
 
 
 class TicketDetail(TicketSummary):
+    allowed_statuses: list[Status] = Field(
+        description="The statuses the lifecycle allows from the current one (in lifecycle order); "
+        "empty when closed. The response's `ETag` is the version, for `If-Match` on the next change."
+    )
     timeline: list[TimelineItem]
+
+
+class StatusCounts(BaseModel):
+    new: int = 0
+    in_progress: int = 0
+    waiting_for_user: int = 0
+    resolved: int = 0
+    closed: int = 0
+
+
+class TicketCounts(BaseModel):
+    """Tickets per status under the list's filters other than `status`."""
+
+    by_status: StatusCounts
+    total: int = Field(description="The sum of `by_status`.")
+
+
+def allowed_statuses(current: str) -> list[Status]:
+    """Where the lifecycle (`domain/values.py`) lets a ticket in `current` go, in lifecycle order."""
+    allowed = ALLOWED_TRANSITIONS[LifecycleStatus(current)]
+    return [Status(s.value) for s in LifecycleStatus if s in allowed]
 
 
 def encode_cursor(updated_us: int, ticket_id: str) -> str:
@@ -153,9 +185,61 @@ TimeZoneName = Annotated[
 def _check_staff_filters(principal: Principal, **filters: object) -> None:
     if principal.role is Role.AGENT:
         return
-    used = [name for name, value in filters.items() if value not in (None, False)]
+    used = [name for name, value in filters.items() if value not in (None, False, [])]
     if used:
         raise Forbidden(f"only support may filter by {', '.join(used)}")
+
+
+TopicId = Annotated[str, Field(min_length=1, max_length=100)]
+MAX_CHOICES = 20
+
+
+def inbox_filters(
+    principal: CurrentUser,
+    topic: Annotated[
+        list[TopicId] | None, Query(max_length=MAX_CHOICES, description="One or more topic ids.")
+    ] = None,
+    importance: Annotated[
+        list[Importance] | None, Query(max_length=4, description="One or more importances (the user's).")
+    ] = None,
+    day: Annotated[date | None, Query(alias="date", description="Created on this day (`tz`).")] = None,
+    date_from: Annotated[date | None, Query(description="Created on or after this day (`tz`).")] = None,
+    date_to: Annotated[date | None, Query(description="Created on or before this day (`tz`).")] = None,
+    tz: TimeZoneName = "UTC",
+    account_id: Annotated[str | None, Query(max_length=64, description="Support only.")] = None,
+    priority: Annotated[
+        list[Priority] | None, Query(max_length=4, description="Support only: one or more priorities.")
+    ] = None,
+    assignee: Annotated[str | None, Query(max_length=128, description="Support only.")] = None,
+    unassigned: Annotated[bool, Query(description="Support only.")] = False,
+) -> ListQuery:
+    """The filters the list and its counts share, checked and scoped to the caller.
+
+    Every filter combines with the others (AND); the values of one repeated filter are a choice
+    (OR). A hotel user sees their own account only and may not use support's filters (403)."""
+    _check_staff_filters(
+        principal,
+        account_id=account_id,
+        priority=priority or None,
+        assignee=assignee,
+        unassigned=unassigned,
+    )
+    if assignee is not None and unassigned:
+        raise Unprocessable("give either `assignee` or `unassigned`, not both")
+    created_from, created_to = _date_range(day, date_from, date_to, zone_of(tz))
+    return ListQuery(
+        account_id=account_id if principal.role is Role.AGENT else principal.account_id,
+        topics=sorted(set(topic or ())),
+        importances=sorted({i.value for i in importance or ()}),
+        priorities=sorted({p.value for p in priority or ()}),
+        assignee_id=assignee,
+        unassigned=unassigned,
+        created_from_us=created_from,
+        created_to_us=created_to,
+    )
+
+
+Filters = Annotated[ListQuery, Depends(inbox_filters)]
 
 
 def history_router(
@@ -184,39 +268,21 @@ def history_router(
     async def list_tickets(
         principal: CurrentUser,
         response: Response,
-        status: Annotated[list[Status] | None, Query(description="One or more statuses.")] = None,
-        topic: Annotated[str | None, Query(max_length=100)] = None,
-        day: Annotated[date | None, Query(alias="date", description="Created on this day (`tz`).")] = None,
-        date_from: Annotated[date | None, Query(description="Created on or after this day (`tz`).")] = None,
-        date_to: Annotated[date | None, Query(description="Created on or before this day (`tz`).")] = None,
-        tz: TimeZoneName = "UTC",
-        account_id: Annotated[str | None, Query(max_length=64, description="Support only.")] = None,
-        priority: Annotated[Priority | None, Query(description="Support only.")] = None,
-        assignee: Annotated[str | None, Query(max_length=128, description="Support only.")] = None,
-        unassigned: Annotated[bool, Query(description="Support only.")] = False,
+        filters: Filters,
+        status: Annotated[
+            list[Status] | None, Query(max_length=5, description="One or more statuses.")
+        ] = None,
         cursor: Annotated[str | None, Query(max_length=200)] = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 25,
         ticket_id: Annotated[UUID | None, Query(description="Read-your-writes: with `min_version`.")] = None,
         min_version: Annotated[int | None, Query(ge=1)] = None,
         last_write_cookie: LastWrite = None,
     ) -> dict[str, Any]:
-        _check_staff_filters(
-            principal, account_id=account_id, priority=priority, assignee=assignee, unassigned=unassigned
-        )
-        if assignee is not None and unassigned:
-            raise Unprocessable("give either `assignee` or `unassigned`, not both")
         if (ticket_id is None) != (min_version is None):
             raise Unprocessable("`ticket_id` and `min_version` go together")
-        created_from, created_to = _date_range(day, date_from, date_to, zone_of(tz))
-        query = ListQuery(
-            account_id=account_id if principal.role is Role.AGENT else principal.account_id,
-            statuses=[s.value for s in status or ()],
-            topic=topic,
-            priority=priority.value if priority else None,
-            assignee_id=assignee,
-            unassigned=unassigned,
-            created_from_us=created_from,
-            created_to_us=created_to,
+        query = replace(
+            filters,
+            statuses=sorted({s.value for s in status or ()}),
             after=decode_cursor(cursor) if cursor else None,
             limit=limit + 1,
         )
@@ -236,7 +302,22 @@ def history_router(
         )
         return {"items": [_summary(r, staff=staff) for r in page], "next_cursor": next_cursor}
 
-    @router.get("/{ticket_id}", response_model=TicketDetail, summary="One request with its timeline")
+    @router.get(
+        "/counts",
+        response_model=TicketCounts,
+        summary="Requests per status under the list's filters (all but `status`)",
+    )
+    async def count_tickets(filters: Filters) -> TicketCounts:
+        counts = await asyncio.to_thread(store().count_by_status, filters)
+        by_status = StatusCounts(**{s.value: counts.get(s.value, 0) for s in Status})
+        return TicketCounts(by_status=by_status, total=sum(by_status.model_dump().values()))
+
+    @router.get(
+        "/{ticket_id}",
+        response_model=TicketDetail,
+        summary="One request with its timeline and the statuses it may move to",
+        responses={200: {"headers": {"ETag": ETAG_HEADER}}},
+    )
     async def get_ticket(
         ticket_id: UUID,
         principal: CurrentUser,
@@ -258,6 +339,11 @@ def history_router(
             raise NotFound("no such request")
         staff = principal.role is Role.AGENT
         timeline = await asyncio.to_thread(view.timeline, key, include_internal=staff)
-        return {**_summary(row, staff=staff), "timeline": [timeline_item(t) for t in timeline]}
+        response.headers["ETag"] = f'"{row["version"]}"'
+        return {
+            **_summary(row, staff=staff),
+            "allowed_statuses": allowed_statuses(row["status"]),
+            "timeline": [timeline_item(t) for t in timeline],
+        }
 
     return router
