@@ -137,6 +137,36 @@ async def test_if_match_with_a_stale_version_is_a_412_and_with_the_current_one_s
     assert garbled.status_code == 400
 
 
+CHANGES: dict[str, tuple[str, dict[str, Any]]] = {
+    "reply": ("replies", {"data": {"text": "More details"}}),
+    "note": ("notes", {"json": {"text": "Call them back"}}),
+    "status": ("status", {"json": {"status": "waiting_for_user"}}),
+    "topic": ("topic", {"json": {"topic": "other"}}),
+    "priority": ("priority", {"json": {"priority": "p2"}}),
+    "assignee": ("assignee", {"json": {"to_self": True}}),
+}
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
+async def test_every_change_based_on_a_stale_version_is_a_412_in_the_error_shape_and_changes_nothing(
+    api: Api, change: str
+) -> None:
+    ticket = await api.create_ok()
+    moved = await api.client.post(url(ticket, "status"), json={"status": "in_progress"}, headers=api.agent())
+    assert moved.json()["version"] == 2
+    action, body = CHANGES[change]
+    callers = [api.agent(), api.user()] if change == "reply" else [api.agent()]
+    for caller in callers:
+        stale = await api.client.post(url(ticket, action), **body, headers={**caller, "If-Match": '"1"'})
+        assert stale.status_code == 412, stale.text
+        error = stale.json()["error"]
+        assert error["code"] == "precondition_failed" and error["message"]
+    current = await api.client.post(url(ticket, action), **body, headers={**api.agent(), "If-Match": '"2"'})
+    assert current.status_code in (200, 201), current.text
+    assert current.json()["version"] == 3  # the stale attempts recorded nothing
+    assert current.headers["etag"] == '"3"'
+
+
 async def test_concurrent_conflicting_changes_one_wins_the_other_gets_409(api: Api) -> None:
     ticket = await api.create_ok()
     await api.client.post(url(ticket, "status"), json={"status": "in_progress"}, headers=api.agent())
