@@ -93,8 +93,9 @@ export function RequestDetail({ ticketId, live, onClose }: { ticketId: string; l
         <>
           <dl class="req-facts">
             <Fact term={t("requests.col.account")}>
-              <span class="req-account">{data.account_id}</span>{" "}
+              <span class="req-account">{data.account_id}</span>
               <a
+                class="req-message-link"
                 href="#/message"
                 onClick={(e) => {
                   e.preventDefault();

@@ -151,6 +151,13 @@ export function Inbox({ live, openId }: { live: LiveTickets; openId: string | un
     return () => clearTimeout(timer);
   }, [fresh]);
 
+  // Closing the request puts the focus back on its row.
+  const lastOpen = useRef<string | undefined>(openId);
+  useEffect(() => {
+    if (!openId && lastOpen.current) document.getElementById(`req-link-${lastOpen.current}`)?.focus();
+    lastOpen.current = openId;
+  }, [openId]);
+
   const set = (change: Partial<Filters>): void => setFilters((prev) => ({ ...prev, ...change }));
   const open = (id: string): void => ctx.go({ view: "requests", ticketId: id });
 
@@ -191,6 +198,7 @@ export function Inbox({ live, openId }: { live: LiveTickets; openId: string | un
                 <tr key={item.ticket_id} class={fresh.has(item.ticket_id) ? "req-fresh" : undefined} aria-current={item.ticket_id === openId ? "true" : undefined}>
                   <th scope="row">
                     <a
+                      id={`req-link-${item.ticket_id}`}
                       href={`#/requests/${encodeURIComponent(item.ticket_id)}`}
                       onClick={(e) => {
                         e.preventDefault();
@@ -202,7 +210,7 @@ export function Inbox({ live, openId }: { live: LiveTickets; openId: string | un
                     {fresh.has(item.ticket_id) && <span class="req-badge">{t("requests.fresh")}</span>}
                   </th>
                   <td class="req-account">{item.account_id}</td>
-                  <td>{topicLabel(t, item.topic)}</td>
+                  <td class="req-wrap">{topicLabel(t, item.topic)}</td>
                   <td>
                     <span class={`req-status status-${item.status}`}>{supportStatus(t, item.status)}</span>
                   </td>
@@ -211,11 +219,11 @@ export function Inbox({ live, openId }: { live: LiveTickets; openId: string | un
                   </td>
                   <td>{item.priority ? item.priority.toUpperCase() : <span class="hint">{t("requests.none")}</span>}</td>
                   <td>{item.assignee ? assigneeName(t, item) : <span class="hint">{t("requests.unassigned")}</span>}</td>
-                  <td>
+                  <td class="req-wrap">
                     <time dateTime={item.updated_at}>{formatDateTime(lang, item.updated_at)}</time>
                   </td>
-                  <td class="req-comment" title={item.comment}>
-                    {item.comment}
+                  <td class="req-comment">
+                    <span title={item.comment}>{item.comment}</span>
                   </td>
                 </tr>
               ))}
