@@ -1,11 +1,16 @@
-"""A chat cluster per test: its own nats-server (store in the test's tmp dir) and two chat processes."""
+"""A chat cluster per test: its own nats-server (store in the test's tmp dir) and two chat processes;
+and a stand-in for the tickets service's `POST /api/v1/tickets`."""
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -84,3 +89,44 @@ def chat_cluster(chat_nats: NatsServer, tmp_path: Path) -> ClusterFactory:
             b.stop()
 
     return factory
+
+
+class FakeTickets:
+    """Stands in for `POST /api/v1/tickets`: records what it got, answers with a ticket number."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.status = 201
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                fake.received.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                answer = json.dumps({"number": f"HD-{len(fake.received):06d}"}).encode()
+                self.send_response(fake.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.fixture
+def fake_tickets() -> Iterator[FakeTickets]:
+    fake = FakeTickets()
+    thread = threading.Thread(target=fake.server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        fake.server.shutdown()
+        fake.server.server_close()
