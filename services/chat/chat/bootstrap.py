@@ -41,6 +41,7 @@ def hub_config(settings: ChatSettings) -> HubConfig:
         default_capacity=settings.default_capacity,
         max_capacity=settings.max_capacity,
         tick_seconds=settings.tick_seconds,
+        queue_update_seconds=settings.queue_update_seconds,
     )
 
 

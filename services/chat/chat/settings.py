@@ -47,3 +47,5 @@ class ChatSettings(ServiceSettings):
     publish_stats: bool = True
     # How often each process re-checks waits, grace periods, positions and assignments.
     tick_seconds: float = Field(default=0.5, gt=0, le=10)
+    # The queue frame specialists see is sent at most once this often (changes meanwhile make one).
+    queue_update_seconds: float = Field(default=0.5, ge=0.05, le=10)

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,21 +75,21 @@ def start_chat_process(*, env: dict[str, str], log_path: Path) -> ChatProcess:
 PHONE = "+380 44 123 45 67"
 
 
-async def available_agent(url: str, token: str, *, capacity: int) -> WsClient:
-    """A specialist connected and available with `capacity` chats."""
+async def available_agent(url: str, token: str, *, capacity: int, auto: bool = True) -> WsClient:
+    """A specialist connected and available with `capacity` chats (`auto`: routed to, or take by hand)."""
     agent = await WsClient.connect(url, token)
     await agent.expect("status")
-    await agent.send(type="available", capacity=capacity)
-    await agent.expect("status", status="available")
+    await agent.send(type="available", capacity=capacity, auto=auto)
+    await agent.expect("status", status="available", auto=auto)
     return agent
 
 
 async def open_chat(
-    url: str, token: str, *, question: str = "Help", phone: str = PHONE
+    url: str, token: str, *, question: str = "Help", phone: str = PHONE, name: str = "Guest"
 ) -> tuple[WsClient, str]:
     """A user who started a chat and was told they are queued; with the session id."""
     user = await WsClient.connect(url, token)
-    await user.send(type="start", name="Guest", phone=phone, question=question)
+    await user.send(type="start", name=name, phone=phone, question=question)
     queued = await user.expect("queued")
     return user, str(queued["session"])
 
@@ -148,6 +149,35 @@ class WsClient:
                 self.seen.append(frame)
                 self._pending.append(frame)
         return self.seen
+
+    async def queue_where(
+        self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
+        """The entries of the next `queue` frame for which `predicate` holds (earlier ones are read)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no queue frame as expected within {timeout}s")
+            entries: list[dict[str, Any]] = (await self.expect("queue", timeout=left))["entries"]
+            if predicate(entries):
+                return entries
+
+    async def first_of(self, *kinds: str, timeout: float = 10.0) -> dict[str, Any]:
+        """The next frame of any of `kinds`; frames of other kinds stay pending."""
+        skipped: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"none of {kinds} within {timeout}s; got {skipped}")
+                frame = await self.recv(timeout=left)
+                if frame.get("type") in kinds:
+                    return frame
+                skipped.append(frame)
+        finally:
+            self._pending = skipped + self._pending
 
     def last(self, *kinds: str) -> dict[str, Any]:
         return [f for f in self.seen if f.get("type") in kinds][-1]

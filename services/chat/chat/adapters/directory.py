@@ -195,12 +195,24 @@ class Directory:
 
     async def fetch_agent(self, akey: str) -> Versioned[AgentPresence] | None:
         """The agent's entry as the server has it now (not the mirror), or None."""
-        try:
-            entry = await self._kv.get(AGENT + akey)
-        except NotFoundError:  # KeyNotFoundError and KeyDeletedError both mean "absent"
-            return None
-        if entry.value is None or entry.revision is None:
+        entry = await self._fetch(AGENT + akey)
+        if entry is None or entry.value is None or entry.revision is None:
             return None
         presence = AgentPresence.decode(entry.value)
         self._apply(entry.key, presence, entry.revision)
         return Versioned(presence, entry.revision)
+
+    async def fetch_queue(self, sid: str) -> Versioned[QueueEntry] | None:
+        """The session's queue entry as the server has it now (not the mirror), or None."""
+        entry = await self._fetch(QUEUE + sid)
+        if entry is None or entry.value is None or entry.revision is None:
+            return None
+        queued = QueueEntry.decode(entry.value)
+        self._apply(entry.key, queued, entry.revision)
+        return Versioned(queued, entry.revision)
+
+    async def _fetch(self, key: str) -> KeyValue.Entry | None:
+        try:
+            return await self._kv.get(key)
+        except NotFoundError:  # KeyNotFoundError and KeyDeletedError both mean "absent"
+            return None

@@ -3,7 +3,9 @@
 Assignment is a compare-and-set on the user's queue entry (waiting → assigned to this specialist),
 then on the specialist's entry (the session added, capacity checked against the revision read). The
 first makes a user go to one specialist only; the second keeps a specialist within capacity even if
-two processes briefly both hold their WebSocket. Undone if the second fails.
+two processes briefly both hold their WebSocket. Undone if the second fails. The matching loop
+assigns this way to available specialists with `auto` on; `take` does the same for one session a
+specialist picked by hand.
 """
 
 from __future__ import annotations
@@ -19,7 +21,14 @@ from nats.aio.subscription import Subscription
 
 from chat.adapters.directory import Versioned
 from chat.application.context import HubContext, Send, agent_key
-from chat.domain.errors import CapacityExceeded, NotAssigned
+from chat.domain.errors import (
+    AlreadyTaken,
+    CapacityExceeded,
+    ChatError,
+    NotAssigned,
+    NotAvailable,
+    NotWaiting,
+)
 from chat.domain.model import AgentPresence, AgentStatus, QueueEntry, QueueState, waiting_in_order
 from shared.auth import Principal
 from shared.logging import get_logger
@@ -39,6 +48,8 @@ class AgentConnection:
     close: Close
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     subscription: Subscription | None = field(default=None, repr=False)
+    # Set once the queue was shown after `status`: from then on it gets every change of it.
+    watching: bool = False
 
 
 class AgentDesk:
@@ -86,13 +97,14 @@ class AgentDesk:
         ctx.dirty.set()
         return conn
 
-    async def set_available(self, conn: AgentConnection, *, capacity: int | None) -> None:
+    async def set_available(self, conn: AgentConnection, *, capacity: int | None, auto: bool = True) -> None:
+        """Take chats: given by the matching loop (`auto`), or only those taken by hand (`take`)."""
         limit = self._ctx.config.max_capacity
         wanted = min(limit, max(1, capacity)) if capacity is not None else None
 
         def available(current: AgentPresence | None) -> AgentPresence:
             base = self._require(current)
-            return replace(base, status=AgentStatus.AVAILABLE, capacity=wanted or base.capacity)
+            return replace(base, status=AgentStatus.AVAILABLE, capacity=wanted or base.capacity, auto=auto)
 
         await self._send_status(conn, await self._change(conn, available))
         self._ctx.dirty.set()
@@ -102,6 +114,41 @@ class AgentDesk:
             return replace(self._require(current), status=AgentStatus.AWAY)
 
         await self._send_status(conn, await self._change(conn, away))
+
+    async def take(self, conn: AgentConnection, sid: str) -> None:
+        """Assign this waiting user to the specialist who picked them, with the matching loop's
+        guarantees: one user, one specialist (`AlreadyTaken` for the slower); never over capacity."""
+        directory = self._ctx.directory
+        waiting = directory.queue.get(sid)
+        for _ in range(CAS_ATTEMPTS):
+            if waiting is None:
+                raise NotWaiting("this chat is not waiting any more (or never was)")
+            if waiting.value.state is not QueueState.WAITING:
+                mine = waiting.value.agent == conn.akey
+                raise AlreadyTaken("you hold this chat already" if mine else "another specialist took it")
+            if await self._claim(conn, waiting):
+                break
+            # The entry changed since our mirror read it: taken, gone, or just refreshed (TTL).
+            waiting = await directory.fetch_queue(sid)
+        else:
+            raise AlreadyTaken("this chat kept changing; try again")
+        if not await self._introduce(conn, sid):
+            raise NotWaiting("the user has left")
+        self._ctx.dirty.set()
+
+    async def offer_request(self, conn: AgentConnection, sid: str) -> None:
+        """Suggest to the user that the chat become a request; only the user's own `create_request`
+        creates one. Confirmed to the specialist once the user's process has shown the offer."""
+        self._check_holds(conn, sid)
+        relay = self._ctx.relay
+        reply = await relay.request(
+            relay.user_subject(sid),
+            {"t": "offer", "akey": conn.akey},
+            within=self._ctx.config.request_timeout_seconds,
+        )
+        if reply is None or not reply.get("ok"):
+            raise NotAssigned("the user has left this chat")
+        await conn.send({"type": "request_offered", "session": sid})
 
     async def message(self, conn: AgentConnection, sid: str, text: str) -> None:
         self._check_holds(conn, sid)
@@ -143,12 +190,12 @@ class AgentDesk:
     # -- what the process does on its own ---------------------------------------------------------
 
     async def match(self) -> None:
-        """Give each local specialist with free slots the longest-waiting users."""
+        """Give each local specialist with free slots (and `auto` on) the longest-waiting users."""
         directory = self._ctx.directory
         candidates: list[QueueEntry] | None = None
         for conn in list(self.connections.values()):
             held = directory.agents.get(conn.akey)
-            if held is None or held.value.proc != self._ctx.proc or held.value.free_slots < 1:
+            if held is None or held.value.proc != self._ctx.proc or not held.value.routable:
                 continue
             if candidates is None:
                 candidates = waiting_in_order(v.value for v in directory.queue.values())
@@ -217,22 +264,39 @@ class AgentDesk:
     # -- internals --------------------------------------------------------------------------------
 
     async def _assign(self, conn: AgentConnection, waiting: Versioned[QueueEntry]) -> bool:
+        """The matching loop's assignment: False when it did not happen, for whatever reason."""
+        try:
+            if not await self._claim(conn, waiting):
+                return False
+        except ChatError:
+            return False
+        await self._introduce(conn, waiting.value.sid)
+        return True
+
+    async def _claim(self, conn: AgentConnection, waiting: Versioned[QueueEntry]) -> bool:
+        """Compare-and-set the user's entry to this specialist, then the specialist's entry (the
+        second undoing the first if it fails). False when the user's entry is no longer at the
+        revision read: another specialist got there first, or it was refreshed."""
         directory = self._ctx.directory
         sid = waiting.value.sid
         async with conn.lock:
             held = directory.agents.get(conn.akey)
-            if held is None or held.value.free_slots < 1 or self.connections.get(conn.akey) is not conn:
-                return False
+            if held is None or self.connections.get(conn.akey) is not conn:
+                raise NotAssigned("not connected")
+            if not held.value.online:
+                raise NotAvailable('set yourself available first ({"type": "available", …})')
+            if held.value.free_slots < 1:
+                raise CapacityExceeded(f"capacity {held.value.capacity} reached")
             taken = waiting.value.assign(conn.akey, now=self._ctx.clock())
             if await directory.put_queue(taken, revision=waiting.revision) is None:
-                return False  # another specialist got there first
+                return False
             for _ in range(CAS_ATTEMPTS):
                 try:
                     if await directory.put_agent(held.value.with_session(sid), revision=held.revision):
                         break
                 except CapacityExceeded:
-                    held = None
-                    break
+                    await self._give_back(sid, conn.akey)
+                    raise
                 held = await directory.fetch_agent(conn.akey)
                 if held is None or held.value.proc != self._ctx.proc:
                     break
@@ -240,13 +304,13 @@ class AgentDesk:
                 held = None
             if held is None or held.value.proc != self._ctx.proc:
                 await self._give_back(sid, conn.akey)
-                return False
+                raise NotAssigned("your presence changed meanwhile; try again")
         log.info("chat_assigned", session=sid, agent=conn.akey)
-        await self._introduce(conn, sid)
         return True
 
-    async def _introduce(self, conn: AgentConnection, sid: str) -> None:
-        """Ask the user's process for the intake and show it to the specialist; drop a vanished user."""
+    async def _introduce(self, conn: AgentConnection, sid: str) -> bool:
+        """Ask the user's process for the intake and show it to the specialist; drop a vanished user
+        (False)."""
         relay = self._ctx.relay
         name = conn.principal.name or conn.principal.sub
         reply = await relay.request(
@@ -259,7 +323,7 @@ class AgentDesk:
             current = self._ctx.directory.queue.get(sid)
             if current is not None and current.value.agent == conn.akey:
                 await self._ctx.directory.delete_queue(sid)
-            return
+            return False
         await conn.send(
             {
                 "type": "chat_assigned",
@@ -270,6 +334,7 @@ class AgentDesk:
                 "account_id": reply.get("account_id"),
             }
         )
+        return True
 
     async def _give_back(self, sid: str, akey: str) -> None:
         current = self._ctx.directory.queue.get(sid)
@@ -331,6 +396,9 @@ class AgentDesk:
         elif kind == "left":
             await self._release(conn, sid)
             await conn.send({"type": "user_left", "session": sid})
+        elif kind == "request":
+            number = str(payload.get("number", ""))[:64]
+            await conn.send({"type": "request_created", "session": sid, "number": number})
 
     async def _detach(self, conn: AgentConnection) -> None:
         if conn.subscription is not None:
@@ -343,6 +411,7 @@ class AgentDesk:
                 "type": "status",
                 "status": presence.status.value,
                 "capacity": presence.capacity,
+                "auto": presence.auto,
                 "sessions": list(presence.sessions),
             }
         )

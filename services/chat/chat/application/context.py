@@ -28,6 +28,7 @@ class HubConfig:
     max_capacity: int = 20
     tick_seconds: float = 0.5
     request_timeout_seconds: float = 5.0
+    queue_update_seconds: float = 0.5
 
     @property
     def refresh_every(self) -> float:

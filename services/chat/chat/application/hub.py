@@ -1,8 +1,10 @@
-"""The chat process's engine: the two desks, and one loop that matches, updates and refreshes.
+"""The chat process's engine: the two desks, the queue board, and one loop that matches, updates and
+refreshes.
 
 The loop wakes on any change of the directory (or every `tick_seconds`), so an assignment follows a
 new user or a newly free specialist at once, and waits, grace periods and TTL refreshes are checked
-even when nothing happens.
+even when nothing happens. The board runs on its own (it waits on other processes' answers and is
+debounced), so it never holds up an assignment.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from chat.adapters.relay import Relay
 from chat.adapters.stats import StatsPublisher
 from chat.adapters.tickets import TicketsClient
 from chat.application.agents import AgentDesk
+from chat.application.board import QueueBoard
 from chat.application.context import Clock, HubConfig, HubContext
 from chat.application.users import UserDesk
 from shared.contracts.chat import EndReason
@@ -45,12 +48,15 @@ class ChatHub:
         )
         self.users = UserDesk(self.ctx, tickets=tickets)
         self.agents = AgentDesk(self.ctx)
+        self.board = QueueBoard(self.ctx, connections=lambda: list(self.agents.connections.values()))
         self._task: asyncio.Task[None] | None = None
         self._refreshed_at = 0.0
 
     async def start(self) -> None:
         self.ctx.directory.subscribe(self._on_change)
+        self.ctx.directory.subscribe(self.board.on_change)
         await self.ctx.directory.start()
+        self.board.start()
         self._refreshed_at = self.ctx.clock()
         self._task = asyncio.create_task(self._run(), name="chat-hub")
 
@@ -59,6 +65,7 @@ class ChatHub:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        await self.board.stop()
         for session in list(self.users.sessions.values()):
             await self.users.close(session, reason=EndReason.SHUTDOWN)
         for conn in list(self.agents.connections.values()):

@@ -144,6 +144,11 @@ class UserDesk:
         session.converted = True
         log.info("chat_converted_to_request", session=session.sid, ticket_number=number)
         await session.send({"type": "request_created", "number": number})
+        if session.state == SessionState.ASSIGNED and session.agent_key is not None:
+            relay = self._ctx.relay
+            await relay.publish(
+                relay.agent_subject(session.agent_key), {"t": "request", "sid": session.sid, "number": number}
+            )
         return number
 
     async def close(self, session: UserSession, *, reason: EndReason = EndReason.USER_LEFT) -> None:
@@ -226,7 +231,16 @@ class UserDesk:
         if kind == "assign" and isinstance(akey, str):
             await self._on_assigned(session, akey, payload, msg)
             return
+        if kind == "card":
+            await self._on_card(session, msg)
+            return
         if session.state != SessionState.ASSIGNED or akey != session.agent_key:
+            if kind == "offer":
+                await self._ctx.relay.reply(msg, {"ok": False})
+            return
+        if kind == "offer":
+            await session.send({"type": "request_offered"})
+            await self._ctx.relay.reply(msg, {"ok": True})
             return
         if kind == "msg":
             text = str(payload.get("text", ""))
@@ -267,6 +281,14 @@ class UserDesk:
         self._emit(
             session, ChatAssigned(specialist_id=specialist, wait_seconds=wait, requeued=session.requeued)
         )
+
+    async def _on_card(self, session: UserSession, msg: Msg) -> None:
+        """A specialists' process shows the queue: the name and the question, only while waiting."""
+        if session.state != SessionState.WAITING or self.sessions.get(session.sid) is not session:
+            await self._ctx.relay.reply(msg, {"ok": False})
+            return
+        intake = session.intake
+        await self._ctx.relay.reply(msg, {"ok": True, "name": intake.name, "question": intake.question})
 
     async def _ended_by_specialist(self, session: UserSession) -> None:
         await self._leave(session, reason=EndReason.SPECIALIST_ENDED)

@@ -35,3 +35,21 @@ class NotAssigned(ChatError):
     """Raised when a message or command names a chat that is not (or no longer) this party's."""
 
     code = "not_assigned"
+
+
+class AlreadyTaken(ChatError):
+    """Raised when a specialist takes a chat that another specialist (or they) already hold."""
+
+    code = "already_taken"
+
+
+class NotWaiting(ChatError):
+    """Raised when a specialist takes a chat that is not in the queue: the user left, or no such chat."""
+
+    code = "not_waiting"
+
+
+class NotAvailable(ChatError):
+    """Raised when a specialist who is away takes a chat: they set themselves available first."""
+
+    code = "not_available"

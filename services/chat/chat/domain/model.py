@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from enum import StrEnum
 from typing import Any
 
@@ -61,7 +61,7 @@ class QueueEntry:
 
     @classmethod
     def decode(cls, raw: bytes) -> QueueEntry:
-        data = json.loads(raw)
+        data = _known(cls, json.loads(raw))
         data["state"] = QueueState(data["state"])
         return cls(**data)
 
@@ -78,6 +78,8 @@ class AgentPresence:
     sessions: tuple[str, ...] = ()
     connected: bool = True
     disconnected_at: float | None = None
+    # False: available, but takes chats only by hand (`take`); the matching loop passes them by.
+    auto: bool = True
 
     @property
     def free_slots(self) -> int:
@@ -104,12 +106,23 @@ class AgentPresence:
         data["sessions"] = list(self.sessions)
         return json.dumps(data, separators=(",", ":")).encode()
 
+    @property
+    def routable(self) -> bool:
+        """The matching loop may give this specialist the next waiting user."""
+        return self.auto and self.free_slots > 0
+
     @classmethod
     def decode(cls, raw: bytes) -> AgentPresence:
-        data = json.loads(raw)
+        data = _known(cls, json.loads(raw))
         data["status"] = AgentStatus(data["status"])
         data["sessions"] = tuple(data["sessions"])
         return cls(**data)
+
+
+def _known(cls: type[QueueEntry] | type[AgentPresence], data: dict[str, Any]) -> dict[str, Any]:
+    """Only the fields this version knows: during a rolling update a newer process may write more."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
 
 
 def waiting_in_order(entries: Iterable[QueueEntry]) -> list[QueueEntry]:

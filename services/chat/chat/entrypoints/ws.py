@@ -4,11 +4,30 @@ User → server:   auth · start {name, phone, question} · message {text} · ty
                  {topic?, importance?} · ping
 Server → user:   ready · queued {session, position, specialists_online} · position · no_specialist
                  {reason, draft} · assigned {specialist} · message · typing · specialist_left ·
-                 ended {reason, draft} · request_created {number} · error {code, message} · pong
-Specialist → server: auth · available {capacity?} · away · message {session, text} · typing {session}
-                 · end {session} · ping
-Server → specialist: ready · status · chat_assigned {session, name, phone, question, account_id} ·
-                 message · typing · user_left · chat_ended · error · pong
+                 request_offered · ended {reason, draft} · request_created {number} ·
+                 error {code, message} · pong
+Specialist → server: auth · available {capacity?, auto?} · away · take {session} · message {session,
+                 text} · typing {session} · offer_request {session} · end {session} · ping
+Server → specialist: ready · status {status, capacity, auto, sessions} · queue {entries} ·
+                 chat_assigned {session, name, phone, question, account_id} · message · typing ·
+                 request_offered {session} · request_created {session, number} · user_left ·
+                 chat_ended · error · pong
+
+The queue: every connected specialist gets `queue` after `status` on connect, and again whenever the
+waiting users change (at most every `queue_update_seconds`): `entries` in serving order (longest
+waiting first, users whose specialist vanished at the head), each `{session, waiting_since (ISO 8601,
+UTC), account_id, name, question, position}`; `name`/`question` are null while the user's process
+has not answered. No phone: that comes with `chat_assigned`.
+
+Taking by hand: `available` with `"auto": false` keeps the specialist out of automatic routing (the
+default, `true`, is routing as before); `take {session}` assigns that waiting user to them (any
+specialist may take), answered by `chat_assigned` (and `assigned` to the user) or an error:
+`already_taken` (someone, or they, holds it), `capacity_exceeded`, `not_available` (away),
+`not_waiting` (the user left or no such chat).
+
+A request only when the user asks: `offer_request {session}` shows the user `request_offered` (then
+`request_offered {session}` confirms it to the specialist); the user's own `create_request` makes it,
+and both sides get `request_created` (the specialist's with `session`), whoever suggested it.
 """
 
 from __future__ import annotations
@@ -190,6 +209,7 @@ async def agent_chat(ws: WebSocket) -> None:
         await conn.error("unavailable", "the chat is not available right now; try again shortly")
         await conn.close(CLOSE_INTERNAL, "unavailable")
         return
+    await hub.board.show(agent)
 
     async def handle(frame: dict[str, Any]) -> bool:
         kind = frame["type"]
@@ -197,9 +217,16 @@ async def agent_chat(ws: WebSocket) -> None:
             capacity = frame.get("capacity")
             if capacity is not None and (not isinstance(capacity, int) or isinstance(capacity, bool)):
                 raise BadFrame('"capacity" must be an integer')
-            await hub.agents.set_available(agent, capacity=capacity)
+            auto = frame.get("auto", True)
+            if not isinstance(auto, bool):
+                raise BadFrame('"auto" must be true or false')
+            await hub.agents.set_available(agent, capacity=capacity, auto=auto)
         elif kind == "away":
             await hub.agents.set_away(agent)
+        elif kind == "take":
+            await hub.agents.take(agent, _session_id(frame))
+        elif kind == "offer_request":
+            await hub.agents.offer_request(agent, _session_id(frame))
         elif kind == "message":
             text = _text(frame, "text", limit=settings.max_message_chars)
             await hub.agents.message(agent, _session_id(frame), text)
