@@ -1,4 +1,4 @@
-"""A chat leaves nothing behind: no text or phone number in NATS's store, the logs or any file."""
+"""A chat leaves nothing behind: no text, question or phone number in NATS's store, the logs or any file."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import TokenFactory
 from tests.e2e.chat.conftest import ClusterFactory
-from tests.e2e.chat.harness import WsClient, available_agent
+from tests.e2e.chat.harness import WsClient
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -32,10 +32,17 @@ async def test_message_text_and_the_phone_number_are_nowhere_on_disk_in_nats_or_
     marker = f"MARKER{uuid.uuid4().hex}"
     phone_typed, phone_e164 = "067 555 12 34", "+380675551234"
     async with chat_cluster() as cluster:
-        agent = await available_agent(cluster.a.ws("agent"), make_token(role="agent", sub="ag-p"), capacity=1)
+        # A specialist watching the queue first: the name and question cross to their process too.
+        agent = await WsClient.connect(cluster.a.ws("agent"), make_token(role="agent", sub="ag-p"))
+        await agent.expect("status")
         user = await WsClient.connect(cluster.b.ws("user"), make_token(sub="private"))
         await user.send(type="start", name=f"Name {marker}", phone=phone_typed, question=f"Q {marker}")
         sid = (await user.expect("queued"))["session"]
+        [waiting] = await agent.queue_where(lambda entries: [e["session"] for e in entries] == [sid])
+        assert waiting["question"] == f"Q {marker}"
+        assert waiting["name"] == f"Name {marker}"
+        assert phone_e164 not in json.dumps(waiting)
+        await agent.send(type="available", capacity=1)
         offered = await agent.expect("chat_assigned", session=sid)
         assert offered["phone"] == phone_e164
         await user.expect("assigned")
