@@ -4,6 +4,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { Markdown } from "../../widget/panel/markdown";
 import { ErrorNotice, Spinner } from "../../widget/panel/ui";
 import { useConsole, useLatest, useT } from "../hooks";
+import { useSections } from "./sections";
 import { LANG_NAMES, isConflict, loadArticle, path, translationDraft, type Article, type Go } from "./model";
 
 function Retire({ article, go, reload }: { article: Article; go: Go; reload: () => void }): JSX.Element {
@@ -77,6 +78,7 @@ function Retire({ article, go, reload }: { article: Article; go: Go; reload: () 
 export function ArticlePage({ id, go }: { id: string; go: Go }): JSX.Element {
   const ctx = useConsole();
   const { t } = useT();
+  const sections = useSections();
   const { data, error, reload } = useLatest(id, (signal) => loadArticle(ctx.api, id, signal));
   if (error) return <ErrorNotice error={error} onRetry={reload} />;
   if (!data) return <Spinner label={t("common.loading")} />;
@@ -91,7 +93,7 @@ export function ArticlePage({ id, go }: { id: string; go: Go }): JSX.Element {
         <dt>{t("kb.field.lang")}</dt>
         <dd lang={data.lang}>{LANG_NAMES[data.lang] ?? data.lang}</dd>
         <dt>{t("kb.field.section")}</dt>
-        <dd>{t(`section.${data.section}`)}</dd>
+        <dd>{sections.name(data.section)}</dd>
         <dt>{t("kb.meta.version")}</dt>
         <dd>{data.version}</dd>
         {data.tags.length > 0 && (

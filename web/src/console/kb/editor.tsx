@@ -11,7 +11,6 @@ import { useConsole, useLatest, useT } from "../hooks";
 import {
   KB_LANGS,
   LANG_NAMES,
-  SECTIONS,
   draftOf,
   emptyDraft,
   fieldErrors,
@@ -25,6 +24,7 @@ import {
   type Go,
   type Written,
 } from "./model";
+import { useSections } from "./sections";
 
 interface FieldProps {
   name: Field;
@@ -75,6 +75,7 @@ function ArticleForm({ initial, version, heading, go, onCancel, onReload }: Form
   const [failure, setFailure] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const form = useRef<HTMLFormElement>(null);
+  const sections = useSections();
 
   useEffect(() => {
     const target = form.current?.querySelector<HTMLElement>('[aria-invalid="true"], .kb-alert');
@@ -86,6 +87,7 @@ function ArticleForm({ initial, version, heading, go, onCancel, onReload }: Form
     (e: Event): void => {
       const value = (e.currentTarget as HTMLInputElement).value;
       setDraft((d) => ({ ...d, [name]: value }));
+      if (name in errors) setErrors((old) => ({ ...old, [name]: undefined }));
     };
 
   const submit = async (e: Event): Promise<void> => {
@@ -153,11 +155,12 @@ function ArticleForm({ initial, version, heading, go, onCancel, onReload }: Form
         <FieldBox name="section" label={t("kb.field.section")} error={errors.section}>
           {(attrs) => (
             <select value={draft.section} onChange={set("section")} {...attrs}>
-              {SECTIONS.map((section) => (
+              {sections.live.map(({ section }) => (
                 <option key={section} value={section}>
-                  {t(`section.${section}`)}
+                  {sections.name(section)}
                 </option>
               ))}
+              {!sections.live.some((s) => s.section === draft.section) && <option value={draft.section}>{sections.name(draft.section)}</option>}
             </select>
           )}
         </FieldBox>

@@ -3,27 +3,20 @@ import type { JSX } from "preact";
 import { useState } from "preact/hooks";
 import { ErrorNotice, Highlighted, Spinner } from "../../widget/panel/ui";
 import { useConsole, useLatest, useT } from "../hooks";
+import { useSections } from "./sections";
 import { KB_LANGS, LANG_NAMES, type Go, type Hit, type ListState, type Summary } from "./model";
 
-interface SectionCount {
-  section: string;
-  total: number;
-  by_language: Record<string, number>;
-}
-
 function Sections({ state, set }: { state: ListState; set: (s: ListState) => void }): JSX.Element {
-  const ctx = useConsole();
   const { t } = useT();
-  const { data, error, reload } = useLatest("sections", (signal) =>
-    ctx.api.get<{ sections: SectionCount[] }>("/api/v1/kb/sections", { signal }),
-  );
+  const { data, live, name, error, reload } = useSections();
   return (
     <nav class="kb-sections" aria-labelledby="kb-sections-title">
       <h2 id="kb-sections-title">{t("kb.sections")}</h2>
       <ErrorNotice error={error} onRetry={reload} />
       {!data && !error && <Spinner label={t("common.loading")} />}
       <ul>
-        {data?.sections.map((s) => {
+        {data &&
+          live.map((s) => {
           const count = state.lang ? (s.by_language[state.lang] ?? 0) : s.total;
           return (
             <li key={s.section}>
@@ -33,7 +26,7 @@ function Sections({ state, set }: { state: ListState; set: (s: ListState) => voi
                 aria-pressed={!state.query && state.section === s.section}
                 onClick={() => set({ ...state, query: "", section: s.section })}
               >
-                <span>{t(`section.${s.section}`)}</span>
+                <span>{name(s.section)}</span>
                 <span class="count">{t("kb.count", { count })}</span>
               </button>
             </li>
@@ -68,6 +61,7 @@ function Languages({ item }: { item: Summary }): JSX.Element {
 function Results({ state, go }: { state: ListState; go: Go }): JSX.Element {
   const ctx = useConsole();
   const { t } = useT();
+  const { name } = useSections();
   const { data, error, loading, reload } = useLatest(`${state.query}|${state.lang}`, (signal) =>
     ctx.api.get<{ total: number; hits: Hit[] }>("/api/v1/kb/search", { query: { q: state.query, lang: state.lang, limit: 50 }, signal }),
   );
@@ -89,7 +83,7 @@ function Results({ state, go }: { state: ListState; go: Go }): JSX.Element {
               <Highlighted html={hit.snippet} />
             </p>
             <span class="hint">
-              {t(`section.${hit.section}`)} <Languages item={hit} />
+              {name(hit.section)} <Languages item={hit} />
             </span>
           </li>
         ))}
@@ -101,6 +95,7 @@ function Results({ state, go }: { state: ListState; go: Go }): JSX.Element {
 function SectionList({ state, go }: { state: ListState; go: Go }): JSX.Element {
   const ctx = useConsole();
   const { t } = useT();
+  const { name } = useSections();
   const { data, error, reload } = useLatest(`${state.section}|${state.lang}`, (signal) =>
     ctx.api.get<{ total: number; items: Summary[] }>("/api/v1/kb/articles", {
       query: { section: state.section, lang: state.lang, limit: 100 },
@@ -111,7 +106,7 @@ function SectionList({ state, go }: { state: ListState; go: Go }): JSX.Element {
   if (!data) return <Spinner label={t("common.loading")} />;
   return (
     <section aria-labelledby="kb-section-title">
-      <h2 id="kb-section-title">{t(`section.${state.section}`)}</h2>
+      <h2 id="kb-section-title">{name(state.section)}</h2>
       <p class="hint">{data.total ? t("kb.count", { count: data.total }) : t("kb.section.empty")}</p>
       <ul class="kb-items">
         {data.items.map((item) => (

@@ -162,7 +162,11 @@ export function MessageView(): JSX.Element {
   const fUser = field("user", t("message.user"), t("message.user.hint"));
   const fTitle = field("title", t("message.subject"));
   const fText = field("text", t("message.text"));
-  const input = (e: Event): string => (e.currentTarget as HTMLInputElement).value;
+  /** The typed value; the field's error goes once the specialist changes it. */
+  const input = (name: Name, e: Event): string => {
+    if (errors[name]) setErrors((old) => ({ ...old, [name]: undefined }));
+    return (e.currentTarget as HTMLInputElement).value;
+  };
 
   return (
     <div class="msg">
@@ -187,24 +191,24 @@ export function MessageView(): JSX.Element {
           </fieldset>
           <div class="field">
             {fAccount.label}
-            <input type="text" autoComplete="off" spellcheck={false} maxLength={64} value={account} onInput={(e) => setAccount(input(e))} {...fAccount.attrs} />
+            <input type="text" autoComplete="off" spellcheck={false} maxLength={64} value={account} onInput={(e) => setAccount(input("account", e))} {...fAccount.attrs} />
             {fAccount.after}
           </div>
           {mode === "user" && (
             <div class="field">
               {fUser.label}
-              <input type="text" autoComplete="off" spellcheck={false} maxLength={128} value={user} onInput={(e) => setUser(input(e))} {...fUser.attrs} />
+              <input type="text" autoComplete="off" spellcheck={false} maxLength={128} value={user} onInput={(e) => setUser(input("user", e))} {...fUser.attrs} />
               {fUser.after}
             </div>
           )}
           <div class="field">
             {fTitle.label}
-            <input type="text" maxLength={200} value={title} onInput={(e) => setTitle(input(e))} {...fTitle.attrs} />
+            <input type="text" maxLength={200} value={title} onInput={(e) => setTitle(input("title", e))} {...fTitle.attrs} />
             {fTitle.after}
           </div>
           <div class="field">
             {fText.label}
-            <textarea rows={7} maxLength={4000} value={text} onInput={(e) => setText(input(e))} {...fText.attrs} />
+            <textarea rows={7} maxLength={4000} value={text} onInput={(e) => setText(input("text", e))} {...fText.attrs} />
             {fText.after}
           </div>
           <button type="submit" class="button" disabled={busy}>
