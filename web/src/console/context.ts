@@ -27,15 +27,23 @@ export interface Agent {
 }
 
 export function parseHash(hash: string): Route {
-  const [view, id] = hash.replace(/^#\/?/, "").split("/");
+  const [view, first, second] = hash.replace(/^#\/?/, "").split("/");
   if (!view || !(VIEWS as readonly string[]).includes(view)) return { view: "requests" };
   const route: Route = { view: view as View };
-  if (view === "requests" && id) route.ticketId = decodeURIComponent(id);
+  if (view === "requests" && first) route.ticketId = decodeURIComponent(first);
+  if (view === "message" && first) route.accountId = decodeURIComponent(first);
+  if (view === "message" && first && second) route.userId = decodeURIComponent(second);
   return route;
 }
 
+/** `#/requests/<id>`, `#/message/<account>[/<user>]`, else `#/<view>`: reload and back keep the place. */
 export function toHash(route: Route): string {
-  return route.view === "requests" && route.ticketId ? `#/requests/${encodeURIComponent(route.ticketId)}` : `#/${route.view}`;
+  const part = (value: string): string => `/${encodeURIComponent(value)}`;
+  if (route.view === "requests" && route.ticketId) return `#/requests${part(route.ticketId)}`;
+  if (route.view === "message" && route.accountId) {
+    return `#/message${part(route.accountId)}${route.userId ? part(route.userId) : ""}`;
+  }
+  return `#/${route.view}`;
 }
 
 export class ConsoleContext {
