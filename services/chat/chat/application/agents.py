@@ -119,7 +119,8 @@ class AgentDesk:
         """Assign this waiting user to the specialist who picked them, with the matching loop's
         guarantees: one user, one specialist (`AlreadyTaken` for the slower); never over capacity."""
         directory = self._ctx.directory
-        waiting = directory.queue.get(sid)
+        # The mirror may not have a user who joined on another process a moment ago: ask the server.
+        waiting = directory.queue.get(sid) or await directory.fetch_queue(sid)
         for _ in range(CAS_ATTEMPTS):
             if waiting is None:
                 raise NotWaiting("this chat is not waiting any more (or never was)")
