@@ -9,11 +9,12 @@ from typing import Any
 from fastapi import FastAPI
 
 from kb_search.adapters.article_files import read_articles
-from kb_search.adapters.article_log import JetStreamArticleLog
+from kb_search.adapters.article_log import JetStreamArticleLog, JetStreamSectionLog
 from kb_search.adapters.follower import ArticleFollower
 from kb_search.application.commands import KbCommands
 from kb_search.application.importer import import_articles
 from kb_search.application.runtime import KbRuntime
+from kb_search.application.sections import SectionCommands
 from kb_search.entrypoints import api
 from kb_search.entrypoints.cli import add_cli_commands
 from kb_search.projections.search_index import SearchIndexProjection
@@ -67,10 +68,12 @@ def create_app(settings: KbSearchSettings) -> FastAPI:
 
         readiness.add("nats", nats_ready)
         readiness.add("index", index_ready)
+        sections = SectionCommands(JetStreamSectionLog(js, prefix=prefix))
         app.state.kb = KbRuntime(
             index=projection.index,
             projection=projection,
-            commands=KbCommands(JetStreamArticleLog(js, prefix=prefix)),
+            commands=KbCommands(JetStreamArticleLog(js, prefix=prefix), sections),
+            sections=sections,
             feed=follower,
             index_wait_seconds=settings.index_wait_seconds,
         )
@@ -95,7 +98,8 @@ def create_app(settings: KbSearchSettings) -> FastAPI:
 
 
 async def migrate(settings: KbSearchSettings) -> None:
-    """Create the article stream and the dead-letter stream if missing (idempotent)."""
+    """Create the article stream and the dead-letter stream if missing, and the default sections
+    that have never existed (idempotent)."""
     common = settings.common
     nc = await connect(common, name="kb-search-migrate")
     try:
@@ -103,6 +107,11 @@ async def migrate(settings: KbSearchSettings) -> None:
         config = stream_config(KB_STREAM, prefix=common.nats_prefix, replicas=common.nats_stream_replicas)
         await ensure_stream(js, config)
         await ensure_dead_letter_stream(js, prefix=common.nats_prefix, replicas=common.nats_stream_replicas)
+        created = await SectionCommands(JetStreamSectionLog(js, prefix=common.nats_prefix)).ensure_defaults(
+            actor=SYSTEM_ACTOR
+        )
+        if created:
+            log.info("kb_sections_created", sections=created)
     finally:
         await nc.drain()
 
@@ -111,8 +120,11 @@ async def migrate(settings: KbSearchSettings) -> None:
 async def article_log_session(settings: KbSearchSettings, *, name: str) -> AsyncIterator[KbCommands]:
     """The editors' commands over a connection of their own (import, seeding)."""
     nc = await connect(settings.common, name=name)
+    prefix = settings.common.nats_prefix
     try:
-        yield KbCommands(JetStreamArticleLog(nc.jetstream(), prefix=settings.common.nats_prefix))
+        js = nc.jetstream()
+        sections = SectionCommands(JetStreamSectionLog(js, prefix=prefix))
+        yield KbCommands(JetStreamArticleLog(js, prefix=prefix), sections)
     finally:
         await nc.drain()
 

@@ -73,9 +73,9 @@ def commands(log: MemoryLog) -> KbCommands:
     return KbCommands(log)
 
 
-def test_an_article_needs_an_id_a_title_a_known_language_and_section() -> None:
+def test_an_article_needs_an_id_a_title_a_known_language_and_a_section_id() -> None:
     with pytest.raises(InvalidArticle) as raised:
-        Article.from_mapping({"id": " ", "lang": "de", "section": "kitchen", "tags": "a,b"})
+        Article.from_mapping({"id": " ", "lang": "de", "section": "kitchen & bar", "tags": "a,b"})
     assert len(raised.value.problems) == 4
 
 

@@ -1,22 +1,28 @@
-"""The article stream as the store of record: read an article's last event, append the next one.
+"""The article stream as the store of record: read an article's (or a section's) last event, append
+the next one.
 
-Optimistic concurrency uses JetStream itself: every article has its own subject, and an append
-carries `Nats-Expected-Last-Subject-Sequence` = the sequence of the event the writer read (0 for a
-new article). The server rejects it (error 10071) if anything was appended in between.
+Optimistic concurrency uses JetStream itself: every article and every section has its own subject,
+and an append carries `Nats-Expected-Last-Subject-Sequence` = the sequence of the event the writer
+read on that subject (0 for a new one). The server rejects it (error 10071) if anything was appended
+in between. Articles are written as version 2 (`helpdesk.kb.v2.article.<key>`); an article whose
+history is all version 1 is read from its version 1 subject and continues on the version 2 one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 
 from nats.js import JetStreamContext
-from nats.js.api import Header
+from nats.js.api import Header, RawStreamMsg
 from nats.js.errors import APIError, NotFoundError
 
 from kb_search.application.ports import Appended
 from kb_search.domain.article import ArticleState, Change
-from kb_search.domain.errors import VersionConflict
+from kb_search.domain.errors import SectionVersionConflict, VersionConflict
+from kb_search.domain.section import Section, SectionChange, SectionState
+from shared.contracts import kb_v2
 from shared.contracts.envelope import (
     Actor,
     EventEnvelope,
@@ -25,14 +31,14 @@ from shared.contracts.envelope import (
 from shared.contracts.kb import (
     ARTICLE_NAMESPACE,
     KB_ACCOUNT_ID,
-    SCHEMA_VERSION,
     ArticleContent,
     KbEventData,
-    article_subject,
     article_uuid,
     feedback_subject,
     parse_kb_event,
 )
+from shared.contracts.kb import SCHEMA_VERSION as FEEDBACK_SCHEMA_VERSION
+from shared.contracts.kb import article_subject as article_subject_v1
 from shared.contracts.subjects import KB_STREAM, with_prefix
 
 WRONG_LAST_SEQUENCE = 10071
@@ -50,11 +56,11 @@ class JetStreamArticleLog:
         self._stream = kb_stream_name(prefix)
 
     async def state(self, article_id: str) -> ArticleState | None:
-        try:
-            msg = await self._js.get_last_msg(
-                self._stream, with_prefix(self._prefix, article_subject(article_id))
-            )
-        except NotFoundError:
+        msg = await self._last(kb_v2.article_subject(article_id))
+        write_sequence = msg.seq if msg is not None else 0
+        if msg is None:
+            msg = await self._last(article_subject_v1(article_id))
+        if msg is None:
             return None
         assert msg.data is not None
         assert msg.seq is not None
@@ -65,7 +71,14 @@ class JetStreamArticleLog:
             retired=envelope.type == Change.RETIRED.value,
             content_hash=data.content_hash if isinstance(data, ArticleContent) else "",
             sequence=msg.seq,
+            write_sequence=write_sequence or 0,
         )
+
+    async def _last(self, subject: str) -> RawStreamMsg | None:
+        try:
+            return await self._js.get_last_msg(self._stream, with_prefix(self._prefix, subject))
+        except NotFoundError:
+            return None
 
     async def append(
         self,
@@ -82,18 +95,19 @@ class JetStreamArticleLog:
         envelope = _envelope(
             event_type=event_type,
             data=data,
-            article_id=article_id,
+            aggregate_id=article_uuid(article_id),
             version=version,
+            schema_version=kb_v2.SCHEMA_VERSION,
             account_id=KB_ACCOUNT_ID,
             msg_id=msg_id,
             actor=actor,
             correlation_id=correlation_id,
         )
         headers = envelope_headers(envelope, msg_id=msg_id)
-        headers[Header.EXPECTED_LAST_SUBJECT_SEQUENCE.value] = str(expected.sequence if expected else 0)
+        headers[Header.EXPECTED_LAST_SUBJECT_SEQUENCE.value] = str(expected.write_sequence if expected else 0)
         try:
             ack = await self._js.publish(
-                with_prefix(self._prefix, article_subject(article_id)),
+                with_prefix(self._prefix, kb_v2.article_subject(article_id)),
                 envelope.model_dump_json(serialize_as_any=True).encode(),
                 headers=headers,
                 stream=self._stream,
@@ -120,8 +134,9 @@ class JetStreamArticleLog:
         envelope = _envelope(
             event_type="article.feedback_given",
             data=data,
-            article_id=article_id,
+            aggregate_id=article_uuid(article_id),
             version=1,
+            schema_version=FEEDBACK_SCHEMA_VERSION,
             account_id=account_id,
             msg_id=msg_id,
             actor=actor,
@@ -141,8 +156,9 @@ def _envelope(
     *,
     event_type: str,
     data: KbEventData,
-    article_id: str,
+    aggregate_id: uuid.UUID,
     version: int,
+    schema_version: int,
     account_id: str,
     msg_id: str,
     actor: Actor,
@@ -151,12 +167,100 @@ def _envelope(
     return EventEnvelope[KbEventData](
         event_id=uuid.uuid5(ARTICLE_NAMESPACE, msg_id),
         type=event_type,
-        schema_version=SCHEMA_VERSION,
+        schema_version=schema_version,
         occurred_at=datetime.now(UTC),
         account_id=account_id,
-        aggregate_id=article_uuid(article_id),
+        aggregate_id=aggregate_id,
         aggregate_version=version,
         actor=actor,
         correlation_id=correlation_id,
         data=data,
     )
+
+
+class JetStreamSectionLog:
+    """Sections' events, each section on its own subject of the article stream."""
+
+    def __init__(self, js: JetStreamContext, *, prefix: str) -> None:
+        self._js = js
+        self._prefix = prefix
+        self._stream = kb_stream_name(prefix)
+
+    async def state(self, section_id: str) -> SectionState | None:
+        try:
+            msg = await self._js.get_last_msg(
+                self._stream, with_prefix(self._prefix, kb_v2.section_subject(section_id))
+            )
+        except NotFoundError:
+            return None
+        return _section_state(msg)
+
+    async def all(self) -> list[SectionState]:
+        info = await self._js.stream_info(
+            self._stream, subjects_filter=with_prefix(self._prefix, kb_v2.sections_filter())
+        )
+        subjects = sorted((info.state.subjects or {}).keys())
+        messages = await asyncio.gather(*(self._js.get_last_msg(self._stream, s) for s in subjects))
+        return [_section_state(msg) for msg in messages]
+
+    async def append(
+        self,
+        *,
+        event_type: str,
+        section: Section,
+        version: int,
+        expected: SectionState | None,
+        actor: Actor,
+        correlation_id: str | None,
+    ) -> Appended:
+        model = {
+            SectionChange.CREATED.value: kb_v2.SectionCreated,
+            SectionChange.UPDATED.value: kb_v2.SectionUpdated,
+            SectionChange.RETIRED.value: kb_v2.SectionRetired,
+        }[event_type]
+        data: KbEventData = model(
+            section_id=section.id, names=kb_v2.SectionNames(**section.names), order=section.order
+        )
+        msg_id = f"kb.section.{section.id}.{version}.{event_type}"
+        envelope = _envelope(
+            event_type=event_type,
+            data=data,
+            aggregate_id=kb_v2.section_uuid(section.id),
+            version=version,
+            schema_version=kb_v2.SCHEMA_VERSION,
+            account_id=KB_ACCOUNT_ID,
+            msg_id=msg_id,
+            actor=actor,
+            correlation_id=correlation_id,
+        )
+        headers = envelope_headers(envelope, msg_id=msg_id)
+        headers[Header.EXPECTED_LAST_SUBJECT_SEQUENCE.value] = str(expected.sequence if expected else 0)
+        try:
+            ack = await self._js.publish(
+                with_prefix(self._prefix, kb_v2.section_subject(section.id)),
+                envelope.model_dump_json(serialize_as_any=True).encode(),
+                headers=headers,
+                stream=self._stream,
+                timeout=PUBLISH_TIMEOUT,
+            )
+        except APIError as exc:
+            if exc.err_code == WRONG_LAST_SEQUENCE:
+                raise SectionVersionConflict(
+                    section.id, expected=expected.version if expected else None, actual=None
+                ) from None
+            raise
+        return Appended(sequence=ack.seq, duplicate=bool(ack.duplicate))
+
+
+def _section_state(msg: RawStreamMsg) -> SectionState:
+    assert msg.data is not None
+    assert msg.seq is not None
+    envelope = parse_kb_event(msg.data)
+    data = envelope.data
+    if isinstance(data, kb_v2.SectionCreated | kb_v2.SectionUpdated | kb_v2.SectionRetired):
+        section = Section(id=data.section_id, names=data.names.model_dump(), order=data.order)
+        retired = isinstance(data, kb_v2.SectionRetired)
+        return SectionState(
+            section=section, version=envelope.aggregate_version, retired=retired, sequence=msg.seq
+        )
+    raise ValueError(f"not a section event: {envelope.type}")

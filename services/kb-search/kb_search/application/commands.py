@@ -1,6 +1,7 @@
 """The editors' commands and readers' feedback. Each reads the article's last event from the stream
 and appends one event guarded by the sequence it read, so two editors never overwrite each other
-silently; writing unchanged content is a no-op."""
+silently; writing unchanged content is a no-op. Publishing and updating need the article's section
+to be live (an import makes sure of that itself, see `importer`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import uuid
 from dataclasses import asdict, dataclass
 
 from kb_search.application.ports import ArticleLog
+from kb_search.application.sections import SectionCommands
 from kb_search.domain.article import (
     Article,
     ArticleState,
@@ -19,14 +21,8 @@ from kb_search.domain.article import (
 )
 from kb_search.domain.errors import ArticleNotFound, VersionConflict
 from shared.contracts.envelope import Actor
-from shared.contracts.kb import (
-    ArticleFeedbackGiven,
-    ArticlePublished,
-    ArticleRetired,
-    ArticleUpdated,
-    KbEventData,
-    article_key,
-)
+from shared.contracts.kb import ArticleFeedbackGiven, KbEventData, article_key
+from shared.contracts.kb_v2 import ArticlePublishedV2, ArticleRetiredV2, ArticleUpdatedV2
 
 UPSERT_ATTEMPTS = 3
 
@@ -41,12 +37,15 @@ class WriteResult:
 
 
 class KbCommands:
-    def __init__(self, log: ArticleLog) -> None:
+    def __init__(self, log: ArticleLog, sections: SectionCommands | None = None) -> None:
+        """Without `sections`, any well-formed section id is accepted (tests, benchmarks)."""
         self._log = log
+        self.sections = sections
 
     async def publish(
         self, article: Article, *, actor: Actor, correlation_id: str | None = None
     ) -> WriteResult:
+        await self._check_section(article)
         state = await self._log.state(article.id)
         return await self._write(article, decide_publish(article, state), state, actor, correlation_id)
 
@@ -60,6 +59,8 @@ class KbCommands:
     ) -> WriteResult:
         state = await self._log.state(article.id)
         change = decide_update(article, state, expected_version=expected_version)
+        if change is not None:
+            await self._check_section(article)
         return await self._write(article, change, state, actor, correlation_id)
 
     async def upsert(
@@ -91,7 +92,7 @@ class KbCommands:
         appended = await self._log.append(
             article_id=article_id,
             event_type=Change.RETIRED.value,
-            data=ArticleRetired(article_id=article_id, reason=reason),
+            data=ArticleRetiredV2(article_id=article_id, reason=reason),
             version=version,
             expected=state,
             msg_id=f"kb.{article_key(article_id)}.{version}.retired",
@@ -126,6 +127,10 @@ class KbCommands:
         )
         return appended.sequence
 
+    async def _check_section(self, article: Article) -> None:
+        if self.sections is not None:
+            await self.sections.check_live(article.section)
+
     async def _write(
         self,
         article: Article,
@@ -139,8 +144,8 @@ class KbCommands:
             return WriteResult(article.id, state.version, state.sequence, False)
         version = (state.version if state else 0) + 1
         content_hash = article.content_hash
-        model: type[ArticlePublished | ArticleUpdated] = (
-            ArticlePublished if change is Change.PUBLISHED else ArticleUpdated
+        model: type[ArticlePublishedV2 | ArticleUpdatedV2] = (
+            ArticlePublishedV2 if change is Change.PUBLISHED else ArticleUpdatedV2
         )
         fields = asdict(article)
         fields["article_id"] = fields.pop("id")

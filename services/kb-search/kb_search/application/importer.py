@@ -1,10 +1,12 @@
 """Bulk import: every valid article is upserted (published, updated or left alone when unchanged);
-every bad one is reported with where it came from and skipped."""
+every bad one is reported with where it came from and skipped. An article's section goes through
+`section_map` first (`old id → new id`); a section that is not live is then created (a retired one
+comes back), and the report names it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 
 from kb_search.application.commands import KbCommands
 from kb_search.domain.article import Article, Change
@@ -28,6 +30,7 @@ class ImportReport:
     unchanged: int = 0
     problems: list[tuple[str, str]] = field(default_factory=list)
     last_sequence: int = 0
+    sections_created: list[str] = field(default_factory=list)
 
     @property
     def imported(self) -> int:
@@ -40,11 +43,15 @@ async def import_articles(
     *,
     actor: Actor,
     on_item: Callable[[SourceItem, str], None] | None = None,
+    section_map: Mapping[str, str] | None = None,
 ) -> ImportReport:
     """Upsert each item in order; `on_item(item, outcome)` after each one (progress, logging)."""
     report = ImportReport()
     seen: set[str] = set()
+    live: set[str] = set()
     for item in items:
+        if item.article is not None and section_map and item.article.section in section_map:
+            item = replace(item, article=item.article.in_section(section_map[item.article.section]))
         if item.article is None:
             report.problems.append((item.location, item.problem))
             outcome = "bad"
@@ -54,6 +61,11 @@ async def import_articles(
         else:
             seen.add(item.article.id)
             try:
+                section = item.article.section
+                if commands.sections is not None and section not in live:
+                    if await commands.sections.ensure(section, actor=actor):
+                        report.sections_created.append(section)
+                    live.add(section)
                 result = await commands.upsert(item.article, actor=actor)
             except KbError as exc:
                 report.problems.append((item.location, str(exc)))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from kb_search.domain.article import ArticleState
+from kb_search.domain.section import Section, SectionState
 from shared.contracts.envelope import Actor
 from shared.contracts.kb import KbEventData
 
@@ -48,3 +49,28 @@ class ArticleLog(Protocol):
         actor: Actor,
         correlation_id: str | None,
     ) -> Appended: ...
+
+
+class SectionLog(Protocol):
+    """The sections' events on the article stream."""
+
+    async def state(self, section_id: str) -> SectionState | None:
+        """The section's last event as the stream's leader sees it now."""
+        ...
+
+    async def all(self) -> list[SectionState]:
+        """Every section ever created, live or retired, as its last event left it."""
+        ...
+
+    async def append(
+        self,
+        *,
+        event_type: str,
+        section: Section,
+        version: int,
+        expected: SectionState | None,
+        actor: Actor,
+        correlation_id: str | None,
+    ) -> Appended:
+        """Append one section event; `SectionVersionConflict` when another write came first."""
+        ...

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from kb_search.application.commands import KbCommands
+from kb_search.application.sections import SectionCommands
 from kb_search.projections.search_index import SearchIndexProjection
 from kb_search.search.index import SearchIndex
 
@@ -20,5 +21,6 @@ class KbRuntime:
     index: SearchIndex
     projection: SearchIndexProjection
     commands: KbCommands
+    sections: SectionCommands
     feed: IndexFeed
     index_wait_seconds: float

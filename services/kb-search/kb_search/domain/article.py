@@ -12,24 +12,28 @@ import json
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TypeVar
 
 from kb_search.domain.errors import ArticleAlreadyPublished, ArticleNotFound, InvalidArticle, VersionConflict
-from shared.contracts.kb import MAX_BODY_LENGTH, MAX_ID_LENGTH, MAX_TITLE_LENGTH, Language, Section
+from kb_search.domain.section import section_id_problem
+from shared.contracts.kb import MAX_BODY_LENGTH, MAX_ID_LENGTH, MAX_TITLE_LENGTH, Language
 
 E = TypeVar("E", bound=StrEnum)
 _SLUG_CHARS = re.compile(r"[^\w]+", re.UNICODE)
 MAX_TAGS = 50
 MAX_TRANSLATIONS = 20
+MAX_URL_LENGTH = 2000
+# A link the widget opens: anything else (javascript:, data:, file:, ftp:, …) is refused.
+URL_SCHEMES = ("http", "https")
 
 
 @dataclass(frozen=True, slots=True)
 class Article:
     id: str
     lang: Language
-    section: Section
+    section: str  # a section id; whether that section is live is the application's check
     title: str
     body: str
     slug: str = ""
@@ -48,6 +52,9 @@ class Article:
         )  # fmt: skip
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
+    def in_section(self, section: str) -> Article:
+        return replace(self, section=section)
+
     @classmethod
     def from_mapping(cls, raw: Mapping[str, object]) -> Article:
         """Validate an article given as a mapping (a JSON line, front matter, an API body)."""
@@ -60,12 +67,16 @@ class Article:
         title = _text(raw, "title", problems, required=True, max_length=MAX_TITLE_LENGTH)
         body = _text(raw, "body", problems, required=False, max_length=MAX_BODY_LENGTH)
         lang = _choice(raw, "lang", Language, problems)
-        section = _choice(raw, "section", Section, problems)
+        section = _text(raw, "section", problems, required=True, max_length=MAX_ID_LENGTH).lower()
+        if section and (problem := section_id_problem(section)):
+            problems.append(f"section: {problem}")
         slug = _text(raw, "slug", problems, required=False, max_length=MAX_ID_LENGTH)
-        url = _text(raw, "url", problems, required=False, max_length=2000)
+        url = _text(raw, "url", problems, required=False, max_length=MAX_URL_LENGTH)
+        if url and (problem := url_problem(url)):
+            problems.append(f"url: {problem}")
         tags = _strings(raw, "tags", problems, max_items=MAX_TAGS)
         translations = _strings(raw, "translations", problems, max_items=MAX_TRANSLATIONS)
-        if problems or lang is None or section is None:
+        if problems or lang is None:
             raise InvalidArticle(problems)
         return cls(
             id=article_id,
@@ -78,6 +89,18 @@ class Article:
             tags=tuple(dict.fromkeys(tags)),
             translations=tuple(t for t in dict.fromkeys(translations) if t != article_id),
         )
+
+
+def url_problem(url: str) -> str:
+    """Why `url` cannot be an article's link, or "" when it can: an absolute http(s) URL with a host."""
+    scheme, sep, rest = url.partition(":")
+    if not sep or scheme.lower() not in URL_SCHEMES:
+        return f"must be an http or https URL, not {scheme.lower() + ':' if sep else 'a relative one'}"
+    if not rest.startswith("//") or not rest[2:].split("/", 1)[0].strip():
+        return "must be an absolute http or https URL with a host"
+    if any(char.isspace() or unicodedata.category(char) == "Cc" for char in url):
+        return "must not contain spaces or control characters"
+    return ""
 
 
 def slugify(title: str) -> str:
@@ -145,6 +168,9 @@ class ArticleState:
     retired: bool
     content_hash: str = ""
     sequence: int = field(default=0, compare=False)  # the stream sequence of that event
+    # The sequence of the article's last event on the subject writes go to (version 2): 0 while the
+    # article has only version 1 history, so the first version 2 write still cannot race another.
+    write_sequence: int = field(default=0, compare=False)
 
 
 def decide_publish(article: Article, state: ArticleState | None) -> Change | None:

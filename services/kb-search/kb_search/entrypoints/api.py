@@ -1,5 +1,6 @@
 """HTTP routes: search, suggest, deflect, sections and articles for every signed-in user; publish,
-update and retire for editors (role `editor` or `agent`); feedback for anyone signed in."""
+update and retire articles, and create, change and retire sections, for editors (role `editor` or
+`agent`); feedback for anyone signed in."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 from nats.errors import ConnectionClosedError, NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.errors import ServiceUnavailableError
@@ -16,7 +17,18 @@ from nats.js.errors import ServiceUnavailableError
 from kb_search.application.commands import WriteResult
 from kb_search.application.runtime import KbRuntime
 from kb_search.domain.article import Article
-from kb_search.domain.errors import ArticleAlreadyPublished, ArticleNotFound, InvalidArticle, VersionConflict
+from kb_search.domain.errors import (
+    ArticleAlreadyPublished,
+    ArticleNotFound,
+    InvalidArticle,
+    InvalidSection,
+    SectionAlreadyExists,
+    SectionNotFound,
+    UnknownSection,
+    VersionConflict,
+)
+from kb_search.domain.section import Section, SectionState
+from kb_search.entrypoints.markdown_html import render_markdown
 from kb_search.entrypoints.schemas import (
     ArticleIn,
     ArticleListOut,
@@ -28,15 +40,19 @@ from kb_search.entrypoints.schemas import (
     FeedbackIn,
     HitOut,
     SearchOut,
+    SectionIn,
     SectionOut,
     SectionsOut,
+    SectionUpdateIn,
+    SectionWriteOut,
     SuggestOut,
     VariantOut,
     WriteOut,
 )
 from shared.auth import CurrentUser, EditorUser, Principal, Role
 from shared.contracts.envelope import Actor, ActorKind
-from shared.contracts.kb import Language, Section, article_key
+from shared.contracts.kb import Language, article_key
+from shared.contracts.kb_v2 import MAX_SECTION_ID_LENGTH, SECTION_ID_PATTERN
 from shared.errors import (
     Conflict,
     ErrorDetail,
@@ -77,7 +93,11 @@ Ready = Annotated[KbRuntime, Depends(ready_runtime)]
 Kb = Annotated[KbRuntime, Depends(runtime)]
 QueryText = Annotated[str, Query(max_length=MAX_QUERY_LENGTH, description="What the user typed.")]
 Lang = Annotated[Language | None, Query(description="Preferred language: its versions come first.")]
-IfMatch = Annotated[str | None, Header(description="The article version the editor saw.")]
+IfMatch = Annotated[str | None, Header(description="The version the editor saw.")]
+SectionParam = Annotated[
+    str, Query(max_length=MAX_SECTION_ID_LENGTH, pattern=SECTION_ID_PATTERN, description="A section id.")
+]
+SectionPath = Annotated[str, Path(max_length=MAX_SECTION_ID_LENGTH, pattern=SECTION_ID_PATTERN)]
 
 
 def actor_of(principal: Principal) -> Actor:
@@ -98,8 +118,20 @@ def _article(raw: dict[str, object]) -> Article:
     try:
         return Article.from_mapping(raw)
     except InvalidArticle as exc:
-        details = [ErrorDetail(loc=["body"], msg=p, type="invalid_article") for p in exc.problems]
-        raise Unprocessable("the article is not valid", details=details) from None
+        raise Unprocessable(
+            "the article is not valid", details=_details(exc.problems, "invalid_article")
+        ) from None
+
+
+def _details(problems: list[str], kind: str) -> list[ErrorDetail]:
+    """Domain problems (`field: what is wrong`) as error details naming the field."""
+    details = []
+    for problem in problems:
+        name, sep, message = problem.partition(": ")
+        named = sep and name.replace(".", "").isidentifier()
+        loc: list[str | int] = ["body", *name.split(".")] if named else ["body"]
+        details.append(ErrorDetail(loc=loc, msg=message if len(loc) > 1 else problem, type=kind))
+    return details
 
 
 @asynccontextmanager
@@ -109,12 +141,21 @@ async def domain_errors() -> AsyncIterator[None]:
         yield
     except ArticleNotFound as exc:
         raise NotFound(f"no article {exc.article_id!r}") from None
-    except ArticleAlreadyPublished as exc:
+    except SectionNotFound as exc:
+        raise NotFound(str(exc)) from None
+    except UnknownSection as exc:
+        detail = ErrorDetail(loc=["body", "section"], msg=str(exc), type="unknown_section")
+        raise Unprocessable("the article names no live section", details=[detail]) from None
+    except InvalidSection as exc:
+        raise Unprocessable(
+            "the section is not valid", details=_details(exc.problems, "invalid_section")
+        ) from None
+    except (ArticleAlreadyPublished, SectionAlreadyExists) as exc:
         raise Conflict(str(exc)) from None
     except VersionConflict as exc:
         if exc.expected is not None and exc.actual is not None:
             raise PreconditionFailed(str(exc)) from None
-        raise Conflict("the article changed at the same time; read it again and retry") from None
+        raise Conflict("it changed at the same time; read it again and retry") from None
     except (NatsTimeoutError, NoRespondersError, ConnectionClosedError, ServiceUnavailableError):
         raise ServiceUnavailable("the article stream does not answer; try again") from None
 
@@ -128,12 +169,10 @@ def router() -> APIRouter:
         kb: Ready,
         q: QueryText,
         lang: Lang = None,
-        section: Section | None = None,
+        section: Annotated[SectionParam | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=50)] = 10,
     ) -> SearchOut:
-        result = kb.index.search(
-            q, lang=lang.value if lang else "", section=section.value if section else "", limit=limit
-        )
+        result = kb.index.search(q, lang=lang.value if lang else "", section=section or "", limit=limit)
         return SearchOut(
             query=q,
             total=result.total,
@@ -158,7 +197,9 @@ def router() -> APIRouter:
     @api.post("/deflect", response_model=DeflectOut, dependencies=[Depends(body_size_limit)])
     async def deflect(user: CurrentUser, kb: Ready, body: DeflectIn) -> DeflectOut:
         topic_section = body.topic.strip().lower().replace(" ", "-")
-        boost = topic_section if topic_section in {s.value for s in Section} else ""
+        async with domain_errors():
+            live = {s.section.id for s in await kb.sections.all() if not s.retired}
+        boost = topic_section if topic_section in live else ""
         result = kb.index.search(
             f"{body.topic} {body.text}",
             lang=body.lang.value if body.lang else "",
@@ -169,39 +210,107 @@ def router() -> APIRouter:
         return DeflectOut(articles=[HitOut.of(h) for h in result.hits])
 
     @api.get("/sections", response_model=SectionsOut)
-    async def sections(user: CurrentUser, kb: Ready) -> SectionsOut:
+    async def sections(
+        user: CurrentUser,
+        kb: Ready,
+        include_retired: Annotated[
+            bool, Query(description="Also retired sections (whose articles wait to be moved).")
+        ] = False,
+    ) -> SectionsOut:
+        """The sections by order, with their names in every language and live article counts."""
+        async with domain_errors():
+            found = await kb.sections.all()
         counts = kb.index.sections()
         return SectionsOut(
             sections=[
-                SectionOut(
-                    section=s.value,
-                    total=sum(counts.get(s.value, {}).values()),
-                    by_language=counts.get(s.value, {}),
-                )
-                for s in Section
+                _section_out(s, counts.get(s.section.id, {}))
+                for s in found
+                if include_retired or not s.retired
             ]
         )
+
+    @api.post("/sections", response_model=SectionWriteOut, status_code=status.HTTP_201_CREATED,
+              dependencies=[Depends(body_size_limit)])  # fmt: skip
+    async def create_section(
+        body: SectionIn, editor: EditorUser, kb: Kb, request: Request, response: Response
+    ) -> SectionWriteOut:
+        async with domain_errors():
+            order = body.order
+            if order is None:
+                order = max((s.section.order for s in await kb.sections.all()), default=0) + 10
+            section = Section.of(body.id, body.names.model_dump(), order)
+            written = await kb.sections.create(
+                section, actor=actor_of(editor), correlation_id=getattr(request.state, "correlation_id", None)
+            )
+        if not written.changed:
+            response.status_code = status.HTTP_200_OK
+        return SectionWriteOut(id=written.section_id, version=written.version, changed=written.changed)
+
+    @api.put(
+        "/sections/{section_id}", response_model=SectionWriteOut, dependencies=[Depends(body_size_limit)]
+    )
+    async def update_section(
+        section_id: SectionPath,
+        body: SectionUpdateIn,
+        editor: EditorUser,
+        kb: Kb,
+        request: Request,
+        if_match: IfMatch = None,
+    ) -> SectionWriteOut:
+        async with domain_errors():
+            current = await kb.sections.live(section_id)
+            names = body.names.model_dump() if body.names else dict(current.section.names)
+            order = current.section.order if body.order is None else body.order
+            written = await kb.sections.update(
+                Section.of(section_id, names, order),
+                actor=actor_of(editor),
+                expected_version=_expected_version(if_match),
+                correlation_id=getattr(request.state, "correlation_id", None),
+            )
+        return SectionWriteOut(id=written.section_id, version=written.version, changed=written.changed)
+
+    @api.delete("/sections/{section_id}", response_model=SectionWriteOut)
+    async def retire_section(
+        section_id: SectionPath, editor: EditorUser, kb: Kb, request: Request, if_match: IfMatch = None
+    ) -> SectionWriteOut:
+        """Retire a section: it is no longer listed or offered; its articles keep its id, stay
+        searchable and are listed under it (`GET /articles?section=`) until they are moved."""
+        async with domain_errors():
+            written = await kb.sections.retire(
+                section_id,
+                actor=actor_of(editor),
+                expected_version=_expected_version(if_match),
+                correlation_id=getattr(request.state, "correlation_id", None),
+            )
+        return SectionWriteOut(id=written.section_id, version=written.version, changed=written.changed)
 
     @api.get("/articles", response_model=ArticleListOut)
     async def browse(
         user: CurrentUser,
         kb: Ready,
-        section: Section,
+        section: SectionParam,
         lang: Lang = None,
         offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
         limit: Annotated[int, Query(ge=1, le=100)] = 50,
     ) -> ArticleListOut:
-        """Browse a section: its articles by title, in the preferred language where one exists."""
-        docs = kb.index.browse(section=section.value, lang=lang.value if lang else "")
+        """Browse a section (a retired one too): its articles by title, in the preferred language
+        where one exists. A section that never existed: 422."""
+        async with domain_errors():
+            known = {s.section.id for s in await kb.sections.all()}
+        if section not in known:
+            problem = f"no section {section!r}"
+            detail = ErrorDetail(loc=["query", "section"], msg=problem, type="unknown_section")
+            raise Unprocessable("no such section", details=[detail])
+        docs = kb.index.browse(section=section, lang=lang.value if lang else "")
         return ArticleListOut(
-            section=section.value,
+            section=section,
             total=len(docs),
             items=[
                 ArticleSummaryOut(
                     id=d.article.id,
                     key=article_key(d.article.id),
                     lang=d.article.lang.value,
-                    section=d.article.section.value,
+                    section=d.article.section,
                     title=d.article.title,
                     url=d.article.url,
                     variants=[VariantOut.model_validate(asdict(v)) for v in kb.index.variants(d.article.id)],
@@ -220,6 +329,7 @@ def router() -> APIRouter:
         return ArticleOut.model_validate(
             {
                 **asdict(a),
+                "body_html": render_markdown(a.body),
                 "key": article_key(a.id),
                 "version": doc.version,
                 "variants": [asdict(v) for v in kb.index.variants(a.id)],
@@ -307,3 +417,17 @@ def router() -> APIRouter:
 async def _written(kb: KbRuntime, result: WriteResult) -> WriteOut:
     indexed = await kb.projection.wait_for(result.sequence, within=kb.index_wait_seconds)
     return WriteOut(id=result.article_id, version=result.version, changed=result.changed, indexed=indexed)
+
+
+def _section_out(state: SectionState, counts: dict[str, int]) -> SectionOut:
+    section = state.section
+    return SectionOut(
+        id=section.id,
+        section=section.id,
+        names=dict(section.names),
+        order=section.order,
+        version=state.version,
+        retired=state.retired,
+        total=sum(counts.values()),
+        by_language=counts,
+    )

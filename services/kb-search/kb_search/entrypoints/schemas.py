@@ -7,7 +7,8 @@ from dataclasses import asdict
 from pydantic import BaseModel, ConfigDict, Field
 
 from kb_search.search.results import Hit
-from shared.contracts.kb import MAX_BODY_LENGTH, MAX_ID_LENGTH, MAX_TITLE_LENGTH, Language, Section
+from shared.contracts.kb import MAX_BODY_LENGTH, MAX_ID_LENGTH, MAX_TITLE_LENGTH, Language
+from shared.contracts.kb_v2 import MAX_SECTION_ORDER, SectionId, SectionName
 
 
 class VariantOut(BaseModel):
@@ -78,11 +79,11 @@ class ArticleUpdateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     lang: Language
-    section: Section
+    section: SectionId = Field(description="The id of a live section (`GET /api/v1/kb/sections`).")
     title: str = Field(min_length=1, max_length=MAX_TITLE_LENGTH)
     body: str = Field(default="", max_length=MAX_BODY_LENGTH)
     slug: str = Field(default="", max_length=MAX_ID_LENGTH)
-    url: str = Field(default="", max_length=2000)
+    url: str = Field(default="", max_length=2000, description="An http or https link (e.g. the wiki page).")
     tags: list[str] = Field(default_factory=list, max_length=50)
     translations: list[str] = Field(default_factory=list, max_length=20)
 
@@ -118,7 +119,10 @@ class ArticleOut(BaseModel):
     lang: str
     section: str
     title: str
-    body: str
+    body: str = Field(description="Markdown, as the editor wrote it.")
+    body_html: str = Field(
+        description="The body rendered as sanitised HTML: no raw HTML, links only http, https and mailto."
+    )
     slug: str
     url: str
     tags: list[str]
@@ -144,11 +148,50 @@ class ArticleListOut(BaseModel):
     items: list[ArticleSummaryOut]
 
 
+class SectionNamesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    uk: SectionName
+    ru: SectionName
+    en: SectionName
+    pl: SectionName
+
+
 class SectionOut(BaseModel):
-    section: str
-    total: int
+    id: str
+    section: str = Field(description="The same as `id` (kept for clients of the first version).")
+    names: dict[str, str] = Field(description="The section's name in uk, ru, en and pl.")
+    order: int
+    version: int = Field(description="Send it back in `If-Match` to change or retire the section.")
+    retired: bool
+    total: int = Field(description="Live articles in the section (language versions counted separately).")
     by_language: dict[str, int]
 
 
 class SectionsOut(BaseModel):
-    sections: list[SectionOut]
+    sections: list[SectionOut] = Field(description="By order, then id.")
+
+
+class SectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: SectionId
+    names: SectionNamesIn
+    order: int | None = Field(
+        default=None, ge=0, le=MAX_SECTION_ORDER, description="Default: after every other section."
+    )
+
+
+class SectionUpdateIn(BaseModel):
+    """Rename, move, or both; what is left out stays as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    names: SectionNamesIn | None = None
+    order: int | None = Field(default=None, ge=0, le=MAX_SECTION_ORDER)
+
+
+class SectionWriteOut(BaseModel):
+    id: str
+    version: int
+    changed: bool = Field(description="False when the section already was exactly this.")

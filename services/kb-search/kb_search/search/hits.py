@@ -82,7 +82,7 @@ def render_hit(
         slug=article.slug,
         url=article.url,
         lang=lang,
-        section=article.section.value,
+        section=article.section,
         title=article.title,
         title_highlighted=_title(doc, terms),
         snippet=make_snippet(doc.text, hits=spans),

@@ -147,7 +147,7 @@ class SearchIndex:
             words=tuple(surface),
             raw_word_terms=self._analyzer.raw_word_terms,
         )
-        self._postings.add(doc_id, weighted, section=article.section.value)
+        self._postings.add(doc_id, weighted, section=article.section)
         self._groups.add(article.id, article.translations)
         self._changed()
 
@@ -313,7 +313,7 @@ class SearchIndex:
     def browse(self, *, section: str, lang: str = "") -> list[Document]:
         """A section's live articles, one language version of each: `lang`'s where it exists, else
         every other version there is; sorted by title."""
-        docs = [d for d in self._docs.values() if d.article.section.value == section]
+        docs = [d for d in self._docs.values() if d.article.section == section]
         if lang:
 
             def shown(d: Document) -> bool:
@@ -327,5 +327,5 @@ class SearchIndex:
         """Live article counts per section and language."""
         out: dict[str, Counter[str]] = {}
         for doc in self._docs.values():
-            out.setdefault(doc.article.section.value, Counter())[doc.article.lang.value] += 1
+            out.setdefault(doc.article.section, Counter())[doc.article.lang.value] += 1
         return {section: dict(sorted(counts.items())) for section, counts in sorted(out.items())}
