@@ -6,16 +6,21 @@
     helpdesk token --role ... --account ... --sub ...   a development token
     helpdesk seed [SERVICE ...]      write the demo data
 plus the commands the services add (e.g. `helpdesk rebuild history`, `helpdesk kb import PATH`).
+
+Every command that talks to the system takes `--nats-url` and `--data-dir` and finds the NATS that
+`helpdesk up` started on its own (`helpdesk.discovery`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
-from helpdesk import services
+from helpdesk import discovery, services
 from shared.auth import Role, issue_dev_token
 from shared.logging import configure_logging
 from shared.service import run
@@ -83,6 +88,62 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
 
 CORE_COMMANDS = frozenset({"up", "serve", "migrate", "seed", "token"})
+# Commands that do not talk to a running system's NATS (`up` starts one, `serve` is configured by
+# env vars only, as in Kubernetes; `token` only signs).
+OFFLINE_COMMANDS = frozenset({"up", "serve", "token"})
+
+
+def _leaf_parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subparsers:
+        yield parser
+    for action in subparsers:
+        for child in dict.fromkeys(action.choices.values()):
+            yield from _leaf_parsers(child)
+
+
+def _add_system_options(sub: argparse._SubParsersAction[Any]) -> None:
+    """`--nats-url` and `--data-dir` on every command that talks to the system."""
+    for name, command in sub.choices.items():
+        if name in OFFLINE_COMMANDS:
+            continue
+        for leaf in _leaf_parsers(command):
+            if any("--nats-url" in a.option_strings for a in leaf._actions):
+                continue
+            group = leaf.add_argument_group("the system to talk to")
+            group.add_argument(
+                "--nats-url",
+                default=None,
+                help="its NATS (default: HELPDESK_NATS_URL, else what `helpdesk up` recorded in the data "
+                "dir, else nats://127.0.0.1:4222)",
+            )
+            group.add_argument(
+                "--data-dir",
+                default=None,
+                help="the data dir of `helpdesk up` (default: HELPDESK_DATA_DIR, else .data)",
+            )
+
+
+def _use_system(args: argparse.Namespace) -> int:
+    """Point this process's settings at the system's NATS and check it is this product's."""
+    from shared.settings import CommonSettings
+
+    data_dir = discovery.data_dir_of(getattr(args, "data_dir", None), os.environ)
+    choice = discovery.choose_nats_url(
+        explicit=getattr(args, "nats_url", None), data_dir=data_dir, environ=os.environ
+    )
+    os.environ["HELPDESK_NATS_URL"] = choice.url
+    if getattr(args, "data_dir", None):
+        os.environ["HELPDESK_DATA_DIR"] = str(data_dir)
+    print(f"helpdesk: NATS {choice.url} ({choice.source})", file=sys.stderr)
+    # `migrate` creates the streams: it only needs a server that answers.
+    streams = () if args.command == "migrate" else discovery.PRODUCT_STREAMS
+    try:
+        asyncio.run(discovery.probe(CommonSettings(), source=choice.source, streams=streams))
+    except discovery.SystemNotReachable as exc:
+        print(f"helpdesk {args.command}: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def build_parser(*, with_service_commands: bool = True) -> argparse.ArgumentParser:
@@ -130,6 +191,7 @@ def build_parser(*, with_service_commands: bool = True) -> argparse.ArgumentPars
         for definition in services.all_definitions():
             if definition.add_cli_commands is not None:
                 definition.add_cli_commands(sub)
+    _add_system_options(sub)
     return parser
 
 
@@ -144,6 +206,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         unknown = [s for s in args.services if s not in services.PACKAGES]
         if unknown:
             parser.error(f"unknown service(s): {', '.join(unknown)}")
+    if args.command not in OFFLINE_COMMANDS:
+        problem = _use_system(args)
+        if problem:
+            return problem
     result = args.func(args)
     return int(result or 0)
 

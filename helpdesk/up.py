@@ -8,7 +8,8 @@ production. Once they are ready, the gateway (the bundled Caddy, `helpdesk.gatew
 origin on the port base itself: the APIs, their docs and the front-end build. Ctrl-C (or SIGTERM)
 stops the gateway first, then the services, then NATS; a child that dies on its own stops the whole
 system with a non-zero exit. The pids of every child are written to `<data-dir>/up.pids` while it
-runs.
+runs, and where its NATS and the gateway listen to `<data-dir>/up.json`: the other `helpdesk`
+commands find the system there (`helpdesk.discovery`), whatever port NATS ended up on.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import httpx
 
-from helpdesk import gateway, services
+from helpdesk import discovery, gateway, services
 from shared import processes
 from shared.caddy import CaddyExited, CaddyNotFound, CaddyServer
 from shared.natsserver import NatsServer, free_port
@@ -182,6 +183,7 @@ def run_up(args: argparse.Namespace) -> int:
             env[f"{definition.env_prefix}HOST"] = host
         env.setdefault("HELPDESK_CHAT_TICKETS_URL", f"http://{host}:{ports['tickets']}")
 
+        discovery.record(data_dir, nats_url=nats_url)
         steps = [["migrate"]] + ([] if args.no_seed else [["seed"]])
         for step in steps:
             code = subprocess.call([sys.executable, "-m", "helpdesk.cli", *step], env=env)
@@ -217,6 +219,7 @@ def run_up(args: argparse.Namespace) -> int:
         if caddy.process is not None:
             pids["caddy"] = caddy.process.pid
         (data_dir / "up.pids").write_text(json.dumps(pids))
+        discovery.record(data_dir, nats_url=nats_url, gateway_url=caddy.url)
         print(_banner(children, caddy.url, nats_url, data_dir), flush=True)
 
         while not stopping.wait(0.5):
@@ -241,4 +244,5 @@ def run_up(args: argparse.Namespace) -> int:
             nats.stop()
         with contextlib.suppress(FileNotFoundError):
             (data_dir / "up.pids").unlink()
+        discovery.forget(data_dir)
         print("helpdesk: stopped", file=sys.stderr, flush=True)
