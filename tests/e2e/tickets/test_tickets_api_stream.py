@@ -253,6 +253,9 @@ async def test_only_support_may_open_the_stream_and_only_as_an_event_stream(serv
     assert user.json()["error"]["code"] == "forbidden"
     anonymous = await client.get(STREAM, headers=SSE)
     assert anonymous.status_code == 401
+    # Who may read it is checked before how: the same answers without the Accept header.
+    assert (await client.get(STREAM, headers=service.user_headers())).status_code == 403
+    assert (await client.get(STREAM)).status_code == 401
     plain = await client.get(STREAM, headers=agent)
     assert plain.status_code == 406
     assert plain.json()["error"]["code"] == "not_acceptable"

@@ -126,9 +126,9 @@ def stream_router(*, heartbeat_seconds: float = 15.0) -> APIRouter:
         response_class=EventSourceResponse,
         summary="Support: every ticket event, live (Server-Sent Events, resumable with Last-Event-ID)",
         responses=STREAM_RESPONSES,
-        dependencies=[Depends(accepts_event_stream)],
     )
     async def stream(
+        request: Request,
         principal: AgentUser,
         feed: Annotated[TicketFeed, Depends(feed_of)],
         last_event_id: Annotated[
@@ -136,6 +136,7 @@ def stream_router(*, heartbeat_seconds: float = 15.0) -> APIRouter:
             Header(alias="Last-Event-ID", max_length=20, description="Resume after this event's id."),
         ] = None,
     ) -> EventSourceResponse:
+        accepts_event_stream(request)  # after the caller is known: 401 and 403 come first
         resume_after = resume_point(last_event_id)
         try:
             follower = await feed.open(resume_after)
