@@ -57,9 +57,9 @@ async def test_two_writers_with_the_same_read_version_cannot_both_win(commands: 
 
 
 def _data(a: Article):  # type: ignore[no-untyped-def]
-    from shared.contracts.kb import ArticleUpdated
+    from shared.contracts.kb_v2 import ArticleUpdatedV2
 
-    return ArticleUpdated(article_id=a.id, lang=a.lang, section=a.section, title=a.title, body=a.body,
+    return ArticleUpdatedV2(article_id=a.id, lang=a.lang, section=a.section, title=a.title, body=a.body,
                           content_hash=a.content_hash)  # fmt: skip
 
 

@@ -236,8 +236,9 @@ def router() -> APIRouter:
     ) -> SectionWriteOut:
         async with domain_errors():
             order = body.order
-            if order is None:
-                order = max((s.section.order for s in await kb.sections.all()), default=0) + 10
+            if order is None:  # where it was (a live or retired one), else after every other
+                known = {s.section.id: s.section.order for s in await kb.sections.all()}
+                order = known.get(body.id, max(known.values(), default=0) + 10)
             section = Section.of(body.id, body.names.model_dump(), order)
             written = await kb.sections.create(
                 section, actor=actor_of(editor), correlation_id=getattr(request.state, "correlation_id", None)
