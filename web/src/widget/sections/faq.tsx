@@ -3,8 +3,8 @@
  * one), full results with the server's highlights, browsing by section with counts, the article
  * with "was this helpful?" and a link to the full wiki article.
  */
-import type { JSX } from "preact";
-import { useState } from "preact/hooks";
+import { createContext, type JSX } from "preact";
+import { useContext, useState } from "preact/hooks";
 import { register } from "../core/i18n";
 import { faqStrings } from "../i18n/faq";
 import { useDebounced, useId, useLatest, useT, useWidget } from "../panel/hooks";
@@ -48,6 +48,23 @@ interface Article {
   variants: Variant[];
 }
 
+interface SectionInfo {
+  section: string;
+  names?: Record<string, string>;
+  total: number;
+  by_language: Record<string, number>;
+}
+
+type SectionsState = ReturnType<typeof useLatest<{ sections: SectionInfo[] }>>;
+
+/** A section's name: the server's (sections are data editors name) in the user's language, else the
+ * catalogue's for the original sections, else its id. */
+const SectionName = createContext<(id: string) => string>((id) => id);
+
+function useSectionName(): (id: string) => string {
+  return useContext(SectionName);
+}
+
 type View =
   | { kind: "home" }
   | { kind: "results"; query: string; section?: string }
@@ -86,6 +103,7 @@ function Suggestions({ query, onPick }: { query: string; onPick: (hit: Hit) => v
 function Results({ view, go }: { view: Extract<View, { kind: "results" }>; go: (v: View) => void }): JSX.Element {
   const ctx = useWidget();
   const { t, lang } = useT();
+  const sectionName = useSectionName();
   const { data, error, loading, reload } = useLatest(`${view.query}|${view.section ?? ""}|${lang}`, (signal) =>
     ctx.api.get<SearchAnswer>("/api/v1/kb/search", {
       query: { q: view.query, lang, section: view.section, limit: 20 },
@@ -116,7 +134,7 @@ function Results({ view, go }: { view: Extract<View, { kind: "results" }>; go: (
               aria-pressed={view.section === section}
               onClick={() => go({ kind: "results", query: view.query, section })}
             >
-              {t(`section.${section}`)} ({count})
+              {sectionName(section)} ({count})
             </button>
           ))}
         </div>
@@ -138,7 +156,7 @@ function Results({ view, go }: { view: Extract<View, { kind: "results" }>; go: (
               <p class="snippet">
                 <Highlighted html={hit.snippet} />
               </p>
-              <span class="hint">{t(`section.${hit.section}`)}</span>
+              <span class="hint">{sectionName(hit.section)}</span>
             </li>
           ))}
         </ul>
@@ -147,12 +165,10 @@ function Results({ view, go }: { view: Extract<View, { kind: "results" }>; go: (
   );
 }
 
-function Sections({ go }: { go: (v: View) => void }): JSX.Element {
-  const ctx = useWidget();
+function Sections({ state, go }: { state: SectionsState; go: (v: View) => void }): JSX.Element {
   const { t, lang } = useT();
-  const { data, error, reload } = useLatest("sections", (signal) =>
-    ctx.api.get<{ sections: { section: string; total: number; by_language: Record<string, number> }[] }>("/api/v1/kb/sections", { signal }),
-  );
+  const sectionName = useSectionName();
+  const { data, error, reload } = state;
   if (error) return <ErrorNotice error={error} onRetry={reload} />;
   if (!data) return <Spinner label={t("common.loading")} />;
   return (
@@ -166,7 +182,7 @@ function Sections({ go }: { go: (v: View) => void }): JSX.Element {
             return (
               <li key={s.section}>
                 <button type="button" class="section-link" onClick={() => go({ kind: "section", section: s.section })}>
-                  <span>{t(`section.${s.section}`)}</span>
+                  <span>{sectionName(s.section)}</span>
                   <span class="count">{t("faq.section.count", { count })}</span>
                 </button>
               </li>
@@ -180,6 +196,7 @@ function Sections({ go }: { go: (v: View) => void }): JSX.Element {
 function SectionArticles({ section, go }: { section: string; go: (v: View) => void }): JSX.Element {
   const ctx = useWidget();
   const { t, lang } = useT();
+  const sectionName = useSectionName();
   const { data, error, reload } = useLatest(`${section}|${lang}`, (signal) =>
     ctx.api.get<{ total: number; items: Article[] }>("/api/v1/kb/articles", { query: { section, lang, limit: 100 }, signal }),
   );
@@ -188,7 +205,7 @@ function SectionArticles({ section, go }: { section: string; go: (v: View) => vo
       <button type="button" class="link back" onClick={() => go({ kind: "home" })}>
         ← {t("faq.back.sections")}
       </button>
-      <h3>{t(`section.${section}`)}</h3>
+      <h3>{sectionName(section)}</h3>
       <ErrorNotice error={error} onRetry={reload} />
       {!data && !error && <Spinner label={t("common.loading")} />}
       {data && (
@@ -248,6 +265,7 @@ function Feedback({ article }: { article: Article }): JSX.Element {
 function ArticleView({ id, back, go }: { id: string; back: View; go: (v: View) => void }): JSX.Element {
   const ctx = useWidget();
   const { t } = useT();
+  const sectionName = useSectionName();
   const { data, error, reload } = useLatest(id, (signal) =>
     ctx.api.get<Article>(`/api/v1/kb/articles/${encodeURIComponent(id)}`, { signal }),
   );
@@ -258,7 +276,7 @@ function ArticleView({ id, back, go }: { id: string; back: View; go: (v: View) =
         {back.kind === "results"
           ? t("faq.back.results")
           : back.kind === "section"
-            ? t(`section.${back.section}`)
+            ? sectionName(back.section)
             : t("faq.back.sections")}
       </button>
       <ErrorNotice error={error} onRetry={reload} />
@@ -292,7 +310,19 @@ function ArticleView({ id, back, go }: { id: string; back: View; go: (v: View) =
 }
 
 export function FaqSection(): JSX.Element {
-  const { t } = useT();
+  const ctx = useWidget();
+  const { t, lang } = useT();
+  const sections = useLatest("sections", (signal) =>
+    ctx.api.get<{ sections: SectionInfo[] }>("/api/v1/kb/sections", { signal }),
+  );
+  const named = new Map((sections.data?.sections ?? []).map((s) => [s.section, s.names]));
+  const sectionName = (id: string): string => {
+    const fromServer = named.get(id)?.[lang];
+    if (fromServer) return fromServer;
+    const key = `section.${id}`;
+    const fromCatalogue = t(key);
+    return fromCatalogue === key ? id : fromCatalogue;
+  };
   const inputId = useId("hd-faq-q");
   const [text, setText] = useState("");
   const [view, setView] = useState<View>({ kind: "home" });
@@ -303,32 +333,34 @@ export function FaqSection(): JSX.Element {
   };
   const typing = text.trim() !== (view.kind === "results" ? view.query : "");
   return (
-    <div class="faq">
-      <form role="search" class="search" onSubmit={submit}>
-        <label for={inputId}>{t("faq.search.label")}</label>
-        <div class="row">
-          <input
-            id={inputId}
-            type="search"
-            class="grow"
-            autoComplete="off"
-            maxLength={500}
-            placeholder={t("faq.search.placeholder")}
-            value={text}
-            onInput={(e) => setText((e.currentTarget as HTMLInputElement).value)}
-          />
-          <button type="submit" class="button">
-            {t("faq.search.submit")}
-          </button>
-        </div>
-        {typing && view.kind !== "article" && (
-          <Suggestions query={text} onPick={(hit) => setView({ kind: "article", id: hit.id, back: { kind: "results", query: text.trim() } })} />
-        )}
-      </form>
-      {view.kind === "home" && <Sections go={setView} />}
-      {view.kind === "results" && <Results view={view} go={setView} />}
-      {view.kind === "section" && <SectionArticles section={view.section} go={setView} />}
-      {view.kind === "article" && <ArticleView id={view.id} back={view.back} go={setView} />}
-    </div>
+    <SectionName.Provider value={sectionName}>
+      <div class="faq">
+        <form role="search" class="search" onSubmit={submit}>
+          <label for={inputId}>{t("faq.search.label")}</label>
+          <div class="row">
+            <input
+              id={inputId}
+              type="search"
+              class="grow"
+              autoComplete="off"
+              maxLength={500}
+              placeholder={t("faq.search.placeholder")}
+              value={text}
+              onInput={(e) => setText((e.currentTarget as HTMLInputElement).value)}
+            />
+            <button type="submit" class="button">
+              {t("faq.search.submit")}
+            </button>
+          </div>
+          {typing && view.kind !== "article" && (
+            <Suggestions query={text} onPick={(hit) => setView({ kind: "article", id: hit.id, back: { kind: "results", query: text.trim() } })} />
+          )}
+        </form>
+        {view.kind === "home" && <Sections state={sections} go={setView} />}
+        {view.kind === "results" && <Results view={view} go={setView} />}
+        {view.kind === "section" && <SectionArticles section={view.section} go={setView} />}
+        {view.kind === "article" && <ArticleView id={view.id} back={view.back} go={setView} />}
+      </div>
+    </SectionName.Provider>
   );
 }
