@@ -34,5 +34,5 @@ async def open_console(
     await page.locator("#signin-token").fill(token)
     await page.locator("#signin-token").press("Tab")
     await page.locator("form button[type=submit]").click()
-    await expect(page.get_by_role("navigation")).to_be_visible()
+    await expect(page.locator("nav.nav")).to_be_visible()
     return page

@@ -29,7 +29,7 @@ function Header(): JSX.Element {
   return (
     <header class="topbar">
       <span class="brand">{t("console.title")}</span>
-      {agent && <PresenceControl />}
+      {agent?.role === "agent" && <PresenceControl />}
       <span class="grow" />
       <LanguageSelect value={lang} label={t("console.language")} onChange={(code) => ctx.lang.set(code)} />
       {agent && (
@@ -44,7 +44,12 @@ function Header(): JSX.Element {
   );
 }
 
-function Nav({ current }: { current: View }): JSX.Element {
+/** What a signed-in person may open: specialists everything, knowledge-base editors the knowledge base. */
+function viewsFor(role: "agent" | "editor"): readonly View[] {
+  return role === "agent" ? VIEWS : ["kb"];
+}
+
+function Nav({ current, views }: { current: View; views: readonly View[] }): JSX.Element {
   const ctx = useConsole();
   const { t } = useT();
   const desk = useDesk();
@@ -52,7 +57,7 @@ function Nav({ current }: { current: View }): JSX.Element {
   return (
     <nav class="nav" aria-label={t("console.nav")}>
       <ul>
-        {VIEWS.map((view) => (
+        {views.map((view) => (
           <li key={view}>
             <a
               href={`#/${view}`}
@@ -86,7 +91,9 @@ function Console(): JSX.Element {
       </>
     );
   }
-  const Body = BODIES[route.view];
+  const views = viewsFor(agent.role);
+  const current = views.includes(route.view) ? route.view : (views[0] as View);
+  const Body = BODIES[current];
   return (
     <>
       <Header />
@@ -96,8 +103,8 @@ function Console(): JSX.Element {
         </p>
       )}
       <div class="layout">
-        <Nav current={route.view} />
-        <main class="main" aria-label={t(`console.view.${route.view}`)}>
+        <Nav current={current} views={views} />
+        <main class="main" aria-label={t(`console.view.${current}`)}>
           <Body />
         </main>
       </div>

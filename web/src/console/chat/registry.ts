@@ -23,11 +23,12 @@ export function deskFor(ctx: ConsoleContext): DeskHandle {
   const signals = new Signals(ctx, desk);
   handle = { desk, signals, waitingCount: desk.waitingCount };
   desks.set(ctx, handle);
-  const follow = (signedIn: boolean): void => {
-    if (signedIn) desk.start();
+  // Chats are for support specialists (role agent); a knowledge-base editor never connects.
+  const follow = (specialist: boolean): void => {
+    if (specialist) desk.start();
     else desk.stop();
   };
-  ctx.agent.subscribe((agent) => follow(agent !== null));
-  follow(ctx.agent.value !== null);
+  ctx.agent.subscribe((agent) => follow(agent?.role === "agent"));
+  follow(ctx.agent.value?.role === "agent");
   return handle;
 }
