@@ -167,3 +167,13 @@ async def test_the_versions_view_shows_the_language_versions_side_by_side(
     await expect(page.get_by_role("region", name="Polski")).to_contain_text("No version in this language yet")
     assert_no_serious_a11y(await axe(page))
     await screenshot(page, "console-kb-versions")
+
+
+async def test_a_knowledge_base_editor_sees_the_knowledge_base_only_and_no_chat_controls(
+    new_context: NewContext, helpdesk_system: HelpdeskSystem
+) -> None:
+    page = await open_console(new_context, helpdesk_system, name="Maria Editor", role="editor")
+    nav = page.locator("nav.nav")
+    await expect(nav.get_by_role("link")).to_have_count(1)
+    await expect(nav.get_by_role("link", name="Knowledge base")).to_be_visible()
+    await expect(page.locator(".presence")).to_have_count(0)
