@@ -35,10 +35,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "services" / "tickets")]
 
 from benchmarks.tickets_http import RawHttp, bench_settings, service_env  # noqa: E402
 from shared.auth import Role, issue_dev_token  # noqa: E402
+from shared.days import to_micros  # noqa: E402
 from shared.natsserver import NatsServer, wait_for_port  # noqa: E402
 from tickets.bootstrap import migrate  # noqa: E402
 from tickets.entrypoints.workers import open_history_store  # noqa: E402
-from tickets.projections.history import to_micros  # noqa: E402
 from tickets.projections.store import DDL, TICKET_COLUMNS  # noqa: E402
 from tickets.settings import DEFAULT_TOPICS, TicketsSettings  # noqa: E402
 

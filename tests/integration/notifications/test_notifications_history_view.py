@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from notifications.application.days import day_end, day_start, micros, time_zone
 from notifications.application.service import Recipient
 from notifications.application.store import PopupStore
 from notifications.bootstrap import build_service, open_view_db
@@ -22,6 +21,7 @@ from notifications.projections.follower import POSITIONS
 from notifications.projections.history import HistoryQuery, PopupHistory
 from notifications.settings import NotificationsSettings
 from shared.contracts.popups import PopupStatus
+from shared.days import day_end, day_start, time_zone, to_micros
 from tests.e2e.notifications.harness import FakeClock, send
 
 pytestmark = pytest.mark.integration
@@ -44,7 +44,9 @@ def views(store: PopupStore, settings: NotificationsSettings) -> Iterator[Any]:
 
 
 def everything(clock: FakeClock, **filters: Any) -> HistoryQuery:
-    return HistoryQuery(account_id="hotel-a", user_id="u1", now_us=micros(clock.now()), limit=100, **filters)
+    return HistoryQuery(
+        account_id="hotel-a", user_id="u1", now_us=to_micros(clock.now()), limit=100, **filters
+    )
 
 
 async def test_the_history_keeps_every_popup_and_a_rebuild_gives_the_same_rows(

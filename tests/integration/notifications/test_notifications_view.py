@@ -13,8 +13,9 @@ import pytest
 from notifications.application.service import Recipient
 from notifications.application.store import PopupStore
 from notifications.bootstrap import build_service, open_view_db
-from notifications.projections.active import DUE_SCAN, ActivePopups, micros
+from notifications.projections.active import DUE_SCAN, ActivePopups
 from notifications.settings import NotificationsSettings
+from shared.days import to_micros
 from tests.e2e.notifications.harness import FakeClock, send
 
 pytestmark = pytest.mark.integration
@@ -139,7 +140,7 @@ async def test_the_due_scan_finds_only_snoozes_whose_time_has_come_through_its_i
     assert view.snoozes_due(clock.now()) == [soon, later]
 
     query = DUE_SCAN.format(active=view.db.table("active_popups"))
-    params = {"now": micros(clock.now()), "limit": 500}
+    params = {"now": to_micros(clock.now()), "limit": 500}
     with view.db.transaction() as tx:
         if view.db.dialect == "postgres":  # a tiny table: make the planner show what it would use
             tx.execute("SET LOCAL enable_seqscan = off")

@@ -23,18 +23,10 @@ from shared.contracts.tickets import (
     TicketEventData,
     TopicChanged,
 )
+from shared.days import UnknownTimeZone, day_bounds, from_micros, time_zone, to_micros
 from shared.errors import Unprocessable
 from tickets.entrypoints.http_history import decode_cursor, encode_cursor
-from tickets.projections.history import (
-    TicketChange,
-    TicketRow,
-    UnknownTimeZone,
-    day_bounds,
-    from_micros,
-    project,
-    time_zone,
-    to_micros,
-)
+from tickets.projections.history import TicketChange, TicketRow, project
 from tickets.projections.store import ListQuery, _counts_sql, _list_sql
 from tickets.projections.waiter import ViewWaiter
 

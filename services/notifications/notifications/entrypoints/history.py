@@ -12,13 +12,13 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from notifications.application.days import UnknownTimeZone, day_end, day_start, micros, time_zone
 from notifications.application.views import navigation
 from notifications.components import Components, components
 from notifications.entrypoints.popups import recipient_of
 from notifications.projections.history import HistoryEntry, HistoryQuery
 from shared.auth import Principal, Role, requires_role
 from shared.contracts.popups import Navigation, PopupKind, PopupStatus
+from shared.days import UnknownTimeZone, day_end, day_start, time_zone, to_micros
 from shared.errors import ErrorBody, ErrorDetail, Unprocessable
 
 HotelUser = Annotated[Principal, Depends(requires_role(Role.USER))]
@@ -126,7 +126,7 @@ async def popup_history(
     query = HistoryQuery(
         account_id=recipient.account_id,
         user_id=recipient.user_id,
-        now_us=micros(now),
+        now_us=to_micros(now),
         statuses=status or (),
         kind=kind,
         raised_from_us=day_start(date_from, zone) if date_from else None,
@@ -141,5 +141,5 @@ async def popup_history(
 
     rows = await asyncio.to_thread(read)
     page = rows[:limit]
-    next_cursor = encode_cursor(micros(page[-1].raised_at), page[-1].id) if len(rows) > limit else None
+    next_cursor = encode_cursor(to_micros(page[-1].raised_at), page[-1].id) if len(rows) > limit else None
     return PopupHistoryPage(items=[_item(entry, parts, now) for entry in page], next_cursor=next_cursor)

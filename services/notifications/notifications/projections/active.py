@@ -19,10 +19,11 @@ from eventsourcing.persistence import Notification
 
 from notifications.adapters.sqldb import SqlDatabase, Transaction
 from notifications.domain.model import Popup, status_at
-from notifications.projections.follower import FollowedView, micros, time_of
+from notifications.projections.follower import FollowedView, time_of
 from shared.contracts.popups import PopupKind, PopupStatus
+from shared.days import to_micros
 
-__all__ = ["DUE_SCAN", "NAME", "ActivePopup", "ActivePopups", "create_tables", "micros"]
+__all__ = ["DUE_SCAN", "NAME", "ActivePopup", "ActivePopups", "create_tables"]
 
 NAME = "active_popups"
 _COLUMNS = (
@@ -114,7 +115,7 @@ class ActivePopups(FollowedView):
                     "body": popup.text,
                     "ticket": str(popup.ticket_id) if popup.ticket_id else None,
                     "number": popup.ticket_number,
-                    "raised": micros(popup.raised_at),
+                    "raised": to_micros(popup.raised_at),
                     "position": notification.id,
                 },
             )
@@ -122,7 +123,7 @@ class ActivePopups(FollowedView):
             tx.execute(
                 f"UPDATE {self._table} SET status = 'snoozed', snoozed_until = :until, version = :version "
                 + where,
-                {**key, "until": micros(event.until)},
+                {**key, "until": to_micros(event.until)},
             )
         elif isinstance(event, Popup.Delivered | Popup.DueAgain):  # type: ignore[attr-defined]
             status = "delivered" if isinstance(event, Popup.Delivered) else "due"  # type: ignore[attr-defined]
@@ -142,13 +143,13 @@ class ActivePopups(FollowedView):
             f"SELECT {_COLUMNS} FROM {self._table} WHERE account_id = :account"
             " AND (user_id IS NULL OR user_id = :user)"
             " AND (status <> 'snoozed' OR snoozed_until <= :now) ORDER BY raised_position",
-            {"account": account_id, "user": user_id, "now": micros(now)},
+            {"account": account_id, "user": user_id, "now": to_micros(now)},
         )
         return [ActivePopup.from_row(row) for row in rows]
 
     def snoozes_due(self, now: datetime, *, limit: int = 500) -> list[UUID]:
         """Snoozed popups whose time has come but whose "due again" is not recorded yet (indexed)."""
-        rows = self.db.query(DUE_SCAN.format(active=self._table), {"now": micros(now), "limit": limit})
+        rows = self.db.query(DUE_SCAN.format(active=self._table), {"now": to_micros(now), "limit": limit})
         return [UUID(str(row[0])) for row in rows]
 
     def rows(self) -> list[tuple[Any, ...]]:

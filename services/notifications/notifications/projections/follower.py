@@ -22,7 +22,6 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Notification
 
 from notifications.adapters.sqldb import SqlDatabase, Transaction
-from notifications.application.days import micros
 from notifications.application.store import PopupStore
 
 POSITIONS = "projection_positions"
@@ -30,7 +29,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
-__all__ = ["POSITIONS", "FollowedView", "micros", "time_of"]
+__all__ = ["POSITIONS", "FollowedView", "time_of"]
 
 
 def time_of(value: int | None) -> datetime | None:

@@ -22,8 +22,9 @@ from eventsourcing.persistence import Notification
 from notifications.adapters.sqldb import Transaction
 from notifications.domain.model import Popup
 from notifications.projections.active import ActivePopup
-from notifications.projections.follower import FollowedView, micros, time_of
+from notifications.projections.follower import FollowedView, time_of
 from shared.contracts.popups import PopupKind, PopupStatus
+from shared.days import to_micros
 
 NAME = "popup_history"
 _COLUMNS = (
@@ -131,7 +132,7 @@ class PopupHistory(FollowedView):
             return  # ticket requesters are not popups
         key = {"id": str(self._store.originator(notification)), "version": notification.originator_version}
         # Every popup event carries the time it happened (`at`): the row never reads a clock.
-        at = micros(getattr(event, "at", None) or event.timestamp)
+        at = to_micros(getattr(event, "at", None) or event.timestamp)
         if isinstance(event, Aggregate.Created):
             popup = event.mutate(None)
             assert isinstance(popup, Popup)
@@ -149,7 +150,7 @@ class PopupHistory(FollowedView):
                     "body": popup.text,
                     "ticket": str(popup.ticket_id) if popup.ticket_id else None,
                     "number": popup.ticket_number,
-                    "raised": micros(popup.raised_at),
+                    "raised": to_micros(popup.raised_at),
                     "position": notification.id,
                 },
             )
@@ -161,7 +162,7 @@ class PopupHistory(FollowedView):
         tx.execute(
             f"UPDATE {self._table} SET status = :status, snoozed_until = :until, changed_at = :at,"
             " version = :version WHERE popup_id = :id AND version < :version",
-            {**key, "status": status.value, "until": micros(until) if until else None, "at": at},
+            {**key, "status": status.value, "until": to_micros(until) if until else None, "at": at},
         )
 
     # --- reads ---------------------------------------------------------------------------------

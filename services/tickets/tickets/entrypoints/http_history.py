@@ -24,11 +24,12 @@ from pydantic import BaseModel, Field
 
 from shared.auth import CurrentUser, Principal, Role
 from shared.contracts.tickets import Importance, Priority, Status
+from shared.days import UnknownTimeZone, day_bounds, from_micros, time_zone
 from shared.errors import ErrorDetail, Forbidden, NotFound, Unprocessable
 from tickets.domain.values import ALLOWED_TRANSITIONS
 from tickets.domain.values import Status as LifecycleStatus
 from tickets.entrypoints.last_write import COOKIE, forget_write, last_write
-from tickets.projections.history import UnknownTimeZone, day_bounds, from_micros, time_zone, timeline_item
+from tickets.projections.history import timeline_item
 from tickets.projections.store import HistoryStore, ListQuery
 from tickets.projections.waiter import ViewWaiter
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.contracts.envelope import EventEnvelope
 from shared.contracts.tickets import (
@@ -23,53 +21,7 @@ from shared.contracts.tickets import (
     TicketEventData,
     TopicChanged,
 )
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def to_micros(moment: datetime) -> int:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_micros(micros: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=micros)
-
-
-_DAY_US = 86_400 * 1_000_000
-
-
-def day_bounds(first: date, last: date, zone: tzinfo = UTC) -> tuple[int, int]:
-    """[start of `first`, start of the day after `last`) in microseconds, days taken in `zone`.
-
-    A day in a zone with daylight saving may be 23 or 25 hours long: the end is the next local
-    midnight, not the start plus 24 hours (except after 9999-12-31, which has no next day).
-    """
-    start = to_micros(datetime.combine(first, time.min, tzinfo=zone))
-    if last < date.max:
-        end = to_micros(datetime.combine(last + timedelta(days=1), time.min, tzinfo=zone))
-    else:
-        end = to_micros(datetime.combine(last, time.min, tzinfo=zone)) + _DAY_US
-    return start, end
-
-
-class UnknownTimeZone(ValueError):
-    """Raised when a time zone name is not an IANA zone this system knows."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(f"unknown time zone {name!r}: give an IANA name such as Europe/Kyiv")
-        self.name = name
-
-
-def time_zone(name: str) -> ZoneInfo:
-    """The IANA zone `name` (e.g. `Europe/Kyiv`); `UnknownTimeZone` when there is no such zone."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        # ValueError: not a key at all (an absolute or `..` path); OSError: a directory, not a zone.
-        raise UnknownTimeZone(name) from None
+from shared.days import from_micros, to_micros
 
 
 @dataclass(frozen=True)
