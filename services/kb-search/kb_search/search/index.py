@@ -5,6 +5,9 @@ Ranking is BM25 over one virtual field in which the title counts `TITLE_WEIGHT` 
 each term's champion list (`ranking`). `total` and the section facets are exact: they count every
 document containing a query term, from per-term bitsets. Language versions of one article are
 grouped into one hit, and only the returned hits are rendered (`hits`).
+
+With a dense signal (`fusion`), the lexical scores and the nearest documents by embedding are fused
+before grouping; without one (or while a document has no vector yet) ranking is lexical.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections import Counter, OrderedDict
 from kb_search.domain.article import Article
 from kb_search.search.analysis import Analyzer
 from kb_search.search.crosslang import CrossLanguage, Glossary
+from kb_search.search.fusion import DenseSignal, Fusion, Signals, fuse
 from kb_search.search.grouping import TranslationGroups
 from kb_search.search.hits import Document, render_hit
 from kb_search.search.normalise import Script, script
@@ -31,6 +35,7 @@ BODY_WEIGHT = 1.0
 PREFERRED_LANGUAGE_BOOST = 1.25
 SECTION_BOOST = 1.2
 CANDIDATES_PER_HIT = 3
+LATIN_LANGUAGES = frozenset({"en", "pl"})
 
 __all__ = ["Document", "SearchIndex"]
 
@@ -45,8 +50,12 @@ class SearchIndex:
         glossary: Glossary | None = None,
         cross_language: CrossLanguage = CrossLanguage.BOTH,
         cache_size: int = 0,
+        dense: DenseSignal | None = None,
+        fusion: Fusion | None = None,
     ) -> None:
         self._analyzer = analyzer
+        self.dense = dense
+        self.fusion = fusion or Fusion()
         self._planner = QueryPlanner(
             analyzer=analyzer, glossary=glossary or Glossary(), cross_language=cross_language
         )
@@ -149,6 +158,8 @@ class SearchIndex:
         )
         self._postings.add(doc_id, weighted, section=article.section)
         self._groups.add(article.id, article.translations)
+        if self.dense is not None:
+            self.dense.add(doc_id, title=article.title, text=plain, lang=lang)
         self._changed()
 
     def remove(self, article_id: str) -> bool:
@@ -165,6 +176,8 @@ class SearchIndex:
     def _unindex(self, doc_id: int) -> None:
         doc = self._docs.pop(doc_id)
         self._postings.remove(doc_id, doc.terms)
+        if self.dense is not None:
+            self.dense.discard(doc_id)
         for word in doc.words:
             self.vocabulary.discard(word)
 
@@ -198,7 +211,8 @@ class SearchIndex:
         prefix: bool = True,
         boost_section: str = "",
     ) -> SearchResult:
-        key = (text, lang, section, limit, prefix, boost_section)
+        dense_generation = self.dense.generation if self.dense is not None else 0
+        key = (text, lang, section, limit, prefix, boost_section, dense_generation)
         cached = self._cache.get(key) if self._cache_size else None
         if cached is not None:
             self._cache.move_to_end(key)
@@ -221,6 +235,16 @@ class SearchIndex:
         postings = self._postings
         facets = postings.facets(postings.matching({t for token in plan.tokens for t in token.alternatives}))
         scores = score(plan, postings, section=section)
+        dense_only: set[int] = set()
+        nearest: dict[int, float] | None = None
+        if self.dense is not None and self.fusion.signals is not Signals.LEXICAL:
+            langs = (plan.script_language,) if plan.script_language else tuple(sorted(plan.languages))
+            nearest = self.dense.scores(text, langs=langs, limit=self.fusion.depth)
+            if nearest is not None:
+                if section:
+                    nearest = {d: s for d, s in nearest.items() if postings.section_of(d) == section}
+                dense_only = nearest.keys() - scores.keys()
+                scores = fuse(scores, nearest, coverage=plan.coverage, fusion=self.fusion)
         if boost:
             section_of = postings.section_of
             for d in scores:
@@ -228,9 +252,20 @@ class SearchIndex:
                     scores[d] *= SECTION_BOOST
         count = limit * CANDIDATES_PER_HIT + 10
         top = candidates(scores, langs=self._langs, languages=plan.languages, count=count)
+        preferred = lang or plan.script_language
+        # On fused scores only a Latin-script language is preferred: a Cyrillic query's own
+        # language would win over the English-only article that answers it (measured).
+        prefer = nearest is None or preferred in LATIN_LANGUAGES
+        hits = tuple(self._group(top, plan=plan, lang=preferred, limit=limit, boost=prefer))
+        if dense_only:
+            # Found by meaning alone: counted too, so `total` and the facets cover every hit.
+            facets = dict(facets)
+            for hit in hits:
+                if self._doc_ids.get(hit.id) in dense_only:
+                    facets[hit.section] = facets.get(hit.section, 0) + 1
         return SearchResult(
             query=text,
-            hits=tuple(self._group(top, plan=plan, lang=lang, limit=limit)),
+            hits=hits,
             total=facets.get(section, 0) if section else sum(facets.values()),
             facets=facets,
             corrections=plan.corrections,
@@ -243,7 +278,11 @@ class SearchIndex:
             root = self._roots[doc_id] = self._groups.root(self._docs[doc_id].article.id)
         return root
 
-    def _group(self, top: list[tuple[int, float]], *, plan: QueryPlan, lang: str, limit: int) -> list[Hit]:
+    def _group(
+        self, top: list[tuple[int, float]], *, plan: QueryPlan, lang: str, limit: int, boost: bool = True
+    ) -> list[Hit]:
+        """Language versions into one hit each. `boost`: the preferred language's articles count
+        `PREFERRED_LANGUAGE_BOOST` times."""
         groups: dict[str, list[tuple[int, float]]] = {}
         for doc_id, doc_score in top:
             root = self._root(doc_id)
@@ -257,7 +296,8 @@ class SearchIndex:
         for root, members in groups.items():
             best_score = self._group_score(root, members, plan.languages)
             chosen = self._representative(root, members, lang)
-            boosted = best_score * (PREFERRED_LANGUAGE_BOOST if lang and langs[chosen] == lang else 1.0)
+            preferred = boost and lang and langs[chosen] == lang
+            boosted = best_score * (PREFERRED_LANGUAGE_BOOST if preferred else 1.0)
             ranked.append((-boosted, self._docs[chosen].article.id, chosen))
         ranked.sort()
         terms = plan.highlight_terms

@@ -75,6 +75,10 @@ class QueryPlan:
     completions: tuple[str, ...]
     highlight_terms: frozenset[str]
     languages: frozenset[str] = frozenset()
+    # The share of query words the index knows in their own right (not through the glossary or
+    # transliteration), and the one language the query's letters point to ("" when they do not).
+    coverage: float = 1.0
+    script_language: str = ""
 
 
 def query_language(letters: set[str], preferred: str) -> str:
@@ -86,6 +90,24 @@ def query_language(letters: set[str], preferred: str) -> str:
     if letters & POLISH_LETTERS:
         return "pl"
     return preferred
+
+
+def script_language(letters: set[str], preferred: str) -> str:
+    """The query's language by its script: a Latin query is English unless it has Polish letters
+    (or Polish is asked for); a Cyrillic one is Ukrainian or Russian when its letters tell."""
+    cyrillic = any("\u0400" <= ch <= "\u04ff" for ch in letters)
+    latin = any("a" <= ch <= "z" for ch in letters) or bool(letters & POLISH_LETTERS)
+    if cyrillic == latin:
+        return preferred
+    if latin:
+        if letters & POLISH_LETTERS:
+            return "pl"
+        return preferred if preferred in ("en", "pl") else "en"
+    if letters & UKRAINIAN_LETTERS:
+        return "uk"
+    if letters & RUSSIAN_LETTERS:
+        return "ru"
+    return preferred if preferred in ("uk", "ru") else ""
 
 
 def query_languages(letters: set[str], preferred: str) -> frozenset[str]:
@@ -124,6 +146,7 @@ class QueryPlanner:
         corrections: dict[str, str] = {}
         completions: tuple[str, ...] = ()
         query_terms: list[frozenset[str]] = []
+        known = 0
         for position, word in enumerate(query_words):
             token = QueryToken(word)
             own_terms = self._analyzer.word_terms(word, hint)
@@ -143,6 +166,7 @@ class QueryPlanner:
                 for completion in completions:
                     for term in self._analyzer.word_terms(completion, hint):
                         token.offer(term, PREFIX_WEIGHT)
+            known += any(t in postings for t in token.alternatives)
             if self._cross.uses_translit:
                 for term, weight in self._translit(word, view, generation):
                     token.offer(term, weight)
@@ -155,7 +179,10 @@ class QueryPlanner:
         if self._cross.uses_glossary:
             tokens.extend(self._glossary_tokens(query_terms, postings, skip=languages))
         highlight = frozenset(term for t in tokens for term in t.alternatives)
-        return QueryPlan(tokens, corrections, completions, highlight, languages)
+        coverage = known / len(query_words) if query_words else 0.0
+        return QueryPlan(
+            tokens, corrections, completions, highlight, languages, coverage, script_language(letters, lang)
+        )
 
     def _glossary_tokens(
         self,
