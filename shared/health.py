@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
 Check = Callable[[], Awaitable[bool]]
+Detail = Callable[[], str]
 
 
 class Readiness:
@@ -23,11 +24,19 @@ class Readiness:
 
     def __init__(self, *, timeout: float = 2.0) -> None:
         self._checks: dict[str, Check] = {}
+        self._details: dict[str, Detail] = {}
         self._timeout = timeout
         self.shutting_down = False
 
     def add(self, name: str, check: Check) -> None:
         self._checks[name] = check
+
+    def describe(self, name: str, detail: Detail) -> None:
+        """A state reported in `/readyz` details that does not decide readiness (a degraded mode)."""
+        self._details[name] = detail
+
+    def details(self) -> dict[str, str]:
+        return {name: detail() for name, detail in self._details.items()}
 
     async def _run(self, check: Check) -> bool:
         try:
@@ -52,11 +61,14 @@ def health_router(readiness: Readiness, *, registry: CollectorRegistry = REGISTR
     @router.get("/readyz", include_in_schema=False)
     async def readyz(request: Request) -> JSONResponse:
         ready, checks = await readiness.evaluate()
-        body = {
+        body: dict[str, object] = {
             "status": "ready" if ready else "not_ready",
             "checks": checks,
             "shutting_down": readiness.shutting_down,
         }
+        details = readiness.details()
+        if details:
+            body["details"] = details
         return JSONResponse(body, status_code=200 if ready else 503)
 
     @router.get("/metrics", include_in_schema=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,6 +16,7 @@ from kb_search.application.commands import KbCommands
 from kb_search.application.importer import import_articles
 from kb_search.application.runtime import KbRuntime
 from kb_search.application.sections import SectionCommands
+from kb_search.embedding.dense import DenseIndex, open_dense
 from kb_search.entrypoints import api
 from kb_search.entrypoints.cli import add_cli_commands
 from kb_search.projections.search_index import SearchIndexProjection
@@ -37,7 +39,9 @@ def load_settings(**overrides: Any) -> KbSearchSettings:
     return KbSearchSettings(**overrides)
 
 
-def build_index(settings: KbSearchSettings, analyzer: Analyzer | None = None) -> SearchIndex:
+def build_index(
+    settings: KbSearchSettings, analyzer: Analyzer | None = None, dense: DenseIndex | None = None
+) -> SearchIndex:
     analyzer = analyzer or Analyzer()
     path = settings.glossary_file()
     glossary = Glossary.load(path, analyzer) if path else Glossary()
@@ -46,7 +50,14 @@ def build_index(settings: KbSearchSettings, analyzer: Analyzer | None = None) ->
         glossary=glossary,
         cross_language=settings.cross_language,
         cache_size=settings.query_cache_size,
+        dense=dense,
     )
+
+
+def build_dense(settings: KbSearchSettings) -> DenseIndex:
+    """The model, its vector cache and language offsets (the first start embeds ~250 short
+    sentences; later ones read them from the cache); unavailable, not failing, without a model."""
+    return open_dense(settings.dense_model, directory=settings.vectors_dir(), threads=settings.dense_threads)
 
 
 def create_app(settings: KbSearchSettings) -> FastAPI:
@@ -57,7 +68,8 @@ def create_app(settings: KbSearchSettings) -> FastAPI:
         nc = await connect(settings.common, name="kb-search")
         js = nc.jetstream()
         prefix = settings.common.nats_prefix
-        projection = SearchIndexProjection(build_index(settings))
+        dense = await asyncio.to_thread(build_dense, settings)
+        projection = SearchIndexProjection(build_index(settings, dense=dense))
         follower = ArticleFollower(js, projection, prefix=prefix)
 
         async def nats_ready() -> bool:
@@ -68,6 +80,7 @@ def create_app(settings: KbSearchSettings) -> FastAPI:
 
         readiness.add("nats", nats_ready)
         readiness.add("index", index_ready)
+        readiness.describe("dense", lambda: dense.state.value)
         sections = SectionCommands(JetStreamSectionLog(js, prefix=prefix))
         app.state.kb = KbRuntime(
             index=projection.index,
@@ -83,6 +96,7 @@ def create_app(settings: KbSearchSettings) -> FastAPI:
         finally:
             readiness.shutting_down = True
             await follower.stop()
+            dense.stop()
             await nc.drain()
             log.info("kb_search_stopped", position=projection.position)
 

