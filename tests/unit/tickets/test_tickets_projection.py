@@ -25,7 +25,7 @@ from shared.contracts.tickets import (
 )
 from shared.days import UnknownTimeZone, day_bounds, from_micros, time_zone, to_micros
 from shared.errors import Unprocessable
-from tickets.entrypoints.http_history import decode_cursor, encode_cursor
+from shared.listing import decode_cursor, encode_cursor
 from tickets.projections.history import TicketChange, TicketRow, project
 from tickets.projections.store import ListQuery, _counts_sql, _list_sql
 from tickets.projections.waiter import ViewWaiter

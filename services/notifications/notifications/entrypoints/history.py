@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -18,8 +16,9 @@ from notifications.entrypoints.popups import recipient_of
 from notifications.projections.history import HistoryEntry, HistoryQuery
 from shared.auth import Principal, Role, requires_role
 from shared.contracts.popups import Navigation, PopupKind, PopupStatus
-from shared.days import UnknownTimeZone, day_end, day_start, time_zone, to_micros
-from shared.errors import ErrorBody, ErrorDetail, Unprocessable
+from shared.days import day_end, day_start, to_micros
+from shared.errors import ErrorBody, Unprocessable
+from shared.listing import decode_cursor, encode_cursor, zone_of
 
 HotelUser = Annotated[Principal, Depends(requires_role(Role.USER))]
 Parts = Annotated[Components, Depends(components)]
@@ -51,32 +50,6 @@ class PopupHistoryItem(BaseModel):
 class PopupHistoryPage(BaseModel):
     items: list[PopupHistoryItem]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last one.")
-
-
-def encode_cursor(raised_us: int, popup_id: UUID) -> str:
-    return base64.urlsafe_b64encode(f"{raised_us}:{popup_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[int, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        raised, _, popup_id = raw.partition(":")
-        return int(raised), str(UUID(popup_id))
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise Unprocessable(
-            "the cursor is not valid",
-            details=[ErrorDetail(loc=["query", "cursor"], msg="not a cursor from this list", type="cursor")],
-        ) from None
-
-
-def zone_of(name: str) -> tzinfo:
-    """The `tz` query parameter; an unknown zone is a 422 in the shared error shape."""
-    try:
-        return time_zone(name)
-    except UnknownTimeZone as exc:
-        raise Unprocessable(
-            str(exc), details=[ErrorDetail(loc=["query", "tz"], msg=str(exc), type="time_zone")]
-        ) from None
 
 
 def _item(entry: HistoryEntry, parts: Components, now: datetime) -> PopupHistoryItem:

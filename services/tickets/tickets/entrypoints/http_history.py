@@ -10,22 +10,20 @@ it did (`false`: the answer may be older than the client's last write).
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime, tzinfo
 from typing import Annotated, Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Cookie, Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from shared.auth import CurrentUser, Principal, Role
 from shared.contracts.tickets import Importance, Priority, Status
-from shared.days import UnknownTimeZone, day_bounds, from_micros, time_zone
-from shared.errors import ErrorDetail, Forbidden, NotFound, Unprocessable
+from shared.days import day_bounds, from_micros
+from shared.errors import Forbidden, NotFound, Unprocessable
+from shared.listing import decode_cursor, encode_cursor, zone_of
 from tickets.domain.values import ALLOWED_TRANSITIONS
 from tickets.domain.values import Status as LifecycleStatus
 from tickets.entrypoints.last_write import COOKIE, forget_write, last_write
@@ -116,19 +114,6 @@ def allowed_statuses(current: str) -> list[Status]:
     return [Status(s.value) for s in LifecycleStatus if s in allowed]
 
 
-def encode_cursor(updated_us: int, ticket_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{updated_us}:{ticket_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[int, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        micros, _, ticket_id = raw.partition(":")
-        return int(micros), str(UUID(ticket_id))
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise Unprocessable("the cursor is not valid") from None
-
-
 def _summary(row: dict[str, Any], *, staff: bool) -> dict[str, Any]:
     item = {
         "ticket_id": row["ticket_id"],
@@ -161,16 +146,6 @@ def _date_range(
     start = day_bounds(date_from, date_from, zone)[0] if date_from else None
     end = day_bounds(date_to, date_to, zone)[1] if date_to else None
     return start, end
-
-
-def zone_of(name: str) -> ZoneInfo:
-    """The `tz` query parameter as a zone; an unknown name is a 422 in the shared error shape."""
-    try:
-        return time_zone(name)
-    except UnknownTimeZone as exc:
-        raise Unprocessable(
-            str(exc), details=[ErrorDetail(loc=["query", "tz"], msg=str(exc), type="time_zone")]
-        ) from None
 
 
 TimeZoneName = Annotated[
