@@ -103,23 +103,13 @@ class JetStreamArticleLog:
             actor=actor,
             correlation_id=correlation_id,
         )
-        headers = envelope_headers(envelope, msg_id=msg_id)
-        headers[Header.EXPECTED_LAST_SUBJECT_SEQUENCE.value] = str(expected.write_sequence if expected else 0)
+        subject = with_prefix(self._prefix, kb_v2.article_subject(article_id))
+        after = expected.write_sequence if expected else 0
         try:
-            ack = await self._js.publish(
-                with_prefix(self._prefix, kb_v2.article_subject(article_id)),
-                envelope.model_dump_json(serialize_as_any=True).encode(),
-                headers=headers,
-                stream=self._stream,
-                timeout=PUBLISH_TIMEOUT,
-            )
-        except APIError as exc:
-            if exc.err_code == WRONG_LAST_SEQUENCE:
-                raise VersionConflict(
-                    article_id, expected=expected.version if expected else None, actual=None
-                ) from None
-            raise
-        return Appended(sequence=ack.seq, duplicate=bool(ack.duplicate))
+            return await _publish_after(self._js, self._stream, subject, envelope, msg_id, after=after)
+        except _SubjectMovedOn:
+            expected_version = expected.version if expected else None
+            raise VersionConflict(article_id, expected=expected_version, actual=None) from None
 
     async def append_feedback(
         self,
@@ -233,23 +223,45 @@ class JetStreamSectionLog:
             actor=actor,
             correlation_id=correlation_id,
         )
-        headers = envelope_headers(envelope, msg_id=msg_id)
-        headers[Header.EXPECTED_LAST_SUBJECT_SEQUENCE.value] = str(expected.sequence if expected else 0)
+        subject = with_prefix(self._prefix, kb_v2.section_subject(section.id))
+        after = expected.sequence if expected else 0
         try:
-            ack = await self._js.publish(
-                with_prefix(self._prefix, kb_v2.section_subject(section.id)),
-                envelope.model_dump_json(serialize_as_any=True).encode(),
-                headers=headers,
-                stream=self._stream,
-                timeout=PUBLISH_TIMEOUT,
-            )
-        except APIError as exc:
-            if exc.err_code == WRONG_LAST_SEQUENCE:
-                raise SectionVersionConflict(
-                    section.id, expected=expected.version if expected else None, actual=None
-                ) from None
-            raise
-        return Appended(sequence=ack.seq, duplicate=bool(ack.duplicate))
+            return await _publish_after(self._js, self._stream, subject, envelope, msg_id, after=after)
+        except _SubjectMovedOn:
+            expected_version = expected.version if expected else None
+            raise SectionVersionConflict(section.id, expected=expected_version, actual=None) from None
+
+
+class _SubjectMovedOn(Exception):
+    """Raised when the subject's last sequence is not the one the write was based on."""
+
+
+async def _publish_after(
+    js: JetStreamContext,
+    stream: str,
+    subject: str,
+    envelope: EventEnvelope[KbEventData],
+    msg_id: str,
+    *,
+    after: int,
+) -> Appended:
+    """Publish `envelope` on `subject` only if the subject's last message is still `after` (0: none):
+    the optimistic concurrency of articles and sections alike."""
+    headers = envelope_headers(envelope, msg_id=msg_id)
+    headers[Header.EXPECTED_LAST_SUBJECT_SEQUENCE.value] = str(after)
+    try:
+        ack = await js.publish(
+            subject,
+            envelope.model_dump_json(serialize_as_any=True).encode(),
+            headers=headers,
+            stream=stream,
+            timeout=PUBLISH_TIMEOUT,
+        )
+    except APIError as exc:
+        if exc.err_code == WRONG_LAST_SEQUENCE:
+            raise _SubjectMovedOn from None
+        raise
+    return Appended(sequence=ack.seq, duplicate=bool(ack.duplicate))
 
 
 def _section_state(msg: RawStreamMsg) -> SectionState:
