@@ -20,6 +20,7 @@ import numpy as np
 from kb_search.embedding.model import Vectors
 
 PARALLEL_SENTENCES = Path(__file__).parent / "parallel.json"
+OFFSETS_DIR = Path(__file__).parent / "offsets"  # computed once per model id, shipped: no start-up cost
 LANGUAGES = ("en", "uk", "ru", "pl")
 
 Embed = Callable[[str, Sequence[str]], Vectors]  # (kind, texts) → vectors
@@ -46,6 +47,21 @@ class LanguageOffsets:
             means = {lang: embed(kind, [row[lang] for row in rows]).mean(axis=0) for lang in LANGUAGES}
             centre = np.mean(list(means.values()), axis=0)
             sides[kind] = {lang: (mean - centre).astype(np.float32) for lang, mean in means.items()}
+        return cls(query=sides["query"], passage=sides["passage"])
+
+    def save(self, path: Path) -> None:
+        arrays = {f"{side}_{lang}": vec for side, by in (("query", self.query), ("passage", self.passage))
+                  for lang, vec in by.items()}  # fmt: skip
+        with path.open("wb") as f:
+            np.savez(f, **arrays)  # type: ignore[arg-type]
+
+    @classmethod
+    def load(cls, path: Path) -> LanguageOffsets:
+        with np.load(path) as data:
+            sides: dict[str, dict[str, Vectors]] = {"query": {}, "passage": {}}
+            for name in data.files:
+                side, lang = name.split("_", 1)
+                sides[side][lang] = data[name].astype(np.float32)
         return cls(query=sides["query"], passage=sides["passage"])
 
     def _offset(self, side: dict[str, Vectors], langs: Sequence[str]) -> Vectors | None:

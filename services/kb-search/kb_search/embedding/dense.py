@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from prometheus_client import Counter, Gauge
 
-from kb_search.embedding.bias import LanguageOffsets, normalise
+from kb_search.embedding.bias import OFFSETS_DIR, LanguageOffsets, normalise
 from kb_search.embedding.cache import VectorCache, text_key
 from kb_search.embedding.model import Embedder, EmbedderUnavailable, Vectors, load_embedder
 from shared.logging import get_logger
@@ -298,6 +298,14 @@ def cached_embedding(embedder: Embedder, cache: VectorCache) -> Callable[[str, S
     return embed
 
 
+def language_offsets(embedder: Embedder, cache: VectorCache) -> LanguageOffsets:
+    """The shipped offsets of this model, else computed from the parallel sentences (cached)."""
+    shipped = OFFSETS_DIR / f"{embedder.model_id}.npz"
+    if shipped.is_file():
+        return LanguageOffsets.load(shipped)
+    return LanguageOffsets.compute(cached_embedding(embedder, cache))
+
+
 def open_dense(
     model: str,
     *,
@@ -314,6 +322,6 @@ def open_dense(
         log.warning("kb_dense_unavailable", reason=str(exc))
         return DenseIndex(None)
     cache = VectorCache(directory, model_id=embedder.model_id, dim=embedder.dim)
-    offsets = LanguageOffsets.compute(cached_embedding(embedder, cache)) if correct_bias else None
+    offsets = language_offsets(embedder, cache) if correct_bias else None
     log.info("kb_dense_loaded", model=embedder.model_id, cached_vectors=len(cache))
     return DenseIndex(embedder, cache=cache, offsets=offsets, background=background)
