@@ -6,11 +6,11 @@
  * when the specialist signs out or closes the page. When the socket drops we reconnect with back-off;
  * within the server's grace period it gives the chats back (`chat_assigned` again, lines kept here).
  *
- * The server never acknowledges a frame, but it handles one connection's frames in order and answers
- * a bad one with an `error`. So every command is followed by a `ping`: its `pong` confirms what was
- * sent before it, and an `error` belongs to the oldest command still waiting for its answer.
+ * The socket itself (auth, pings, what waits for an answer, reconnecting) is the widget's FrameSocket;
+ * every command waits for its answer there (a `ping` follows it).
  */
-import { Backoff, Store } from "../../widget/core/store";
+import { CLOSE_UNAVAILABLE, FrameSocket, socketUrl, type Frame } from "../../widget/core/frames";
+import { Store } from "../../widget/core/store";
 import type { ConsoleContext } from "../context";
 
 export type Link = "idle" | "connecting" | "online" | "reconnecting" | "replaced" | "unauthorized";
@@ -70,38 +70,20 @@ export interface Announcement {
   seq: number;
 }
 
-type Pending =
+type Command =
   | { kind: "message"; session: string; id: number }
   | { kind: "take"; session: string }
   | { kind: "offer"; session: string }
   | { kind: "end"; session: string }
-  | { kind: "presence" }
-  | { kind: "ping" };
-
-interface Frame {
-  type?: unknown;
-  [key: string]: unknown;
-}
+  | { kind: "presence" };
 
 export const MIN_CAPACITY = 1;
 export const MAX_CAPACITY = 10;
 export const MAX_MESSAGE_CHARS = 2000;
 const MAX_LINES = 500;
-const PING_EVERY_MS = 25_000;
-const PONG_TIMEOUT_MS = 20_000;
 const TYPING_EVERY_MS = 2_000;
 const TYPING_SHOWN_MS = 5_000;
-const CLOSE_NORMAL = 1000;
-const CLOSE_UNAUTHORIZED = 4401;
-const CLOSE_FORBIDDEN = 4403;
 const CLOSE_REPLACED = 4409;
-const MAX_AUTH_RETRIES = 2;
-
-export function agentUrl(base: string): string {
-  const url = new URL("/api/v1/chat/agent", base);
-  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-  return url.toString();
-}
 
 function str(value: unknown): string {
   return typeof value === "string" ? value : "";
@@ -136,32 +118,29 @@ export class Desk {
   /** Whether the chats view is on screen (an incoming line there is read, not unread). */
   readonly watching = new Store(false);
 
-  private ws: WebSocket | null = null;
-  private backoff = new Backoff(1000, 30_000);
-  private retryTimer: ReturnType<typeof setTimeout> | undefined;
-  private pingTimer: ReturnType<typeof setInterval> | undefined;
-  private pongTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly socket: FrameSocket<Command>;
   private typingTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private lastTyping = new Map<string, number>();
-  private pending: Pending[] = [];
   private seen = new Set<string>();
   private snapshots = 0;
   private nextId = 1;
   private announceSeq = 0;
-  private authRetries = 0;
-  private freshToken = false;
-  private attempt = 0;
   private running = false;
   /** What the specialist chose; sent again after every reconnect. */
   private wanted: Presence | null = null;
-  private readonly stopOnline: () => void;
 
-  constructor(private readonly ctx: ConsoleContext) {
-    this.stopOnline = ctx.online.subscribe((online) => {
-      if (online && this.running && !this.ws) {
-        this.backoff.reset();
-        void this.connect();
-      }
+  constructor(ctx: ConsoleContext) {
+    this.socket = new FrameSocket<Command>({
+      tokens: ctx.tokens,
+      online: ctx.online,
+      url: () => socketUrl(ctx.api.base, "/api/v1/chat/agent"),
+      wanted: () => this.running,
+      onFrame: (frame) => this.onFrame(frame),
+      onLost: (code) => this.onLost(code),
+      onConfirmed: (items) => {
+        for (const item of items) if (item.kind === "message") this.setLine(item.session, item.id, "sent");
+      },
+      onUnanswered: (items) => this.failUnanswered(items),
     });
   }
 
@@ -170,17 +149,15 @@ export class Desk {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.authRetries = 0;
     this.link.set("connecting");
-    void this.connect();
+    this.socket.connectAfresh();
   }
 
   /** Signed out: away, the socket closed, and every chat forgotten. */
   stop(): void {
     this.running = false;
     this.send({ type: "away" }, null);
-    this.closeSocket();
-    clearTimeout(this.retryTimer);
+    this.socket.close();
     for (const timer of this.typingTimers.values()) clearTimeout(timer);
     this.typingTimers.clear();
     this.wanted = null;
@@ -200,15 +177,14 @@ export class Desk {
 
   destroy(): void {
     this.stop();
-    this.stopOnline();
+    this.socket.destroy();
   }
 
   /** After "opened in another tab": take the desk back here. */
   reconnect(): void {
     if (!this.running) return;
-    this.backoff.reset();
     this.link.set("connecting");
-    void this.connect();
+    this.socket.connectAfresh();
   }
 
   // -- what the specialist does ---------------------------------------------------------------
@@ -289,59 +265,7 @@ export class Desk {
 
   // -- the socket -----------------------------------------------------------------------------
 
-  private async connect(): Promise<void> {
-    clearTimeout(this.retryTimer);
-    if (!this.running || this.ws || !this.ctx.online.value) return;
-    const attempt = ++this.attempt;
-    let token: string;
-    try {
-      token = this.freshToken ? await this.ctx.tokens.refresh() : await this.ctx.tokens.get();
-      this.freshToken = false;
-    } catch {
-      if (attempt === this.attempt) this.scheduleRetry();
-      return;
-    }
-    if (attempt !== this.attempt || !this.running || this.ws) return;
-    let ws: WebSocket;
-    try {
-      ws = new WebSocket(agentUrl(this.ctx.api.base));
-    } catch {
-      this.scheduleRetry();
-      return;
-    }
-    this.ws = ws;
-    this.pending = [];
-    ws.onopen = () => {
-      if (ws === this.ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "auth", token }));
-    };
-    ws.onmessage = (event: MessageEvent) => {
-      if (ws !== this.ws || typeof event.data !== "string") return;
-      let frame: Frame;
-      try {
-        frame = JSON.parse(event.data) as Frame;
-      } catch {
-        return;
-      }
-      if (frame && typeof frame === "object") this.onFrame(ws, frame);
-    };
-    ws.onclose = (event: CloseEvent) => this.onClose(ws, event.code);
-  }
-
-  private closeSocket(): void {
-    const ws = this.ws;
-    this.ws = null;
-    this.stopTimers();
-    this.failUnanswered();
-    if (!ws) return;
-    ws.onopen = ws.onmessage = ws.onclose = null;
-    if (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN) ws.close(CLOSE_NORMAL);
-  }
-
-  private onClose(ws: WebSocket, code: number): void {
-    if (ws !== this.ws) return;
-    this.ws = null;
-    this.stopTimers();
-    this.failUnanswered();
+  private onLost(code: number): void {
     this.setTypingOff();
     this.taking.set(new Set());
     if (!this.running) return;
@@ -349,34 +273,18 @@ export class Desk {
       this.link.set("replaced");
       return;
     }
-    if (code === CLOSE_FORBIDDEN || (code === CLOSE_UNAUTHORIZED && this.authRetries >= MAX_AUTH_RETRIES)) {
+    if (this.socket.refused(code)) {
       this.link.set("unauthorized");
       return;
     }
-    if (code === CLOSE_UNAUTHORIZED) {
-      this.authRetries += 1;
-      this.freshToken = true;
-    }
     this.link.set("reconnecting");
-    this.scheduleRetry();
+    this.socket.retryLater();
   }
 
-  private scheduleRetry(): void {
-    clearTimeout(this.retryTimer);
-    if (!this.running || !this.ctx.online.value) return;
-    this.retryTimer = setTimeout(() => void this.connect(), this.backoff.next());
-  }
-
-  /** Send a frame if the socket is open; a command gets a ping after it (see the module's note). */
-  private send(frame: Record<string, unknown>, pending: Pending | null): boolean {
-    const ws = this.ws;
-    if (!ws || ws.readyState !== WebSocket.OPEN || this.link.value !== "online") return false;
-    ws.send(JSON.stringify(frame));
-    if (pending) {
-      this.pending.push(pending);
-      this.ping(ws);
-    }
-    return true;
+  /** Send a frame while online; a command waits for its answer (a ping follows it). */
+  private send(frame: Record<string, unknown>, command: Command | null): boolean {
+    if (this.link.value !== "online") return false;
+    return this.socket.send(frame, command ?? undefined);
   }
 
   private sendPresence(): void {
@@ -386,35 +294,13 @@ export class Desk {
     if (!this.send(frame, { kind: "presence" }) && this.link.value === "online") this.problem.set("connection");
   }
 
-  private ping(ws: WebSocket): void {
-    if (ws !== this.ws || ws.readyState !== WebSocket.OPEN) return;
-    ws.send(JSON.stringify({ type: "ping" }));
-    this.pending.push({ kind: "ping" });
-    this.pongTimer ??= setTimeout(() => {
-      this.pongTimer = undefined;
-      if (ws !== this.ws) return;
-      ws.onopen = ws.onmessage = ws.onclose = null;
-      ws.close(CLOSE_NORMAL);
-      this.onClose(ws, 1006);
-    }, PONG_TIMEOUT_MS);
-  }
-
-  private stopTimers(): void {
-    clearInterval(this.pingTimer);
-    clearTimeout(this.pongTimer);
-    this.pingTimer = this.pongTimer = undefined;
-  }
-
   // -- frames from the server -----------------------------------------------------------------
 
-  private onFrame(ws: WebSocket, frame: Frame): void {
+  private onFrame(frame: Frame): void {
     switch (frame.type) {
       case "ready":
-        this.authRetries = 0;
-        this.backoff.reset();
+        this.socket.established();
         this.link.set("online");
-        clearInterval(this.pingTimer);
-        this.pingTimer = setInterval(() => this.ping(ws), PING_EVERY_MS);
         this.sendPresence();
         return;
       case "status":
@@ -444,13 +330,8 @@ export class Desk {
         this.announce("desk.announce.request", { number: str(frame.number), name: chat.name });
         return;
       }
-      case "pong":
-        clearTimeout(this.pongTimer);
-        this.pongTimer = undefined;
-        this.answered("ping");
-        return;
       case "error":
-        return this.onError(ws, str(frame.code), str(frame.session));
+        return this.onError(str(frame.code), str(frame.session));
       default:
         return;
     }
@@ -563,15 +444,12 @@ export class Desk {
     if (how !== "specialist_ended") this.announce(`desk.announce.${how}`, { name: chat.name || "—" });
   }
 
-  private onError(ws: WebSocket, code: string, session: string): void {
-    if (code === "unauthorized" || code === "forbidden" || code === "internal_error") return; // a close follows
+  private onError(code: string, session: string): void {
     if (code === "unavailable") {
-      ws.onopen = ws.onmessage = ws.onclose = null;
-      ws.close(CLOSE_NORMAL);
-      this.onClose(ws, 1013);
+      this.socket.abandon(CLOSE_UNAVAILABLE);
       return;
     }
-    const item = this.pending.shift();
+    const item = this.socket.rejected();
     if (!item) {
       this.problem.set(code || "error");
       return;
@@ -606,21 +484,17 @@ export class Desk {
   }
 
   /** An answer came: every message sent before it got through; stop at the answered command. */
-  private answered(kind: Pending["kind"], session?: string): void {
-    const index = this.pending.findIndex((p) => p.kind === kind && (session === undefined || !("session" in p) || p.session === session));
-    if (index < 0) return;
-    const done = this.pending.splice(0, index + 1);
-    for (const item of done) if (item.kind === "message") this.setLine(item.session, item.id, "sent");
+  private answered(kind: Command["kind"], session: string): void {
+    this.socket.answered((c) => c.kind === kind && (!("session" in c) || c.session === session));
   }
 
-  private failUnanswered(): void {
-    for (const item of this.pending) {
+  private failUnanswered(items: Command[]): void {
+    for (const item of items) {
       if (item.kind === "message") this.setLine(item.session, item.id, "failed");
       if (item.kind === "offer" && this.chat(item.session)?.request.state === "sending") {
         this.patchChat(item.session, { request: { state: "failed", code: "connection" } });
       }
     }
-    this.pending = [];
   }
 
   // -- our lines ------------------------------------------------------------------------------

@@ -8,12 +8,12 @@
  * there (or while the socket is down) waits as "queued" and goes out on the next `assigned`; a line
  * that may not have reached the server is marked "failed" and can be sent again.
  *
- * The server never acknowledges a `message`, but it handles one connection's frames in order and
- * answers bad ones with an `error`; so each message is followed by a `ping`, and its `pong` confirms
- * every frame sent before it. An `error` belongs to the oldest frame still waiting for an answer.
+ * The socket itself (auth, pings, what waits for an answer, back-off) is the FrameSocket: a message
+ * waits for the `pong` of the `ping` after it, a `create_request` for its `request_created`.
  */
 import type { RequestDraft, WidgetContext } from "../../core/context";
-import { Backoff, Store } from "../../core/store";
+import { CLOSE_UNAVAILABLE, FrameSocket, socketUrl, type Frame } from "../../core/frames";
+import { Store } from "../../core/store";
 
 export interface Intake {
   name: string;
@@ -74,34 +74,15 @@ export interface ChatState {
   requestOffered: boolean;
 }
 
-type Pending = { kind: "message"; id: number } | { kind: "ping" } | { kind: "request" };
+type Sent = { kind: "message"; id: number } | { kind: "request" };
 
-interface Frame {
-  type?: unknown;
-  [key: string]: unknown;
-}
-
-const PING_EVERY_MS = 25_000;
-/** No pong for this long: the socket is dead even if the browser has not noticed (create_request may
- * hold the server's answer for up to ~10 s while the request is written). */
-const PONG_TIMEOUT_MS = 20_000;
 const TYPING_EVERY_MS = 2_000;
 const TYPING_SHOWN_MS = 5_000;
-const MAX_AUTH_RETRIES = 2;
-const CLOSE_NORMAL = 1000;
-const CLOSE_UNAUTHORIZED = 4401;
-const CLOSE_FORBIDDEN = 4403;
 const CLOSE_POLICY = 1008;
 const CLOSE_TOO_BIG = 1009;
 export const MAX_MESSAGE_CHARS = 2000;
 export const MAX_NAME_CHARS = 100;
 export const MAX_QUESTION_CHARS = 500;
-
-export function chatUrl(base: string): string {
-  const url = new URL("/api/v1/chat/user", base);
-  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-  return url.toString();
-}
 
 function initial(intake: Intake | null = null): ChatState {
   return {
@@ -127,6 +108,10 @@ function initial(intake: Intake | null = null): ChatState {
   };
 }
 
+function ids(items: Sent[]): Set<number> {
+  return new Set(items.flatMap((item) => (item.kind === "message" ? [item.id] : [])));
+}
+
 function asDraft(value: unknown): RequestDraft | null {
   if (!value || typeof value !== "object") return null;
   const raw = value as Record<string, unknown>;
@@ -139,43 +124,48 @@ function asDraft(value: unknown): RequestDraft | null {
 
 export class ChatController {
   readonly state = new Store<ChatState>(initial());
-  private ws: WebSocket | null = null;
-  private ours = new WeakSet<WebSocket>();
-  private backoff = new Backoff(1000, 30_000);
-  private retryTimer: ReturnType<typeof setTimeout> | undefined;
-  private pingTimer: ReturnType<typeof setInterval> | undefined;
-  private pongTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly socket: FrameSocket<Sent>;
   private typingTimer: ReturnType<typeof setTimeout> | undefined;
-  private pending: Pending[] = [];
   private lastTypingSent = 0;
   private nextId = 1;
-  private authRetries = 0;
-  private freshToken = false;
-  private attempt = 0;
   private destroyed = false;
   private readonly stopOnline: () => void;
 
   constructor(private readonly ctx: WidgetContext) {
-    this.stopOnline = ctx.online.subscribe((online) => this.onOnline(online));
+    this.socket = new FrameSocket<Sent>({
+      tokens: ctx.tokens,
+      online: ctx.online,
+      url: () => socketUrl(ctx.api.base, "/api/v1/chat/user"),
+      wanted: () => {
+        const phase = this.state.value.phase;
+        return !this.destroyed && (phase === "connecting" || phase === "reconnecting");
+      },
+      onFrame: (frame) => this.onFrame(frame),
+      onLost: (code) => this.onLost(code),
+      onConfirmed: (items) => {
+        const sent = ids(items);
+        if (sent.size) this.setStatus(sent, "sent");
+      },
+      onUnanswered: (items) => this.failUnanswered(items),
+    });
+    // Lines written while the network was down go out when it is back (reconnecting is the socket's).
+    this.stopOnline = ctx.online.subscribe((online) => {
+      if (online && !this.destroyed && this.state.value.phase === "chatting") this.flush();
+    });
   }
 
   // -- what the section asks for --------------------------------------------------------------
 
   /** Start a chat with this intake (already checked on the client; the server checks again). */
   start(intake: Intake): void {
-    this.closeSocket();
-    this.clearRetry();
-    this.backoff.reset();
-    this.authRetries = 0;
-    this.freshToken = false;
+    this.socket.close();
     this.state.set({ ...initial(intake), phase: "connecting" });
-    void this.connect();
+    this.socket.connectAfresh();
   }
 
   /** Back to the pre-chat form with the same intake (after an end, or to fix a field). */
   reset(): void {
-    this.closeSocket();
-    this.clearRetry();
+    this.socket.close();
     this.state.set(initial(this.state.value.intake));
   }
 
@@ -202,21 +192,18 @@ export class ChatController {
 
   /** Our typing, at most one frame per TYPING_EVERY_MS, and only to a specialist. */
   typing(): void {
-    const ws = this.ws;
-    if (this.state.value.phase !== "chatting" || !ws || ws.readyState !== WebSocket.OPEN) return;
+    if (this.state.value.phase !== "chatting" || !this.socket.open) return;
     const now = Date.now();
     if (now - this.lastTypingSent < TYPING_EVERY_MS) return;
     this.lastTypingSent = now;
-    ws.send(JSON.stringify({ type: "typing" }));
+    this.socket.send({ type: "typing" });
   }
 
   canCreateRequest(): boolean {
     const s = this.state.value;
-    const ws = this.ws;
     return (
       (s.phase === "chatting" || (s.phase === "waiting" && s.sessionLines > 0)) &&
-      !!ws &&
-      ws.readyState === WebSocket.OPEN &&
+      this.socket.open &&
       s.request.state !== "pending" &&
       s.request.state !== "created"
     );
@@ -224,103 +211,27 @@ export class ChatController {
 
   /** "Turn this chat into a request": the server files the transcript as a request in the user's name. */
   createRequest(): void {
-    const ws = this.ws;
-    if (!this.canCreateRequest() || !ws) return;
-    ws.send(JSON.stringify({ type: "create_request", topic: "chat" }));
-    this.pending.push({ kind: "request" });
+    if (!this.canCreateRequest()) return;
+    // Answered by its own `request_created` (or an `error`), no ping after it.
+    this.socket.send({ type: "create_request", topic: "chat" }, { kind: "request" }, { ping: false });
     this.patch({ request: { state: "pending" } });
   }
 
   destroy(): void {
     this.destroyed = true;
-    this.closeSocket();
-    this.clearRetry();
+    this.socket.destroy();
     clearTimeout(this.typingTimer);
     this.stopOnline();
   }
 
   // -- the socket -----------------------------------------------------------------------------
 
-  private async connect(): Promise<void> {
-    this.clearRetry();
-    if (this.destroyed || this.ws) return;
-    const phase = this.state.value.phase;
-    if (phase !== "connecting" && phase !== "reconnecting") return;
-    if (!this.ctx.online.value) return; // onOnline connects when the network is back
-    const attempt = ++this.attempt;
-    let token: string;
-    try {
-      token = this.freshToken ? await this.ctx.tokens.refresh() : await this.ctx.tokens.get();
-      this.freshToken = false;
-    } catch {
-      if (attempt === this.attempt) this.scheduleRetry();
-      return;
-    }
-    // Ended, destroyed or another attempt started while the host page was giving us a token.
-    if (attempt !== this.attempt || this.destroyed || this.ws) return;
-    const now = this.state.value.phase;
-    if (now !== "connecting" && now !== "reconnecting") return;
-    let ws: WebSocket;
-    try {
-      ws = new WebSocket(chatUrl(this.ctx.api.base));
-    } catch {
-      this.scheduleRetry();
-      return;
-    }
-    this.ws = ws;
-    this.pending = [];
-    ws.onopen = () => {
-      if (ws === this.ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "auth", token }));
-    };
-    ws.onmessage = (event: MessageEvent) => {
-      if (ws !== this.ws || typeof event.data !== "string") return;
-      let frame: Frame;
-      try {
-        frame = JSON.parse(event.data) as Frame;
-      } catch {
-        return;
-      }
-      if (frame && typeof frame === "object") this.onFrame(ws, frame);
-    };
-    ws.onclose = (event: CloseEvent) => this.onClose(ws, event.code);
-  }
-
-  /** Close our socket on purpose (no reconnect); the server ends the session. */
-  private closeSocket(): void {
-    const ws = this.ws;
-    this.ws = null;
-    this.stopTimers();
-    this.failUnanswered();
-    if (!ws) return;
-    this.ours.add(ws);
-    ws.onopen = ws.onmessage = ws.onclose = null;
-    if (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN) ws.close(CLOSE_NORMAL);
-  }
-
-  /** Drop a socket we no longer trust and go through the same path as an unexpected close. */
-  private abandon(ws: WebSocket, code: number): void {
-    ws.onopen = ws.onmessage = ws.onclose = null;
-    if (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN) ws.close(CLOSE_NORMAL);
-    this.onClose(ws, code);
-  }
-
-  private onClose(ws: WebSocket, code: number): void {
-    if (ws !== this.ws) return;
-    this.ws = null;
-    this.stopTimers();
-    this.failUnanswered();
-    if (this.ours.has(ws) || this.destroyed) return;
+  private onLost(code: number): void {
+    if (this.destroyed) return;
     const s = this.state.value;
     if (s.phase === "ended" || s.phase === "form") return;
-    if (code === CLOSE_UNAUTHORIZED) {
-      if (this.authRetries >= MAX_AUTH_RETRIES) return this.finish("unauthorized");
-      this.authRetries += 1;
-      this.freshToken = true;
-    } else if (code === CLOSE_FORBIDDEN) {
-      return this.finish("unauthorized");
-    } else if (code === CLOSE_POLICY || code === CLOSE_TOO_BIG) {
-      return this.finish("closed");
-    }
+    if (this.socket.refused(code)) return this.finish("unauthorized");
+    if (code === CLOSE_POLICY || code === CLOSE_TOO_BIG) return this.finish("closed");
     this.patch({
       phase: s.started ? "reconnecting" : "connecting",
       specialist: null,
@@ -330,69 +241,19 @@ export class ChatController {
       notice: null,
       failures: s.failures + 1,
     });
-    this.scheduleRetry();
-  }
-
-  private scheduleRetry(): void {
-    this.clearRetry();
-    if (this.destroyed || !this.ctx.online.value) return;
-    this.retryTimer = setTimeout(() => void this.connect(), this.backoff.next());
-  }
-
-  private clearRetry(): void {
-    clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
-  }
-
-  private onOnline(online: boolean): void {
-    if (this.destroyed) return;
-    const phase = this.state.value.phase;
-    if (!online) {
-      if (!this.ws) this.clearRetry(); // no point retrying offline; we try again the moment it is back
-      return;
-    }
-    if ((phase === "connecting" || phase === "reconnecting") && !this.ws) {
-      this.backoff.reset();
-      void this.connect();
-    } else if (phase === "chatting") {
-      this.flush();
-    }
-  }
-
-  private startPings(ws: WebSocket): void {
-    clearInterval(this.pingTimer);
-    this.pingTimer = setInterval(() => this.ping(ws), PING_EVERY_MS);
-  }
-
-  private ping(ws: WebSocket): void {
-    if (ws !== this.ws || ws.readyState !== WebSocket.OPEN) return;
-    ws.send(JSON.stringify({ type: "ping" }));
-    this.pending.push({ kind: "ping" });
-    this.pongTimer ??= setTimeout(() => {
-      this.pongTimer = undefined;
-      if (ws === this.ws) this.abandon(ws, 1006);
-    }, PONG_TIMEOUT_MS);
-  }
-
-  private stopTimers(): void {
-    clearInterval(this.pingTimer);
-    clearTimeout(this.pongTimer);
-    this.pingTimer = this.pongTimer = undefined;
+    this.socket.retryLater();
   }
 
   // -- frames from the server -----------------------------------------------------------------
 
-  private onFrame(ws: WebSocket, frame: Frame): void {
+  private onFrame(frame: Frame): void {
     const s = this.state.value;
     switch (frame.type) {
       case "ready":
-        this.authRetries = 0;
-        if (s.intake && ws.readyState === WebSocket.OPEN) {
-          ws.send(JSON.stringify({ type: "start", ...s.intake }));
-        }
+        if (s.intake) this.socket.send({ type: "start", ...s.intake });
         return;
       case "queued": {
-        this.backoff.reset();
+        this.socket.established();
         const online = typeof frame.specialists_online === "number" ? frame.specialists_online : null;
         this.patch({
           phase: "waiting",
@@ -409,7 +270,6 @@ export class ChatController {
           requestOffered: false,
           request: s.request.state === "created" ? s.request : { state: "idle" },
         });
-        this.startPings(ws);
         return;
       }
       case "position":
@@ -464,77 +324,50 @@ export class ChatController {
         this.patch({ requestOffered: true });
         return;
       case "request_created":
-        this.answered("request");
+        this.socket.answered((item) => item.kind === "request");
         this.patch({ request: { state: "created", number: String(frame.number ?? "") } });
         return;
-      case "pong":
-        clearTimeout(this.pongTimer);
-        this.pongTimer = undefined;
-        this.answered("ping");
-        return;
       case "error":
-        this.onError(ws, String(frame.code ?? ""), typeof frame.field === "string" ? frame.field : null, String(frame.message ?? ""));
+        this.onError(String(frame.code ?? ""), typeof frame.field === "string" ? frame.field : null, String(frame.message ?? ""));
         return;
       default:
         return;
     }
   }
 
-  private onError(ws: WebSocket, code: string, field: string | null, message: string): void {
+  private onError(code: string, field: string | null, message: string): void {
     switch (code) {
       case "invalid_intake": {
         // The start frame was refused: back to the form, the problem on its field.
         const key: IntakeField = field === "name" || field === "question" ? field : "phone";
         const problem: FieldProblem = /longer/.test(message) ? "too_long" : key === "phone" ? "invalid" : "required";
-        this.closeSocket();
-        this.clearRetry();
+        this.socket.close();
         this.state.set({ ...initial(this.state.value.intake), fieldErrors: { [key]: problem } });
         return;
       }
       case "unavailable":
         // The shared directory does not answer: try again later with a new socket.
         this.patch({ unavailable: true });
-        this.abandon(ws, 1013);
+        this.socket.abandon(CLOSE_UNAVAILABLE);
         return;
-      case "unauthorized":
-      case "forbidden":
-      case "internal_error":
-        return; // the server closes the socket next; onClose decides
       default:
         this.refused(code);
     }
   }
 
-  /** Frames answered (a pong, a request_created): everything sent before them got through. */
-  private answered(kind: "ping" | "request"): void {
-    const sent = new Set<number>();
-    while (this.pending.length) {
-      const item = this.pending.shift() as Pending;
-      if (item.kind === "message") sent.add(item.id);
-      if (item.kind === kind) break;
-    }
-    if (sent.size) this.setStatus(sent, "sent");
-  }
-
   /** An error answers the oldest frame still waiting for its answer. */
   private refused(code: string): void {
-    const item = this.pending.shift();
+    const item = this.socket.rejected();
     if (!item) return;
     if (item.kind === "message") this.setStatus(new Set([item.id]), "failed");
     else if (item.kind === "request") this.patch({ request: { state: "failed", code } });
   }
 
   /** The socket is gone: what was not confirmed may not have arrived. */
-  private failUnanswered(): void {
-    const ids = new Set<number>();
-    let request = false;
-    for (const item of this.pending) {
-      if (item.kind === "message") ids.add(item.id);
-      if (item.kind === "request") request = true;
-    }
-    this.pending = [];
-    if (ids.size) this.setStatus(ids, "failed");
-    if (request) this.patch({ request: { state: "failed", code: "connection" } });
+  private failUnanswered(items: Sent[]): void {
+    const failed = ids(items);
+    if (failed.size) this.setStatus(failed, "failed");
+    if (items.some((item) => item.kind === "request")) this.patch({ request: { state: "failed", code: "connection" } });
   }
 
   // -- our lines ------------------------------------------------------------------------------
@@ -542,15 +375,12 @@ export class ChatController {
   /** Send a queued line if a specialist is there and the socket is open; else it stays queued. */
   private transmit(id: number): void {
     const s = this.state.value;
-    const ws = this.ws;
     const line = s.lines.find((l) => l.id === id);
     if (!line || line.status !== "queued") return;
-    if (s.phase !== "chatting" || !ws || ws.readyState !== WebSocket.OPEN || !this.ctx.online.value) return;
-    ws.send(JSON.stringify({ type: "message", text: line.text }));
-    this.pending.push({ kind: "message", id });
+    if (s.phase !== "chatting" || !this.ctx.online.value) return;
+    if (!this.socket.send({ type: "message", text: line.text }, { kind: "message", id })) return;
     this.setStatus(new Set([id]), "sending");
     this.patch({ sessionLines: this.state.value.sessionLines + 1 });
-    this.ping(ws);
   }
 
   private flush(): void {
@@ -562,8 +392,7 @@ export class ChatController {
   }
 
   private finish(reason: EndReason): void {
-    this.closeSocket();
-    this.clearRetry();
+    this.socket.close();
     clearTimeout(this.typingTimer);
     const s = this.state.value;
     this.state.set({
