@@ -10,6 +10,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError } from "../../widget/core/api";
 import { formatBytes, formatDateTime, type Translate } from "../../widget/core/i18n";
 import { FilePicker, useFormPolicy } from "../../widget/panel/files";
+import { ReplyForm } from "../../widget/panel/reply";
 import { ErrorNotice, Spinner, topicLabel } from "../../widget/panel/ui";
 import { useConsole, useId, useLatest, useStore, useT } from "../hooks";
 import { assigneeName, supportStatus } from "./inbox";
@@ -126,7 +127,7 @@ export function RequestDetail({ ticketId, live, onClose }: { ticketId: string; l
               <Entry key={item.event_id} item={item} ticketId={ticketId} />
             ))}
           </ol>
-          <ReplyForm ticket={data} change={change} />
+          <Reply key={ticketId} ticket={data} change={change} />
           <NoteForm change={change} ticketId={ticketId} />
         </>
       )}
@@ -367,98 +368,29 @@ function Attachment({ item, ticketId }: { item: TimelineItem; ticketId: string }
   );
 }
 
-function ReplyForm({ ticket, change }: { ticket: TicketDetail; change: Run }): JSX.Element {
+function Reply({ ticket, change }: { ticket: TicketDetail; change: Run }): JSX.Element {
   const ctx = useConsole();
-  const { t, lang } = useT();
-  const id = useId("req-reply");
+  const { t } = useT();
   const { policy } = useFormPolicy(ctx.api);
-  const [text, setText] = useState("");
-  const [file, setFile] = useState<File | null>(null);
-  const [progress, setProgress] = useState<number | null>(null);
-  const [problem, setProblem] = useState<string | null>(null);
-  const [sent, setSent] = useState(false);
-  const action = useAction();
-  const area = useRef<HTMLTextAreaElement>(null);
-  useEffect(() => {
-    setText("");
-    setFile(null);
-    setSent(false);
-  }, [ticket.ticket_id]);
-
-  const submit = async (e: Event): Promise<void> => {
-    e.preventDefault();
-    setSent(false);
-    if (!text.trim() && !file) {
-      setProblem(t("requests.reply.empty"));
-      area.current?.focus();
-      return;
-    }
-    setProblem(null);
-    const ok = await action.act(() =>
-      change((version) => {
-        const form = new FormData();
-        form.append("text", text);
-        if (file) form.append("file", file, file.name);
-        setProgress(file ? 0 : null);
-        return ctx.api
-          .post<Accepted>(ticketPath(ticket.ticket_id, "/replies"), {
-            form,
-            headers: { "If-Match": `"${version}"` },
-            onProgress: file ? (loaded, total) => setProgress(total ? loaded / total : null) : undefined,
-          })
-          .finally(() => setProgress(null));
-      }),
-    );
-    if (ok) {
-      setText("");
-      setFile(null);
-      setSent(true);
-    }
-  };
-
   return (
-    <form class="req-reply card" aria-labelledby={`${id}-title`} onSubmit={(e) => void submit(e)} noValidate>
-      <h3 id={`${id}-title`}>{t("requests.reply.title")}</h3>
-      <div class="field">
-        <label for={`${id}-text`}>{t("requests.reply.text")}</label>
-        <textarea
-          id={`${id}-text`}
-          ref={area}
-          rows={4}
-          value={text}
-          maxLength={policy?.message_max}
-          aria-invalid={problem ? "true" : undefined}
-          aria-describedby={problem ? `${id}-problem` : undefined}
-          onInput={(e) => {
-            setText((e.currentTarget as HTMLTextAreaElement).value);
-            setProblem(null);
-            setSent(false);
-          }}
-        />
-        {problem && (
-          <p class="field-error" id={`${id}-problem`} role="alert">
-            {problem}
-          </p>
-        )}
-      </div>
-      {policy && <FilePicker policy={policy} file={file} onChange={setFile} disabled={action.busy} />}
-      {progress !== null && (
-        <div class="field">
-          <label for={`${id}-progress`}>{t("requests.reply.progress")}</label>
-          <progress id={`${id}-progress`} max={1} value={progress} />
-          <span class="hint">{new Intl.NumberFormat(lang, { style: "percent" }).format(progress)}</span>
-        </div>
-      )}
-      <ErrorNotice error={action.error} />
-      {sent && (
-        <p class="notice success" role="status">
-          {t("requests.reply.sent")}
-        </p>
-      )}
-      <button type="submit" class="button" aria-disabled={action.busy}>
-        {action.busy ? t("requests.reply.sending") : t("requests.reply.send")}
-      </button>
-    </form>
+    <ReplyForm
+      idPrefix="req-reply"
+      class="req-reply card"
+      labels={{
+        title: t("requests.reply.title"),
+        text: t("requests.reply.text"),
+        empty: t("requests.reply.empty"),
+        progress: t("requests.reply.progress"),
+        send: t("requests.reply.send"),
+        sending: t("requests.reply.sending"),
+        sent: t("requests.reply.sent"),
+      }}
+      messageMax={policy?.message_max}
+      fileField={({ file, onChange, disabled }) => policy && <FilePicker policy={policy} file={file} onChange={onChange} disabled={disabled} />}
+      send={(body, onProgress) =>
+        change((version) => ctx.api.post<Accepted>(ticketPath(ticket.ticket_id, "/replies"), { form: body, headers: { "If-Match": `"${version}"` }, onProgress }))
+      }
+    />
   );
 }
 

@@ -3,7 +3,8 @@ import type { ComponentChildren, JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError } from "../../core/api";
 import { formatBytes, formatDateTime, type Translate } from "../../core/i18n";
-import { useId, useLatest, useT, useWidget } from "../../panel/hooks";
+import { useLatest, useT, useWidget } from "../../panel/hooks";
+import { ReplyForm, type FileFieldProps } from "../../panel/reply";
 import { ErrorNotice, Spinner, statusLabel, topicLabel } from "../../panel/ui";
 import { useRequestForm, type RequestForm } from "./shared";
 import type { TicketSummary } from "./list";
@@ -119,7 +120,7 @@ export function TicketDetailView({ ticketId, onBack }: { ticketId: string; onBac
               </button>
             </div>
           ) : (
-            <ReplyForm ticketId={ticketId} number={data.number} onSent={(answer) => setMinVersion(answer.version)} />
+            <Reply ticketId={ticketId} number={data.number} onSent={(answer) => setMinVersion(answer.version)} />
           )}
         </>
       )}
@@ -252,167 +253,97 @@ function fileProblem(t: Translate, lang: string, file: File, form: RequestForm):
   return null;
 }
 
-function ReplyForm({ ticketId, number, onSent }: { ticketId: string; number: string; onSent: (answer: Accepted) => void }): JSX.Element {
+function Reply({ ticketId, number, onSent }: { ticketId: string; number: string; onSent: (answer: Accepted) => void }): JSX.Element {
   const ctx = useWidget();
   const { t, lang } = useT();
-  const id = useId("hd-reply");
   const policy = useRequestForm(ctx);
-  const fileInput = useRef<HTMLInputElement>(null);
-  const textArea = useRef<HTMLTextAreaElement>(null);
-  const [text, setText] = useState("");
-  const [file, setFile] = useState<File | null>(null);
-  const [fileError, setFileError] = useState<string | null>(null);
-  const [textError, setTextError] = useState<string | null>(null);
-  const [sending, setSending] = useState(false);
-  const [progress, setProgress] = useState<number | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [sent, setSent] = useState(false);
   const form = policy.form;
-
-  const clearFile = (): void => {
-    setFile(null);
-    setFileError(null);
-    if (fileInput.current) fileInput.current.value = "";
-  };
-
-  const onFile = (event: Event): void => {
-    const chosen = (event.currentTarget as HTMLInputElement).files?.[0] ?? null;
-    setSent(false);
-    setError(null);
-    if (!chosen) {
-      clearFile();
-      return;
-    }
-    const problem = form ? fileProblem(t, lang, chosen, form) : null;
-    if (problem) {
-      setFile(null);
-      setFileError(problem);
-      if (fileInput.current) fileInput.current.value = "";
-      return;
-    }
-    setFileError(null);
-    setFile(chosen);
-  };
-
-  const submit = async (event: Event): Promise<void> => {
-    event.preventDefault();
-    if (sending) return;
-    setSent(false);
-    setError(null);
-    if (!text.trim() && !file) {
-      setTextError(t("history.reply.empty"));
-      textArea.current?.focus();
-      return;
-    }
-    if (form && text.length > form.message_max) {
-      setTextError(t("history.reply.too_long", { max: form.message_max }));
-      textArea.current?.focus();
-      return;
-    }
-    setTextError(null);
-    const body = new FormData();
-    body.append("text", text);
-    if (file) body.append("file", file, file.name);
-    setSending(true);
-    setProgress(file ? 0 : null);
-    try {
-      const answer = await ctx.api.post<Accepted>(`/api/v1/tickets/${encodeURIComponent(ticketId)}/replies`, {
-        form: body,
-        onProgress: file ? (loaded, total) => setProgress(total ? Math.round((loaded / total) * 100) : null) : undefined,
-      });
-      setText("");
-      clearFile();
-      setSent(true);
-      onSent(answer);
-    } catch (failure) {
-      if (failure instanceof ApiError && failure.status === 413 && form) {
-        setFileError(t("history.reply.file_too_large_server", { max: formatBytes(lang, form.max_file_bytes) }));
-      } else if (failure instanceof ApiError && failure.status === 415 && form) {
-        setFileError(t("history.reply.file_refused", { types: typesText(lang, form) }));
-      } else {
-        setError(failure);
-      }
-    } finally {
-      setSending(false);
-      setProgress(null);
-    }
-  };
-
-  const describedFile = [`${id}-file-hint`, fileError ? `${id}-file-error` : ""].filter(Boolean).join(" ");
   return (
-    <form class="hist-reply" aria-labelledby={`${id}-title`} onSubmit={(e) => void submit(e)} noValidate>
-      <h4 id={`${id}-title`}>{t("history.reply.title", { number })}</h4>
-      <div class="field">
-        <label for={`${id}-text`}>{t("history.reply.text")}</label>
-        <textarea
-          id={`${id}-text`}
-          ref={textArea}
-          value={text}
-          maxLength={form?.message_max}
-          rows={4}
-          aria-invalid={textError ? true : undefined}
-          aria-describedby={textError ? `${id}-text-error` : undefined}
-          onInput={(e) => {
-            setText((e.currentTarget as HTMLTextAreaElement).value);
-            setTextError(null);
-            setSent(false);
-          }}
-        />
-        {textError && (
-          <p class="field-error" id={`${id}-text-error`} role="alert">
-            {textError}
-          </p>
-        )}
-      </div>
-      <div class="field">
-        <label for={`${id}-file`}>{t("history.reply.file")}</label>
-        <input
-          id={`${id}-file`}
-          ref={fileInput}
-          type="file"
-          accept={form ? [...form.allowed_extensions, ...form.allowed_types].join(",") : undefined}
-          aria-invalid={fileError ? true : undefined}
-          aria-describedby={describedFile}
-          disabled={sending}
-          onChange={onFile}
-        />
-        <p class="hint" id={`${id}-file-hint`}>
-          {form ? t("history.reply.file_hint", { max: formatBytes(lang, form.max_file_bytes), types: typesText(lang, form) }) : t("history.reply.file_hint_loading")}
-        </p>
-        {policy.error !== null && <ErrorNotice error={policy.error} onRetry={policy.retry} />}
-        {fileError && (
-          <p class="field-error" id={`${id}-file-error`} role="alert">
-            {fileError}
-          </p>
-        )}
-        {file && (
-          <div class="row hist-chosen">
-            <span>{t("history.reply.chosen", { name: file.name, size: formatBytes(lang, file.size) })}</span>
-            <button type="button" class="link" disabled={sending} onClick={clearFile}>
-              {t("history.reply.remove_file")}
-            </button>
-          </div>
-        )}
-      </div>
-      {sending && progress !== null && (
-        <div class="hist-progress">
-          <label for={`${id}-progress`}>{t("history.reply.progress")}</label>
-          <progress id={`${id}-progress`} max={100} value={progress} />
-          <span class="hint" aria-hidden="true">
-            {new Intl.NumberFormat(lang, { style: "percent" }).format(progress / 100)}
-          </span>
-        </div>
-      )}
-      <ErrorNotice error={error} />
-      {sent && (
-        <div class="notice success" role="status">
-          {t("history.reply.sent")}
-        </div>
-      )}
-      <button type="submit" class="button" aria-disabled={sending}>
-        {sending ? t("history.reply.sending") : t("history.reply.send")}
-      </button>
-    </form>
+    <ReplyForm
+      idPrefix="hd-reply"
+      class="hist-reply"
+      level={4}
+      labels={{
+        title: t("history.reply.title", { number }),
+        text: t("history.reply.text"),
+        empty: t("history.reply.empty"),
+        tooLong: (max) => t("history.reply.too_long", { max }),
+        progress: t("history.reply.progress"),
+        send: t("history.reply.send"),
+        sending: t("history.reply.sending"),
+        sent: t("history.reply.sent"),
+      }}
+      messageMax={form?.message_max}
+      fileField={(field) => <ReplyFile {...field} policy={policy} />}
+      fileRefusal={(failure) => {
+        if (!(failure instanceof ApiError) || !form) return null;
+        if (failure.status === 413) return t("history.reply.file_too_large_server", { max: formatBytes(lang, form.max_file_bytes) });
+        if (failure.status === 415) return t("history.reply.file_refused", { types: typesText(lang, form) });
+        return null;
+      }}
+      send={async (body, onProgress) => {
+        onSent(await ctx.api.post<Accepted>(`/api/v1/tickets/${encodeURIComponent(ticketId)}/replies`, { form: body, onProgress }));
+        return true;
+      }}
+    />
   );
 }
 
+/** The reply's file: one native file input, checked against the request form's limits when chosen. */
+function ReplyFile({ id, file, onChange, disabled, problem, onProblem, policy }: FileFieldProps & { policy: ReturnType<typeof useRequestForm> }): JSX.Element {
+  const { t, lang } = useT();
+  const input = useRef<HTMLInputElement>(null);
+  const form = policy.form;
+
+  // A file sent or removed leaves the input empty, so choosing the same file again is a change.
+  useEffect(() => {
+    if (!file && input.current) input.current.value = "";
+  }, [file]);
+
+  const onFile = (event: Event): void => {
+    const chosen = (event.currentTarget as HTMLInputElement).files?.[0] ?? null;
+    const refused = chosen && form ? fileProblem(t, lang, chosen, form) : null;
+    onProblem(refused);
+    onChange(refused ? null : chosen);
+    if (refused && input.current) input.current.value = "";
+  };
+
+  const clear = (): void => {
+    onChange(null);
+    onProblem(null);
+  };
+
+  const described = [`${id}-hint`, problem ? `${id}-error` : ""].filter(Boolean).join(" ");
+  return (
+    <div class="field">
+      <label for={id}>{t("history.reply.file")}</label>
+      <input
+        id={id}
+        ref={input}
+        type="file"
+        accept={form ? [...form.allowed_extensions, ...form.allowed_types].join(",") : undefined}
+        aria-invalid={problem ? true : undefined}
+        aria-describedby={described}
+        disabled={disabled}
+        onChange={onFile}
+      />
+      <p class="hint" id={`${id}-hint`}>
+        {form ? t("history.reply.file_hint", { max: formatBytes(lang, form.max_file_bytes), types: typesText(lang, form) }) : t("history.reply.file_hint_loading")}
+      </p>
+      {policy.error !== null && <ErrorNotice error={policy.error} onRetry={policy.retry} />}
+      {problem && (
+        <p class="field-error" id={`${id}-error`} role="alert">
+          {problem}
+        </p>
+      )}
+      {file && (
+        <div class="row hist-chosen">
+          <span>{t("history.reply.chosen", { name: file.name, size: formatBytes(lang, file.size) })}</span>
+          <button type="button" class="link" disabled={disabled} onClick={clear}>
+            {t("history.reply.remove_file")}
+          </button>
+        </div>
+      )}
+    </div>
+  );
+}
