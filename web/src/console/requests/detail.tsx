@@ -9,13 +9,14 @@ import type { ComponentChildren, JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError } from "../../widget/core/api";
 import { formatBytes, formatDateTime, type Translate } from "../../widget/core/i18n";
+import type { TimelineItem } from "../../widget/core/timeline";
 import { FilePicker, useFormPolicy } from "../../widget/panel/files";
 import { ReplyForm } from "../../widget/panel/reply";
 import { ErrorNotice, Spinner, topicLabel } from "../../widget/panel/ui";
 import { useConsole, useId, useLatest, useStore, useT } from "../hooks";
 import { assigneeName, supportStatus } from "./inbox";
 import type { LiveTickets } from "./live";
-import { PRIORITIES, allowedStatuses, sendChange, ticketPath, type Accepted, type Change, type Status, type TicketDetail, type TimelineItem } from "./model";
+import { PRIORITIES, allowedStatuses, sendChange, ticketPath, type Accepted, type Change, type Status, type TicketDetail } from "./model";
 
 const str = (value: unknown): string => (typeof value === "string" ? value : "");
 

@@ -3,6 +3,7 @@
  * query, the lifecycle table for when the server does not say, and support's changes with If-Match.
  */
 import type { Api, Query } from "../../widget/core/api";
+import type { TimelineItem } from "../../widget/core/timeline";
 
 export const STATUSES = ["new", "in_progress", "waiting_for_user", "resolved", "closed"] as const;
 export const IMPORTANCES = ["low", "normal", "high", "critical"] as const;
@@ -31,16 +32,6 @@ export interface TicketSummary {
   version: number;
   priority?: string | null;
   assignee?: { id: string; name?: string | null } | null;
-}
-
-export interface TimelineItem {
-  event_id: string;
-  version: number;
-  type: string;
-  occurred_at: string;
-  actor: { kind: string; id: string; name: string };
-  internal: boolean;
-  data: Record<string, unknown>;
 }
 
 export interface TicketDetail extends TicketSummary {

@@ -3,21 +3,12 @@ import type { ComponentChildren, JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError } from "../../core/api";
 import { formatBytes, formatDateTime, type Translate } from "../../core/i18n";
+import type { TimelineItem } from "../../core/timeline";
 import { useLatest, useT, useWidget } from "../../panel/hooks";
 import { ReplyForm, type FileFieldProps } from "../../panel/reply";
 import { ErrorNotice, Spinner, statusLabel, topicLabel } from "../../panel/ui";
 import { useRequestForm, type RequestForm } from "./shared";
 import type { TicketSummary } from "./list";
-
-interface TimelineItem {
-  event_id: string;
-  version: number;
-  type: string;
-  occurred_at: string;
-  actor: { kind: string; id: string; name: string };
-  internal: boolean;
-  data: Record<string, unknown>;
-}
 
 interface TicketDetail extends TicketSummary {
   timeline: TimelineItem[];
