@@ -12,9 +12,11 @@ cross-language queries use the glossary's own words).
 
 Rows (the ablation): lexical only; + glossary and transliteration (the engine without a model);
 dense only, without and with the language-bias correction; hybrid (lexical + glossary fused with
-dense), without and with it. The index is built in process (no NATS), the same engine a replica
-runs; document vectors come from the on-disk cache (`--vectors-dir`, made on first use). A hit
-counts when its id or one of its grouped language versions is listed as relevant.
+dense), without it, with it and the model asked for every query, and as the service runs it (the
+model asked only when the lexical ranking is not sure: `fusion.needs_dense`). Under the table: the
+share of queries each hybrid row asked the model for. The index is built in process (no NATS),
+the same engine a replica runs; document vectors come from the on-disk cache (`--vectors-dir`,
+made on first use). A hit counts when its id or one of its grouped language versions is listed as relevant.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from kb_search.embedding.dense import DenseIndex, open_dense  # noqa: E402
 from kb_search.search.analysis import Analyzer  # noqa: E402
 from kb_search.search.crosslang import CrossLanguage, Glossary  # noqa: E402
 from kb_search.search.fusion import Fusion, Signals  # noqa: E402
-from kb_search.search.index import SearchIndex  # noqa: E402
+from kb_search.search.index import DENSE_DECISIONS, SearchIndex  # noqa: E402
 from kb_search.settings import DEMO_DIR  # noqa: E402
 
 K = 10
@@ -155,9 +157,11 @@ def main() -> int:
             ),
             ("dense only", CrossLanguage.NONE, corrected, replace(hybrid, signals=Signals.DENSE)),
             ("hybrid, no bias correction", CrossLanguage.BOTH, plain, hybrid),
+            ("hybrid, model on every query", CrossLanguage.BOTH, corrected, replace(hybrid, gate=False)),
             ("hybrid", CrossLanguage.BOTH, corrected, hybrid),
         ]
     rows: list[tuple[str, Groups]] = []
+    asked: list[str] = []
     for label, cross, dense, fusion in configs:
         index = SearchIndex(
             analyzer=analyzer, glossary=glossary, cross_language=cross, dense=dense, fusion=fusion
@@ -165,12 +169,24 @@ def main() -> int:
         for item in items:
             assert item.article is not None
             index.upsert(item.article, version=1)
+        before = _decisions()
         rows.append((label, evaluate(index, queries, show_misses=label == args.misses)))
+        used, skipped = (after - was for after, was in zip(_decisions(), before, strict=True))
+        if dense is not None and fusion.signals is Signals.HYBRID:
+            asked.append(f"  {label}: the model asked for {used:.0f} of {used + skipped:.0f} queries")
     print(
         f"(built and evaluated in {time.perf_counter() - t0:.0f} s; model: {corrected.model_id or 'none'})\n"
     )
     table(rows)
+    print("\n".join(["", *asked]))
     return 0
+
+
+def _decisions() -> tuple[float, float]:
+    """Searches so far that asked the dense signal, and that the lexical ranking answered alone."""
+    used = DENSE_DECISIONS.labels(decision="used")._value.get()
+    skipped = DENSE_DECISIONS.labels(decision="skipped")._value.get()
+    return used, skipped
 
 
 if __name__ == "__main__":

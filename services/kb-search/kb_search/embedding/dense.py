@@ -4,8 +4,9 @@ Articles arrive on the event loop (`add`): a vector found in the cache is instal
 others are queued for a background thread, which embeds them in small batches, appends them to the
 cache and hands them back; the loop installs finished vectors at its next query or article
 (`sync`). So embedding never runs on the request path, and until a document has its vector the
-index answers for it lexically. A query is embedded on the request path (one short text; its
-vector is kept in a small LRU).
+index answers for it lexically. A query the index wants a vector for (`fusion.needs_dense`) is
+embedded by `embed_query` in a small pool of worker threads (the model's calls release the GIL), so
+the event loop is never held by the model; its vector is kept in a small LRU.
 
 State, for `/readyz` details and a metric: `ready` (every live article has its vector), `warming`
 (some are still queued), `unavailable` (no model: lexical only).
@@ -13,10 +14,12 @@ State, for `/readyz` details and a metric: `ready` (every live article has its v
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
 from pathlib import Path
 
@@ -33,6 +36,7 @@ log = get_logger(__name__)
 MAX_PASSAGE_CHARS = 1200  # title + the start of the body: how-to pages say what they are about early
 BATCH = 8
 QUERY_CACHE = 4096
+QUERY_THREADS = 2  # queries embedded at once (each model call is one thread; a 2-core machine)
 
 DENSE_STATE = Gauge("helpdesk_kb_dense_state", "Dense search signal: 1 for the current state", ["state"])
 DENSE_MISSING = Gauge("helpdesk_kb_dense_missing_vectors", "Live articles still waiting for their vector")
@@ -85,6 +89,8 @@ class DenseIndex:
         self._done_lock = threading.Lock()
         self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._queries: OrderedDict[tuple[str, tuple[str, ...]], Vectors] = OrderedDict()
+        self._queries_lock = threading.Lock()
+        self._query_pool: ThreadPoolExecutor | None = None
         self._background = background
         self._thread: threading.Thread | None = None
         self._failed = False
@@ -231,6 +237,9 @@ class DenseIndex:
             self._done.extend(finished)  # type: ignore[arg-type]
 
     def stop(self) -> None:
+        if self._query_pool is not None:
+            self._query_pool.shutdown(wait=False, cancel_futures=True)
+            self._query_pool = None
         if self._thread is not None and self._thread.is_alive():
             self._queue.put(None)
             self._thread.join(timeout=10)
@@ -248,31 +257,51 @@ class DenseIndex:
 
     # ---- queries -------------------------------------------------------------------------------
 
+    def has_query_vector(self, text: str, langs: Sequence[str]) -> bool:
+        with self._queries_lock:
+            return (text, tuple(langs)) in self._queries
+
     def query_vector(self, text: str, langs: Sequence[str]) -> Vectors | None:
+        """The query's corrected vector, from the LRU or the model (on the calling thread)."""
         if not self.available or self._embedder is None:
             return None
         key = (text, tuple(langs))
-        found = self._queries.get(key)
-        if found is not None:
-            self._queries.move_to_end(key)
-            return found
+        with self._queries_lock:
+            found = self._queries.get(key)
+            if found is not None:
+                self._queries.move_to_end(key)
+                return found
         vector = normalise(self._embedder.embed_queries([text]))[0]
         EMBEDDED.labels(kind="query").inc()
         vector = self.offsets.correct_query(vector, langs)
-        self._queries[key] = vector
-        if len(self._queries) > QUERY_CACHE:
-            self._queries.popitem(last=False)
+        with self._queries_lock:
+            self._queries[key] = vector
+            if len(self._queries) > QUERY_CACHE:
+                self._queries.popitem(last=False)
         return vector
 
-    def scores(self, text: str, *, langs: Sequence[str], limit: int) -> dict[int, float] | None:
-        """Cosine similarity of the `limit` nearest documents; None when the model is unavailable."""
+    async def embed_query(self, text: str, langs: Sequence[str]) -> Vectors | None:
+        """`query_vector` in a worker thread: the event loop serves other requests meanwhile."""
+        if not self.available:
+            return None
+        if self._query_pool is None:
+            self._query_pool = ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="kb-query-embed")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._query_pool, self.query_vector, text, tuple(langs))
+
+    def scores(
+        self, text: str, *, langs: Sequence[str], limit: int, vector: Vectors | None = None
+    ) -> dict[int, float] | None:
+        """Cosine similarity of the `limit` nearest documents; None when the model is unavailable.
+        `vector`: the query's, already made (else it is looked up or made here)."""
         if not self.available:
             LEXICAL_ONLY.inc()
             return None
         self.sync()
         if not self._valid.any():
             return {}
-        vector = self.query_vector(text, langs)
+        if vector is None:
+            vector = self.query_vector(text, langs)
         if vector is None:
             return None
         sims = self._matrix @ vector

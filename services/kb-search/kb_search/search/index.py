@@ -13,11 +13,15 @@ before grouping; without one (or while a document has no vector yet) ranking is 
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
+from functools import partial
+
+from prometheus_client import Counter as Metric
 
 from kb_search.domain.article import Article
 from kb_search.search.analysis import Analyzer
 from kb_search.search.crosslang import CrossLanguage, Glossary
-from kb_search.search.fusion import DenseSignal, Fusion, Signals, fuse
+from kb_search.search.fusion import Confidence, DenseSignal, Fusion, Signals, Vectors, fuse, needs_dense
 from kb_search.search.grouping import TranslationGroups
 from kb_search.search.hits import Document, render_hit
 from kb_search.search.normalise import Script, script
@@ -38,6 +42,31 @@ CANDIDATES_PER_HIT = 3
 LATIN_LANGUAGES = frozenset({"en", "pl"})
 
 __all__ = ["Document", "SearchIndex"]
+
+DENSE_DECISIONS = Metric(
+    "helpdesk_kb_search_dense_total",
+    "Searches by whether the dense signal was asked (used) or the lexical ranking was sure (skipped)",
+    ["decision"],
+)
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A search between its lexical half and its end: `dense_langs` set when it wants the query's
+    vector (the languages its bias correction uses), `vector` once it was made off the loop."""
+
+    text: str
+    lang: str
+    section: str
+    limit: int
+    boost: str
+    result: SearchResult | None = None
+    plan: QueryPlan | None = None
+    facets: dict[str, int] = field(default_factory=dict)
+    scores: dict[int, float] = field(default_factory=dict)
+    top: list[tuple[int, float]] = field(default_factory=list)
+    dense_langs: tuple[str, ...] | None = None
+    vector: Vectors | None = None
 
 
 class SearchIndex:
@@ -211,52 +240,142 @@ class SearchIndex:
         prefix: bool = True,
         boost_section: str = "",
     ) -> SearchResult:
+        """Ranked hits; a query that needs the dense signal is embedded here, on the caller's
+        thread (see `search_async` for the event loop)."""
+        key = self._cache_key(text, lang, section, limit, prefix, boost_section)
+        cached = self._cached(key)
+        if cached is not None:
+            return cached
+        pending = self._begin(
+            text, lang=lang, section=section, limit=limit, prefix=prefix, boost=boost_section
+        )
+        return self._remember(key, self._finish(pending))
+
+    async def search_async(
+        self,
+        text: str,
+        *,
+        lang: str = "",
+        section: str = "",
+        limit: int = 10,
+        prefix: bool = True,
+        boost_section: str = "",
+    ) -> SearchResult:
+        """As `search`, for the event loop: when the query needs a vector the model has to make,
+        the model runs in a worker thread and the loop serves other requests meanwhile. The index
+        itself is only read and written on the loop."""
+        key = self._cache_key(text, lang, section, limit, prefix, boost_section)
+        cached = self._cached(key)
+        if cached is not None:
+            return cached
+        begin = partial(
+            self._begin, text, lang=lang, section=section, limit=limit, prefix=prefix, boost=boost_section
+        )
+        pending = begin()
+        dense, langs = self.dense, pending.dense_langs
+        if langs is not None and dense is not None and not dense.has_query_vector(text, langs):
+            generation = self.generation
+            vector = await dense.embed_query(text, langs)
+            if self.generation != generation:  # articles changed meanwhile: plan again
+                pending = begin()
+            if pending.dense_langs == langs:
+                pending.vector = vector
+        return self._remember(key, self._finish(pending))
+
+    def _cache_key(self, *parts: object) -> tuple[object, ...]:
         dense_generation = self.dense.generation if self.dense is not None else 0
-        key = (text, lang, section, limit, prefix, boost_section, dense_generation)
+        return (*parts, dense_generation)
+
+    def _cached(self, key: tuple[object, ...]) -> SearchResult | None:
         cached = self._cache.get(key) if self._cache_size else None
         if cached is not None:
             self._cache.move_to_end(key)
-            return cached
-        result = self._search(
-            text, lang=lang, section=section, limit=limit, prefix=prefix, boost=boost_section
-        )
+        return cached
+
+    def _remember(self, key: tuple[object, ...], result: SearchResult) -> SearchResult:
         if self._cache_size:
             self._cache[key] = result
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return result
 
-    def _search(
-        self, text: str, *, lang: str, section: str, limit: int, prefix: bool, boost: str
-    ) -> SearchResult:
+    def _begin(self, text: str, *, lang: str, section: str, limit: int, prefix: bool, boost: str) -> _Pending:
+        """The lexical half of a search, and whether the dense signal is wanted (`dense_langs`)."""
         if not self._docs or not text.strip():
-            return EMPTY_RESULT
+            return _Pending(text, lang, section, limit, boost, result=EMPTY_RESULT)
         plan = self._planner.plan(text, lang=lang, view=self, prefix=prefix, generation=self.generation)
         postings = self._postings
         facets = postings.facets(postings.matching({t for token in plan.tokens for t in token.alternatives}))
         scores = score(plan, postings, section=section)
+        lexical = self._boosted(scores, boost)
+        count = limit * CANDIDATES_PER_HIT + 10
+        top = candidates(lexical, langs=self._langs, languages=plan.languages, count=count)
+        pending = _Pending(
+            text, lang, section, limit, boost, plan=plan, facets=facets, scores=scores, top=top
+        )
+        dense = self.dense
+        if dense is not None and self.fusion.signals is not Signals.LEXICAL:
+            if not dense.available:
+                dense.scores(text, langs=(), limit=0)  # counts a lexical-only search
+            elif needs_dense(self.confidence(plan, top), self.fusion):
+                pending.dense_langs = (
+                    (plan.script_language,) if plan.script_language else tuple(sorted(plan.languages))
+                )
+            else:
+                DENSE_DECISIONS.labels(decision="skipped").inc()
+        return pending
+
+    def _boosted(self, scores: dict[int, float], boost: str) -> dict[int, float]:
+        if not boost:
+            return scores
+        section_of = self._postings.section_of
+        return {d: s * SECTION_BOOST if section_of(d) == boost else s for d, s in scores.items()}
+
+    def confidence(self, plan: QueryPlan, top: list[tuple[int, float]]) -> Confidence:
+        """How sure the lexical ranking `top` (best first) of `plan` is (see `fusion.needs_dense`)."""
+        if not top:
+            return Confidence(plan.coverage, 0.0, 0.0, False)
+        best, best_score = top[0]
+        root = self._root(best)
+        runner_up = next((s for d, s in top[1:] if self._root(d) != root), 0.0)
+        margin = best_score / runner_up if runner_up > 0 else float("inf")
+        own = [t for t in plan.tokens if not t.summed]
+        terms = self._docs[best].terms
+        matched = sum(1 for t in own if not terms.isdisjoint(t.alternatives)) / len(own) if own else 0.0
+        languages = plan.languages
+        same_script = (
+            not languages or self._langs[best] in languages or bool(self._languages_of(root) & languages)
+        )
+        return Confidence(plan.coverage, matched, margin, same_script)
+
+    def _finish(self, pending: _Pending) -> SearchResult:
+        if pending.result is not None:
+            return pending.result
+        plan, scores, facets, top = pending.plan, pending.scores, pending.facets, pending.top
+        assert plan is not None
+        postings = self._postings
+        section = pending.section
         dense_only: set[int] = set()
         nearest: dict[int, float] | None = None
-        if self.dense is not None and self.fusion.signals is not Signals.LEXICAL:
-            langs = (plan.script_language,) if plan.script_language else tuple(sorted(plan.languages))
-            nearest = self.dense.scores(text, langs=langs, limit=self.fusion.depth)
+        if pending.dense_langs is not None and self.dense is not None:
+            nearest = self.dense.scores(
+                pending.text, langs=pending.dense_langs, limit=self.fusion.depth, vector=pending.vector
+            )
             if nearest is not None:
+                DENSE_DECISIONS.labels(decision="used").inc()
                 if section:
                     nearest = {d: s for d, s in nearest.items() if postings.section_of(d) == section}
                 dense_only = nearest.keys() - scores.keys()
-                scores = fuse(scores, nearest, coverage=plan.coverage, fusion=self.fusion)
-        if boost:
-            section_of = postings.section_of
-            for d in scores:
-                if section_of(d) == boost:
-                    scores[d] *= SECTION_BOOST
-        count = limit * CANDIDATES_PER_HIT + 10
-        top = candidates(scores, langs=self._langs, languages=plan.languages, count=count)
-        preferred = lang or plan.script_language
+                fused = self._boosted(
+                    fuse(scores, nearest, coverage=plan.coverage, fusion=self.fusion), pending.boost
+                )
+                count = pending.limit * CANDIDATES_PER_HIT + 10
+                top = candidates(fused, langs=self._langs, languages=plan.languages, count=count)
+        preferred = pending.lang or plan.script_language
         # On fused scores only a Latin-script language is preferred: a Cyrillic query's own
         # language would win over the English-only article that answers it (measured).
         prefer = nearest is None or preferred in LATIN_LANGUAGES
-        hits = tuple(self._group(top, plan=plan, lang=preferred, limit=limit, boost=prefer))
+        hits = tuple(self._group(top, plan=plan, lang=preferred, limit=pending.limit, boost=prefer))
         if dense_only:
             # Found by meaning alone: counted too, so `total` and the facets cover every hit.
             facets = dict(facets)
@@ -264,7 +383,7 @@ class SearchIndex:
                 if self._doc_ids.get(hit.id) in dense_only:
                     facets[hit.section] = facets.get(hit.section, 0) + 1
         return SearchResult(
-            query=text,
+            query=pending.text,
             hits=hits,
             total=facets.get(section, 0) if section else sum(facets.values()),
             facets=facets,
