@@ -1,9 +1,13 @@
 """The dense signal: golden vectors of the model, fusion, the language-bias correction, the vector
-cache, embedding off the request path, and a Latin-script query preferring Latin-script articles."""
+cache, embedding off the request path, a Latin-script query preferring Latin-script articles, when
+the model is asked (the gate), and query embedding off the event loop."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,8 +21,9 @@ from kb_search.embedding.cache import VectorCache, text_key
 from kb_search.embedding.dense import DenseIndex, DenseState
 from kb_search.embedding.model import Embedder, EmbedderUnavailable, Vectors, load_embedder
 from kb_search.search.analysis import Analyzer
-from kb_search.search.fusion import Fusion, Signals, fuse
+from kb_search.search.fusion import Confidence, Fusion, Signals, fuse, needs_dense
 from kb_search.search.index import SearchIndex
+from kb_search.search.ranking import score
 
 pytestmark = pytest.mark.unit
 
@@ -185,3 +190,132 @@ def test_a_latin_query_without_a_language_shows_the_english_version_first(
     assert index.search("cancel booking").hits[0].id == "c-en"
     if not with_dense:  # the fake model's neighbours are arbitrary: only the grouping is checked
         assert [h.lang for h in index.search("booking").hits][:2] == ["en", "en"]
+
+
+# ---- when the model is asked ---------------------------------------------------------------------
+
+
+def sure(**overrides: Any) -> Confidence:
+    values: dict[str, Any] = {"coverage": 1.0, "matched": 1.0, "margin": 2.0, "same_script": True}
+    return Confidence(**{**values, **overrides})
+
+
+def test_the_model_is_skipped_only_when_the_lexical_ranking_is_sure() -> None:
+    fusion = Fusion()  # confident_margin 1.3
+    assert not needs_dense(sure(), fusion)
+    assert not needs_dense(sure(margin=float("inf")), fusion)  # one article matches at all
+    assert needs_dense(sure(coverage=0.75), fusion)  # a word the index does not know
+    assert needs_dense(sure(matched=0.5), fusion)  # the best article lacks a query word
+    assert needs_dense(sure(same_script=False), fusion)  # the best article is in another script
+    assert needs_dense(sure(margin=1.2), fusion)  # two articles close
+    assert needs_dense(sure(coverage=0.0, matched=0.0, margin=0.0, same_script=False), fusion)
+
+
+def test_the_gate_can_be_turned_off_and_lexical_or_dense_only_decide_alone() -> None:
+    assert needs_dense(sure(), Fusion(gate=False))
+    assert needs_dense(sure(), Fusion(signals=Signals.DENSE))
+    assert not needs_dense(sure(coverage=0.0), Fusion(signals=Signals.LEXICAL))
+
+
+GATE_ARTICLES = [
+    doc(1, "en", "Refund to a card", "Return the money of a payment to the guest's card."),
+    doc(2, "en", "Night audit", "The night audit closes the business day and posts room charges."),
+    doc(3, "en", "Room types", "Create room types with their capacity and photos."),
+    doc(4, "uk", "Статус прибирання номерів", "Покоївка позначає номер як прибраний."),
+]
+
+
+@pytest.fixture
+def gated(analyzer: Analyzer) -> tuple[SearchIndex, FakeEmbedder]:
+    embedder = FakeEmbedder()
+    index = SearchIndex(analyzer=analyzer, dense=DenseIndex(embedder, background=False))
+    for article in GATE_ARTICLES:
+        index.upsert(article, version=1)
+    embedder.calls = 0
+    return index, embedder
+
+
+def confidence_of(index: SearchIndex, text: str, lang: str = "") -> Confidence:
+    plan = index._planner.plan(text, lang=lang, view=index, prefix=True, generation=index.generation)
+    scores = score(plan, index._postings)
+    top = sorted(scores.items(), key=lambda item: item[1], reverse=True)
+    return index.confidence(plan, top)
+
+
+def test_a_query_in_the_articles_words_is_answered_without_the_model(
+    gated: tuple[SearchIndex, FakeEmbedder],
+) -> None:
+    index, embedder = gated
+    assert confidence_of(index, "refund card", "en") == Confidence(1.0, 1.0, float("inf"), True)
+    assert [h.id for h in index.search("refund card", lang="en").hits][:1] == ["d1"]
+    assert [h.id for h in index.search("прибирання номерів", lang="uk").hits][:1] == ["d4"]
+    assert embedder.calls == 0
+
+
+def test_a_query_the_index_does_not_know_or_half_knows_asks_the_model(
+    gated: tuple[SearchIndex, FakeEmbedder],
+) -> None:
+    index, embedder = gated
+    assert confidence_of(index, "повернути гроші на картку", "uk").coverage == 0.0
+    index.search("повернути гроші на картку", lang="uk")  # Ukrainian, for an English-only article
+    assert embedder.calls == 1
+    half = confidence_of(index, "refund night", "en")  # two articles, each with one of the words
+    assert half.coverage == 1.0 and half.matched == 0.5
+    index.search("refund night", lang="en")
+    assert embedder.calls == 2
+    index.search("повернути гроші на картку", lang="uk")  # the query's vector is remembered
+    assert embedder.calls == 2
+
+
+class SlowEmbedder(FakeEmbedder):
+    """Holds the calling thread for `delay` seconds per query (a model under load)."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+        self.threads: list[str] = []
+
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        self.threads.append(threading.current_thread().name)
+        time.sleep(self.delay)
+        return super().embed_queries(texts)
+
+
+async def test_search_async_embeds_in_a_worker_thread_while_the_loop_runs(analyzer: Analyzer) -> None:
+    embedder = SlowEmbedder(0.3)
+    dense = DenseIndex(embedder, background=False)
+    index = SearchIndex(analyzer=analyzer, dense=dense)
+    for article in GATE_ARTICLES:
+        index.upsert(article, version=1)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    running = asyncio.create_task(ticker())
+    result = await index.search_async("повернути гроші на картку", lang="uk")
+    running.cancel()
+    assert embedder.threads and embedder.threads[0] != threading.current_thread().name
+    assert ticks >= 10  # the loop kept running during the 0.3 s of the model
+    assert result.hits
+    assert (await index.search_async("refund card", lang="en")).hits[0].id == "d1"
+    assert len(embedder.threads) == 1  # the confident query did not ask the model
+    dense.stop()
+
+
+async def test_articles_changed_while_the_query_is_embedded_are_searched_as_they_are_now(
+    analyzer: Analyzer,
+) -> None:
+    dense = DenseIndex(SlowEmbedder(0.2), background=False)
+    index = SearchIndex(analyzer=analyzer, dense=dense)
+    for article in GATE_ARTICLES:
+        index.upsert(article, version=1)
+    searching = asyncio.create_task(index.search_async("повернути гроші на картку", lang="uk"))
+    await asyncio.sleep(0.05)
+    assert index.remove("d1")
+    result = await searching
+    assert "d1" not in {h.id for h in result.hits}
+    dense.stop()

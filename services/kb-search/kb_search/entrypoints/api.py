@@ -1,6 +1,9 @@
 """HTTP routes: search, suggest, deflect, sections and articles for every signed-in user; publish,
 update and retire articles, and create, change and retire sections, for editors (role `editor` or
-`agent`); feedback for anyone signed in."""
+`agent`); feedback for anyone signed in.
+
+Search, suggest and deflect go through `SearchIndex.search_async`: a query that needs the embedding
+model is embedded in a worker thread, so the event loop never waits for the model."""
 
 from __future__ import annotations
 
@@ -172,7 +175,9 @@ def router() -> APIRouter:
         section: Annotated[SectionParam | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=50)] = 10,
     ) -> SearchOut:
-        result = kb.index.search(q, lang=lang.value if lang else "", section=section or "", limit=limit)
+        result = await kb.index.search_async(
+            q, lang=lang.value if lang else "", section=section or "", limit=limit
+        )
         return SearchOut(
             query=q,
             total=result.total,
@@ -189,7 +194,7 @@ def router() -> APIRouter:
         lang: Lang = None,
         limit: Annotated[int, Query(ge=1, le=20)] = 5,
     ) -> SuggestOut:
-        result = kb.index.search(q, lang=lang.value if lang else "", limit=limit, prefix=True)
+        result = await kb.index.search_async(q, lang=lang.value if lang else "", limit=limit, prefix=True)
         return SuggestOut(
             query=q, suggestions=[HitOut.of(h) for h in result.hits], completions=list(result.completions)
         )
@@ -200,7 +205,7 @@ def router() -> APIRouter:
         async with domain_errors():
             live = {s.section.id for s in await kb.sections.all() if not s.retired}
         boost = topic_section if topic_section in live else ""
-        result = kb.index.search(
+        result = await kb.index.search_async(
             f"{body.topic} {body.text}",
             lang=body.lang.value if body.lang else "",
             limit=DEFLECT_LIMIT,
