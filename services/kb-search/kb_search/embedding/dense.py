@@ -83,6 +83,7 @@ class DenseIndex:
         self.offsets = offsets or LanguageOffsets()
         self._matrix = np.zeros((0, self.dim), dtype=np.float32)
         self._valid = np.zeros(0, dtype=bool)
+        self._rows = 0  # rows in use (the matrix grows by doubling): a query reads only these
         self._wanted: dict[int, tuple[tuple[bytes, ...], str]] = {}  # document → (text keys, language)
         self._missing: set[int] = set()
         self._done: list[tuple[int, tuple[bytes, ...], list[Vectors]]] = []
@@ -170,6 +171,7 @@ class DenseIndex:
         corrected = self.offsets.correct_passages(np.stack(parts), lang)
         self._matrix[doc_id] = normalise(corrected.sum(axis=0))
         self._valid[doc_id] = True
+        self._rows = max(self._rows, doc_id + 1)
         self._missing.discard(doc_id)
         self.generation += 1
 
@@ -304,11 +306,13 @@ class DenseIndex:
             vector = self.query_vector(text, langs)
         if vector is None:
             return None
-        sims = self._matrix @ vector
-        sims[~self._valid] = -2.0
-        count = min(limit, int(self._valid.sum()))
+        rows = self._rows
+        valid = self._valid[:rows]
+        sims = self._matrix[:rows] @ vector  # memory-bound: ~1.5 MB per 1,000 documents
+        sims[~valid] = -2.0
+        count = min(limit, int(valid.sum()))
         top = np.argpartition(-sims, count - 1)[:count] if count < len(sims) else np.arange(len(sims))
-        return {int(d): float(sims[d]) for d in top if self._valid[d]}
+        return {int(d): float(sims[d]) for d in top if valid[d]}
 
 
 def cached_embedding(embedder: Embedder, cache: VectorCache) -> Callable[[str, Sequence[str]], Vectors]:
