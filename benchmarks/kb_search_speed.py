@@ -3,6 +3,7 @@ and p50/p99 latency from one process (one thread, as one replica's event loop ru
 
     .venv/bin/python benchmarks/kb_search_speed.py [--articles N] [--queries N] [--traffic N]
                                                    [--no-prepare] [--nats]
+                                                   [--dense [--dense-queries N] [--concurrency N]]
 
 The corpus reuses the words of the demo articles in their languages with Zipf-like frequencies,
 so posting lists are as skewed as in real text. Queries mix exact words, other word forms, typos,
@@ -12,6 +13,19 @@ three times: every distinct query once with no result cache (its new words analy
 transliterations looked up for the first time), the same again (those caches warm), and
 Zipf-distributed traffic over them with the result cache on (the default setting).
 
+With `--dense` the dense signal is fused (the real model embeds each query the index asks it for;
+the corpus's document vectors are random, from a vector cache) and the queries are a mix in the
+wiki relevance set's proportions of kinds (`MIX`: same language 21%, cross-language 60%, typo 10%,
+other word form 10%; see `mixed_queries`), each distinct: the mix once (per kind: the share that
+asked the model, p50/p99), again (query vectors known), cross-language queries only (every one
+needs the model), a fresh mix with `--concurrency` searches at once through `search_async` (the
+model in worker threads, as the service runs it), and Zipf traffic with the result cache. Each
+line says how many queries asked the model (the rest were answered lexically: `needs_dense`).
+Note: the corpus spreads the 81 demo articles' words over 10,000 articles, so every title word is
+in dozens to hundreds of articles and a same-language query rarely has one clear lexical winner;
+the gate then asks the model, as it should. On the wiki set most same-language queries skip it
+(`kb_relevance.py` prints how many).
+
 Wall-clock figures depend on what else the machine runs; the CPU time of this process per query
 is printed too, as the figure to compare between runs on a shared machine, with the machine's
 one-minute load average before and after the query runs.
@@ -20,6 +34,7 @@ one-minute load average before and after the query runs.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import os
 import random
@@ -33,9 +48,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "services" / "kb-search")]
 
 from kb_search.adapters.article_files import read_articles  # noqa: E402
 from kb_search.domain.article import Article  # noqa: E402
+from kb_search.embedding.dense import QUERY_THREADS  # noqa: E402
 from kb_search.search.analysis import Analyzer  # noqa: E402
 from kb_search.search.crosslang import CrossLanguage, Glossary  # noqa: E402
-from kb_search.search.index import SearchIndex  # noqa: E402
+from kb_search.search.index import DENSE_DECISIONS, SearchIndex  # noqa: E402
 from kb_search.search.normalise import STOPWORDS, words  # noqa: E402
 from kb_search.settings import DEMO_DIR  # noqa: E402
 from shared.contracts.envelope import SYSTEM_ACTOR  # noqa: E402
@@ -108,18 +124,95 @@ def make_queries(
     return queries
 
 
-def measure(index: SearchIndex, stream: list[tuple[str, str]]) -> tuple[float, float, list[float]]:
-    """Wall-clock seconds, CPU seconds of this process, and each query's latency."""
+# The wiki relevance set's query kinds (203 queries): same language 42, cross-language 121,
+# typo 20, other word form 20; `--dense` generates its mix in these proportions.
+MIX = (("same", 42), ("cross", 121), ("typo", 20), ("inflection", 20))
+ENDINGS = {
+    "en": ("s", "ing", "ed"),
+    "pl": ("ami", "ach", "y"),
+    "uk": ("ами", "ів", "ою"),
+    "ru": ("ами", "ов", "ой"),
+}
+
+
+def title_words(article: Article) -> list[str]:
+    found = [w for w in words(article.title) if w not in STOPWORDS and len(w) > 2]
+    return list(dict.fromkeys(found))
+
+
+def mixed_queries(
+    articles: list[Article], cross_words: list[str], n: int, rng: random.Random, *, kinds: tuple[str, ...]
+) -> list[tuple[str, str, str]]:
+    """`n` distinct (query, lang, kind): same language (1-3 words of an article's title, in its
+    language), typo (the same with two letters of the last word swapped), inflection (the same
+    with the last word's ending changed), cross-language (3-5 words of the wiki set's Ukrainian or
+    Russian queries for English-only articles: words a demo-derived corpus does not know)."""
+    weights = [count for kind, count in MIX if kind in kinds]
+    names = [kind for kind, _ in MIX if kind in kinds]
+    seen: set[str] = set()
+    out: list[tuple[str, str, str]] = []
+    while len(out) < n:
+        kind = rng.choices(names, weights=weights)[0]
+        if kind == "cross":
+            picked = rng.sample(cross_words, k=rng.randint(3, 5))
+            lang = "uk" if any(ch in "іїєґ" for w in picked for ch in w) else "ru"
+        else:
+            article = rng.choice(articles)
+            lang = article.lang.value
+            pool = title_words(article)
+            if not pool:
+                continue
+            picked = rng.sample(pool, k=min(len(pool), rng.randint(1, 3)))
+            if kind == "typo":
+                picked[-1] = typo(picked[-1], rng)
+            elif kind == "inflection" and len(picked[-1]) > 4:
+                picked[-1] = picked[-1][:-1] + rng.choice(ENDINGS[lang])
+        text = " ".join(picked)
+        if text not in seen:
+            seen.add(text)
+            out.append((text, lang, kind))
+    return out
+
+
+def measure(
+    index: SearchIndex, stream: list[tuple[str, str, str]]
+) -> tuple[float, float, list[float], list[bool]]:
+    """Wall-clock seconds, CPU seconds of this process, each query's latency and whether it asked
+    the model; one query after the other on this thread (the model too)."""
     latencies: list[float] = []
+    asked: list[bool] = []
     started, cpu_started = time.perf_counter(), time.process_time()
-    for q, lang in stream:
+    for q, lang, _ in stream:
+        used = dense_decisions()[0]
         t0 = time.perf_counter()
         index.search(q, lang=lang, limit=10)
         latencies.append(time.perf_counter() - t0)
-    return time.perf_counter() - started, time.process_time() - cpu_started, latencies
+        asked.append(dense_decisions()[0] > used)
+    return time.perf_counter() - started, time.process_time() - cpu_started, latencies, asked
 
 
-def zipf_stream(queries: list[tuple[str, str]], n: int, rng: random.Random) -> list[tuple[str, str]]:
+async def measure_async(
+    index: SearchIndex, stream: list[tuple[str, str, str]], concurrency: int
+) -> tuple[float, float, list[float], list[bool]]:
+    """As `measure`, with `concurrency` searches in flight on one event loop (`search_async`, as
+    the service runs them: the model in worker threads). CPU time counts every thread."""
+    latencies: list[float] = [0.0] * len(stream)
+    pending = iter(enumerate(stream))
+
+    async def client() -> None:
+        for i, (q, lang, _) in pending:
+            t0 = time.perf_counter()
+            await index.search_async(q, lang=lang, limit=10)
+            latencies[i] = time.perf_counter() - t0
+
+    started, cpu_started = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    return time.perf_counter() - started, time.process_time() - cpu_started, latencies, [False] * len(stream)
+
+
+def zipf_stream(
+    queries: list[tuple[str, str, str]], n: int, rng: random.Random
+) -> list[tuple[str, str, str]]:
     """Search traffic: a few queries are very common, most are rare (Zipf, s = 1)."""
     weights = [1.0 / (rank + 1) for rank in range(len(queries))]
     return rng.choices(queries, weights=weights, k=n)
@@ -171,6 +264,25 @@ async def replay_through_nats(corpus: list[Article], analyzer: Analyzer, glossar
             server.stop()
 
 
+def wiki_cross_words() -> list[str]:
+    """The words of the wiki relevance set's cross-language (Ukrainian and Russian) queries."""
+    import json
+
+    path = ROOT / "benchmarks" / "data" / "kb_wiki_relevance.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    found = {
+        w for r in rows if r["kind"] == "cross" for w in words(r["q"]) if w not in STOPWORDS and len(w) > 2
+    }
+    return sorted(found)
+
+
+def dense_decisions() -> tuple[float, float]:
+    """Searches so far that asked the model, and that the lexical ranking answered alone."""
+    used = DENSE_DECISIONS.labels(decision="used")._value.get()
+    skipped = DENSE_DECISIONS.labels(decision="skipped")._value.get()
+    return used, skipped
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
@@ -193,6 +305,15 @@ def main() -> int:
         help="fuse the dense signal: the real model embeds each query; the corpus's document vectors "
         "are random unit vectors written to a vector cache first (embedding 10,000 generated articles "
         "would take ~40 min of CPU), then a new replica's start from that cache is timed",
+    )
+    parser.add_argument(
+        "--dense-queries",
+        type=int,
+        default=1000,
+        help="with --dense: distinct queries in the mix (and half as many cross-language only)",
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=4, help="with --dense: searches at once in the async run"
     )
     parser.add_argument(
         "--no-prepare",
@@ -261,25 +382,81 @@ def main() -> int:
     gc.freeze()  # as a replica does once it has caught up (with `prepare`)
     index.search("warm up", lang="en")
     print(f"load average before the query runs: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    runs = [
-        ("first time each query (no cache)", queries, 0),
-        ("each query again (no cache)", queries, 0),
-        ("Zipf traffic over those queries, result cache on", zipf_stream(queries, args.traffic, rng), 2048),
-    ]
-    for label, stream, cache_size in runs:
+    if dense is not None:
+        index.search("прогріти модель перед вимірюванням", lang="uk")  # the model's first call
+        cross_words = wiki_cross_words()
+        mix = mixed_queries(corpus, cross_words, args.dense_queries, rng, kinds=tuple(k for k, _ in MIX))
+        in_mix = {q for q, _, _ in mix}
+        cross = [
+            row
+            for row in mixed_queries(
+                corpus, cross_words, args.dense_queries + len(mix), rng, kinds=("cross",)
+            )
+            if row[0] not in in_mix
+        ][: args.dense_queries // 2]
+        shares = ", ".join(f"{kind} {sum(k == kind for _, _, k in mix) / len(mix):.0%}" for kind, _ in MIX)
+        print(f"the mix: {len(mix)} distinct queries: {shares} (the wiki relevance set's proportions)")
+        fresh = [
+            row
+            for row in mixed_queries(
+                corpus, cross_words, 2 * args.dense_queries, rng, kinds=tuple(k for k, _ in MIX)
+            )
+            if row[0] not in in_mix and row[0] not in {q for q, _, _ in cross}
+        ][: args.dense_queries // 2]
+        runs: list[tuple[str, list[tuple[str, str, str]], int, int]] = [
+            ("mix, first time each query (no cache)", mix, 0, 0),
+            ("mix again (query vectors known, no result cache)", mix, 0, 0),
+            ("cross-language only, first time each query", cross, 0, 0),
+            (
+                f"mix, first time each query, {args.concurrency} searches at once through search_async "
+                f"(the model in {QUERY_THREADS} worker threads)",
+                fresh,
+                0,
+                args.concurrency,
+            ),
+            ("Zipf traffic over the mix, result cache on", zipf_stream(mix, args.traffic, rng), 2048, 0),
+        ]
+    else:
+        plain = [(q, lang, "") for q, lang in queries]
+        runs = [
+            ("first time each query (no cache)", plain, 0, 0),
+            ("each query again (no cache)", plain, 0, 0),
+            (
+                "Zipf traffic over those queries, result cache on",
+                zipf_stream(plain, args.traffic, rng),
+                2048,
+                0,
+            ),
+        ]
+    for label, stream, cache_size, concurrency in runs:
         index._cache_size = cache_size
         index._cache.clear()
-        elapsed, cpu, lat = measure(index, stream)
+        before = dense_decisions()
+        if concurrency:
+            elapsed, cpu, lat, asked = asyncio.run(measure_async(index, stream, concurrency))
+        else:
+            elapsed, cpu, lat, asked = measure(index, stream)
+        used, skipped = (after - was for after, was in zip(dense_decisions(), before, strict=True))
+        model = f" | model asked for {used / (used + skipped):.0%}" if used + skipped else ""
         print(
             f"{label}: {len(stream)} queries in {elapsed:.1f} s = {len(stream) / elapsed:.0f} q/s | "
             f"p50 {pct(lat, 50):.2f} ms, p99 {pct(lat, 99):.2f} ms, max {max(lat) * 1000:.1f} ms, "
             f"mean {statistics.fmean(lat) * 1000:.2f} ms | CPU {cpu / len(stream) * 1000:.2f} ms/query "
-            f"= {len(stream) / cpu:.0f} q/s per CPU second"
+            f"= {len(stream) / cpu:.0f} q/s per CPU second{model}"
         )
+        kinds = sorted({kind for _, _, kind in stream})
+        if len(kinds) > 1 and cache_size == 0 and not concurrency:
+            for kind in kinds:
+                mine = [i for i, (_, _, k) in enumerate(stream) if k == kind]
+                kind_lat = [lat[i] for i in mine]
+                share = sum(asked[i] for i in mine) / len(mine)
+                print(
+                    f"    {kind}: {len(mine)} queries, model asked for {share:.0%}, "
+                    f"p50 {pct(kind_lat, 50):.2f} ms, p99 {pct(kind_lat, 99):.2f} ms, "
+                    f"mean {statistics.fmean(kind_lat) * 1000:.2f} ms"
+                )
     print(f"load average after the query runs: {os.getloadavg()[0]:.1f}")
     if args.nats:
-        import asyncio
-
         asyncio.run(replay_through_nats(corpus, analyzer, glossary))
     return 0
 
