@@ -319,3 +319,20 @@ async def test_articles_changed_while_the_query_is_embedded_are_searched_as_they
     result = await searching
     assert "d1" not in {h.id for h in result.hits}
     dense.stop()
+
+
+class FailingEmbedder(FakeEmbedder):
+    def embed_queries(self, texts: Sequence[str]) -> Vectors:
+        raise RuntimeError("the model broke")
+
+
+async def test_a_model_failing_on_a_query_leaves_that_search_lexical(analyzer: Analyzer) -> None:
+    dense = DenseIndex(FailingEmbedder(), background=False)
+    index = SearchIndex(analyzer=analyzer, dense=dense)
+    for article in GATE_ARTICLES:
+        index.upsert(article, version=1)
+    assert needs_dense(confidence_of(index, "прибирання статус лише", "uk"), index.fusion)
+    assert [h.id for h in index.search("прибирання статус лише", lang="uk").hits][:1] == ["d4"]
+    hits = (await index.search_async("прибирання статус лише", lang="uk")).hits
+    assert [h.id for h in hits][:1] == ["d4"]
+    dense.stop()

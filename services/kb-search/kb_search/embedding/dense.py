@@ -273,7 +273,11 @@ class DenseIndex:
             if found is not None:
                 self._queries.move_to_end(key)
                 return found
-        vector = normalise(self._embedder.embed_queries([text]))[0]
+        try:
+            vector = normalise(self._embedder.embed_queries([text]))[0]
+        except Exception:  # a model failing on one query: that search is lexical, not a 500
+            log.exception("kb_dense_query_embedding_failed")
+            return None
         EMBEDDED.labels(kind="query").inc()
         vector = self.offsets.correct_query(vector, langs)
         with self._queries_lock:
