@@ -312,7 +312,10 @@ class DenseIndex:
             return None
         rows = self._rows
         valid = self._valid[:rows]
-        sims = self._matrix[:rows] @ vector  # memory-bound: ~1.5 MB per 1,000 documents
+        # Memory-bound (~1.5 MB per 1,000 documents). einsum runs on this thread: BLAS's `@` spreads
+        # one matrix-vector product over its threads, which on a busy 2-core machine cost 3-5x the
+        # CPU time (measured: 0.6-0.7 ms against 1.7-3 ms for 10,000 documents).
+        sims = np.einsum("ij,j->i", self._matrix[:rows], vector)
         sims[~valid] = -2.0
         count = min(limit, int(valid.sum()))
         top = np.argpartition(-sims, count - 1)[:count] if count < len(sims) else np.arange(len(sims))
