@@ -107,8 +107,12 @@ async def test_an_article_published_in_the_console_is_found_by_the_widget_and_re
     await expect(page.get_by_text("Retire this article?")).to_be_focused()
     await page.get_by_role("button", name="Yes, retire it").click()
     await expect(page.get_by_role("status").filter(has_text="is retired")).to_be_visible()
-    faq = await widget_search(widget, word)
-    await expect(faq.get_by_text("Нічого не знайдено")).to_be_visible()
+    async with widget.expect_response(lambda r: "/api/v1/kb/search" in r.url and word in r.url) as answer:
+        faq = await widget_search(widget, word)
+    found = await (await answer.value).json()
+    assert all(hit["title"] != title for hit in found["hits"])  # retired: gone from the search
+    await expect(faq.get_by_role("heading", name="Результати пошуку")).to_be_visible()
+    await expect(faq.get_by_role("button", name=title)).to_have_count(0)
     await expect(faq.get_by_role("button", name=title)).to_have_count(0)
 
 
