@@ -23,13 +23,15 @@ from eventsourcing.persistence import Notification
 
 from notifications.adapters.sqldb import SqlDatabase, Transaction
 from notifications.application.store import PopupStore
+from notifications.domain.model import Popup
+from shared.days import to_micros
 
 POSITIONS = "projection_positions"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
-__all__ = ["POSITIONS", "FollowedView", "time_of"]
+__all__ = ["POSITIONS", "FollowedView", "raised_columns", "time_of"]
 
 
 def time_of(value: int | None) -> datetime | None:
@@ -137,3 +139,18 @@ class FollowedView(ABC):
     @abstractmethod
     def _apply(self, tx: Transaction, notification: Notification, event: DomainEventProtocol[UUID]) -> None:
         """The row changes one stored event makes, in `tx`."""
+
+
+def raised_columns(popup: Popup) -> dict[str, object]:
+    """A newly raised popup's values, as both views store them."""
+    return {
+        "account": popup.account_id,
+        "user": popup.user_id,
+        "kind": popup.kind.value,
+        "status": popup.status.value,
+        "title": popup.title,
+        "body": popup.text,
+        "ticket": str(popup.ticket_id) if popup.ticket_id else None,
+        "number": popup.ticket_number,
+        "raised": to_micros(popup.raised_at),
+    }

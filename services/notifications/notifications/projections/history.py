@@ -22,7 +22,7 @@ from eventsourcing.persistence import Notification
 from notifications.adapters.sqldb import Transaction
 from notifications.domain.model import Popup
 from notifications.projections.active import ActivePopup
-from notifications.projections.follower import FollowedView, time_of
+from notifications.projections.follower import FollowedView, raised_columns, time_of
 from shared.contracts.popups import PopupKind, PopupStatus
 from shared.days import to_micros
 
@@ -140,19 +140,7 @@ class PopupHistory(FollowedView):
                 f"INSERT INTO {self._table} ({_COLUMNS}, raised_position) VALUES (:id, :account, :user,"
                 " :kind, :status, :title, :body, :ticket, :number, :raised, NULL, :version, :raised,"
                 " :position) ON CONFLICT (popup_id) DO NOTHING",
-                {
-                    **key,
-                    "account": popup.account_id,
-                    "user": popup.user_id,
-                    "kind": popup.kind.value,
-                    "status": popup.status.value,
-                    "title": popup.title,
-                    "body": popup.text,
-                    "ticket": str(popup.ticket_id) if popup.ticket_id else None,
-                    "number": popup.ticket_number,
-                    "raised": to_micros(popup.raised_at),
-                    "position": notification.id,
-                },
+                {**key, **raised_columns(popup), "position": notification.id},
             )
             return
         status = _STATUS_AFTER.get(type(event))
