@@ -186,13 +186,14 @@ async def read_load(settings: TicketsSettings, *, clients: int, seconds: float) 
 
 
 @contextmanager
-def api(settings: TicketsSettings, workdir: Path) -> Iterator[None]:
+def api(settings: TicketsSettings, workdir: Path) -> Iterator[int]:
+    """`python -m tickets` (no relay, no projection) on `settings.port`; yields its pid."""
     env = service_env(settings, run_workers=False)
     log = (workdir / "api.log").open("ab")
     proc = subprocess.Popen([sys.executable, "-m", "tickets"], cwd=ROOT, env=env, stdout=log, stderr=log)
     try:
         wait_for_port("127.0.0.1", settings.port, timeout=60)
-        yield
+        yield proc.pid
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)

@@ -21,9 +21,7 @@ import argparse
 import asyncio
 import os
 import random
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,9 +36,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "services" / "tickets")]
 
 from benchmarks import tickets_history_read as history_read  # noqa: E402
 from benchmarks.tickets_cpu import CpuMeter  # noqa: E402
-from benchmarks.tickets_http import RawHttp, bench_settings, service_env  # noqa: E402
+from benchmarks.tickets_http import RawHttp, bench_settings  # noqa: E402
 from shared.auth import Role, issue_dev_token  # noqa: E402
-from shared.natsserver import NatsServer, wait_for_port  # noqa: E402
+from shared.natsserver import NatsServer  # noqa: E402
 from tickets.bootstrap import migrate  # noqa: E402
 from tickets.settings import TicketsSettings  # noqa: E402
 
@@ -79,21 +77,6 @@ def fill(settings: TicketsSettings, rows: int) -> float:
     """The reading benchmark's fill, over `ACCOUNTS` hotel accounts instead of its 2,000."""
     history_read.ACCOUNTS = ACCOUNTS  # its generator reads the module's constant on every row
     return history_read.fill(settings, rows)
-
-
-@contextmanager
-def api(settings: TicketsSettings, workdir: Path) -> Iterator[int]:
-    """`python -m tickets` (no relay, no projection) on `settings.port`; yields its pid."""
-    env = service_env(settings, run_workers=False)
-    log = (workdir / "api.log").open("ab")
-    proc = subprocess.Popen([sys.executable, "-m", "tickets"], cwd=ROOT, env=env, stdout=log, stderr=log)
-    try:
-        wait_for_port("127.0.0.1", settings.port, timeout=60)
-        yield proc.pid
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
-        log.close()
 
 
 async def get_ok(http: RawHttp, path: str, params: Params) -> Any:
@@ -201,7 +184,7 @@ def main() -> None:
                 took = fill(settings, args.rows)
                 print(f"{backend:8} {args.rows} requests, {ACCOUNTS} accounts: filled in {took:.1f} s")
                 asyncio.run(migrate(settings))
-                with api(settings, workdir) as pid:
+                with history_read.api(settings, workdir) as pid:
                     lines = asyncio.run(
                         measure(settings, pid=pid, postgres_dsn=dsn, repeats=args.repeats, rows=args.rows)
                     )
