@@ -2,19 +2,7 @@
 import { ApiError, type Api } from "../../widget/core/api";
 import type { Lang, Translate } from "../../widget/core/i18n";
 
-/** shared/contracts/kb.py: Section and Language. */
-export const SECTIONS = [
-  "bookings",
-  "rooms-and-rates",
-  "guests",
-  "payments-and-fiscal",
-  "reports",
-  "users-and-rights",
-  "settings",
-  "integrations",
-  "channel-manager",
-  "housekeeping",
-] as const;
+/** The languages an article may be written in (shared/contracts/kb.py). */
 export const KB_LANGS: readonly Lang[] = ["uk", "ru", "en", "pl"];
 /** Each language named in itself (marked with `lang` wherever it is shown). */
 export const LANG_NAMES: Record<string, string> = { uk: "Українська", ru: "Русский", en: "English", pl: "Polski" };

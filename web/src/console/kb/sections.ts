@@ -3,7 +3,6 @@
  * own in the console's language when it sends names; else the FAQ catalogue's; else its id.
  */
 import { useConsole, useLatest, useT } from "../hooks";
-import { SECTIONS } from "./model";
 
 export interface SectionInfo {
   section: string;
@@ -29,7 +28,8 @@ export function useSections(): Sections {
   const { data, error, reload } = useLatest("kb-sections", (signal) =>
     ctx.api.get<{ sections: SectionInfo[] }>("/api/v1/kb/sections", { signal }).then((answer) => answer.sections),
   );
-  const live = data?.filter((s) => !s.retired) ?? SECTIONS.map((section) => ({ section, total: 0, by_language: {} }));
+  // The server owns the sections (they are data); none are offered until its list has arrived.
+  const live = data?.filter((s) => !s.retired) ?? [];
   const name = (id: string): string => {
     const own = data?.find((s) => (s.id ?? s.section) === id)?.names?.[lang];
     if (own) return own;
