@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -18,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from shared.errors import Forbidden, Unauthorized
 from shared.settings import CommonSettings
-from shared.types import AccountId, UserId
+from shared.types import AccountId, TextOnly, UserId
 
 
 class Role(StrEnum):
@@ -35,7 +36,7 @@ class Principal(BaseModel):
     sub: UserId
     role: Role
     account_id: AccountId | None = None
-    name: str = Field(default="", max_length=200)
+    name: Annotated[str, Field(max_length=200), TextOnly] = ""
 
     @model_validator(mode="after")
     def _users_belong_to_an_account(self) -> Principal:
@@ -48,7 +49,47 @@ class Principal(BaseModel):
         return self.role in (Role.AGENT, Role.EDITOR)
 
     def can_see_account(self, account_id: str) -> bool:
-        return self.role is Role.AGENT or self.account_id == account_id
+        """Whether this caller may read `account_id`'s requests (see `account_scope`)."""
+        return account_access(self).allows(account_id)
+
+
+@dataclass(frozen=True)
+class AccountScope:
+    """The accounts whose data a caller may read: every one, exactly one, or none."""
+
+    account_id: str | None = None
+    every_account: bool = False
+
+    def allows(self, account_id: str) -> bool:
+        return self.every_account or (self.account_id is not None and self.account_id == account_id)
+
+
+NO_ACCOUNT = AccountScope()
+
+
+def account_access(principal: Principal) -> AccountScope:
+    """Who reads which hotel account's data (requests, their history and timelines, popups), in one
+    place: support (`agent`) every account; a hotel `user` their own account only; a knowledge-base
+    `editor` none (articles are not any account's data: every role reads the knowledge base)."""
+    if principal.role is Role.AGENT:
+        return AccountScope(every_account=True)
+    if principal.role is Role.USER and principal.account_id:
+        return AccountScope(account_id=principal.account_id)
+    return NO_ACCOUNT
+
+
+def account_scope(principal: Principal, *, requested: str | None = None) -> AccountScope:
+    """The accounts a list or search may show this caller: support every account, or the one it asks
+    for (`requested`); a hotel user their own. 403 for a caller who may read no account's data, or a
+    user naming another account."""
+    scope = account_access(principal)
+    if scope is NO_ACCOUNT:
+        raise Forbidden("this is hotel accounts' data: for hotel users and support agents")
+    if requested is None:
+        return scope
+    if not scope.allows(requested):
+        raise Forbidden("only support may read another account's data")
+    return AccountScope(account_id=requested)
 
 
 class TokenVerifier:
