@@ -8,10 +8,11 @@ from uuid import uuid4
 
 import pytest
 
-from notifications.domain.errors import IllegalTransition, InvalidSnooze
+from notifications.domain.errors import IdempotencyKeyReused, IllegalTransition, InvalidSnooze
 from notifications.domain.ids import popup_id_for_message, popup_id_for_ticket_event, public_event_id
 from notifications.domain.model import Cause, Popup
 from shared.contracts.popups import PopupStatus
+from shared.idempotency import fingerprint
 
 pytestmark = pytest.mark.unit
 
@@ -33,6 +34,7 @@ def popup(*, user_id: str | None = "u1") -> Popup:
         source_event_id=None,
         at=T0,
         cause=USER,
+        fingerprint=None,
     )
 
 
@@ -142,3 +144,24 @@ def test_ids_are_deterministic_per_source_and_distinct_across_sources() -> None:
         sender="b", idempotency_key="k"
     )
     assert public_event_id(event, 1) != public_event_id(event, 2)
+
+
+def test_a_popup_raised_for_a_request_refuses_a_repeat_that_asked_for_something_else() -> None:
+    p = Popup(
+        popup_id=uuid4(),
+        account_id="hotel-a",
+        user_id=None,
+        kind="message",
+        title="t",
+        text="x",
+        ticket_id=None,
+        ticket_number=None,
+        source_event_id=None,
+        at=T0,
+        cause=USER,
+        fingerprint=fingerprint("hotel-a", "x"),
+    )
+    p.check_same_request(fingerprint("hotel-a", "x"))
+    with pytest.raises(IdempotencyKeyReused):
+        p.check_same_request(fingerprint("hotel-b", "x"))
+    popup().check_same_request(fingerprint("anything"))  # raised before requests were fingerprinted

@@ -66,6 +66,8 @@ class NewMessage:
     text: str
     ticket_id: UUID | None
     ticket_number: str | None
+    # Of the request, when it came with an `Idempotency-Key` (`shared.idempotency.fingerprint`).
+    fingerprint: str | None = None
 
 
 class PopupService:
@@ -155,7 +157,8 @@ class PopupService:
     # --- raising popups ------------------------------------------------------------------------
 
     def send_message(self, message: NewMessage, *, cause: Cause) -> Popup:
-        """Raise a popup for an agent's message; the same `popup_id` again returns the first one."""
+        """Raise a popup for an agent's message; the same `popup_id` again returns the first one, unless
+        it was raised for a different request (`IdempotencyKeyReused`)."""
         return self._raise(
             popup_id=message.popup_id,
             account_id=message.account_id,
@@ -167,6 +170,7 @@ class PopupService:
             ticket_number=message.ticket_number,
             source_event_id=None,
             cause=cause,
+            fingerprint=message.fingerprint,
         )
 
     def handle_ticket_event(
@@ -260,6 +264,7 @@ class PopupService:
         ticket_number: str | None,
         source_event_id: UUID | None,
         cause: Cause,
+        fingerprint: str | None = None,
     ) -> Popup:
         if len(text) > self.max_text:
             text = text[: self.max_text - 1] + "…"  # "view fully" shows the whole reply
@@ -275,10 +280,13 @@ class PopupService:
             source_event_id=source_event_id,
             at=self.clock.now(),
             cause=cause,
+            fingerprint=fingerprint,
         )
         try:
             self.store.save(popup)
         except IntegrityError:
             # Raised already (a redelivery, a replay, a crash between effect and ack): nothing new.
-            return self.store.popup(popup_id)
+            existing = self.store.popup(popup_id)
+            existing.check_same_request(fingerprint)
+            return existing
         return popup

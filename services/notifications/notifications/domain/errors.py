@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from shared.idempotency import KEY_REUSED
+
 
 class PopupError(Exception):
     """Base of every popup rule violation."""
@@ -28,6 +30,13 @@ class IllegalTransition(PopupError):
 
 class InvalidSnooze(PopupError):
     """Raised when "remind later" asks for a time in the past or beyond the longest allowed snooze."""
+
+
+class IdempotencyKeyReused(PopupError):
+    """Raised when an agent's `Idempotency-Key` comes back with a different message than the first time."""
+
+    def __init__(self) -> None:
+        super().__init__(KEY_REUSED)
 
 
 class RequesterNotSeenYet(PopupError):

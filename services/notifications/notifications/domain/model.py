@@ -13,7 +13,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from notifications.domain.errors import IllegalTransition, InvalidSnooze
+from notifications.domain.errors import IdempotencyKeyReused, IllegalTransition, InvalidSnooze
 from notifications.domain.ids import requester_id
 from shared.contracts.popups import PopupKind, PopupStatus
 
@@ -57,6 +57,7 @@ class Popup(Aggregate):
         source_event_id: UUID | None,
         at: datetime,
         cause: Cause,
+        fingerprint: str | None = None,
     ) -> None:
         self.account_id = account_id
         self.user_id = user_id
@@ -70,6 +71,9 @@ class Popup(Aggregate):
         self.status = PopupStatus.RAISED
         self.snoozed_until: datetime | None = None
         self.cause = cause
+        # What the request that raised it asked for (`shared.idempotency`); None for ticket replies
+        # and for popups raised before requests were fingerprinted.
+        self.fingerprint = fingerprint
 
     @staticmethod
     def create_id(popup_id: UUID, **_: object) -> UUID:
@@ -87,6 +91,11 @@ class Popup(Aggregate):
 
     def is_addressed_to(self, *, account_id: str | None, user_id: str) -> bool:
         return self.account_id == account_id and (self.user_id is None or self.user_id == user_id)
+
+    def check_same_request(self, fingerprint: str | None) -> None:
+        """`IdempotencyKeyReused` when a repeat of the request that raised it asked for something else."""
+        if fingerprint is not None and self.fingerprint is not None and fingerprint != self.fingerprint:
+            raise IdempotencyKeyReused()
 
     # --- commands ------------------------------------------------------------------------------
 

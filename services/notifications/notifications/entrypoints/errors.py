@@ -6,8 +6,9 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from notifications.application.service import ConcurrentChange
-from notifications.domain.errors import IllegalTransition, InvalidSnooze, PopupNotFound
-from shared.errors import Conflict, NotFound, Unprocessable
+from notifications.domain.errors import IdempotencyKeyReused, IllegalTransition, InvalidSnooze, PopupNotFound
+from shared.errors import Conflict, ErrorDetail, NotFound, Unprocessable
+from shared.idempotency import HEADER
 
 T = TypeVar("T")
 
@@ -24,6 +25,9 @@ def translated(call: Callable[[], T]) -> Callable[[], T]:
             raise Conflict(str(exc)) from None
         except InvalidSnooze as exc:
             raise Unprocessable(str(exc)) from None
+        except IdempotencyKeyReused as exc:
+            detail = ErrorDetail(loc=["header", HEADER], msg=str(exc), type="value_error")
+            raise Unprocessable(str(exc), details=[detail]) from None
         except ConcurrentChange:
             raise Conflict("the popup is changing; try again") from None
 

@@ -14,10 +14,12 @@ from notifications.application.views import snapshot
 from notifications.components import Components, components
 from notifications.domain.ids import popup_id_for_message
 from notifications.domain.model import Cause
+from notifications.entrypoints.errors import translated
 from shared.auth import AgentUser
 from shared.contracts.envelope import ActorKind
 from shared.contracts.popups import PopupSnapshot
-from shared.errors import Unprocessable
+from shared.errors import ErrorBody, Unprocessable
+from shared.idempotency import fingerprint
 from shared.types import AccountId, TicketNumber, UserId
 
 router = APIRouter(prefix="/api/v1/messages", tags=["messages"])
@@ -35,7 +37,7 @@ class SendMessage(BaseModel):
     ticket_id: UUID | None = None
 
 
-@router.post("", response_model=PopupSnapshot, status_code=201)
+@router.post("", response_model=PopupSnapshot, status_code=201, responses={422: {"model": ErrorBody}})
 async def send_message(
     body: SendMessage,
     agent: AgentUser,
@@ -43,7 +45,8 @@ async def send_message(
     request: Request,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)] = None,
 ) -> PopupSnapshot:
-    """Raise a popup; repeating the request with the same `Idempotency-Key` raises nothing new."""
+    """Raise a popup; repeating the request with the same `Idempotency-Key` raises nothing new, and
+    the key with a different body is refused (422)."""
     if len(body.text) > parts.settings.max_message_length:
         raise Unprocessable(f"the text is longer than {parts.settings.max_message_length} characters")
     popup_id = (
@@ -59,6 +62,7 @@ async def send_message(
         text=body.text,
         ticket_id=body.ticket_id,
         ticket_number=body.ticket_number,
+        fingerprint=fingerprint(body.model_dump_json()) if idempotency_key else None,
     )
     cause = Cause(
         actor_kind=ActorKind.AGENT.value,
@@ -67,6 +71,6 @@ async def send_message(
         correlation_id=request.state.correlation_id,
         causation_id=None,
     )
-    popup = await asyncio.to_thread(parts.service.send_message, message, cause=cause)
+    popup = await asyncio.to_thread(translated(lambda: parts.service.send_message(message, cause=cause)))
     parts.changed()
     return snapshot(popup, path_template=parts.settings.ticket_path_template, now=parts.clock.now())

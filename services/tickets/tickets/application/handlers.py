@@ -6,13 +6,13 @@ saving is the caller's job, so that many commands can share one transaction (`ba
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Collection
 from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
 
+from shared.idempotency import fingerprint as request_fingerprint
 from tickets.application.app import TicketsApplication
 from tickets.application.commands import (
     AddAttachment,
@@ -76,14 +76,13 @@ class UnitOfWork:
 
 def fingerprint(cmd: CreateTicket) -> str:
     """What makes two creates with one idempotency key "the same request" (the file aside)."""
-    fields = (
+    return request_fingerprint(
         cmd.account_id,
         cmd.topic.strip(),
         cmd.importance.value,
         cmd.comment.strip(),
         cmd.message.strip(),
     )
-    return hashlib.sha256("\x00".join(fields).encode()).hexdigest()
 
 
 def _result(ticket: Ticket, **extra: Any) -> CommandResult:

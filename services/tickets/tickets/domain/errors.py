@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from shared.idempotency import HEADER, KEY_REUSED
+
 
 class TicketError(Exception):
     """Raised when a ticket command breaks a rule of the domain (base of every error here)."""
@@ -52,7 +54,7 @@ class IdempotencyKeyReused(InvalidInput):
     """Raised when an `Idempotency-Key` comes back with a different request than the first time."""
 
     def __init__(self) -> None:
-        super().__init__("this Idempotency-Key was used for a different request", field="Idempotency-Key")
+        super().__init__(KEY_REUSED, field=HEADER)
 
 
 class NotAllowed(TicketError):
