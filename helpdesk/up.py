@@ -6,30 +6,36 @@ own process (`python -m <package>`), exactly as Kubernetes runs them: a crash in
 the others down, each drains its own NATS connection on SIGTERM, and what runs here is what runs in
 production. Once they are ready, the gateway (the bundled Caddy, `helpdesk.gateway`) opens the one
 origin on the port base itself: the APIs, their docs and the front-end build. Ctrl-C (or SIGTERM)
-stops the gateway first, then the services, then NATS; a child that dies on its own stops the whole
-system with a non-zero exit. The pids of every child are written to `<data-dir>/up.pids` while it
-runs, and where its NATS and the gateway listen to `<data-dir>/up.json`: the other `helpdesk`
-commands find the system there (`helpdesk.discovery`), whatever port NATS ended up on.
+stops the gateway first, then the services, then NATS. A child that dies on its own (a service, the
+bundled nats-server or the gateway) is started again with back-off and the log says so
+(`helpdesk.supervisor`); only a crash loop stops the whole system, with a non-zero exit. The pids of
+every child are written to `<data-dir>/up.pids` while it runs (again after each restart), and where
+its NATS and the gateway listen to `<data-dir>/up.json`: the other `helpdesk` commands find the
+system there (`helpdesk.discovery`), whatever port NATS ended up on.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from helpdesk import discovery, gateway, services
+from helpdesk.supervisor import Outcome, Supervised
 from shared import processes
 from shared.caddy import CaddyExited, CaddyNotFound, CaddyServer
 from shared.natsserver import NatsServer, free_port
@@ -40,13 +46,19 @@ from shared.settings import DEV_JWT_SECRET
 class Child:
     name: str
     url: str
-    process: subprocess.Popen[bytes]
+    unit: Supervised
+
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        assert self.unit.process is not None
+        return self.unit.process
 
 
 def _port_is_free(host: str, port: int) -> bool:
-    import socket
-
+    """Nothing listens on host:port. `SO_REUSEADDR` as every server sets it: a port whose only
+    sockets are in TIME_WAIT (left by the connections of a system stopped a moment ago) is free."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
@@ -74,18 +86,36 @@ def _wait_ready(children: list[Child], *, timeout: float) -> list[str]:
     return [f"{name} is not ready after {timeout:.0f}s" for name in pending]
 
 
+def _supervise(units: list[Supervised], stopping: threading.Event, *, on_restart: Callable[[], None]) -> int:
+    """Until Ctrl-C (0) or a crash loop (1): restart whichever child exits on its own."""
+    now = time.monotonic()
+    for unit in units:
+        unit.started_at = unit.started_at or now
+    while not stopping.wait(0.5):
+        restarted = False
+        for unit in units:
+            outcome = unit.check(time.monotonic())
+            if outcome is Outcome.GAVE_UP:
+                return 1
+            restarted = restarted or outcome is Outcome.RESTARTED
+        if restarted:
+            on_restart()
+    return 0
+
+
 def _stop(children: list[Child], *, grace: float = 15.0) -> None:
-    for child in children:
-        if child.process.poll() is None:
-            child.process.send_signal(signal.SIGTERM)
+    running = [(c.name, c.unit.process) for c in children if c.unit.process is not None]
+    for _, process in running:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + grace
-    for child in children:
+    for name, process in running:
         try:
-            child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            print(f"helpdesk: {child.name} did not stop in {grace:.0f}s; killing it", file=sys.stderr)
-            child.process.kill()
-            child.process.wait()
+            print(f"helpdesk: {name} did not stop in {grace:.0f}s; killing it", file=sys.stderr)
+            process.kill()
+            process.wait()
 
 
 def _helpdesk_command() -> str:
@@ -163,7 +193,6 @@ def run_up(args: argparse.Namespace) -> int:
     definitions = services.all_definitions()
     children: list[Child] = []
     caddy: CaddyServer | None = None
-    status = 0
     try:
         if not _port_is_free(host, args.port_base):
             print(
@@ -191,13 +220,23 @@ def run_up(args: argparse.Namespace) -> int:
                 print(f"helpdesk: `helpdesk {step[0]}` failed with code {code}", file=sys.stderr)
                 return code or 1
 
+        units: list[Supervised] = []
+        if nats is not None:
+            server = nats
+            restart_nats = lambda: server.start().process  # noqa: E731 - the same port and data
+            units.append(Supervised("nats-server", start=restart_nats, process=server.process))
         for definition in definitions:
-            process = _spawn([sys.executable, "-m", definition.package], env)
-            children.append(Child(definition.name, f"http://{host}:{ports[definition.name]}", process))
-        pids = {c.name: c.process.pid for c in children}
-        if nats is not None and nats.process is not None:
-            pids["nats-server"] = nats.process.pid
-        (data_dir / "up.pids").write_text(json.dumps(pids))
+            command = [sys.executable, "-m", definition.package]
+            unit = Supervised(definition.name, start=functools.partial(_spawn, command, env))
+            unit.launch()
+            units.append(unit)
+            children.append(Child(definition.name, f"http://{host}:{ports[definition.name]}", unit))
+
+        def write_pids() -> None:
+            pids = {unit.name: unit.pid for unit in units if unit.pid is not None}
+            (data_dir / "up.pids").write_text(json.dumps(pids))
+
+        write_pids()
 
         problems = _wait_ready(children, timeout=90)
         if problems:
@@ -216,26 +255,12 @@ def run_up(args: argparse.Namespace) -> int:
         except (CaddyNotFound, CaddyExited, TimeoutError) as exc:
             print(f"helpdesk: the gateway did not start: {exc}", file=sys.stderr)
             return 1
-        if caddy.process is not None:
-            pids["caddy"] = caddy.process.pid
-        (data_dir / "up.pids").write_text(json.dumps(pids))
+        proxy = caddy
+        units.append(Supervised("caddy", start=lambda: proxy.start().process, process=caddy.process))
+        write_pids()
         discovery.record(data_dir, nats_url=nats_url, gateway_url=caddy.url)
         print(_banner(children, caddy.url, nats_url, data_dir), flush=True)
-
-        while not stopping.wait(0.5):
-            dead = [c for c in children if c.process.poll() is not None]
-            if dead:
-                print(
-                    f"helpdesk: {dead[0].name} exited with code {dead[0].process.returncode}; stopping",
-                    file=sys.stderr,
-                )
-                status = 1
-                break
-            if caddy.process is None or caddy.process.poll() is not None:
-                print("helpdesk: the gateway (caddy) exited; stopping", file=sys.stderr)
-                status = 1
-                break
-        return status
+        return _supervise(units, stopping, on_restart=write_pids)
     finally:
         if caddy is not None:
             caddy.stop()  # stop taking traffic first

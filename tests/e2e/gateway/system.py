@@ -125,11 +125,17 @@ class HelpdeskSystem:
 
 
 def start_system(
-    tmp: Path, *, web_dir: Path | None = None, jwt_secret: str = JWT_SECRET, seed: bool = True
+    tmp: Path,
+    *,
+    web_dir: Path | None = None,
+    jwt_secret: str = JWT_SECRET,
+    seed: bool = True,
+    port_base: int | None = None,
 ) -> HelpdeskSystem:
-    """Start `helpdesk up` (not waiting for it): data under `tmp/data`, its output in `tmp/up-*.log`."""
+    """Start `helpdesk up` (not waiting for it): data under `tmp/data`, its output in `tmp/up-*.log`;
+    on a free port base unless `port_base` is given."""
     data_dir = tmp / "data"
-    port_base = free_port_base()
+    port_base = port_base or free_port_base()
     log = tmp / f"up-{port_base}.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("HELPDESK_")}
     env.update(HELPDESK_JWT_SECRET=jwt_secret, HELPDESK_ENVIRONMENT="development", PYTHONUNBUFFERED="1")

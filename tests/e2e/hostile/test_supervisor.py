@@ -1,0 +1,90 @@
+"""`helpdesk up` as a supervisor: a crashed service or nats-server is started again and the system
+keeps serving; a system stopped a moment ago can be started again on the same ports at once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.gateway.system import SERVICES, HelpdeskSystem, running_system, start_system
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def _wait_new_pid(system: HelpdeskSystem, name: str, old: int, timeout: float = 30) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert system.process.poll() is None, f"helpdesk up stopped:\n{system.log_tail()}"
+        pids = json.loads((system.data_dir / "up.pids").read_text())
+        if pids.get(name) not in (None, old):
+            return int(pids[name])
+        time.sleep(0.2)
+    raise AssertionError(f"{name} was not restarted in {timeout}s:\n{system.log_tail()}")
+
+
+def _wait_all_ready(system: HelpdeskSystem, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    pending = set(SERVICES)
+    with httpx.Client(timeout=2) as client:
+        while pending and time.monotonic() < deadline:
+            for name in list(pending):
+                try:
+                    if client.get(f"{system.service_url(name)}/readyz").status_code == 200:
+                        pending.discard(name)
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.2)
+    assert not pending, f"not ready again: {pending}\n{system.log_tail()}"
+
+
+def test_a_killed_service_and_a_killed_nats_server_are_started_again(tmp_path: Path) -> None:
+    with running_system(tmp_path) as system:
+        chat = system.pids["chat"]
+        os.kill(chat, signal.SIGKILL)
+        new_chat = _wait_new_pid(system, "chat", chat)
+        _wait_all_ready(system)
+        log = system.log_tail(20000)
+        assert "helpdesk: chat exited with code -9; restarting it in 0.5s" in log
+        assert f"helpdesk: chat restarted (pid {new_chat}, restart 1)" in log
+        assert "stopping" not in log
+
+        nats = system.pids["nats-server"]
+        os.kill(nats, signal.SIGKILL)
+        _wait_new_pid(system, "nats-server", nats)
+        _wait_all_ready(system)  # every service reconnected to the restarted server
+        token = system.token(role="user", sub="u-sup", account="hotel-sup")
+        with httpx.Client(base_url=system.url, timeout=10) as client:
+            answer = client.get(
+                "/api/v1/kb/search", params={"q": "booking"}, headers={"Authorization": f"Bearer {token}"}
+            )
+            assert answer.status_code == 200, answer.text
+        assert system.process.poll() is None
+    assert system.process.returncode == 0, system.log_tail()
+
+
+def test_a_system_stopped_a_moment_ago_starts_again_on_the_same_ports(tmp_path: Path) -> None:
+    first = start_system(tmp_path)
+    try:
+        first.wait_ready()
+        # Keep-alive connections open while it stops: the servers close them first, which leaves
+        # their ports with sockets in TIME_WAIT, as a browser's or a proxy's connections would.
+        with httpx.Client(timeout=5) as client:
+            for url in [first.url, *(first.service_url(name) for name in SERVICES)]:
+                assert client.get(f"{url}/healthz").status_code == 200
+            assert first.interrupt() == 0, first.log_tail()
+    finally:
+        first.kill()
+    second = start_system(tmp_path, port_base=first.port_base)
+    try:
+        second.wait_ready(timeout=120)
+        assert "is taken" not in second.log_tail()
+    finally:
+        if second.process.poll() is None:
+            second.interrupt()
+        second.kill()
