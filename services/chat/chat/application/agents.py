@@ -163,9 +163,11 @@ class AgentDesk:
 
     async def end(self, conn: AgentConnection, sid: str) -> None:
         self._check_holds(conn, sid)
+        # Released before the user hears of it: their leaving the queue must not read as `user_left`.
+        if not await self._release(conn, sid):
+            raise NotAssigned("the user has left this chat")
         relay = self._ctx.relay
         await relay.publish(relay.user_subject(sid), {"t": "end", "akey": conn.akey})
-        await self._release(conn, sid)
         await conn.send({"type": "chat_ended", "session": sid, "reason": "specialist_ended"})
 
     async def disconnect(self, conn: AgentConnection) -> None:
@@ -226,8 +228,7 @@ class AgentDesk:
                 if entry is None and not self._ctx.absence_means_gone():
                     continue
                 if entry is None or entry.value.agent != conn.akey:
-                    await self._release(conn, sid)
-                    await conn.send({"type": "user_left", "session": sid})
+                    await self._user_left(conn, sid)
 
     async def check_grace(self) -> None:
         """A specialist gone longer than the grace period is away and holds no chats any more."""
@@ -343,14 +344,24 @@ class AgentDesk:
             back = replace(current.value, state=QueueState.WAITING, agent=None, assigned_at=None)
             await self._ctx.directory.put_queue(back, revision=current.revision)
 
-    async def _release(self, conn: AgentConnection, sid: str) -> None:
+    async def _release(self, conn: AgentConnection, sid: str) -> bool:
+        """Drop the chat from the specialist's entry; False when it was not (or no longer) there."""
+
         def without(current: AgentPresence | None) -> AgentPresence | None:
             if current is None or sid not in current.sessions:
                 return None
             return current.without_session(sid)
 
-        await self._change(conn, without, allow_none=True)
+        released = await self._change(conn, without, allow_none=True) is not None
         self._ctx.dirty.set()
+        return released
+
+    async def _user_left(self, conn: AgentConnection, sid: str) -> None:
+        """The one place a specialist hears `user_left`: the user's queue entry is gone (closed,
+        disconnected, expired with a crashed process) or taken back. Said only by whoever released
+        the chat, so a chat the specialist ended, or one already announced, is never announced again."""
+        if await self._release(conn, sid):
+            await conn.send({"type": "user_left", "session": sid})
 
     async def _change(
         self,
@@ -394,9 +405,6 @@ class AgentDesk:
             await conn.send({"type": "message", "session": sid, "text": str(payload.get("text", ""))})
         elif kind == "typing":
             await conn.send({"type": "typing", "session": sid})
-        elif kind == "left":
-            await self._release(conn, sid)
-            await conn.send({"type": "user_left", "session": sid})
         elif kind == "request":
             number = str(payload.get("number", ""))[:64]
             await conn.send({"type": "request_created", "session": sid, "number": number})

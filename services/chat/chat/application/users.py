@@ -322,15 +322,8 @@ class UserDesk:
         now = ctx.clock()
         if session.state == SessionState.WAITING and session.waiting_since is not None:
             session.waited += now - session.waiting_since
-        if (
-            session.state == SessionState.ASSIGNED
-            and session.agent_key
-            and reason != EndReason.SPECIALIST_ENDED
-        ):
-            await ctx.relay.publish(
-                ctx.relay.agent_subject(session.agent_key), {"t": "left", "sid": session.sid}
-            )
         session.state = SessionState.ENDED
+        # Deleting the entry is how the specialist's process learns the user left (`user_left`).
         await ctx.directory.delete_queue(session.sid)
         self._emit(
             session,
