@@ -44,6 +44,7 @@ class ApiError(Exception):
 
     status_code = 400
     code = "bad_request"
+    headers: dict[str, str] | None = None
 
     def __init__(self, message: str | None = None, *, details: list[ErrorDetail] | None = None) -> None:
         self.message = message or self.default_message()
@@ -116,10 +117,17 @@ class Unprocessable(ApiError):
 
 
 class TooManyRequests(ApiError):
-    """Raised when a client exceeds a rate limit."""
+    """Raised when a client exceeds a rate limit; `Retry-After` says in how many seconds to try again."""
 
     status_code = 429
     code = "rate_limited"
+
+    def __init__(
+        self, message: str | None = None, *, retry_after: int = 1, details: list[ErrorDetail] | None = None
+    ) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = max(1, retry_after)
+        self.headers = {"Retry-After": str(self.retry_after)}
 
 
 class ServiceUnavailable(ApiError):
@@ -192,7 +200,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_api_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else exc.headers
         return json_error(
             request,
             status=exc.status_code,

@@ -41,6 +41,43 @@ class InsecureSettingsError(ValueError):
     """Raised when production settings carry a placeholder secret or a development-only switch."""
 
 
+class RateLimitSettings(BaseSettings):
+    """Request limits (`HELPDESK_RATE_LIMIT_*`), shared by every replica through NATS (`shared.ratelimit`).
+
+    Counted limits are per `window_seconds`, for each hotel user (`*_per_user`, a user of one account)
+    and for the whole account (`*_per_account`); `streams_*` count open SSE streams instead. 0 turns
+    one limit off. Support roles (agent, editor) never spend a hotel's budget: each specialist has
+    `staff_per_user` per action and window (0: unlimited), and `message_per_account` caps what support
+    sends to one account. Defaults are far above what a person does; load tests raise them.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="HELPDESK_RATE_LIMIT_", extra="ignore", frozen=True)
+
+    enabled: bool = True
+    window_seconds: int = Field(default=60, ge=1, le=3600)
+    create_per_user: int = Field(default=60, ge=0)
+    create_per_account: int = Field(default=600, ge=0)
+    reply_per_user: int = Field(default=120, ge=0)
+    reply_per_account: int = Field(default=1200, ge=0)
+    upload_per_user: int = Field(default=60, ge=0)
+    upload_per_account: int = Field(default=600, ge=0)
+    # Search, suggest (as the user types) and deflect together.
+    faq_per_user: int = Field(default=600, ge=0)
+    faq_per_account: int = Field(default=6000, ge=0)
+    chat_start_per_user: int = Field(default=20, ge=0)
+    chat_start_per_account: int = Field(default=200, ge=0)
+    # Messages support sends to one account (as popups), whoever sends them.
+    message_per_account: int = Field(default=300, ge=0)
+    staff_per_user: int = Field(default=3000, ge=0)
+    # Open popup streams (SSE) at once: a tab each.
+    streams_per_user: int = Field(default=20, ge=0)
+    streams_per_account: int = Field(default=500, ge=0)
+    # An open stream's slot is refreshed every third of this; a crashed process's slots free after it.
+    stream_lease_seconds: int = Field(default=30, ge=1, le=3600)
+    # Longest wait for NATS on a limited request before it is let through (fail open).
+    timeout_seconds: float = Field(default=0.5, gt=0, le=10)
+
+
 class CommonSettings(BaseSettings):
     """Settings every service shares: environment, NATS, auth, logging (`HELPDESK_*`)."""
 
@@ -73,6 +110,7 @@ class CommonSettings(BaseSettings):
     log_json: bool | None = None  # None: JSON when stderr is not a terminal
     # Where embedded SQLite files and the bundled nats-server keep their data.
     data_dir: Path = Path(".data")
+    rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
 
     @property
     def is_production(self) -> bool:
