@@ -26,6 +26,8 @@ class Role(StrEnum):
     USER = "user"
     AGENT = "agent"
     EDITOR = "editor"
+    # Support administrators: change the support directory (topics, contacts, hours, targets).
+    ADMIN = "admin"
 
 
 class Principal(BaseModel):

@@ -41,6 +41,8 @@ POPUPS_STREAM = StreamSpec(name="POPUPS", domain="popups")
 # Only the versioned statistics events: the live relay's `helpdesk.chat.rt.>` must never be persisted.
 CHAT_STATS_STREAM = StreamSpec(name="CHAT_STATS", domain="chat", only=("v1.>",))
 KB_STREAM = StreamSpec(name="KB_ARTICLES", domain="kb")
+# The support directory (topics, contacts, hours), owned and published by the tickets service.
+DIRECTORY_STREAM = StreamSpec(name="SUPPORT_DIRECTORY", domain="directory")
 DLQ_STREAM = StreamSpec(name="DEAD_LETTERS", domain="dlq")
 
 

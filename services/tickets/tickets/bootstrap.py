@@ -20,6 +20,7 @@ from shared.settings import Environment
 from tickets.adapters.attachments import AttachmentStore, bucket_name, ensure_bucket
 from tickets.adapters.live import TicketFeed
 from tickets.adapters.store import create_tables, open_application
+from tickets.adapters.topic_names import SettingsTopicNames
 from tickets.application.batching import Executor
 from tickets.application.commands import Caller, CreateTicket, Reply
 from tickets.application.handlers import Handlers
@@ -116,6 +117,7 @@ def create_app(settings: TicketsSettings) -> FastAPI:
             store=lambda: app.state.history,
             waiter=waiter,
             secure_cookies=settings.common.environment is Environment.PRODUCTION,
+            topic_names=SettingsTopicNames(settings.topics),
         )
     )
     if dev_tokens_enabled(settings.common):  # development only: absent (404) in test and production

@@ -85,7 +85,7 @@ class Relay:
         published = 0
         for event in events:
             msg_id = str(event.envelope.event_id)
-            headers = envelope_headers(event.envelope, msg_id=msg_id)
+            headers = envelope_headers(event.envelope)
             headers[HEADER_STORE_POSITION] = str(event.position)
             if self._last_msg_id:
                 headers[HEADER_EXPECTED_LAST_MSG_ID] = self._last_msg_id

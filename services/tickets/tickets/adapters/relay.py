@@ -106,7 +106,7 @@ def tickets_stream_name(prefix: str) -> str:
 def to_message(envelope: EventEnvelope[Any], *, notification_id: int, prefix: str) -> OutgoingMessage:
     """The NATS message of one public event (without its precondition header)."""
     event_id = str(envelope.event_id)
-    headers = envelope_headers(envelope, msg_id=event_id)
+    headers = envelope_headers(envelope)
     headers[HEADER_NOTIFICATION_ID] = str(notification_id)
     subject = with_prefix(prefix, event_subject(DOMAIN, envelope.type, envelope.schema_version))
     return OutgoingMessage(

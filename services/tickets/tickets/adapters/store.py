@@ -11,10 +11,17 @@ from __future__ import annotations
 from psycopg.conninfo import conninfo_to_dict
 
 from tickets.application.app import TicketsApplication
+from tickets.application.directory import DirectoryApplication
 from tickets.settings import TicketsSettings
 
+DIRECTORY_FILE = "directory.sqlite"
 
-def persistence_env(settings: TicketsSettings, *, create_table: bool = False) -> dict[str, str]:
+
+def persistence_env(
+    settings: TicketsSettings, *, create_table: bool = False, sqlite_file: str = "tickets.sqlite"
+) -> dict[str, str]:
+    """eventsourcing's configuration; `sqlite_file` is the application's own file (one per application:
+    two in one file would share one notification log)."""
     env = {"CREATE_TABLE": "y" if create_table else "n"}
     if settings.postgres_dsn is not None:
         params = conninfo_to_dict(settings.postgres_dsn.get_secret_value())
@@ -37,7 +44,7 @@ def persistence_env(settings: TicketsSettings, *, create_table: bool = False) ->
         data_dir.mkdir(parents=True, exist_ok=True)
         env.update(
             PERSISTENCE_MODULE="eventsourcing.sqlite",
-            SQLITE_DBNAME=str(data_dir / "tickets.sqlite"),
+            SQLITE_DBNAME=str(data_dir / sqlite_file),
             # Seconds a writer waits for another process's write lock on the same file.
             SQLITE_LOCK_TIMEOUT="10",
         )
@@ -53,3 +60,12 @@ def create_tables(settings: TicketsSettings) -> None:
     """Create the store's tables if they are missing (idempotent; run once, by the migration step)."""
     app = TicketsApplication(env=persistence_env(settings, create_table=True))
     app.close()
+    directory = DirectoryApplication(
+        env=persistence_env(settings, create_table=True, sqlite_file=DIRECTORY_FILE)
+    )
+    directory.close()
+
+
+def open_directory(settings: TicketsSettings) -> DirectoryApplication:
+    """The support directory's own store (tables `directory_*` next to the tickets' in PostgreSQL)."""
+    return DirectoryApplication(env=persistence_env(settings, sqlite_file=DIRECTORY_FILE))

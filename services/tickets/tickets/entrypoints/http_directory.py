@@ -1,0 +1,355 @@
+"""The support directory's API: contacts and hours for anyone (no token), changes for support admins.
+
+`GET /api/v1/support/directory` answers without a token: each topic's name in the caller's language
+(`lang`, else `Accept-Language`), whether it is answered now, when it next opens (or closes), in Moscow
+time and in the caller's zone (`tz`), and the contacts; it also carries the whole document and its
+version (`ETag`). Admins (`admin` role) change it with `PUT`s based on that version (`If-Match`); each
+change is one event on the directory's stream (published by its relay, never from the request).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from shared.auth import Principal, Role, requires_role
+from shared.calendar import CalendarInvalid, zone
+from shared.contracts.directory import (
+    LANGUAGES,
+    CalendarSpec,
+    Contacts,
+    ResponseTargets,
+    SupportDirectory,
+    TopicSpec,
+)
+from shared.directory import DirectoryView
+from shared.errors import BadRequest, ErrorBody, ErrorDetail, Unprocessable
+from shared.logging import get_logger
+from tickets.application.directory import DirectoryChange, DirectoryService
+from tickets.domain.errors import InvalidInput
+from tickets.domain.values import Actor, ActorKind
+
+log = get_logger(__name__)
+
+PREFIX = "/api/v1/support/directory"
+MOSCOW = "Europe/Moscow"
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (401, 403, 409, 412, 422)}
+AdminUser = Annotated[Principal, Depends(requires_role(Role.ADMIN))]
+Language = Literal["uk", "ru", "en", "pl"]
+
+
+class Moment(BaseModel):
+    """One instant, as UTC and as wall-clock time in Moscow and in the caller's zone."""
+
+    utc: datetime
+    moscow: datetime
+    local: datetime
+
+
+class TopicHours(BaseModel):
+    id: str
+    name: str
+    team: str
+    email: str
+    calendar: str
+    always_open: bool
+    open_now: bool
+    opens_at: Moment | None = Field(description="When closed: the next opening (null: not within a year).")
+    closes_at: Moment | None = Field(description="When open: when it closes (null: it does not).")
+
+
+class PhoneOut(BaseModel):
+    country: str
+    number: str
+    note: str
+
+
+class EmailOut(BaseModel):
+    email: str
+    subject: str
+
+
+class PublicDirectory(BaseModel):
+    version: int
+    language: Language
+    time_zone: str = Field(description="The caller's zone the `local` times are in.")
+    now: Moment
+    topics: list[TopicHours]
+    phones: list[PhoneOut]
+    emails: list[EmailOut]
+    directory: SupportDirectory = Field(description="The whole document (what admins change).")
+
+
+class DirectoryChanged(BaseModel):
+    version: int
+    changed: bool
+    directory: SupportDirectory
+
+
+def directory_of(request: Request) -> DirectoryService:
+    service: DirectoryService = request.app.state.directory
+    return service
+
+
+Directory = Annotated[DirectoryService, Depends(directory_of)]
+IfMatch = Annotated[str | None, Header(alias="If-Match", description="The directory version (ETag) seen.")]
+
+
+def choose_language(lang: str | None, accept_language: str | None) -> Language:
+    if lang in LANGUAGES:
+        return lang  # type: ignore[return-value]
+    for part in (accept_language or "").split(",")[:16]:
+        code = part.split(";")[0].strip().lower()[:2]
+        if code in LANGUAGES:
+            return code  # type: ignore[return-value]
+    return "en"
+
+
+def expected_version(if_match: str | None) -> int | None:
+    """`If-Match: "5"` (or `5`, `W/"5"`) → 5; None when absent or `*`."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    raw = if_match.strip().removeprefix("W/").strip('"')
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
+        raise BadRequest('If-Match must carry the directory version, e.g. "5"')
+    return int(raw)
+
+
+def caller_zone(tz: str) -> Any:
+    try:
+        return zone(tz, field="tz")
+    except CalendarInvalid as exc:
+        detail = ErrorDetail(loc=["query", "tz"], msg=str(exc), type="time_zone")
+        raise Unprocessable(str(exc), details=[detail]) from None
+
+
+def public_view(view: DirectoryView, *, language: Language, tz: str, now: datetime) -> PublicDirectory:
+    local, moscow = caller_zone(tz), zone(MOSCOW)
+
+    def moment(at: datetime | None) -> Moment | None:
+        if at is None:
+            return None
+        return Moment(utc=at.astimezone(UTC), moscow=at.astimezone(moscow), local=at.astimezone(local))
+
+    topics = []
+    for topic in view.document.topics:
+        status = view.status(topic.id, now)
+        assert status is not None  # the topic is the view's own
+        topics.append(
+            TopicHours(
+                id=topic.id,
+                name=topic.names.get(language),
+                team=topic.team,
+                email=topic.email,
+                calendar=topic.calendar,
+                always_open=view.calendars[topic.calendar].always_open,
+                open_now=status.open_now,
+                opens_at=moment(status.opens_at),
+                closes_at=moment(status.closes_at),
+            )
+        )
+    contacts = view.document.contacts
+    now_moment = moment(now)
+    assert now_moment is not None
+    return PublicDirectory(
+        version=view.version,
+        language=language,
+        time_zone=tz,
+        now=now_moment,
+        topics=topics,
+        phones=[
+            PhoneOut(country=p.country, number=p.number, note=p.note.get(language)) for p in contacts.phones
+        ],
+        emails=[EmailOut(email=e.email, subject=e.subject.get(language)) for e in contacts.emails],
+        directory=view.document,
+    )
+
+
+def admin_actor(principal: Principal) -> Actor:
+    return Actor(kind=ActorKind.AGENT, id=principal.sub, name=principal.name)
+
+
+def _relative(exc: InvalidInput, prefix: str) -> InvalidInput:
+    """A rule broken inside one part, named from that part's body (`calendars[1].weekly[0].end` →
+    `weekly[0].end` for a `PUT .../calendars/{id}`)."""
+    if prefix and exc.field.startswith(prefix):
+        return InvalidInput(str(exc), field=exc.field.removeprefix(prefix).lstrip("."))
+    return exc
+
+
+def build_directory_router() -> APIRouter:
+    router = APIRouter(prefix=PREFIX, tags=["support directory"], responses=ERRORS)
+
+    @router.get(
+        "",
+        response_model=PublicDirectory,
+        summary="Support's contacts, topics and hours; open now and next opening (no token needed)",
+    )
+    async def read(
+        request: Request,
+        response: Response,
+        directory: Directory,
+        lang: Annotated[Language | None, Query(description="uk, ru, en or pl; else Accept-Language.")] = None,
+        tz: Annotated[str, Query(max_length=64, description="The caller's IANA zone.")] = MOSCOW,
+        accept_language: Annotated[
+            str | None, Header(alias="Accept-Language", include_in_schema=False)
+        ] = None,
+    ) -> PublicDirectory:
+        language = choose_language(lang, accept_language)
+        view = await directory.current()
+        response.headers["ETag"] = f'"{view.version}"'
+        response.headers["Content-Language"] = language
+        response.headers["Vary"] = "Accept-Language"
+        response.headers["Cache-Control"] = "no-cache"
+        return public_view(view, language=language, tz=tz, now=request.app.state.clock())
+
+    async def change(
+        request: Request,
+        response: Response,
+        directory: DirectoryService,
+        principal: Principal,
+        if_match: str | None,
+        edit: Any,
+        item: tuple[str, str] | None = None,
+    ) -> DirectoryChanged:
+        expected = expected_version(if_match)
+        correlation = getattr(request.state, "correlation_id", None)
+
+        def run() -> DirectoryChange:
+            current = directory.view()
+            document = edit(current.document.model_dump(mode="json"))
+            prefix = ""
+            if item is not None:
+                key, item_id = item
+                index = next(i for i, x in enumerate(document[key]) if x["id"] == item_id)
+                prefix = f"{key}[{index}]"
+            try:
+                return directory.replace(
+                    document=document,
+                    actor=admin_actor(principal),
+                    expected_version=expected,
+                    correlation_id=correlation,
+                )
+            except InvalidInput as exc:
+                raise _relative(exc, prefix) from None
+
+        result = await asyncio.to_thread(run)
+        relay = getattr(request.app.state, "directory_relay", None)
+        if relay is not None and result.changed:
+            relay.wake()
+        log.info(
+            "directory_changed",
+            version=result.view.version,
+            changed=result.changed,
+            part=item[0] if item else "all",
+        )
+        response.headers["ETag"] = f'"{result.view.version}"'
+        return DirectoryChanged(
+            version=result.view.version, changed=result.changed, directory=result.view.document
+        )
+
+    @router.put("", response_model=DirectoryChanged, summary="Replace the whole directory (admins)")
+    async def replace_all(
+        body: SupportDirectory,
+        request: Request,
+        response: Response,
+        directory: Directory,
+        principal: AdminUser,
+        if_match: IfMatch = None,
+    ) -> DirectoryChanged:
+        document = body.model_dump(mode="json")
+        return await change(request, response, directory, principal, if_match, lambda _: document)
+
+    @router.put(
+        "/calendars/{calendar_id}", response_model=DirectoryChanged, summary="Add or replace a calendar"
+    )
+    async def put_calendar(
+        calendar_id: str,
+        body: CalendarSpec,
+        request: Request,
+        response: Response,
+        directory: Directory,
+        principal: AdminUser,
+        if_match: IfMatch = None,
+    ) -> DirectoryChanged:
+        _same_id(calendar_id, body.id)
+        return await change(
+            request,
+            response,
+            directory,
+            principal,
+            if_match,
+            _upsert("calendars", body),
+            ("calendars", body.id),
+        )
+
+    @router.put("/topics/{topic_id}", response_model=DirectoryChanged, summary="Add or replace a topic")
+    async def put_topic(
+        topic_id: str,
+        body: TopicSpec,
+        request: Request,
+        response: Response,
+        directory: Directory,
+        principal: AdminUser,
+        if_match: IfMatch = None,
+    ) -> DirectoryChanged:
+        _same_id(topic_id, body.id)
+        return await change(
+            request, response, directory, principal, if_match, _upsert("topics", body), ("topics", body.id)
+        )
+
+    @router.put("/contacts", response_model=DirectoryChanged, summary="Replace the phones and e-mails")
+    async def put_contacts(
+        body: Contacts,
+        request: Request,
+        response: Response,
+        directory: Directory,
+        principal: AdminUser,
+        if_match: IfMatch = None,
+    ) -> DirectoryChanged:
+        value = body.model_dump(mode="json")
+        return await change(
+            request, response, directory, principal, if_match, lambda d: {**d, "contacts": value}
+        )
+
+    @router.put("/response-targets", response_model=DirectoryChanged, summary="First-response targets")
+    async def put_targets(
+        body: ResponseTargets,
+        request: Request,
+        response: Response,
+        directory: Directory,
+        principal: AdminUser,
+        if_match: IfMatch = None,
+    ) -> DirectoryChanged:
+        value = body.model_dump(mode="json")
+        return await change(
+            request, response, directory, principal, if_match, lambda d: {**d, "response_targets": value}
+        )
+
+    return router
+
+
+def _same_id(path_id: str, body_id: str) -> None:
+    if path_id != body_id:
+        detail = ErrorDetail(loc=["body", "id"], msg="the id differs from the path's", type="value_error")
+        raise Unprocessable("the id in the body differs from the path's", details=[detail])
+
+
+def _upsert(key: str, body: BaseModel) -> Any:
+    item = body.model_dump(mode="json")
+
+    def edit(document: dict[str, Any]) -> dict[str, Any]:
+        items = list(document[key])
+        for i, existing in enumerate(items):
+            if existing["id"] == item["id"]:
+                items[i] = item
+                break
+        else:
+            items.append(item)
+        return {**document, key: items}
+
+    return edit

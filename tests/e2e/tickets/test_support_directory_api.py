@@ -1,0 +1,182 @@
+"""The support directory over HTTP: the public read (no token), admins' changes with If-Match, and
+bad input answered 422 with the field named. Runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.conftest import auth
+from tests.e2e.tickets.tickets_api_helpers import tickets_backend, tickets_settings
+from tickets.bootstrap import create_app, migrate
+from tickets.settings import TicketsSettings
+
+pytestmark = pytest.mark.e2e
+__all__ = ["tickets_backend", "tickets_settings"]
+
+MSK = ZoneInfo("Europe/Moscow")
+URL = "/api/v1/support/directory"
+SATURDAY_NOON = datetime(2026, 3, 28, 12, 0, tzinfo=MSK)
+
+
+@dataclass
+class Directory:
+    app: FastAPI
+    client: httpx.AsyncClient
+    make_token: Callable[..., str]
+
+    def admin(self) -> dict[str, str]:
+        return auth(self.make_token(role="admin", account=None, sub="boss", name="Support admin"))
+
+    def user(self) -> dict[str, str]:
+        return auth(self.make_token(role="user", account="hotel-a", sub="u1"))
+
+    def at(self, moment: datetime) -> None:
+        self.app.state.clock = lambda: moment
+
+    async def read(self, **params: str) -> dict[str, Any]:
+        response = await self.client.get(URL, params=params)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        assert response.headers["ETag"] == f'"{body["version"]}"'
+        return body
+
+
+@pytest.fixture
+async def directory(
+    tickets_settings: TicketsSettings, make_token: Callable[..., str]
+) -> AsyncIterator[Directory]:
+    await migrate(tickets_settings)
+    app = create_app(tickets_settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://tickets.test", timeout=20
+        ) as client:
+            yield Directory(app=app, client=client, make_token=make_token)
+
+
+def topic(body: dict[str, Any], topic_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(t for t in body["topics"] if t["id"] == topic_id)
+    return found
+
+
+def services_hours(**changes: Any) -> dict[str, Any]:
+    calendar = {
+        "id": "services-hours",
+        "time_zone": "Europe/Moscow",
+        "weekly": [{"day": d, "start": "09:00", "end": "18:00"} for d in ("mon", "tue", "wed", "thu", "fri")],
+    }
+    return {**calendar, **changes}
+
+
+async def test_the_public_directory_holds_the_products_contacts_and_hours_without_a_token(
+    directory: Directory,
+) -> None:
+    directory.at(SATURDAY_NOON)
+    body = await directory.read(lang="uk", tz="Europe/Warsaw")
+    assert body["version"] == 1
+    assert [(p["country"], p["number"]) for p in body["phones"]] == [
+        ("UA", "+38 (044) 390-0014"),
+        ("PL", "+48 (22) 390-6200"),
+    ]
+    assert [e["email"] for e in body["emails"]] == [
+        "info@otelms.com",
+        "billing@otelms.com",
+        "services@otelms.com",
+    ]
+    services = topic(body, "services")
+    assert services["name"] == "Додаткові послуги (БСО, інтернет-еквайринг)"
+    assert services["email"] == "services@otelms.com"
+    assert not services["open_now"]
+    assert services["opens_at"]["moscow"] == "2026-03-30T09:00:00+03:00"
+    assert services["opens_at"]["local"] == "2026-03-30T08:00:00+02:00"  # Warsaw is on summer time by then
+    billing = topic(body, "payments")
+    assert billing["open_now"] and billing["always_open"] and billing["closes_at"] is None
+    assert billing["email"] == "billing@otelms.com"
+
+
+async def test_labels_follow_accept_language(directory: Directory) -> None:
+    response = await directory.client.get(URL, headers={"Accept-Language": "pl-PL,pl;q=0.9"})
+    assert response.headers["Content-Language"] == "pl"
+    assert topic(response.json(), "other")["name"] == "Inne"
+
+
+async def test_an_admin_changes_hours_based_on_the_version_seen(directory: Directory) -> None:
+    directory.at(SATURDAY_NOON)
+    weekend = services_hours(weekly=[{"day": "sat", "start": "10:00", "end": "14:00"}])
+    response = await directory.client.put(
+        f"{URL}/calendars/services-hours", json=weekend, headers={**directory.admin(), "If-Match": '"1"'}
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["ETag"] == '"2"'
+    assert topic(await directory.read(), "services")["open_now"]
+
+    stale = await directory.client.put(
+        f"{URL}/calendars/services-hours",
+        json=services_hours(),
+        headers={**directory.admin(), "If-Match": '"1"'},
+    )
+    assert stale.status_code == 412
+    assert stale.json()["error"]["code"]
+
+
+async def test_only_admins_change_the_directory(directory: Directory) -> None:
+    for headers in ({}, directory.user()):
+        response = await directory.client.put(
+            f"{URL}/calendars/services-hours", json=services_hours(), headers=headers
+        )
+        assert response.status_code in (401, 403)
+    assert (await directory.read())["version"] == 1
+
+
+@pytest.mark.parametrize(
+    ("calendar", "field"),
+    [
+        (services_hours(weekly=[{"day": "mon", "start": "18:00", "end": "09:00"}]), "weekly[0].end"),
+        (services_hours(time_zone="Mars/Olympus"), "time_zone"),
+        (
+            services_hours(
+                weekly=[
+                    {"day": "tue", "start": "09:00", "end": "13:00"},
+                    {"day": "tue", "start": "12:00", "end": "18:00"},
+                ]
+            ),
+            "weekly[1]",
+        ),
+    ],
+)
+async def test_a_broken_calendar_is_a_422_naming_the_field(
+    directory: Directory, calendar: dict[str, Any], field: str
+) -> None:
+    response = await directory.client.put(
+        f"{URL}/calendars/services-hours", json=calendar, headers=directory.admin()
+    )
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert [field] == [d["loc"][-1] for d in error["details"]]
+    assert (await directory.read())["version"] == 1
+
+
+async def test_an_email_that_is_not_one_is_a_422_naming_the_field(directory: Directory) -> None:
+    contacts = {
+        "phones": [],
+        "emails": [{"email": "billing at otelms", "subject": dict.fromkeys(("uk", "ru", "en", "pl"), "x")}],
+    }
+    response = await directory.client.put(f"{URL}/contacts", json=contacts, headers=directory.admin())
+    assert response.status_code == 422
+    locs = [d["loc"] for d in response.json()["error"]["details"]]
+    assert ["body", "emails", 0, "email"] in locs
+
+
+async def test_an_unknown_caller_zone_is_a_422_on_tz(directory: Directory) -> None:
+    response = await directory.client.get(URL, params={"tz": "Nowhere/Atlantis"})
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["loc"] == ["query", "tz"]
