@@ -17,9 +17,11 @@ from fastapi.responses import StreamingResponse
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from shared.auth import AgentUser, CurrentUser, Principal, Role
-from shared.errors import BadRequest, ErrorBody, Forbidden, PayloadTooLarge, Unprocessable
+from shared.errors import ErrorBody, Forbidden, PayloadTooLarge, Unprocessable
 from shared.logging import bind_context, get_logger
+from shared.parsing import expected_version
 from shared.settings import Environment
+from shared.types import TextOnly
 from tickets.adapters.attachments import (
     ALLOWED_TYPES,
     AttachmentStore,
@@ -97,16 +99,6 @@ Settings = Annotated[TicketsSettings, Depends(settings_of)]
 IfMatch = Annotated[
     str | None, Header(alias="If-Match", description="The ticket version the change is based on.")
 ]
-
-
-def expected_version(if_match: str | None) -> int | None:
-    """`If-Match: "5"` (or `5`, `W/"5"`) → 5; None when absent or `*`."""
-    if if_match is None or if_match.strip() == "*":
-        return None
-    raw = if_match.strip().removeprefix("W/").strip('"')
-    if not raw.isdigit():
-        raise BadRequest('If-Match must carry the ticket version, e.g. "5"')
-    return int(raw)
 
 
 @dataclass(frozen=True)
@@ -245,11 +237,11 @@ def build_router() -> APIRouter:
         service: Service,
         attachments: Attachments,
         settings: Settings,
-        topic: Annotated[str, Form(min_length=1, max_length=100)],
-        comment: Annotated[str, Form(min_length=1, max_length=COMMENT_MAX)],
-        message: Annotated[str, Form(min_length=1, max_length=MESSAGE_MAX)],
+        topic: Annotated[str, Form(min_length=1, max_length=100), TextOnly],
+        comment: Annotated[str, Form(min_length=1, max_length=COMMENT_MAX), TextOnly],
+        message: Annotated[str, Form(min_length=1, max_length=MESSAGE_MAX), TextOnly],
         importance: Annotated[Importance, Form()] = DEFAULT_IMPORTANCE,
-        account_id: Annotated[str | None, Form(max_length=64, description="Support only")] = None,
+        account_id: Annotated[str | None, Form(max_length=64, description="Support only"), TextOnly] = None,
         file: Annotated[UploadFile | None, File(description="One optional file")] = None,
         idempotency_key: Annotated[
             str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
@@ -298,7 +290,7 @@ def build_router() -> APIRouter:
         attachments: Attachments,
         settings: Settings,
         if_match: IfMatch = None,
-        text: Annotated[str, Form(max_length=MESSAGE_MAX)] = "",
+        text: Annotated[str, Form(max_length=MESSAGE_MAX), TextOnly] = "",
         file: Annotated[UploadFile | None, File(description="One optional file")] = None,
     ) -> CommandAccepted:
         bind_context(ticket_id=str(ticket_id))

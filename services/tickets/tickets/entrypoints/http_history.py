@@ -4,32 +4,42 @@ status (the support inbox's tabs) and one ticket with its timeline, read from th
 Read-your-writes: a command answers with the ticket's id and version; passing them back
 (`ticket_id` + `min_version` on the list, `min_version` on a ticket) makes the read wait, at most
 `wait_timeout` seconds, until the view has caught up. The `X-History-Consistent` header says whether
-it did (`false`: the answer may be older than the client's last write).
+it did (`false`: the answer may be older than the client's last write). Only a ticket the caller may
+read can make it `true`: another account's ticket waits and answers like one that does not exist.
+
+Topics and statuses come with labels in the caller's language (`lang`, else `Accept-Language`), and
+each row of the list with its `#`: its position in the caller's filtered, sorted list.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, tzinfo
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Cookie, Depends, Query, Response
+from fastapi import APIRouter, Cookie, Depends, Header, Query, Response
 from pydantic import BaseModel, Field
 
-from shared.auth import CurrentUser, Principal, Role
+from shared.auth import AccountScope, CurrentUser, Principal, Role, account_scope
 from shared.contracts.tickets import Importance, Priority, Status
 from shared.days import day_bounds, from_micros
 from shared.errors import Forbidden, NotFound, Unprocessable
-from shared.listing import decode_cursor, encode_cursor, zone_of
+from shared.listing import encode_cursor, read_cursor, zone_of
+from shared.parsing import preferred_language
+from shared.types import TextOnly
+from tickets.adapters.topic_names import SettingsTopicNames
+from tickets.application.labels import DEFAULT_LANGUAGE, Language, TopicNames, status_label
 from tickets.domain.values import ALLOWED_TRANSITIONS
 from tickets.domain.values import Status as LifecycleStatus
 from tickets.entrypoints.last_write import COOKIE, forget_write, last_write
 from tickets.projections.history import timeline_item
 from tickets.projections.store import HistoryStore, ListQuery
 from tickets.projections.waiter import ViewWaiter
+from tickets.settings import DEFAULT_TOPICS
 
 CONSISTENT_HEADER = "X-History-Consistent"
 ETAG_HEADER = {
@@ -54,7 +64,9 @@ class TicketSummary(BaseModel):
     number: str
     account_id: str
     topic: str
+    topic_label: str = Field(description="The topic's name in the response's `Content-Language`.")
     status: Status
+    status_label: str = Field(description="The status's label in the response's `Content-Language`.")
     importance: str
     comment: str
     created_at: datetime
@@ -64,8 +76,14 @@ class TicketSummary(BaseModel):
     assignee: Assignee | None = Field(default=None, description="Support only.")
 
 
+class TicketListItem(TicketSummary):
+    ordinal: int = Field(
+        description="`#`: the row's position in this filtered, sorted list, from 1, continuing across pages."
+    )
+
+
 class TicketPage(BaseModel):
-    items: list[TicketSummary]
+    items: list[TicketListItem]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last one.")
 
 
@@ -114,13 +132,15 @@ def allowed_statuses(current: str) -> list[Status]:
     return [Status(s.value) for s in LifecycleStatus if s in allowed]
 
 
-def _summary(row: dict[str, Any], *, staff: bool) -> dict[str, Any]:
+def _summary(row: dict[str, Any], *, staff: bool, words: Words) -> dict[str, Any]:
     item = {
         "ticket_id": row["ticket_id"],
         "number": row["number"],
         "account_id": row["account_id"],
         "topic": row["topic"],
+        "topic_label": words.topics.name(row["topic"], words.lang),
         "status": row["status"],
+        "status_label": status_label(row["status"], words.lang, for_support=staff),
         "importance": row["importance"],
         "comment": row["comment"],
         "created_at": from_micros(row["created_us"]),
@@ -132,6 +152,31 @@ def _summary(row: dict[str, Any], *, staff: bool) -> dict[str, Any]:
         if row["assignee_id"]:
             item["assignee"] = {"id": row["assignee_id"], "name": row["assignee_name"]}
     return item
+
+
+@dataclass(frozen=True)
+class Words:
+    """Where labels come from, and in which language."""
+
+    topics: TopicNames
+    lang: Language
+
+
+def caller_language(
+    response: Response,
+    lang: Annotated[
+        Language | None, Query(description="The labels' language; else `Accept-Language`, else en.")
+    ] = None,
+    accept_language: Annotated[str | None, Header(alias="Accept-Language", include_in_schema=False)] = None,
+) -> Language:
+    """The language of the labels, also sent back as `Content-Language`."""
+    chosen = lang or Language(preferred_language(accept_language, list(Language), DEFAULT_LANGUAGE))
+    response.headers["Content-Language"] = chosen.value
+    response.headers["Vary"] = "Accept-Language"
+    return chosen
+
+
+CallerLanguage = Annotated[Language, Depends(caller_language)]
 
 
 def _date_range(
@@ -166,7 +211,7 @@ def _check_staff_filters(principal: Principal, **filters: object) -> None:
         raise Forbidden(f"only support may filter by {', '.join(used)}")
 
 
-TopicId = Annotated[str, Field(min_length=1, max_length=100)]
+TopicId = Annotated[str, Field(min_length=1, max_length=100), TextOnly]
 MAX_CHOICES = 20
 
 
@@ -182,17 +227,18 @@ def inbox_filters(
     date_from: Annotated[date | None, Query(description="Created on or after this day (`tz`).")] = None,
     date_to: Annotated[date | None, Query(description="Created on or before this day (`tz`).")] = None,
     tz: TimeZoneName = "UTC",
-    account_id: Annotated[str | None, Query(max_length=64, description="Support only.")] = None,
+    account_id: Annotated[str | None, Query(max_length=64, description="Support only."), TextOnly] = None,
     priority: Annotated[
         list[Priority] | None, Query(max_length=4, description="Support only: one or more priorities.")
     ] = None,
-    assignee: Annotated[str | None, Query(max_length=128, description="Support only.")] = None,
+    assignee: Annotated[str | None, Query(max_length=128, description="Support only."), TextOnly] = None,
     unassigned: Annotated[bool, Query(description="Support only.")] = False,
 ) -> ListQuery:
     """The filters the list and its counts share, checked and scoped to the caller.
 
     Every filter combines with the others (AND); the values of one repeated filter are a choice
-    (OR). A hotel user sees their own account only and may not use support's filters (403)."""
+    (OR). A hotel user sees their own account only and may not use support's filters (403); who may
+    read which account is `shared.auth.account_scope`'s to say."""
     _check_staff_filters(
         principal,
         account_id=account_id,
@@ -202,9 +248,10 @@ def inbox_filters(
     )
     if assignee is not None and unassigned:
         raise Unprocessable("give either `assignee` or `unassigned`, not both")
+    scope = account_scope(principal, requested=account_id)
     created_from, created_to = _date_range(day, date_from, date_to, zone_of(tz))
     return ListQuery(
-        account_id=account_id if principal.role is Role.AGENT else principal.account_id,
+        account_id=scope.account_id,
         topics=sorted(set(topic or ())),
         importances=sorted({i.value for i in importance or ()}),
         priorities=sorted({p.value for p in priority or ()}),
@@ -224,27 +271,41 @@ def history_router(
     waiter: ViewWaiter | None = None,
     wait_timeout: float = 2.0,
     secure_cookies: bool = False,
+    topic_names: TopicNames | None = None,
 ) -> APIRouter:
     """The history endpoints; `store()` returns the process's store (built in the lifespan).
-    `secure_cookies`: the read-your-writes cookie is `Secure` (production, behind TLS)."""
+    `secure_cookies`: the read-your-writes cookie is `Secure` (production, behind TLS). `topic_names`:
+    the topics' names (the default topics' when not given)."""
     router = APIRouter(prefix="/api/v1/tickets", tags=["history"])
     waits = waiter or ViewWaiter()
+    topic_names = topic_names or SettingsTopicNames(DEFAULT_TOPICS)
 
-    async def caught_up(ticket_id: str, min_version: int | None) -> bool:
+    async def caught_up(ticket_id: str, min_version: int | None, scope: AccountScope) -> bool:
+        """Whether the view holds `ticket_id` at `min_version`, among the tickets `scope` may read."""
         if min_version is None:
             return True
+        account = None if scope.every_account else scope.account_id
 
         async def check() -> bool:
-            version = await asyncio.to_thread(store().ticket_version, ticket_id)
+            version = await asyncio.to_thread(store().ticket_version, ticket_id, account_id=account)
             return version is not None and version >= min_version
 
-        return await waits.wait_for(ticket_id, min_version, check, within=wait_timeout)
+        # A projector's notice wakes the wait whatever account the ticket is in: only a ticket the
+        # caller may read counts, and any other waits out the time, just like one that does not exist.
+        deadline = time.monotonic() + wait_timeout
+        while True:
+            remaining = max(0.0, deadline - time.monotonic())
+            if await waits.wait_for(ticket_id, min_version, check, within=remaining) and await check():
+                return True
+            if time.monotonic() >= deadline:
+                return False
 
     @router.get("", response_model=TicketPage, summary="List requests, newest update first")
     async def list_tickets(
         principal: CurrentUser,
         response: Response,
         filters: Filters,
+        lang: CallerLanguage,
         status: Annotated[
             list[Status] | None, Query(max_length=5, description="One or more statuses.")
         ] = None,
@@ -256,27 +317,34 @@ def history_router(
     ) -> dict[str, Any]:
         if (ticket_id is None) != (min_version is None):
             raise Unprocessable("`ticket_id` and `min_version` go together")
+        scope = account_scope(principal)
+        after = read_cursor(cursor) if cursor else None
         query = replace(
             filters,
             statuses=sorted({s.value for s in status or ()}),
-            after=decode_cursor(cursor) if cursor else None,
+            after=after.key if after else None,
             limit=limit + 1,
         )
         if ticket_id is not None:
-            consistent = await caught_up(str(ticket_id), min_version)
+            consistent = await caught_up(str(ticket_id), min_version, scope)
         else:  # the caller's own last write, if its cookie came along (`last_write.py`)
             own = last_write(last_write_cookie)
-            consistent = await caught_up(*own) if own else True
+            consistent = await caught_up(*own, scope) if own else True
             if own and consistent:
                 forget_write(response, secure=secure_cookies)
         response.headers[CONSISTENT_HEADER] = "true" if consistent else "false"
         rows = await asyncio.to_thread(store().list_tickets, query)
-        staff = principal.role is Role.AGENT
-        page = rows[:limit]
+        staff, words = principal.role is Role.AGENT, Words(topics=topic_names, lang=lang)
+        page, shown = rows[:limit], after.shown if after else 0
         next_cursor = (
-            encode_cursor(page[-1]["updated_us"], page[-1]["ticket_id"]) if len(rows) > limit else None
+            encode_cursor(page[-1]["updated_us"], page[-1]["ticket_id"], shown=shown + len(page))
+            if len(rows) > limit
+            else None
         )
-        return {"items": [_summary(r, staff=staff) for r in page], "next_cursor": next_cursor}
+        items = [
+            {**_summary(r, staff=staff, words=words), "ordinal": shown + n} for n, r in enumerate(page, 1)
+        ]
+        return {"items": items, "next_cursor": next_cursor}
 
     @router.get(
         "/counts",
@@ -298,26 +366,27 @@ def history_router(
         ticket_id: UUID,
         principal: CurrentUser,
         response: Response,
+        lang: CallerLanguage,
         min_version: Annotated[int | None, Query(ge=1, description="Read-your-writes.")] = None,
         last_write_cookie: LastWrite = None,
     ) -> dict[str, Any]:
-        key = str(ticket_id)
+        key, scope = str(ticket_id), account_scope(principal)
         own = last_write(last_write_cookie)
         if min_version is None and own is not None and own[0] == key:
             min_version = own[1]  # this caller just changed this very ticket
-        consistent = await caught_up(key, min_version)
+        consistent = await caught_up(key, min_version, scope)
         if own is not None and own[0] == key and consistent:
             forget_write(response, secure=secure_cookies)
         response.headers[CONSISTENT_HEADER] = "true" if consistent else "false"
         view = store()
         row = await asyncio.to_thread(view.get_ticket, key)
-        if row is None or not principal.can_see_account(row["account_id"]):
+        if row is None or not scope.allows(row["account_id"]):
             raise NotFound("no such request")
         staff = principal.role is Role.AGENT
         timeline = await asyncio.to_thread(view.timeline, key, include_internal=staff)
         response.headers["ETag"] = f'"{row["version"]}"'
         return {
-            **_summary(row, staff=staff),
+            **_summary(row, staff=staff, words=Words(topics=topic_names, lang=lang)),
             "allowed_statuses": allowed_statuses(row["status"]),
             "timeline": [timeline_item(t) for t in timeline],
         }

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Annotated
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.types import TextOnly
 from tickets.domain.values import MESSAGE_MAX, Importance, Priority, Status
 
 
@@ -24,11 +27,19 @@ class CommandAccepted(BaseModel):
     message_id: UUID | None = None
     note_id: UUID | None = None
     attachment_id: UUID | None = None
+    first_response_due: datetime | None = Field(
+        default=None, description="On a create: when support promises a first answer (null: no promise)."
+    )
 
 
 class Topic(BaseModel):
     id: str = Field(description="What to send as `topic`.")
-    name: str = Field(description="What to show.")
+    name: str = Field(description="What to show, in the asked language.")
+    open_now: bool | None = Field(default=None, description="Whether support answers this topic now.")
+    opens_at: datetime | None = Field(default=None, description="When closed: the next opening.")
+    first_response_due: dict[str, datetime | None] = Field(
+        default_factory=dict, description="Per importance: the first answer a request filed now is promised."
+    )
 
 
 class TopicList(BaseModel):
@@ -52,18 +63,18 @@ class RequestForm(BaseModel):
 
 class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1, max_length=MESSAGE_MAX)
+    text: Annotated[str, Field(min_length=1, max_length=MESSAGE_MAX), TextOnly]
 
 
 class StatusIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: Status
-    reason: str | None = Field(default=None, max_length=500)
+    reason: Annotated[str | None, Field(max_length=500), TextOnly] = None
 
 
 class TopicIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    topic: str = Field(min_length=1, max_length=100)
+    topic: Annotated[str, Field(min_length=1, max_length=100), TextOnly]
 
 
 class PriorityIn(BaseModel):
@@ -76,5 +87,5 @@ class AssigneeIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     to_self: bool = False
-    assignee_id: str | None = Field(default=None, min_length=1, max_length=128)
-    assignee_name: str | None = Field(default=None, max_length=200)
+    assignee_id: Annotated[str | None, Field(min_length=1, max_length=128), TextOnly] = None
+    assignee_name: Annotated[str | None, Field(max_length=200), TextOnly] = None

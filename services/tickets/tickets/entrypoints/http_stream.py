@@ -25,8 +25,9 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from shared.auth import AgentUser
 from shared.contracts.envelope import ActorKind
-from shared.errors import ApiError, ErrorBody, ServiceUnavailable, Unprocessable
+from shared.errors import ApiError, ErrorBody, ServiceUnavailable
 from shared.logging import get_logger
+from shared.parsing import event_id
 from tickets.adapters.live import FeedClosed, Follower, LiveEvent, TicketFeed
 
 log = get_logger(__name__)
@@ -73,12 +74,8 @@ def accepts_event_stream(request: Request) -> None:
 
 
 def resume_point(last_event_id: str | None) -> int | None:
-    if last_event_id is None or not last_event_id.strip():
-        return None
-    raw = last_event_id.strip()
-    if not raw.isdigit():
-        raise Unprocessable("Last-Event-ID must be an id this stream sent (a stream sequence)")
-    return int(raw)
+    """The stream sequence to resume after; a value this stream cannot have sent is a 422."""
+    return event_id(last_event_id, loc=["header", "Last-Event-ID"])
 
 
 def stream_data(event: LiveEvent) -> str:

@@ -20,6 +20,8 @@ from uuid import UUID
 
 from fastapi import Response
 
+from shared.parsing import natural
+
 COOKIE = "hd_last_write"
 MAX_AGE_SECONDS = 10
 PATH = "/api/v1/tickets"
@@ -47,9 +49,10 @@ def last_write(value: str | None) -> tuple[str, int] | None:
     if not value or len(value) > 64:
         return None
     ticket, _, version = value.partition(".")
-    if not version.isdigit():
+    number = natural(version)
+    if number is None:
         return None
     try:
-        return str(UUID(ticket)), int(version)
+        return str(UUID(ticket)), number
     except ValueError:
         return None

@@ -298,8 +298,12 @@ class HistoryStore:
             sql += " AND internal = :internal"
         return self._query(sql + " ORDER BY version", {"id": ticket_id, "internal": False})
 
-    def ticket_version(self, ticket_id: str) -> int | None:
-        rows = self._query("SELECT version FROM history_tickets WHERE ticket_id = :id", {"id": ticket_id})
+    def ticket_version(self, ticket_id: str, *, account_id: str | None = None) -> int | None:
+        """The version the view holds of `ticket_id`; None if it holds none (in `account_id`, if given)."""
+        sql, params = "SELECT version FROM history_tickets WHERE ticket_id = :id", {"id": ticket_id}
+        if account_id is not None:
+            sql, params = sql + " AND account_id = :account_id", {**params, "account_id": account_id}
+        rows = self._query(sql, params)
         return int(rows[0]["version"]) if rows else None
 
     def dump(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
