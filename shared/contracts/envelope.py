@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
 
 DataT = TypeVar("DataT", bound=BaseModel)
 
@@ -46,14 +46,33 @@ class EnvelopeFields(BaseModel):
     aggregate_version: int = Field(ge=1)
     ticket_number: str | None = Field(default=None, max_length=32)
     actor: Actor
-    correlation_id: str | None = Field(default=None, max_length=128)
-    causation_id: str | None = Field(default=None, max_length=128)
+    correlation_id: str | None = Field(
+        default=None,
+        max_length=128,
+        description=(
+            "The unit of work this event belongs to, the same on every event (of any service) that "
+            "follows from it: the `X-Correlation-Id` header of the HTTP request that started it (its "
+            "`X-Request-Id`, or a generated id, when absent); for a chat, the chat session id."
+        ),
+    )
+    causation_id: str | None = Field(
+        default=None,
+        max_length=128,
+        description=(
+            "The `event_id` of the event that directly caused this one (a popup raised by a reply "
+            "carries the reply's id); null when a person's command caused it."
+        ),
+    )
 
 
 class EventEnvelope(EnvelopeFields, Generic[DataT]):
-    """Public form of one event. `event_id` is stable: it is also the `Nats-Msg-Id`."""
+    """Public form of one event. `event_id` is stable: it is also the `Nats-Msg-Id`.
 
-    data: DataT
+    `data` is serialised by its runtime class: an envelope typed by a base class
+    (`EventEnvelope[ChatEventData]`) still publishes every field of the concrete event.
+    """
+
+    data: SerializeAsAny[DataT]
 
 
 class RawEnvelope(EnvelopeFields):
@@ -92,11 +111,11 @@ HEADER_DLQ_REASON = "Helpdesk-Dead-Letter-Reason"
 HEADER_DLQ_SUBJECT = "Helpdesk-Dead-Letter-Subject"
 
 
-def envelope_headers(envelope: EnvelopeFields, *, msg_id: str | None = None) -> dict[str, str]:
+def envelope_headers(envelope: EnvelopeFields) -> dict[str, str]:
     """The NATS headers that carry an envelope's ids, so consumers can route or de-duplicate without
-    parsing the body. `msg_id` defaults to the event id."""
+    parsing the body. `Nats-Msg-Id` is always the event id: de-duplicating on either gives one key."""
     headers = {
-        HEADER_MSG_ID: msg_id or str(envelope.event_id),
+        HEADER_MSG_ID: str(envelope.event_id),
         HEADER_EVENT_TYPE: envelope.type,
         HEADER_SCHEMA_VERSION: str(envelope.schema_version),
         HEADER_ACCOUNT_ID: envelope.account_id,

@@ -30,7 +30,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.envelope import EventEnvelope, parse_event
-from shared.contracts.subjects import ROOT
+from shared.contracts.subjects import Channel
 
 DOMAIN = "kb"
 SCHEMA_VERSION = 1
@@ -118,6 +118,17 @@ EVENT_TYPES: dict[str, type[KbEventData]] = {
 }
 LIFECYCLE_TYPES = frozenset({"article.published", "article.updated", "article.retired"})
 
+ARTICLE_KEY_DOC = "`article_key(article id)`: the hex of the article's uuid5 (its `aggregate_id`)."
+ARTICLE_CHANNEL = Channel(DOMAIN, SCHEMA_VERSION, "article", "article_key", ARTICLE_KEY_DOC)
+FEEDBACK_CHANNEL = Channel(DOMAIN, SCHEMA_VERSION, "feedback", "article_key", ARTICLE_KEY_DOC)
+# Event type → channel (the subjects the publisher uses and the AsyncAPI document describes).
+CHANNELS: dict[str, Channel] = {
+    **dict.fromkeys(sorted(LIFECYCLE_TYPES), ARTICLE_CHANNEL),
+    "article.feedback_given": FEEDBACK_CHANNEL,
+}
+# Kept on the stream and read on replay, but no longer published (articles are written as version 2).
+HISTORY_ONLY = LIFECYCLE_TYPES
+
 
 def article_key(article_id: str) -> str:
     """The subject token (and aggregate id hex) of an article."""
@@ -130,11 +141,11 @@ def article_uuid(article_id: str) -> uuid.UUID:
 
 def article_subject(article_id: str) -> str:
     """Lifecycle events of one article (published, updated, retired)."""
-    return f"{ROOT}.{DOMAIN}.v{SCHEMA_VERSION}.article.{article_key(article_id)}"
+    return ARTICLE_CHANNEL.subject(article_key(article_id))
 
 
 def feedback_subject(article_id: str) -> str:
-    return f"{ROOT}.{DOMAIN}.v{SCHEMA_VERSION}.feedback.{article_key(article_id)}"
+    return FEEDBACK_CHANNEL.subject(article_key(article_id))
 
 
 def parse_kb_event(raw: bytes | str) -> EventEnvelope[KbEventData]:

@@ -23,6 +23,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from shared.contracts import kb
 from shared.contracts.kb import (
     ArticlePublished,
     ArticleRetired,
@@ -30,7 +31,7 @@ from shared.contracts.kb import (
     KbEventData,
     article_key,
 )
-from shared.contracts.subjects import ROOT
+from shared.contracts.subjects import Channel
 
 DOMAIN = "kb"
 SCHEMA_VERSION = 2
@@ -114,10 +115,18 @@ EVENT_TYPES: dict[str, type[KbEventData]] = {
 }
 SECTION_TYPES = frozenset({"section.created", "section.updated", "section.retired"})
 
+ARTICLE_CHANNEL = Channel(DOMAIN, SCHEMA_VERSION, "article", "article_key", kb.ARTICLE_KEY_DOC)
+SECTION_CHANNEL = Channel(DOMAIN, SCHEMA_VERSION, "section", "section_id", "The section's id (a slug).")
+# Event type → channel (the subjects the publisher uses and the AsyncAPI document describes).
+CHANNELS: dict[str, Channel] = {
+    **dict.fromkeys(sorted(kb.LIFECYCLE_TYPES), ARTICLE_CHANNEL),
+    **dict.fromkeys(sorted(SECTION_TYPES), SECTION_CHANNEL),
+}
+
 
 def article_subject(article_id: str) -> str:
     """Version 2 lifecycle events of one article."""
-    return f"{ROOT}.{DOMAIN}.v{SCHEMA_VERSION}.article.{article_key(article_id)}"
+    return ARTICLE_CHANNEL.subject(article_key(article_id))
 
 
 def section_uuid(section_id: str) -> uuid.UUID:
@@ -125,9 +134,9 @@ def section_uuid(section_id: str) -> uuid.UUID:
 
 
 def section_subject(section_id: str) -> str:
-    return f"{ROOT}.{DOMAIN}.v{SCHEMA_VERSION}.section.{section_id}"
+    return SECTION_CHANNEL.subject(section_id)
 
 
 def sections_filter() -> str:
     """Every section's subject."""
-    return f"{ROOT}.{DOMAIN}.v{SCHEMA_VERSION}.section.>"
+    return SECTION_CHANNEL.filter

@@ -10,6 +10,7 @@ from pathlib import Path
 import nats
 import pytest
 
+from shared.contracts.chat import parse_chat_event
 from tests.conftest import TokenFactory
 from tests.e2e.chat.conftest import ClusterFactory
 from tests.e2e.chat.harness import WsClient
@@ -77,7 +78,11 @@ async def test_message_text_and_the_phone_number_are_nowhere_on_disk_in_nats_or_
             for _ in range(info.state.messages):
                 msg = await sub.next_msg(timeout=5)
                 assert marker.encode() not in msg.data
-                types.append(json.loads(msg.data)["type"])
+                event = parse_chat_event(msg.data)
+                # The statistics are there, field by field, and nothing else: no name, phone or text.
+                assert set(json.loads(msg.data)["data"]) == set(type(event.data).model_fields), event.type
+                assert msg.headers is not None and msg.headers["Nats-Msg-Id"] == str(event.event_id)
+                types.append(event.type)
             assert {"chat.started", "chat.assigned", "chat.ended"} <= set(types)
             kv_status = await (
                 await js.key_value(f"{cluster.settings.common.nats_prefix.upper()}_CHAT")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -48,7 +49,7 @@ async def test_two_writers_with_the_same_read_version_cannot_both_win(commands: 
     outcomes = await asyncio.gather(
         *(
             log.append(article_id="kb:1", event_type="article.updated", data=_data(article(1, body=f"v{i}")),
-                       version=2, expected=state, msg_id=f"w{i}", actor=SYSTEM_ACTOR, correlation_id=None)
+                       version=2, expected=state, event_key=f"w{i}", actor=SYSTEM_ACTOR, correlation_id=None)
             for i in range(2)
         ),
         return_exceptions=True,
@@ -79,6 +80,27 @@ async def test_the_same_write_sent_twice_is_stored_once(
     )
     assert first.version == second.version == 1
     assert await last_seq(nc, migrated) == before + 1
+
+
+async def test_every_event_on_the_stream_has_its_event_id_as_its_nats_msg_id(
+    commands: KbCommands, nc: NATS, migrated: KbSearchSettings
+) -> None:
+    await commands.publish(article(1), actor=SYSTEM_ACTOR)
+    await commands.update(article(1, body="v2"), actor=SYSTEM_ACTOR, expected_version=1)
+    await commands.feedback("kb:1", helpful=True, comment="", actor=SYSTEM_ACTOR, account_id="hotel-1")
+    await commands.retire("kb:1", actor=SYSTEM_ACTOR)
+    js = nc.jetstream()
+    stream = kb_stream_name(migrated.common.nats_prefix)
+    last = await last_seq(nc, migrated)
+    types = []
+    for seq in range(1, last + 1):
+        msg = await js.get_msg(stream, seq)
+        assert msg.data is not None and msg.headers is not None
+        body = json.loads(msg.data)
+        assert msg.headers["Nats-Msg-Id"] == body["event_id"], body["type"]
+        types.append(body["type"])
+    assert {"section.created", "article.published", "article.updated", "article.feedback_given"} <= set(types)
+    assert "article.retired" in types
 
 
 async def test_two_replicas_converge_and_a_retired_article_vanishes_from_both(

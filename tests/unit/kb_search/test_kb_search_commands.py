@@ -26,7 +26,7 @@ class MemoryLog:
     def __init__(self) -> None:
         self.events: list[tuple[str, str, KbEventData, int]] = []  # (article id, type, data, version)
         self.states: dict[str, ArticleState] = {}
-        self.msg_ids: set[str] = set()
+        self.event_keys: set[str] = set()
         self.race_before_next_append = False
 
     async def state(self, article_id: str) -> ArticleState | None:
@@ -40,17 +40,17 @@ class MemoryLog:
         data: KbEventData,
         version: int,
         expected: ArticleState | None,
-        msg_id: str,
+        event_key: str,
         actor: Actor,
         correlation_id: str | None,
     ) -> Appended:
-        if msg_id in self.msg_ids:
+        if event_key in self.event_keys:
             return Appended(sequence=len(self.events), duplicate=True)
         current = self.states.get(article_id)
         if self.race_before_next_append or (current and current.sequence) != (expected and expected.sequence):
             self.race_before_next_append = False
             raise VersionConflict(article_id, expected=None, actual=None)
-        self.msg_ids.add(msg_id)
+        self.event_keys.add(event_key)
         self.events.append((article_id, event_type, data, version))
         content_hash = data.content_hash if isinstance(data, ArticleContent) else ""
         self.states[article_id] = ArticleState(

@@ -88,7 +88,7 @@ class JetStreamArticleLog:
         data: KbEventData,
         version: int,
         expected: ArticleState | None,
-        msg_id: str,
+        event_key: str,
         actor: Actor,
         correlation_id: str | None,
     ) -> Appended:
@@ -99,14 +99,14 @@ class JetStreamArticleLog:
             version=version,
             schema_version=kb_v2.SCHEMA_VERSION,
             account_id=KB_ACCOUNT_ID,
-            msg_id=msg_id,
+            event_key=event_key,
             actor=actor,
             correlation_id=correlation_id,
         )
         subject = with_prefix(self._prefix, kb_v2.article_subject(article_id))
         after = expected.write_sequence if expected else 0
         try:
-            return await _publish_after(self._js, self._stream, subject, envelope, msg_id, after=after)
+            return await _publish_after(self._js, self._stream, subject, envelope, after=after)
         except _SubjectMovedOn:
             expected_version = expected.version if expected else None
             raise VersionConflict(article_id, expected=expected_version, actual=None) from None
@@ -117,7 +117,7 @@ class JetStreamArticleLog:
         article_id: str,
         data: KbEventData,
         account_id: str,
-        msg_id: str,
+        event_key: str,
         actor: Actor,
         correlation_id: str | None,
     ) -> Appended:
@@ -128,14 +128,14 @@ class JetStreamArticleLog:
             version=1,
             schema_version=FEEDBACK_SCHEMA_VERSION,
             account_id=account_id,
-            msg_id=msg_id,
+            event_key=event_key,
             actor=actor,
             correlation_id=correlation_id,
         )
         ack = await self._js.publish(
             with_prefix(self._prefix, feedback_subject(article_id)),
-            envelope.model_dump_json(serialize_as_any=True).encode(),
-            headers=envelope_headers(envelope, msg_id=msg_id),
+            envelope.model_dump_json().encode(),
+            headers=envelope_headers(envelope),
             stream=self._stream,
             timeout=PUBLISH_TIMEOUT,
         )
@@ -150,12 +150,14 @@ def _envelope(
     version: int,
     schema_version: int,
     account_id: str,
-    msg_id: str,
+    event_key: str,
     actor: Actor,
     correlation_id: str | None,
 ) -> EventEnvelope[KbEventData]:
+    """`event_key` names the event deterministically (the same write retried gives the same key), so
+    its `event_id`, which is also its `Nats-Msg-Id`, lets JetStream drop a duplicate."""
     return EventEnvelope[KbEventData](
-        event_id=uuid.uuid5(ARTICLE_NAMESPACE, msg_id),
+        event_id=uuid.uuid5(ARTICLE_NAMESPACE, event_key),
         type=event_type,
         schema_version=schema_version,
         occurred_at=datetime.now(UTC),
@@ -211,7 +213,7 @@ class JetStreamSectionLog:
         data: KbEventData = model(
             section_id=section.id, names=kb_v2.SectionNames(**section.names), order=section.order
         )
-        msg_id = f"kb.section.{section.id}.{version}.{event_type}"
+        event_key = f"kb.section.{section.id}.{version}.{event_type}"
         envelope = _envelope(
             event_type=event_type,
             data=data,
@@ -219,14 +221,14 @@ class JetStreamSectionLog:
             version=version,
             schema_version=kb_v2.SCHEMA_VERSION,
             account_id=KB_ACCOUNT_ID,
-            msg_id=msg_id,
+            event_key=event_key,
             actor=actor,
             correlation_id=correlation_id,
         )
         subject = with_prefix(self._prefix, kb_v2.section_subject(section.id))
         after = expected.sequence if expected else 0
         try:
-            return await _publish_after(self._js, self._stream, subject, envelope, msg_id, after=after)
+            return await _publish_after(self._js, self._stream, subject, envelope, after=after)
         except _SubjectMovedOn:
             expected_version = expected.version if expected else None
             raise SectionVersionConflict(section.id, expected=expected_version, actual=None) from None
@@ -241,18 +243,17 @@ async def _publish_after(
     stream: str,
     subject: str,
     envelope: EventEnvelope[KbEventData],
-    msg_id: str,
     *,
     after: int,
 ) -> Appended:
     """Publish `envelope` on `subject` only if the subject's last message is still `after` (0: none):
     the optimistic concurrency of articles and sections alike."""
-    headers = envelope_headers(envelope, msg_id=msg_id)
+    headers = envelope_headers(envelope)
     headers[Header.EXPECTED_LAST_SUBJECT_SEQUENCE.value] = str(after)
     try:
         ack = await js.publish(
             subject,
-            envelope.model_dump_json(serialize_as_any=True).encode(),
+            envelope.model_dump_json().encode(),
             headers=headers,
             stream=stream,
             timeout=PUBLISH_TIMEOUT,

@@ -95,7 +95,7 @@ class KbCommands:
             data=ArticleRetiredV2(article_id=article_id, reason=reason),
             version=version,
             expected=state,
-            msg_id=f"kb.{article_key(article_id)}.{version}.retired",
+            event_key=f"kb.{article_key(article_id)}.{version}.retired",
             actor=actor,
             correlation_id=correlation_id,
         )
@@ -121,7 +121,7 @@ class KbCommands:
             article_id=article_id,
             data=ArticleFeedbackGiven(article_id=article_id, helpful=helpful, comment=comment),
             account_id=account_id,
-            msg_id=f"kb.{article_key(article_id)}.feedback.{actor.id}.{key}"[:250],
+            event_key=f"kb.{article_key(article_id)}.feedback.{actor.id}.{key}"[:250],
             actor=actor,
             correlation_id=correlation_id,
         )
@@ -158,7 +158,7 @@ class KbCommands:
             expected=state,
             # Same article, same content, same place in its history → same id: JetStream drops the
             # second copy of a concurrent duplicate write.
-            msg_id=f"kb.{article_key(article.id)}.{version}.{content_hash[:32]}",
+            event_key=f"kb.{article_key(article.id)}.{version}.{content_hash[:32]}",
             actor=actor,
             correlation_id=correlation_id,
         )

@@ -32,7 +32,7 @@ class ArticleLog(Protocol):
         data: KbEventData,
         version: int,
         expected: ArticleState | None,
-        msg_id: str,
+        event_key: str,
         actor: Actor,
         correlation_id: str | None,
     ) -> Appended:
@@ -45,7 +45,7 @@ class ArticleLog(Protocol):
         article_id: str,
         data: KbEventData,
         account_id: str,
-        msg_id: str,
+        event_key: str,
         actor: Actor,
         correlation_id: str | None,
     ) -> Appended: ...
