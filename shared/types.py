@@ -9,18 +9,6 @@ from uuid import UUID
 from pydantic import BeforeValidator, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
-AccountId = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$"),
-    Field(description="One hotel account (tenant)."),
-]
-UserId = Annotated[str, StringConstraints(min_length=1, max_length=128), Field(description="Token subject.")]
-TicketId = Annotated[UUID, Field(description="The ticket aggregate's id.")]
-TicketNumber = Annotated[
-    str, StringConstraints(min_length=1, max_length=32), Field(description="e.g. HD-000123")
-]
-EventId = Annotated[UUID, Field(description="Stable public event id, also the Nats-Msg-Id.")]
-
 # Control characters break PostgreSQL `text` (NUL), terminals and many clients; lone surrogates cannot
 # be encoded as UTF-8 at all. Tab and newline are text, and CR only as part of a CRLF line break.
 _NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]|\r(?!\n)")
@@ -45,3 +33,18 @@ a string's: after it, pydantic checks them as a generic value's and words its er
 
 Text = Annotated[str, TextOnly]
 """Text with no length limit of its own (see `TextOnly`)."""
+
+
+AccountId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$"),
+    Field(description="One hotel account (tenant)."),
+]
+UserId = Annotated[
+    str, StringConstraints(min_length=1, max_length=128), TextOnly, Field(description="Token subject.")
+]
+TicketId = Annotated[UUID, Field(description="The ticket aggregate's id.")]
+TicketNumber = Annotated[
+    str, StringConstraints(min_length=1, max_length=32), TextOnly, Field(description="e.g. HD-000123")
+]
+EventId = Annotated[UUID, Field(description="Stable public event id, also the Nats-Msg-Id.")]

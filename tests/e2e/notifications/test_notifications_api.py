@@ -156,3 +156,25 @@ async def test_bad_input_is_refused_in_the_shared_error_shape_never_with_a_500(
         stream = await me.get("/api/v1/popups/stream", headers={"Last-Event-ID": "x" * 100})
         assert stream.status_code == 422
         assert (await me.get(f"/api/v1/popups/{popup_id}")).json()["status"] == "raised"
+
+
+async def test_a_last_event_id_that_is_not_ascii_digits_and_text_with_control_characters_are_a_422(
+    sqlite_settings: NotificationsSettings, make_token: TokenFactory
+) -> None:
+    async with running(sqlite_settings) as svc:
+        async with svc.client(make_token(sub="u1")) as me:
+            # Byte 0xB2 reads as "²": `str.isdigit()` said yes and `int()` raised (a 500).
+            header = await me.get("/api/v1/popups/stream", headers=[(b"Last-Event-ID", b"\xb2")])
+            assert header.status_code == 422, header.text
+            assert header.json()["error"]["details"][0]["loc"] == ["header", "Last-Event-ID"]
+            query = await me.get("/api/v1/popups/stream", params={"last_event_id": "²"})
+            assert query.status_code == 422, query.text
+            assert query.json()["error"]["details"][0]["loc"] == ["query", "last_event_id"]
+        async with svc.client(make_token(role="agent", account=None, sub="a1")) as ag:
+            for field, value in (("text", "Fixed\x00"), ("title", "Hello\x1b[2J"), ("user_id", "u1\x00")):
+                body = {"account_id": "hotel-a", "text": "Fixed", field: value}
+                refused = await ag.post("/api/v1/messages", json=body)
+                assert refused.status_code == 422, (field, refused.text)
+                assert refused.json()["error"]["details"][0]["loc"] == ["body", field]
+            kept = await ag.post("/api/v1/messages", json={"account_id": "hotel-a", "text": "Line\r\n\tnext"})
+            assert kept.status_code == 201 and kept.json()["text"] == "Line\r\n\tnext"

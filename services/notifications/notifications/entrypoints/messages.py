@@ -20,7 +20,7 @@ from shared.contracts.envelope import ActorKind
 from shared.contracts.popups import PopupSnapshot
 from shared.errors import ErrorBody, Unprocessable
 from shared.idempotency import fingerprint
-from shared.types import AccountId, TicketNumber, UserId
+from shared.types import AccountId, TextOnly, TicketNumber, UserId
 
 router = APIRouter(prefix="/api/v1/messages", tags=["messages"])
 Parts = Annotated[Components, Depends(components)]
@@ -31,8 +31,8 @@ class SendMessage(BaseModel):
 
     account_id: AccountId
     user_id: UserId | None = Field(default=None, description="None: every user of the account.")
-    title: str = Field(default="Message from support", min_length=1, max_length=200)
-    text: str = Field(min_length=1)
+    title: Annotated[str, Field(min_length=1, max_length=200), TextOnly] = "Message from support"
+    text: Annotated[str, Field(min_length=1), TextOnly]
     ticket_number: TicketNumber | None = None
     ticket_id: UUID | None = None
 

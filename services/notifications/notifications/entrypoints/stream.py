@@ -28,6 +28,7 @@ from notifications.entrypoints.popups import HotelUser, recipient_of
 from shared.auth import Principal, Role, current_principal
 from shared.errors import Forbidden, Unauthorized
 from shared.logging import bind_context
+from shared.parsing import event_id
 
 router = APIRouter(prefix="/api/v1/popups", tags=["popups"])
 Parts = Annotated[Components, Depends(components)]
@@ -84,11 +85,8 @@ def _event(change: Change) -> ServerSentEvent:
     )
 
 
-def _resume_position(last_event_id: str | None, head: int) -> int | None:
-    if last_event_id is None or not last_event_id.strip().isdigit():
-        return None
-    position = int(last_event_id.strip())
-    return position if position <= head else None
+def _resume_position(position: int | None, head: int) -> int | None:
+    return position if position is not None and position <= head else None
 
 
 @router.get("/stream", response_class=EventSourceResponse)
@@ -99,12 +97,16 @@ async def stream(
     last_event_id_query: Annotated[str | None, Query(alias="last_event_id", max_length=32)] = None,
 ) -> EventSourceResponse:
     recipient = recipient_of(principal)
-    last_event_id = last_event_id if last_event_id is not None else last_event_id_query
+    resume_from = (  # an id this stream cannot have sent is a 422, not a fresh start in disguise
+        event_id(last_event_id, loc=["header", "Last-Event-ID"])
+        if last_event_id is not None
+        else event_id(last_event_id_query, loc=["query", "last_event_id"])
+    )
     # Listen before reading the position: nothing committed after it can be missed.
     connection = parts.hub.connect(account_id=recipient.account_id, user_id=recipient.user_id)
     try:
         head = await asyncio.to_thread(parts.store.head)
-        resume = _resume_position(last_event_id, head)
+        resume = _resume_position(resume_from, head)
         replay = None
         if resume is not None and resume < head:
             replay = await asyncio.to_thread(
