@@ -43,7 +43,9 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     async def main() -> None:
         for name in _selected(args.services):
             definition = services.definition(name)
-            await definition.migrate(definition.load_settings())
+            settings = definition.load_settings()
+            settings.refuse_to_start_if_undeployable(f"helpdesk migrate {name}")
+            await definition.migrate(settings)
 
     asyncio.run(main())
     return 0

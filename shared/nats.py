@@ -1,9 +1,9 @@
 """NATS: one connection helper, idempotent provisioning of streams and buckets, dead-lettering.
 
-`connection_options()` returns keyword arguments accepted by both `nats.connect()` and faststream's
-`NatsBroker`, so every service connects the same way (reconnect forever, credentials and TLS from
-settings). Provisioning is idempotent (create if missing, update if the config differs) and is run by
-one migration step at start-up, not raced by replicas (see `helpdesk migrate`).
+`connection_options()` returns keyword arguments for `nats.connect()`, `broker_options()` the same
+for faststream's `NatsBroker`, so every service connects the same way (reconnect forever, credentials
+and TLS from settings). Provisioning is idempotent (create if missing, update if the config differs)
+and is run by one migration step at start-up, not raced by replicas (see `helpdesk migrate`).
 """
 
 from __future__ import annotations
@@ -51,6 +51,30 @@ def connection_options(settings: CommonSettings, *, name: str) -> dict[str, Any]
         if settings.nats_tls_cert_file and settings.nats_tls_key_file:
             ctx.load_cert_chain(str(settings.nats_tls_cert_file), str(settings.nats_tls_key_file))
         opts["tls"] = ctx
+    return opts
+
+
+def broker_options(settings: CommonSettings, *, name: str) -> dict[str, Any]:
+    """Keyword arguments for `faststream.nats.NatsBroker`: the same connection as
+    `connection_options`, with credentials and TLS as the broker's `security` object (the broker takes
+    no `user`, `password` or `tls` argument)."""
+    from faststream.nats.security import NatsCredentials, NatsSecurity, NatsToken, NatsUserPassword
+
+    opts = connection_options(settings, name=name)
+    tls = opts.pop("tls", None)
+    user, password = opts.pop("user", None), opts.pop("password", None)
+    token, creds = opts.pop("token", None), opts.pop("user_credentials", None)
+    security: NatsSecurity | None = None
+    if creds is not None:
+        security = NatsCredentials(creds, ssl_context=tls)
+    elif token is not None:
+        security = NatsToken(token, ssl_context=tls)
+    elif user is not None and password is not None:
+        security = NatsUserPassword(user, password, ssl_context=tls)
+    elif tls is not None:
+        security = NatsSecurity(ssl_context=tls)
+    if security is not None:
+        opts["security"] = security
     return opts
 
 

@@ -41,6 +41,7 @@ class ServiceDefinition:
 def run(definition: ServiceDefinition, settings: ServiceSettings | None = None) -> None:
     """Run one service until SIGTERM/SIGINT (what `python -m <service>` and Kubernetes do)."""
     settings = settings or definition.load_settings()
+    settings.refuse_to_start_if_undeployable(definition.name)
     common = settings.common
     configure_logging(level=common.log_level, json=common.log_json, service=definition.name)
 

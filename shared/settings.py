@@ -158,3 +158,36 @@ class ServiceSettings(BaseSettings):
     # Run the migration step (streams, buckets, tables) at start-up. Off by default: with several
     # replicas it runs once, as `helpdesk migrate <service>` (a Kubernetes Job), not raced by each.
     migrate_on_start: bool = False
+
+    def production_problems(self) -> list[str]:
+        """What keeps these settings from running in production; empty outside production.
+
+        Checked when a process starts (not when settings are built, so tests can build production
+        settings piecemeal): a production process never falls back to the embedded SQLite store under
+        `data_dir`, nor connects to NATS as an anonymous user.
+        """
+        common = self.common
+        if not common.is_production:
+            return []
+        problems = []
+        prefix = str(self.model_config.get("env_prefix", "HELPDESK_"))
+        if "postgres_dsn" in type(self).model_fields and getattr(self, "postgres_dsn", None) is None:
+            problems.append(
+                f"{prefix}POSTGRES_DSN is not set: production keeps events in PostgreSQL, never in the "
+                f"embedded SQLite file under {common.data_dir}"
+            )
+        has_password = common.nats_user is not None and common.nats_password is not None
+        if not (has_password or common.nats_token is not None or common.nats_creds_file is not None):
+            problems.append(
+                "no NATS credentials: set HELPDESK_NATS_USER and HELPDESK_NATS_PASSWORD (or "
+                "HELPDESK_NATS_CREDS_FILE, or HELPDESK_NATS_TOKEN)"
+            )
+        return problems
+
+    def refuse_to_start_if_undeployable(self, process: str) -> None:
+        """Exit with a message naming every missing setting (SystemExit: status 1, text on stderr)."""
+        problems = self.production_problems()
+        if problems:
+            raise SystemExit(
+                f"{process} refuses to start in production:\n" + "\n".join(f"  - {p}" for p in problems)
+            )

@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.contracts.envelope import EventEnvelope, parse_event
 
@@ -57,6 +57,11 @@ class TicketCreated(TicketEventData):
     message: str = Field(description="The detailed message.")
     status: Status = Status.NEW
     message_id: UUID = Field(description="Id of the opening message in the timeline.")
+    first_response_due: AwareDatetime | None = Field(
+        default=None,
+        description="When support promised a first answer (the topic's business hours and the "
+        "importance's target); null when there is no promise.",
+    )
 
 
 class TicketReplied(TicketEventData):
@@ -107,6 +112,12 @@ class AttachmentAdded(TicketEventData):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
+class FirstResponseOverdue(TicketEventData):
+    """Support's first answer is later than promised (recorded once, by the system)."""
+
+    due: AwareDatetime = Field(description="The first-response due time that passed.")
+
+
 # Event type → data model. The subject is event_subject(DOMAIN, type, SCHEMA_VERSION).
 EVENT_TYPES: dict[str, type[TicketEventData]] = {
     "ticket.created": TicketCreated,
@@ -117,6 +128,7 @@ EVENT_TYPES: dict[str, type[TicketEventData]] = {
     "ticket.priority_changed": PriorityChanged,
     "ticket.assignee_changed": AssigneeChanged,
     "ticket.attachment_added": AttachmentAdded,
+    "ticket.first_response_overdue": FirstResponseOverdue,
 }
 
 

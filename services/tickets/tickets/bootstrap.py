@@ -6,6 +6,7 @@ import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
@@ -19,17 +20,19 @@ from shared.service import ServiceDefinition
 from shared.settings import Environment
 from tickets.adapters.attachments import AttachmentStore, bucket_name, ensure_bucket
 from tickets.adapters.live import TicketFeed
-from tickets.adapters.store import create_tables, open_application
-from tickets.adapters.topic_names import SettingsTopicNames
+from tickets.adapters.store import create_tables, open_application, open_directory
 from tickets.application.batching import Executor
 from tickets.application.commands import Caller, CreateTicket, Reply
+from tickets.application.directory import DirectoryService, DirectoryTopicNames, DirectoryTopics, promise_of
 from tickets.application.handlers import Handlers
 from tickets.application.numbers import NumberAllocator
 from tickets.application.service import TicketService, process_owner
 from tickets.domain.values import Actor, ActorKind, Importance
 from tickets.entrypoints.cli import add_cli_commands
 from tickets.entrypoints.dev_token import dev_token_router, dev_tokens_enabled
+from tickets.entrypoints.directory_workers import migrate_directory_stream, start_directory_relay
 from tickets.entrypoints.http import build_router
+from tickets.entrypoints.http_directory import build_directory_router
 from tickets.entrypoints.http_errors import install_ticket_error_handlers
 from tickets.entrypoints.http_history import history_router
 from tickets.entrypoints.http_limits import UploadLimitMiddleware
@@ -54,7 +57,15 @@ def create_app(settings: TicketsSettings) -> FastAPI:
         nc = await connect(settings.common, name="tickets")
         store = await asyncio.to_thread(open_application, settings)
         history = open_history_store(settings)
-        service = TicketService(store, topics=list(settings.topics), max_batch=settings.max_batch)
+        directory = DirectoryService(await asyncio.to_thread(open_directory, settings))
+        app.state.directory = directory
+        service = TicketService(
+            store,
+            topics=DirectoryTopics(directory),
+            promise=promise_of(directory),
+            clock=lambda: app.state.clock(),
+            max_batch=settings.max_batch,
+        )
         attachments = AttachmentStore(
             nc.jetstream(),
             bucket=bucket_name(settings.attachments_bucket, settings.common.nats_prefix),
@@ -72,6 +83,10 @@ def create_app(settings: TicketsSettings) -> FastAPI:
         app.state.live = live
         service.start()
         workers = start_workers(settings, app=store, nc=nc, store=history, waiter=waiter)
+        if settings.run_relay:
+            relay, task = start_directory_relay(settings, app=directory.app, nc=nc, stop=workers.stop_event)
+            app.state.directory_relay = relay
+            workers.tasks.append(task)
 
         async def nats_ready() -> bool:
             return bool(nc.is_connected)
@@ -99,6 +114,7 @@ def create_app(settings: TicketsSettings) -> FastAPI:
             await nc.drain()
             history.close()
             store.close()
+            directory.app.close()
 
     app = create_http_app(
         service="tickets",
@@ -109,7 +125,9 @@ def create_app(settings: TicketsSettings) -> FastAPI:
         lifespan=lifespan,
     )
     install_ticket_error_handlers(app)
+    app.state.clock = lambda: datetime.now(UTC)  # tests put a fixed clock here
     app.include_router(build_router())
+    app.include_router(build_directory_router())
     # Before the history router: `/stream` is not a `/{ticket_id}`.
     app.include_router(stream_router(heartbeat_seconds=settings.stream_heartbeat_seconds))
     app.include_router(
@@ -117,7 +135,7 @@ def create_app(settings: TicketsSettings) -> FastAPI:
             store=lambda: app.state.history,
             waiter=waiter,
             secure_cookies=settings.common.environment is Environment.PRODUCTION,
-            topic_names=SettingsTopicNames(settings.topics),
+            topic_names=DirectoryTopicNames(lambda: app.state.directory),
         )
     )
     if dev_tokens_enabled(settings.common):  # development only: absent (404) in test and production
@@ -144,8 +162,14 @@ async def migrate(settings: TicketsSettings) -> None:
             replicas=common.nats_stream_replicas,
         )
         await migrate_publication(settings, js)
+        await migrate_directory_stream(settings, js)
     finally:
         await nc.drain()
+    directory = DirectoryService(await asyncio.to_thread(open_directory, settings))
+    try:
+        await asyncio.to_thread(directory.ensure_started)  # the product's contacts and hours, once
+    finally:
+        directory.app.close()
     log.info("tickets_migrated")
 
 
@@ -158,10 +182,12 @@ DEMO_REQUESTS = (
 
 def _seed(settings: TicketsSettings) -> int:
     app = open_application(settings)
+    directory = DirectoryService(open_directory(settings))
+    topics = DirectoryTopics(directory)
     try:
         executor = Executor(
             app=app,
-            handlers=Handlers(topics=list(settings.topics)),
+            handlers=Handlers(topics=topics, promise=promise_of(directory)),
             numbers=NumberAllocator(app, owner=process_owner()),
         )
         user = Caller(
@@ -173,7 +199,7 @@ def _seed(settings: TicketsSettings) -> int:
             command = CreateTicket(
                 caller=user,
                 account_id=DEMO_ACCOUNT,
-                topic=topic if topic in settings.topics else next(iter(settings.topics)),
+                topic=topic if topic in topics else next(iter(topics)),
                 importance=importance,
                 comment=comment,
                 message=message,
@@ -191,6 +217,7 @@ def _seed(settings: TicketsSettings) -> int:
         return created
     finally:
         app.close()
+        directory.app.close()
 
 
 async def seed_demo(settings: TicketsSettings) -> None:

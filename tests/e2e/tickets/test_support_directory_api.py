@@ -180,3 +180,66 @@ async def test_an_unknown_caller_zone_is_a_422_on_tz(directory: Directory) -> No
     response = await directory.client.get(URL, params={"tz": "Nowhere/Atlantis"})
     assert response.status_code == 422
     assert response.json()["error"]["details"][0]["loc"] == ["query", "tz"]
+
+
+FRIDAY_1730 = datetime(2026, 3, 27, 17, 30, tzinfo=MSK)
+
+
+async def file_request(directory: Directory, *, topic: str, importance: str) -> dict[str, Any]:
+    data = {
+        "topic": topic,
+        "comment": "BSO forms",
+        "message": "We need new BSO forms.",
+        "importance": importance,
+    }
+    response = await directory.client.post("/api/v1/tickets", data=data, headers=directory.user())
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def test_a_request_filed_friday_1730_msk_with_a_one_business_hour_target_is_due_monday_0930(
+    directory: Directory,
+) -> None:
+    directory.at(FRIDAY_1730)
+    targets = {"low": 1440, "normal": 480, "high": 240, "critical": 60}
+    response = await directory.client.put(f"{URL}/response-targets", json=targets, headers=directory.admin())
+    assert response.status_code == 200, response.text
+    body = await file_request(directory, topic="services", importance="critical")
+    assert datetime.fromisoformat(body["first_response_due"]) == datetime(2026, 3, 30, 9, 30, tzinfo=MSK)
+    # A 24/7 topic: one hour later, whatever the day.
+    body = await file_request(directory, topic="payments", importance="critical")
+    assert datetime.fromisoformat(body["first_response_due"]) == datetime(2026, 3, 27, 18, 30, tzinfo=MSK)
+
+
+async def test_due_times_follow_the_hours_an_admin_sets_without_a_restart(directory: Directory) -> None:
+    directory.at(FRIDAY_1730)
+    saturday = services_hours(weekly=[{"day": "sat", "start": "10:00", "end": "14:00"}])
+    response = await directory.client.put(
+        f"{URL}/calendars/services-hours", json=saturday, headers=directory.admin()
+    )
+    assert response.status_code == 200, response.text
+    body = await file_request(directory, topic="services", importance="critical")
+    assert datetime.fromisoformat(body["first_response_due"]) == datetime(2026, 3, 28, 11, 0, tzinfo=MSK)
+
+
+async def test_the_request_form_offers_the_expected_answer_per_topic_and_importance(
+    directory: Directory,
+) -> None:
+    directory.at(FRIDAY_1730)
+    response = await directory.client.get(
+        "/api/v1/request-form", params={"lang": "ru"}, headers=directory.user()
+    )
+    assert response.status_code == 200, response.text
+    services = next(t for t in response.json()["topics"] if t["id"] == "services")
+    assert services["name"].startswith("Дополнительные услуги")
+    assert services["open_now"] is True
+    assert datetime.fromisoformat(services["first_response_due"]["critical"]) == datetime(
+        2026, 3, 30, 9, 30, tzinfo=MSK
+    )
+
+
+async def test_an_unknown_topic_is_refused(directory: Directory) -> None:
+    data = {"topic": "astrology", "comment": "x", "message": "y"}
+    response = await directory.client.post("/api/v1/tickets", data=data, headers=directory.user())
+    assert response.status_code == 422

@@ -8,6 +8,7 @@ import pytest
 
 from tests.e2e.tickets.tickets_api_helpers import PNG, Api, api, file_part, tickets_settings
 from tickets.adapters.attachments import ALLOWED_TYPES
+from tickets.application.directory import default_document
 
 pytestmark = pytest.mark.e2e
 __all__ = ["api", "tickets_settings"]
@@ -25,7 +26,8 @@ async def test_every_signed_in_role_reads_the_forms_choices_and_limits(api: Api)
         response = await api.client.get("/api/v1/request-form", headers=headers)
         assert response.status_code == 200, response.text
     form = response.json()
-    assert form["topics"] == [{"id": k, "name": v} for k, v in api.settings.topics.items()]
+    expected = [(t["id"], t["names"]["en"]) for t in default_document()["topics"]]
+    assert [(t["id"], t["name"]) for t in form["topics"]] == expected
     assert form["importance"] == ["low", "normal", "high", "critical"]
     assert form["default_importance"] == "normal"
     assert (form["comment_max"], form["message_max"]) == (200, 10_000)

@@ -37,7 +37,7 @@ from shared.contracts.envelope import (
     HEADER_MSG_ID,
 )
 from shared.logging import bound_contextvars
-from shared.nats import connection_options
+from shared.nats import broker_options
 from shared.settings import CommonSettings
 
 # A pull request waits this long for a message before the next one is sent (and `stop` is noticed).
@@ -98,7 +98,7 @@ def create_broker(
     """A broker on its own connection, so stopping it stops taking work while the SSE fan-out and
     the relay (on the service's nats-py connection) still finish."""
     broker = NatsBroker(
-        **connection_options(common, name=name),
+        **broker_options(common, name=name),
         graceful_timeout=graceful_timeout,
         logger=logging.getLogger(BROKER_LOGGER),
         log_level=logging.DEBUG,

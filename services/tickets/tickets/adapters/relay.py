@@ -46,7 +46,7 @@ from shared.contracts.envelope import (
     EventEnvelope,
     envelope_headers,
 )
-from shared.contracts.subjects import TICKETS_STREAM, event_subject, with_prefix
+from shared.contracts.subjects import TICKETS_STREAM, StreamSpec, event_subject, with_prefix
 from shared.contracts.tickets import DOMAIN
 from shared.logging import get_logger
 
@@ -103,12 +103,14 @@ def tickets_stream_name(prefix: str) -> str:
     return TICKETS_STREAM.stream_name(prefix)
 
 
-def to_message(envelope: EventEnvelope[Any], *, notification_id: int, prefix: str) -> OutgoingMessage:
+def to_message(
+    envelope: EventEnvelope[Any], *, notification_id: int, prefix: str, domain: str = DOMAIN
+) -> OutgoingMessage:
     """The NATS message of one public event (without its precondition header)."""
     event_id = str(envelope.event_id)
     headers = envelope_headers(envelope)
     headers[HEADER_NOTIFICATION_ID] = str(notification_id)
-    subject = with_prefix(prefix, event_subject(DOMAIN, envelope.type, envelope.schema_version))
+    subject = with_prefix(prefix, event_subject(domain, envelope.type, envelope.schema_version))
     return OutgoingMessage(
         notification_id=notification_id,
         event_id=event_id,
@@ -194,7 +196,8 @@ class PostgresListener:
 
 
 class OutboxRelay:
-    """Publishes the store's notifications to the TICKETS stream, in order, exactly once in effect."""
+    """Publishes the store's notifications to the TICKETS stream (or another `stream` of its own
+    `domain`, e.g. the support directory's), in order, exactly once in effect."""
 
     def __init__(
         self,
@@ -206,12 +209,17 @@ class OutboxRelay:
         batch_size: int = 500,
         idle_wait: float = 0.02,
         publish_timeout: float = 5.0,
+        stream: StreamSpec = TICKETS_STREAM,
+        domain: str = DOMAIN,
+        position_gauge: Gauge = RELAY_POSITION,
     ) -> None:
         self._js = js
+        self._domain = domain
+        self._position_gauge = position_gauge
         self._source = source
         self._to_envelope = to_envelope
         self._prefix = prefix
-        self._stream = tickets_stream_name(prefix)
+        self._stream = stream.stream_name(prefix)
         self._batch_size = batch_size
         self._idle_wait = idle_wait
         self._publish_timeout = publish_timeout
@@ -233,7 +241,7 @@ class OutboxRelay:
     async def resync(self, reason: str) -> StreamPosition:
         RELAY_RESYNCS.labels(reason).inc()
         self._position = await read_stream_position(self._js, self._stream)
-        RELAY_POSITION.set(self._position.notification_id)
+        self._position_gauge.set(self._position.notification_id)
         return self._position
 
     def _load(self, after: int) -> tuple[int, list[OutgoingMessage]]:
@@ -243,7 +251,10 @@ class OutboxRelay:
         for notification in notifications:
             envelope = self._to_envelope(notification)
             if envelope is not None:
-                messages.append(to_message(envelope, notification_id=notification.id, prefix=self._prefix))
+                message = to_message(
+                    envelope, notification_id=notification.id, prefix=self._prefix, domain=self._domain
+                )
+                messages.append(message)
         return (notifications[-1].id if notifications else after), messages
 
     async def publish_batch(self) -> int | None:
@@ -281,7 +292,7 @@ class OutboxRelay:
         assert not isinstance(last_ack, BaseException)
         self._position = StreamPosition(last_seen, last_ack.seq, messages[-1].event_id)
         PUBLISHED.inc(len(messages))
-        RELAY_POSITION.set(last_seen)
+        self._position_gauge.set(last_seen)
         return last_seen - position.notification_id
 
     async def _publish(

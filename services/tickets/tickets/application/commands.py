@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from tickets.domain.values import Actor, AttachmentRef, Importance, Priority, Status
@@ -102,6 +103,13 @@ class AddAttachment(TicketCommand):
     file: FileUpload
 
 
+@dataclass(frozen=True, kw_only=True)
+class MarkFirstResponseOverdue(TicketCommand):
+    """The system's: record that the first answer is late, if it is (`now` is the checker's clock)."""
+
+    now: datetime
+
+
 Command = (
     CreateTicket
     | Reply
@@ -111,6 +119,7 @@ Command = (
     | ChangePriority
     | Assign
     | AddAttachment
+    | MarkFirstResponseOverdue
 )
 
 
@@ -129,3 +138,4 @@ class CommandResult:
     note_id: UUID | None = None
     attachment_id: UUID | None = None
     changed: bool = True  # False when the command asked for what already was (nothing recorded)
+    first_response_due: datetime | None = None  # support's promise, on a create

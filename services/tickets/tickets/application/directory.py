@@ -12,8 +12,9 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from importlib.resources import files
 from typing import Any
 from uuid import UUID
@@ -148,3 +149,44 @@ class DirectoryService:
     def _forget(self) -> None:
         with self._lock:
             self._checked_at = float("-inf")
+
+    def cached(self) -> DirectoryView:
+        """The view as last read, without asking the store (for labels read on the event loop)."""
+        view = self._view
+        return view if view is not None else self.view()
+
+
+class DirectoryTopics(Collection[str]):
+    """The ids of the directory's topics, as they are at each look (what a request may be filed under)."""
+
+    def __init__(self, service: DirectoryService) -> None:
+        self._service = service
+
+    def __contains__(self, topic_id: object) -> bool:
+        return topic_id in self._service.view().topics
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._service.view().topics))
+
+    def __len__(self) -> int:
+        return len(self._service.view().topics)
+
+
+def promise_of(service: DirectoryService) -> Callable[[str, str, datetime], datetime | None]:
+    """A new request's first-response due time, from the directory as it is when the request is filed."""
+
+    def promise(topic_id: str, importance: str, filed_at: datetime) -> datetime | None:
+        return service.view().first_response_due(topic_id, importance, filed_at)
+
+    return promise
+
+
+class DirectoryTopicNames:
+    """Topic names in each language, from the directory (the `TopicNames` the views ask);
+    `service` is looked up at each call (the directory is opened by the app's lifespan)."""
+
+    def __init__(self, service: Callable[[], DirectoryService]) -> None:
+        self._service = service
+
+    def name(self, topic_id: str, lang: str) -> str:
+        return self._service().cached().label(topic_id, str(lang))

@@ -7,6 +7,7 @@ saving is the caller's job, so that many commands can share one transaction (`ba
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -25,6 +26,7 @@ from tickets.application.commands import (
     Command,
     CommandResult,
     CreateTicket,
+    MarkFirstResponseOverdue,
     Reply,
     TicketCommand,
 )
@@ -96,11 +98,25 @@ def _result(ticket: Ticket, **extra: Any) -> CommandResult:
     )
 
 
-class Handlers:
-    """Maps each command type onto its handler; `topics` is the configured list of topics."""
+# Support's promise for a new request: (topic, importance, filed at) → first-response due time.
+Promise = Callable[[str, str, datetime], datetime | None]
 
-    def __init__(self, *, topics: Collection[str]) -> None:
-        self.topics = frozenset(topics)
+
+class Handlers:
+    """Maps each command type onto its handler. `topics` are the topics a request may be filed under
+    (a live collection: the support directory's); `promise` gives a new request its first-response
+    due time, `clock` the filing time."""
+
+    def __init__(
+        self,
+        *,
+        topics: Collection[str],
+        promise: Promise | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.topics = topics
+        self.promise = promise
+        self.clock = clock
         self._table: dict[type[Any], Callable[[UnitOfWork, Any], CommandResult]] = {
             CreateTicket: self.create,
             Reply: self.reply,
@@ -110,6 +126,7 @@ class Handlers:
             ChangePriority: self.change_priority,
             Assign: self.assign,
             AddAttachment: self.add_attachment,
+            MarkFirstResponseOverdue: self.mark_first_response_overdue,
         }
 
     def handle(self, uow: UnitOfWork, command: Command) -> CommandResult:
@@ -133,10 +150,13 @@ class Handlers:
             if ticket_id in uow.tickets or uow.app.exists(ticket_id):
                 existing = uow.get(ticket_id, caller)
                 existing.check_same_request(fingerprint(cmd))
-                return _result(existing, created=False, message_id=None)
+                return _result(
+                    existing, created=False, message_id=None, first_response_due=existing.first_response_due
+                )
         else:
             ticket_id = uuid4()
         message_id = uuid4()
+        due = self.promise(topic, cmd.importance.value, self.clock()) if self.promise is not None else None
         ticket = Ticket.open(
             ticket_id=ticket_id,
             account_id=cmd.account_id,
@@ -149,6 +169,7 @@ class Handlers:
             message_id=message_id,
             correlation_id=caller.correlation_id,
             fingerprint=fingerprint(cmd) if cmd.idempotency_key is not None else None,
+            first_response_due=due,
         )
         if cmd.file is not None:
             ticket.add_attachment(
@@ -157,6 +178,7 @@ class Handlers:
         uow.tickets[ticket.id] = ticket
         return _result(
             ticket,
+            first_response_due=due,
             message_id=message_id,
             attachment_id=cmd.file.attachment_id if cmd.file is not None else None,
         )
@@ -236,3 +258,8 @@ class Handlers:
             actor=cmd.caller.actor, attachment=cmd.file.ref(None), correlation_id=cmd.caller.correlation_id
         )
         return _result(ticket, attachment_id=cmd.file.attachment_id)
+
+    def mark_first_response_overdue(self, uow: UnitOfWork, cmd: MarkFirstResponseOverdue) -> CommandResult:
+        ticket = uow.get_for(cmd)
+        changed = ticket.mark_first_response_overdue(now=cmd.now, correlation_id=cmd.caller.correlation_id)
+        return _result(ticket, changed=changed)

@@ -19,6 +19,7 @@ from shared.contracts.tickets import (
     SCHEMA_VERSION,
     AssigneeChanged,
     AttachmentAdded,
+    FirstResponseOverdue,
     Importance,
     InternalNoteAdded,
     Priority,
@@ -53,6 +54,7 @@ def _created(e: Any) -> TicketCreated:
         message=e.message,
         status=Status.NEW,
         message_id=e.message_id,
+        first_response_due=getattr(e, "first_response_due", None),
     )
 
 
@@ -92,6 +94,10 @@ _MAPPINGS: dict[str, tuple[str, Callable[[Any], TicketEventData]]] = {
         lambda e: AssigneeChanged(old=e.old, new=e.new, new_name=e.new_name),
     ),
     "Ticket.AttachmentAdded": ("ticket.attachment_added", _attachment),
+    "Ticket.FirstResponseOverdue": (
+        "ticket.first_response_overdue",
+        lambda e: FirstResponseOverdue(due=e.due),
+    ),
 }
 
 PUBLIC_EVENT_TYPES = frozenset(t for t, _ in _MAPPINGS.values())

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import socket
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from datetime import UTC, datetime
 from uuid import UUID
 
 from tickets.application.app import TicketsApplication
 from tickets.application.batching import CommandBatcher, Executor
 from tickets.application.commands import Caller, Command, CommandResult
-from tickets.application.handlers import Handlers
+from tickets.application.handlers import Handlers, Promise
 from tickets.application.numbers import NumberAllocator
 from tickets.domain.errors import TicketNotFound
 from tickets.domain.ticket import Ticket
@@ -26,11 +27,20 @@ def process_owner() -> str:
 class TicketService:
     """Commands go through the batcher (one store thread); reads run on a worker thread."""
 
-    def __init__(self, app: TicketsApplication, *, topics: Collection[str], max_batch: int = 256) -> None:
+    def __init__(
+        self,
+        app: TicketsApplication,
+        *,
+        topics: Collection[str],
+        max_batch: int = 256,
+        promise: Promise | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.app = app
-        self.topics = tuple(topics)
+        self.topics = topics
         self.numbers = NumberAllocator(app, owner=process_owner())
-        self.executor = Executor(app=app, handlers=Handlers(topics=self.topics), numbers=self.numbers)
+        handlers = Handlers(topics=topics, promise=promise, clock=clock or (lambda: datetime.now(UTC)))
+        self.executor = Executor(app=app, handlers=handlers, numbers=self.numbers)
         self.batcher = CommandBatcher(self.executor, max_batch=max_batch)
 
     def start(self) -> None:

@@ -11,6 +11,7 @@ so a transcoding for them would never run and they would come back as plain stri
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -31,6 +32,7 @@ from tickets.domain.values import (
     FILENAME_MAX,
     MESSAGE_MAX,
     REOPENED_BY_USER_REPLY,
+    SYSTEM,
     Actor,
     ActorKind,
     AttachmentRef,
@@ -73,9 +75,11 @@ class Ticket(Aggregate):
         message_id: UUID,
         correlation_id: str | None = None,
         fingerprint: str | None = None,
+        first_response_due: datetime | None = None,
     ) -> Ticket:
         """A new request, recorded as `Created` (status `new`); `fingerprint` identifies the request
-        an idempotency key was first used for."""
+        an idempotency key was first used for; `first_response_due` is support's promise (from the
+        topic's calendar and the importance's target), None when there is none."""
         return cls(
             ticket_id=ticket_id,
             account_id=account_id,
@@ -88,6 +92,7 @@ class Ticket(Aggregate):
             message_id=message_id,
             correlation_id=correlation_id,
             fingerprint=fingerprint,
+            first_response_due=first_response_due,
         )
 
     @event("Created")
@@ -105,8 +110,12 @@ class Ticket(Aggregate):
         message_id: UUID,
         correlation_id: str | None,
         fingerprint: str | None,
+        first_response_due: datetime | None = None,  # absent from requests filed before promises
     ) -> None:
         self.account_id = account_id
+        self.first_response_due = first_response_due
+        self.first_responded = False
+        self.first_response_overdue = False
         self.fingerprint = fingerprint
         self.number = number
         self.created_by = actor
@@ -165,6 +174,17 @@ class Ticket(Aggregate):
             self._status_changed(
                 **stamp, old=self.status.value, new=Status.IN_PROGRESS.value, reason="user_replied"
             )
+
+    def mark_first_response_overdue(self, *, now: datetime, correlation_id: str | None = None) -> bool:
+        """Record that support's first answer is late (once): True when it was recorded now; False when
+        there is no promise, support has answered, the request is closed or it is not due yet."""
+        due = self.first_response_due
+        if due is None or self.first_responded or self.first_response_overdue:
+            return False
+        if self.status is Status.CLOSED or now < due:
+            return False
+        self._first_response_overdue(**self._stamp(SYSTEM, correlation_id), due=due)
+        return True
 
     def add_internal_note(
         self, *, actor: Actor, text: str, note_id: UUID, correlation_id: str | None = None
@@ -284,6 +304,14 @@ class Ticket(Aggregate):
         text: str,
     ) -> None:
         self.message_ids.append(message_id)
+        if author_role == "agent":
+            self.first_responded = True
+
+    @event("FirstResponseOverdue")
+    def _first_response_overdue(
+        self, *, account_id: str, number: str, actor: Actor, correlation_id: str | None, due: datetime
+    ) -> None:
+        self.first_response_overdue = True
 
     @event("InternalNoteAdded")
     def _internal_note_added(

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, File, Form, Header, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 from starlette.datastructures import UploadFile as StarletteUpload
 
@@ -44,6 +44,7 @@ from tickets.application.commands import (
 )
 from tickets.application.service import TicketService
 from tickets.domain.values import COMMENT_MAX, MESSAGE_MAX, Actor, ActorKind, Importance
+from tickets.entrypoints.http_directory import choose_language, directory_of
 from tickets.entrypoints.http_models import (
     AssigneeIn,
     CommandAccepted,
@@ -199,21 +200,54 @@ async def run_with_file(
     return result
 
 
+def language_of(
+    lang: Annotated[str | None, Query(description="uk, ru, en or pl; else Accept-Language.")] = None,
+    accept_language: Annotated[str | None, Header(alias="Accept-Language", include_in_schema=False)] = None,
+) -> str:
+    return choose_language(lang, accept_language)
+
+
+TopicWords = Annotated[str, Depends(language_of)]
+
+
+async def topic_choices(request: Request, language: str) -> list[Topic]:
+    """The directory's topics in `language`, each with whether it is answered now and the first
+    answer a request filed now would be promised, per importance."""
+    view = await directory_of(request).current()
+    now = request.app.state.clock()
+    topics = []
+    for spec in view.document.topics:
+        status = view.status(spec.id, now)
+        promised = {i.value: view.first_response_due(spec.id, i.value, now) for i in Importance}
+        topics.append(
+            Topic(
+                id=spec.id,
+                name=spec.names.get(language),
+                open_now=status.open_now if status else None,
+                opens_at=status.opens_at if status else None,
+                first_response_due=promised,
+            )
+        )
+    return topics
+
+
 def build_router() -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=["tickets"], responses=ERRORS)
 
     @router.get("/topics", response_model=TopicList, summary="The topics a request can be filed under")
-    async def topics(principal: CurrentUser, settings: Settings) -> TopicList:
-        return TopicList(topics=[Topic(id=k, name=v) for k, v in settings.topics.items()])
+    async def topics(principal: CurrentUser, request: Request, words: TopicWords) -> TopicList:
+        return TopicList(topics=await topic_choices(request, words))
 
     @router.get(
         "/request-form",
         response_model=RequestForm,
         summary="The new-request form's choices and limits (topics, importance, text and file limits)",
     )
-    async def request_form(principal: CurrentUser, settings: Settings) -> RequestForm:
+    async def request_form(
+        principal: CurrentUser, request: Request, settings: Settings, words: TopicWords
+    ) -> RequestForm:
         return RequestForm(
-            topics=[Topic(id=k, name=v) for k, v in settings.topics.items()],
+            topics=await topic_choices(request, words),
             importance=list(Importance),
             default_importance=DEFAULT_IMPORTANCE,
             comment_max=COMMENT_MAX,
@@ -255,7 +289,7 @@ def build_router() -> APIRouter:
         elif not account_id:
             raise Unprocessable("support must name the account the request is for")
         upload = await single_upload(request, settings)
-        if topic.strip() not in settings.topics:
+        if topic.strip() not in (await directory_of(request).current()).topics:
             raise Unprocessable(f"unknown topic {topic!r}: see GET /api/v1/topics")
         stored = await store_upload(upload, attachments)
         command = CreateTicket(

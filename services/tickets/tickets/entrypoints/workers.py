@@ -189,6 +189,7 @@ def run_standalone(name: str, work: Work) -> None:
     from tickets.bootstrap import load_settings, migrate  # bootstrap imports this module: import late
 
     settings = load_settings()
+    settings.refuse_to_start_if_undeployable(name)
     configure_logging(level=settings.common.log_level, json=settings.common.log_json, service=name)
     # /metrics (relay position, projection lag) for Prometheus; the API serves its own on its port.
     metrics_port: int | None = getattr(settings, "metrics_port", None)

@@ -14,6 +14,7 @@ from typing import Any
 from shared.contracts.envelope import EventEnvelope
 from shared.contracts.tickets import (
     AssigneeChanged,
+    FirstResponseOverdue,
     InternalNoteAdded,
     PriorityChanged,
     StatusChanged,
@@ -89,7 +90,8 @@ def project(envelope: EventEnvelope[TicketEventData]) -> Projected:
     data = envelope.data
     ticket_id = str(envelope.aggregate_id)
     occurred = to_micros(envelope.occurred_at)
-    internal = isinstance(data, InternalNoteAdded)
+    # Support's own bookkeeping: not shown to the hotel, and not an update of the request.
+    internal = isinstance(data, InternalNoteAdded | FirstResponseOverdue)
     ticket: TicketRow | TicketChange
     if isinstance(data, TicketCreated):
         ticket = TicketRow(
