@@ -62,6 +62,7 @@ async def run(args: argparse.Namespace) -> None:
             "HELPDESK_JWT_SECRET": SECRET,
             "HELPDESK_LOG_LEVEL": "WARNING",
             "HELPDESK_CHAT_MAX_CAPACITY": "1000",
+            "HELPDESK_CHAT_MAX_CHATS_PER_ACCOUNT": "10000",  # every simulated user is in one account
             "HELPDESK_CHAT_RATE_PER_SECOND": "100",
             "HELPDESK_CHAT_RATE_BURST": "100",
             "HELPDESK_CHAT_PUBLISH_STATS": "false",

@@ -19,11 +19,13 @@ from chat.adapters.stats import StatsPublisher, ensure_stats_stream
 from chat.adapters.tickets import TicketsClient
 from chat.application.context import HubConfig
 from chat.application.hub import ChatHub
+from chat.domain.model import SessionCaps
 from chat.entrypoints.ws import router
 from chat.settings import ChatSettings
 from shared.health import Readiness
 from shared.http import create_app as create_http_app
 from shared.nats import connect
+from shared.ratelimit import RateLimiter
 from shared.service import ServiceDefinition
 
 
@@ -42,6 +44,7 @@ def hub_config(settings: ChatSettings) -> HubConfig:
         max_capacity=settings.max_capacity,
         tick_seconds=settings.tick_seconds,
         queue_update_seconds=settings.queue_update_seconds,
+        caps=SessionCaps(per_user=settings.max_chats_per_user, per_account=settings.max_chats_per_account),
     )
 
 
@@ -61,6 +64,7 @@ def create_app(settings: ChatSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         nc = await connect(common, name="chat")
+        app.state.rate_limiter = await RateLimiter.open(nc, common)
         http = httpx.AsyncClient(timeout=settings.tickets_timeout_seconds)
 
         # The bucket is memory-only: if NATS restarted it is gone, so every process may (re)create it;

@@ -41,6 +41,11 @@ class ChatSettings(ServiceSettings):
     rate_burst: int = Field(default=20, ge=1, le=10_000)
     # This many rejected frames within 10 s is abuse: the connection is closed (1008).
     abuse_threshold: int = Field(default=200, ge=1, le=100_000)
+    # Chats open at once (waiting or talking), across every chat process: per user (two lets a
+    # reconnect start its new session before the server has noticed the old socket dropped) and per
+    # hotel account; one more is refused with a `too_many_chats` error frame.
+    max_chats_per_user: int = Field(default=2, ge=1, le=100)
+    max_chats_per_account: int = Field(default=5, ge=1, le=10_000)
     default_capacity: int = Field(default=3, ge=1, le=100)
     max_capacity: int = Field(default=20, ge=1, le=1000)
     # Content-free statistics events (started, assigned, ended) on JetStream `helpdesk.chat.v1.*`.

@@ -65,6 +65,8 @@ def chat_cluster(chat_nats: NatsServer, tmp_path: Path) -> ClusterFactory:
             "HELPDESK_CHAT_TICK_SECONDS": "0.2",
             "HELPDESK_CHAT_RATE_PER_SECOND": "20",
             "HELPDESK_CHAT_RATE_BURST": "40",
+            # Most tests open many chats in one account; the caps have their own tests.
+            "HELPDESK_CHAT_MAX_CHATS_PER_ACCOUNT": "1000",
             **env,
         }
         common = CommonSettings(

@@ -5,6 +5,10 @@ revision, so matching and queue positions are computed without a round trip; eve
 compare-and-set on that revision (`update(..., last=revision)`), which is what keeps a user from being
 given to two specialists and a specialist from going over capacity when processes race.
 
+Seats (`s.<owner>.<n>`, see `chat.domain.model.Seat`) cap the chats one user and one account have
+open: a chat takes a seat by creating a key that does not exist yet, which the server grants to one
+writer only, so the cap holds however many processes open chats at the same moment.
+
 Entries expire (bucket `ttl`) unless their process refreshes them; the bucket places a delete marker
 when one expires (`limit_marker_ttl`, nats-server 2.11+), so every mirror learns of a crashed process.
 """
@@ -22,14 +26,16 @@ from nats.js.api import KeyValueConfig, StorageType
 from nats.js.errors import BucketNotFoundError, KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
 
-from chat.domain.model import AgentPresence, QueueEntry
+from chat.domain.model import AgentPresence, QueueEntry, Seat
 from shared.logging import get_logger
 
 log = get_logger(__name__)
 
-T = TypeVar("T")
+T = TypeVar("T", covariant=True)  # Versioned is frozen: a Versioned[Seat] is a Versioned[Record]
+Record = QueueEntry | AgentPresence | Seat
 QUEUE = "q."
 AGENT = "a."
+SEAT = "s."
 _DELETES = frozenset({"DEL", "PURGE"})
 
 
@@ -44,8 +50,8 @@ class Change:
     """One key changed: `old`/`new` are None when the key was absent/deleted."""
 
     key: str
-    old: QueueEntry | AgentPresence | None
-    new: QueueEntry | AgentPresence | None
+    old: Record | None
+    new: Record | None
 
 
 def bucket_name(prefix: str, bucket: str) -> str:
@@ -79,6 +85,7 @@ class Directory:
         self._reopen = reopen
         self.queue: dict[str, Versioned[QueueEntry]] = {}
         self.agents: dict[str, Versioned[AgentPresence]] = {}
+        self.seats: dict[str, Versioned[Seat]] = {}  # by `<owner>.<n>`
         self._revisions: dict[str, int] = {}
         self._listeners: list[Callable[[Change], None]] = []
         self._task: asyncio.Task[None] | None = None
@@ -117,6 +124,7 @@ class Directory:
         self._kv = await self._reopen()
         self.queue.clear()
         self.agents.clear()
+        self.seats.clear()
         self._revisions.clear()
         await self.start()
 
@@ -142,23 +150,31 @@ class Directory:
             self._apply(entry.key, QueueEntry.decode(entry.value), revision)
         elif entry.key.startswith(AGENT):
             self._apply(entry.key, AgentPresence.decode(entry.value), revision)
+        elif entry.key.startswith(SEAT):
+            self._apply(entry.key, Seat.decode(entry.value), revision)
 
-    def _apply(self, key: str, value: QueueEntry | AgentPresence | None, revision: int) -> None:
+    def _apply(self, key: str, value: Record | None, revision: int) -> None:
         if revision <= self._revisions.get(key, 0):
             return  # already applied (our own write) or older than what we know
-        self._revisions[key] = revision
-        old: Versioned[QueueEntry] | Versioned[AgentPresence] | None
+        old: Versioned[Record] | None
+        ident = key[2:]
         if key.startswith(QUEUE):
-            ident = key[len(QUEUE) :]
             old = self.queue.pop(ident, None)
             if isinstance(value, QueueEntry):
                 self.queue[ident] = Versioned(value, revision)
-        else:
-            ident = key[len(AGENT) :]
+        elif key.startswith(AGENT):
             old = self.agents.pop(ident, None)
             if isinstance(value, AgentPresence):
                 self.agents[ident] = Versioned(value, revision)
-        if value is None and len(self._revisions) > 1000 + 4 * (len(self.queue) + len(self.agents)):
+        elif key.startswith(SEAT):
+            old = self.seats.pop(ident, None)
+            if isinstance(value, Seat):
+                self.seats[ident] = Versioned(value, revision)
+        else:
+            return  # a key a newer version writes: not ours to follow
+        self._revisions[key] = revision
+        live = len(self.queue) + len(self.agents) + len(self.seats)
+        if value is None and len(self._revisions) > 1000 + 4 * live:
             self._forget_old_deletions()
         change = Change(key=key, old=old.value if old else None, new=value)
         for listener in self._listeners:
@@ -167,9 +183,10 @@ class Directory:
     def _forget_old_deletions(self) -> None:
         """Revisions of deleted keys are kept only to ignore late echoes; do not keep them forever."""
         live = {QUEUE + k for k in self.queue} | {AGENT + k for k in self.agents}
+        live |= {SEAT + k for k in self.seats}
         self._revisions = {k: r for k, r in self._revisions.items() if k in live}
 
-    async def _cas(self, key: str, value: QueueEntry | AgentPresence, revision: int) -> int | None:
+    async def _cas(self, key: str, value: Record, revision: int) -> int | None:
         """Write `value` if the key is still at `revision` (0: absent); its new revision, or None."""
         try:
             if revision:
@@ -189,6 +206,45 @@ class Directory:
 
     async def delete_queue(self, sid: str) -> None:
         await self._kv.delete(QUEUE + sid)
+
+    def seats_held(self, owner: str) -> int:
+        """How many seats of `owner` the mirror knows to be taken (by any process)."""
+        prefix = owner + "."
+        return sum(1 for key in self.seats if key.startswith(prefix))
+
+    async def claim_seat(self, owner: str, *, limit: int, seat: Seat) -> str | None:
+        """Take one of `owner`'s `limit` seats for `seat.sid`: its key, or None when all are taken.
+        Seats the mirror shows taken are not tried; of the others, the server grants each to one
+        creator only, so two processes racing for the last seat cannot both get it."""
+        for n in range(limit):
+            ident = f"{owner}.{n}"
+            if ident in self.seats:
+                continue
+            if await self._create_seat(ident, seat):
+                return ident
+        return None
+
+    async def put_seat(self, ident: str, seat: Seat, *, fresh: bool = False) -> bool:
+        """Rewrite a seat this process holds before the TTL drops it (`fresh`: into a new bucket)."""
+        if fresh:
+            return await self._create_seat(ident, seat)
+        current = self.seats.get(ident)
+        if current is None or current.value != seat:
+            return False
+        return await self._cas(SEAT + ident, seat, current.revision) is not None
+
+    async def release_seat(self, ident: str) -> None:
+        await self._kv.delete(SEAT + ident)
+
+    async def _create_seat(self, ident: str, seat: Seat) -> bool:
+        if await self._cas(SEAT + ident, seat, 0) is not None:
+            return True
+        # A seat that expired with its process leaves a marker for a while (`limit_marker_ttl`):
+        # free, yet not creatable. Replace the marker, only it, by its revision.
+        found = await self._fetch(SEAT + ident)
+        if found is None or found.value or not found.revision:
+            return False
+        return await self._cas(SEAT + ident, seat, found.revision) is not None
 
     async def delete_agent(self, akey: str) -> None:
         await self._kv.delete(AGENT + akey)

@@ -11,6 +11,7 @@ from typing import Any
 from chat.adapters.directory import Directory
 from chat.adapters.relay import Relay
 from chat.adapters.stats import StatsPublisher
+from chat.domain.model import SessionCaps
 
 Frame = dict[str, Any]
 Send = Callable[[Frame], Awaitable[None]]
@@ -29,6 +30,7 @@ class HubConfig:
     tick_seconds: float = 0.5
     request_timeout_seconds: float = 5.0
     queue_update_seconds: float = 0.5
+    caps: SessionCaps = field(default_factory=SessionCaps)
 
     @property
     def refresh_every(self) -> float:

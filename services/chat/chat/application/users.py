@@ -2,13 +2,17 @@
 
 A user's session lives in the process holding their WebSocket: the intake (name, phone, question) and
 the transcript stay in this process's memory and go no further than the specialist's process, over
-core NATS. The KV bucket only learns the session id, the account, the state and the times.
+core NATS. The KV bucket only learns the session id, the account, the state and the times, plus
+the seats the session takes (one of its user's, one of its account's) so that neither can open more
+chats than allowed, whichever processes they open them on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -19,9 +23,17 @@ from nats.aio.subscription import Subscription
 from chat.adapters.tickets import TicketsClient
 from chat.application.context import HubContext, Send
 from chat.domain.conversation import Speaker, TicketDraft, Transcript
-from chat.domain.errors import ChatUnavailable, NotAssigned
+from chat.domain.errors import ChatUnavailable, NotAssigned, TooManyChats
 from chat.domain.intake import Intake
-from chat.domain.model import RANK_NEW, RANK_REQUEUED, QueueEntry, positions, specialists_online
+from chat.domain.model import (
+    RANK_NEW,
+    RANK_REQUEUED,
+    QueueEntry,
+    Seat,
+    positions,
+    seat_owners,
+    specialists_online,
+)
 from shared.auth import Principal
 from shared.contracts.chat import ChatAssigned, ChatEnded, ChatEventData, ChatStarted, EndReason
 from shared.contracts.envelope import Actor, ActorKind
@@ -57,6 +69,7 @@ class UserSession:
     messages: int = 0
     converted: bool = False
     events: int = 0
+    seats: tuple[str, ...] = ()  # the directory's seats this session holds (see `Seat`)
     subscription: Subscription | None = field(default=None, repr=False)
     # Set once the user has been told they are queued: relay messages wait for it, so the user never
     # hears "assigned" before "queued" when a specialist is free at once.
@@ -76,10 +89,12 @@ class UserDesk:
     # -- commands from the user's WebSocket -------------------------------------------------------
 
     async def open(self, principal: Principal, intake: Intake, *, token: str, send: Send) -> UserSession:
-        """Join the queue; tell the user at once whether anyone is online and where they stand."""
+        """Join the queue; tell the user at once whether anyone is online and where they stand.
+        `TooManyChats` when the user or their account already has as many chats open as allowed."""
         ctx = self._ctx
         now = ctx.clock()
         sid = uuid.uuid4().hex
+        seats = await self._take_seats(principal, sid)
         session = UserSession(
             sid=sid,
             principal=principal,
@@ -90,17 +105,21 @@ class UserDesk:
             transcript=Transcript(max_lines=ctx.config.transcript_max_lines),
             waiting_since=now,
             queued_since=now,
+            seats=seats,
         )
-        session.subscription = await ctx.relay.subscribe(
-            ctx.relay.user_subject(sid), partial(self._on_relay, session)
-        )
-        self.sessions[sid] = session
         entry = QueueEntry(sid=sid, account_id=session.account_id, since=now, proc=ctx.proc)
         try:
+            session.subscription = await ctx.relay.subscribe(
+                ctx.relay.user_subject(sid), partial(self._on_relay, session)
+            )
+            self.sessions[sid] = session
             await ctx.directory.put_queue(entry, revision=0)
         except Exception as exc:  # NATS away or the bucket lost: say so, keep the connection
-            del self.sessions[sid]
-            await session.subscription.unsubscribe()
+            self.sessions.pop(sid, None)
+            if session.subscription is not None:
+                with contextlib.suppress(Exception):
+                    await session.subscription.unsubscribe()
+            await self._release_seats(seats)
             log.warning("chat_not_opened", error=type(exc).__name__)
             raise ChatUnavailable("the chat is not available right now; try again shortly") from None
         online = specialists_online({k: v.value for k, v in ctx.directory.agents.items()})
@@ -205,6 +224,9 @@ class UserDesk:
             current = directory.queue.get(sid)
             if current is not None and current.value.proc == self._ctx.proc:
                 await directory.put_queue(current.value, revision=current.revision)
+        for session in list(self.sessions.values()):
+            for ident in session.seats:
+                await directory.put_seat(ident, Seat(sid=session.sid, proc=self._ctx.proc))
 
     async def republish(self) -> None:
         """Write our sessions' entries again into a bucket that was lost, as they stood."""
@@ -221,6 +243,9 @@ class UserDesk:
             if session.state == SessionState.ASSIGNED and session.agent_key is not None:
                 entry = entry.assign(session.agent_key, now=self._ctx.clock())
             await self._ctx.directory.put_queue(entry, revision=0)
+            seat = Seat(sid=session.sid, proc=self._ctx.proc)
+            for ident in session.seats:  # a seat taken meanwhile by a new chat stays theirs
+                await self._ctx.directory.put_seat(ident, seat, fresh=True)
 
     # -- messages from the specialist's process ---------------------------------------------------
 
@@ -325,6 +350,8 @@ class UserDesk:
         session.state = SessionState.ENDED
         # Deleting the entry is how the specialist's process learns the user left (`user_left`).
         await ctx.directory.delete_queue(session.sid)
+        seats, session.seats = session.seats, ()
+        await self._release_seats(seats)
         self._emit(
             session,
             ChatEnded(
@@ -336,6 +363,36 @@ class UserDesk:
             ),
         )
         ctx.dirty.set()
+
+    async def _take_seats(self, principal: Principal, sid: str) -> tuple[str, ...]:
+        """One seat of the user's and one of their account's, or `TooManyChats` (none kept)."""
+        directory = self._ctx.directory
+        seat = Seat(sid=sid, proc=self._ctx.proc)
+        owners = seat_owners(self._ctx.config.caps, account_id=principal.account_id or "", user=principal.sub)
+        taken: list[str] = []
+        try:
+            for owner in owners:
+                ident = await directory.claim_seat(owner.key, limit=owner.limit, seat=seat)
+                if ident is None:
+                    log.info("chat_refused", scope=owner.scope.value, limit=owner.limit)
+                    raise owner.refusal()
+                taken.append(ident)
+        except TooManyChats:
+            await self._release_seats(taken)
+            raise
+        except Exception as exc:  # NATS away or the bucket lost
+            await self._release_seats(taken)
+            log.warning("chat_not_opened", error=type(exc).__name__)
+            raise ChatUnavailable("the chat is not available right now; try again shortly") from None
+        return tuple(taken)
+
+    async def _release_seats(self, seats: Iterable[str]) -> None:
+        """Give seats back; one not given back (NATS away) expires with the TTL, as if we crashed."""
+        for ident in seats:
+            try:
+                await self._ctx.directory.release_seat(ident)
+            except Exception as exc:
+                log.warning("chat_seat_not_released", error=type(exc).__name__)
 
     async def _offer_request(self, session: UserSession, *, reason: str) -> None:
         session.offered = True

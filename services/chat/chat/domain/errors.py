@@ -53,3 +53,20 @@ class NotAvailable(ChatError):
     """Raised when a specialist who is away takes a chat: they set themselves available first."""
 
     code = "not_available"
+
+
+class TooManyChats(ChatError):
+    """Raised when a user opens a chat while they (scope `user`), or their hotel account (scope
+    `account`), already have as many chats open as allowed."""
+
+    code = "too_many_chats"
+
+    def __init__(self, scope: str, limit: int) -> None:
+        self.scope = scope
+        self.limit = limit
+        chats = "1 open chat" if limit == 1 else f"{limit} open chats"
+        if scope == "user":
+            message = f"you already have {chats}; close one to start another"
+        else:
+            message = f"your hotel account already has {chats}; try again when one ends"
+        super().__init__(message)

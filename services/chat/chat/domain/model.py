@@ -1,20 +1,24 @@
-"""The shared state every chat process sees: who waits (queue entries) and who serves (agents).
+"""The shared state every chat process sees: who waits (queue entries), who serves (agents), and
+the seats that cap how many chats one user and one account may have open at once.
 
-Both live in a memory-storage KV bucket and change only by compare-and-set on a key's revision, so
+All live in a memory-storage KV bucket and change only by compare-and-set on a key's revision, so
 the rules below hold across processes: a user is assigned to at most one specialist (the queue
-entry's CAS), and a specialist never holds more chats than their capacity (the agent entry's CAS).
-Neither record carries a name, a phone number or any text: only ids, states and times.
+entry's CAS), a specialist never holds more chats than their capacity (the agent entry's CAS), and a
+user or an account never holds more chats than its cap (a seat is created only where none exists).
+No record carries a name, a phone number or any text: only ids (digests for users and accounts),
+states and times.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from enum import StrEnum
 from typing import Any
 
-from chat.domain.errors import CapacityExceeded
+from chat.domain.errors import CapacityExceeded, TooManyChats
 
 
 class QueueState(StrEnum):
@@ -119,7 +123,60 @@ class AgentPresence:
         return cls(**data)
 
 
-def _known(cls: type[QueueEntry] | type[AgentPresence], data: dict[str, Any]) -> dict[str, Any]:
+class CapScope(StrEnum):
+    USER = "user"
+    ACCOUNT = "account"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionCaps:
+    """How many chats one user, and one hotel account, may have open at once (waiting or talking)."""
+
+    per_user: int = 2
+    per_account: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class SeatOwner:
+    """Whose seats a new chat needs one of: `key` is KV-safe and names no one (a digest)."""
+
+    scope: CapScope
+    key: str
+    limit: int
+
+    def refusal(self) -> TooManyChats:
+        return TooManyChats(self.scope.value, self.limit)
+
+
+def seat_owners(caps: SessionCaps, *, account_id: str, user: str) -> tuple[SeatOwner, ...]:
+    """The seats one chat takes: one of its user's, then one of its account's."""
+    return (
+        SeatOwner(CapScope.USER, "u" + _digest(f"{account_id}\n{user}"), caps.per_user),
+        SeatOwner(CapScope.ACCOUNT, "a" + _digest(account_id), caps.per_account),
+    )
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+@dataclass(frozen=True, slots=True)
+class Seat:
+    """One of the chats an owner may have open (key `s.<owner>.<n>`, n below the owner's cap): the
+    session holding it and the process that refreshes it, so a crashed process's seats expire."""
+
+    sid: str
+    proc: str
+
+    def encode(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":")).encode()
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Seat:
+        return cls(**_known(cls, json.loads(raw)))
+
+
+def _known(cls: type[QueueEntry] | type[AgentPresence] | type[Seat], data: dict[str, Any]) -> dict[str, Any]:
     """Only the fields this version knows: during a rolling update a newer process may write more."""
     names = {f.name for f in fields(cls)}
     return {k: v for k, v in data.items() if k in names}

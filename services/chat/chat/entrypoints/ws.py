@@ -43,7 +43,7 @@ from chat.adapters.tickets import TicketsUnavailable
 from chat.application.agents import AgentConnection
 from chat.application.hub import ChatHub
 from chat.application.users import UserSession
-from chat.domain.errors import ChatError, InvalidIntake, NotAssigned
+from chat.domain.errors import ChatError, InvalidIntake, NotAssigned, TooManyChats
 from chat.domain.intake import IntakeLimits, make_intake
 from chat.entrypoints.connection import CLOSE_IDLE, IDLE, Authenticated, FrameConnection
 from chat.settings import ChatSettings
@@ -126,6 +126,9 @@ async def _serve(conn: FrameConnection, handle: FrameHandler) -> bool:
                 raise BadFrame(f"unknown frame type {frame['type'][:40]!r}")
         except InvalidIntake as exc:
             await conn.send({"type": "error", "code": exc.code, "field": exc.field, "message": str(exc)})
+        except TooManyChats as exc:
+            frame = {"type": "error", "code": exc.code, "scope": exc.scope, "limit": exc.limit}
+            await conn.send({**frame, "message": str(exc)})
         except ChatError as exc:
             await conn.error(exc.code, str(exc))
         except TicketsUnavailable:
