@@ -30,6 +30,7 @@ from shared.health import Readiness
 from shared.http import create_app as create_http_app
 from shared.logging import get_logger
 from shared.nats import connect, ensure_dead_letter_stream, ensure_stream, stream_config
+from shared.ratelimit import RateLimiter
 from shared.service import ServiceDefinition
 
 log = get_logger(__name__)
@@ -66,6 +67,7 @@ def create_app(settings: KbSearchSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         nc = await connect(settings.common, name="kb-search")
+        app.state.rate_limiter = await RateLimiter.open(nc, settings.common)
         js = nc.jetstream()
         prefix = settings.common.nats_prefix
         dense = await asyncio.to_thread(build_dense, settings)

@@ -44,6 +44,7 @@ from shared.health import Readiness
 from shared.http import create_app as create_http_app
 from shared.logging import get_logger
 from shared.nats import connect, ensure_dead_letter_stream, ensure_stream, stream_config
+from shared.ratelimit import RateLimiter
 from shared.service import ServiceDefinition
 
 log = get_logger(__name__)
@@ -151,6 +152,7 @@ def create_app(settings: NotificationsSettings, *, clock: Clock | None = None) -
         # The history is not needed to serve popups: the follower (and its endpoint) catch it up.
         popup_history = open_history_view(store, settings)
         nc = await connect(settings.common, name="notifications")
+        app.state.rate_limiter = await RateLimiter.open(nc, settings.common)
         js = nc.jetstream()
         hub = Hub(prefix=prefix, queue_size=settings.sse_queue_size)
         await hub.start(nc)

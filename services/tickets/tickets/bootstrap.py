@@ -16,6 +16,7 @@ from shared.health import Readiness
 from shared.http import create_app as create_http_app
 from shared.logging import get_logger
 from shared.nats import connect
+from shared.ratelimit import RateLimiter
 from shared.service import ServiceDefinition
 from shared.settings import Environment
 from tickets.adapters.attachments import AttachmentStore, bucket_name, ensure_bucket
@@ -55,6 +56,7 @@ def create_app(settings: TicketsSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         nc = await connect(settings.common, name="tickets")
+        app.state.rate_limiter = await RateLimiter.open(nc, settings.common)
         store = await asyncio.to_thread(open_application, settings)
         history = open_history_store(settings)
         directory = DirectoryService(await asyncio.to_thread(open_directory, settings))

@@ -131,14 +131,16 @@ def start_system(
     jwt_secret: str = JWT_SECRET,
     seed: bool = True,
     port_base: int | None = None,
+    settings: dict[str, str] | None = None,
 ) -> HelpdeskSystem:
     """Start `helpdesk up` (not waiting for it): data under `tmp/data`, its output in `tmp/up-*.log`;
-    on a free port base unless `port_base` is given."""
+    on a free port base unless `port_base` is given; `settings` are more `HELPDESK_*` variables."""
     data_dir = tmp / "data"
     port_base = port_base or free_port_base()
     log = tmp / f"up-{port_base}.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("HELPDESK_")}
     env.update(HELPDESK_JWT_SECRET=jwt_secret, HELPDESK_ENVIRONMENT="development", PYTHONUNBUFFERED="1")
+    env.update(settings or {})
     args = [
         sys.executable,
         "-m",
@@ -163,9 +165,11 @@ def start_system(
 
 
 @contextlib.contextmanager
-def running_system(tmp: Path, *, web_dir: Path | None = None) -> Iterator[HelpdeskSystem]:
-    """A ready system; Ctrl-C at the end (killed if that fails)."""
-    system = start_system(tmp, web_dir=web_dir)
+def running_system(
+    tmp: Path, *, web_dir: Path | None = None, settings: dict[str, str] | None = None
+) -> Iterator[HelpdeskSystem]:
+    """A ready system (`settings`: more `HELPDESK_*` variables); Ctrl-C at the end (killed if that fails)."""
+    system = start_system(tmp, web_dir=web_dir, settings=settings)
     try:
         system.wait_ready()
         yield system

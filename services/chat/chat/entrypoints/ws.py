@@ -46,6 +46,7 @@ from chat.application.users import UserSession
 from chat.domain.errors import ChatError, InvalidIntake, NotAssigned, TooManyChats
 from chat.domain.intake import IntakeLimits, make_intake
 from chat.entrypoints.connection import CLOSE_IDLE, IDLE, Authenticated, FrameConnection
+from chat.entrypoints.limits import count_chat_start
 from chat.settings import ChatSettings
 from shared.auth import Role
 from shared.contracts.chat import EndReason
@@ -165,6 +166,7 @@ async def user_chat(ws: WebSocket) -> None:
                 question=str(frame.get("question", "")),
                 limits=limits,
             )
+            await count_chat_start(ws, auth.principal)  # the per-user and per-account start limits
             session = await hub.users.open(auth.principal, intake, token=auth.token, send=conn.send)
             bind_context(session=session.sid)
             return True

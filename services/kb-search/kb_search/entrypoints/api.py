@@ -65,6 +65,7 @@ from shared.errors import (
     ServiceUnavailable,
     Unprocessable,
 )
+from shared.ratelimit import Action, limited
 
 MAX_QUERY_LENGTH = 4096
 MAX_BODY_BYTES = 512 * 1024
@@ -166,7 +167,7 @@ async def domain_errors() -> AsyncIterator[None]:
 def router() -> APIRouter:
     api = APIRouter(prefix="/api/v1/kb", tags=["knowledge base"])
 
-    @api.get("/search", response_model=SearchOut)
+    @api.get("/search", response_model=SearchOut, dependencies=[limited(Action.FAQ)])
     async def search(
         user: CurrentUser,
         kb: Ready,
@@ -186,7 +187,7 @@ def router() -> APIRouter:
             corrections=result.corrections,
         )
 
-    @api.get("/suggest", response_model=SuggestOut)
+    @api.get("/suggest", response_model=SuggestOut, dependencies=[limited(Action.FAQ)])
     async def suggest(
         user: CurrentUser,
         kb: Ready,
@@ -199,7 +200,9 @@ def router() -> APIRouter:
             query=q, suggestions=[HitOut.of(h) for h in result.hits], completions=list(result.completions)
         )
 
-    @api.post("/deflect", response_model=DeflectOut, dependencies=[Depends(body_size_limit)])
+    @api.post(
+        "/deflect", response_model=DeflectOut, dependencies=[Depends(body_size_limit), limited(Action.FAQ)]
+    )
     async def deflect(user: CurrentUser, kb: Ready, body: DeflectIn) -> DeflectOut:
         topic_section = body.topic.strip().lower().replace(" ", "-")
         async with domain_errors():

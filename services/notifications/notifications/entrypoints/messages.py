@@ -20,6 +20,7 @@ from shared.contracts.envelope import ActorKind
 from shared.contracts.popups import PopupSnapshot
 from shared.errors import ErrorBody, Unprocessable
 from shared.idempotency import fingerprint
+from shared.ratelimit import Action, limiter_of
 from shared.types import AccountId, TextOnly, TicketNumber, UserId
 
 router = APIRouter(prefix="/api/v1/messages", tags=["messages"])
@@ -49,6 +50,7 @@ async def send_message(
     the key with a different body is refused (422)."""
     if len(body.text) > parts.settings.max_message_length:
         raise Unprocessable(f"the text is longer than {parts.settings.max_message_length} characters")
+    await limiter_of(request.app).hit(Action.MESSAGE, agent, account=body.account_id)
     popup_id = (
         popup_id_for_message(sender=agent.sub, idempotency_key=idempotency_key)
         if idempotency_key

@@ -29,6 +29,7 @@ from shared.auth import Principal, Role, current_principal
 from shared.errors import Forbidden, Unauthorized
 from shared.logging import bind_context
 from shared.parsing import event_id
+from shared.ratelimit import limiter_of
 
 router = APIRouter(prefix="/api/v1/popups", tags=["popups"])
 Parts = Annotated[Components, Depends(components)]
@@ -93,6 +94,7 @@ def _resume_position(position: int | None, head: int) -> int | None:
 async def stream(
     principal: StreamUser,
     parts: Parts,
+    request: Request,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=32)] = None,
     last_event_id_query: Annotated[str | None, Query(alias="last_event_id", max_length=32)] = None,
 ) -> EventSourceResponse:
@@ -102,6 +104,7 @@ async def stream(
         if last_event_id is not None
         else event_id(last_event_id_query, loc=["query", "last_event_id"])
     )
+    slot = await limiter_of(request.app).open_stream(principal)  # 429 when they hold too many
     # Listen before reading the position: nothing committed after it can be missed.
     connection = parts.hub.connect(account_id=recipient.account_id, user_id=recipient.user_id)
     try:
@@ -120,9 +123,10 @@ async def stream(
             )
     except BaseException:
         parts.hub.disconnect(connection)
+        slot.release()
         raise
     return EventSourceResponse(
-        _events(parts, connection, head=head, replay=replay),
+        slot.guard(_events(parts, connection, head=head, replay=replay)),
         ping=parts.settings.sse_heartbeat_seconds,
         send_timeout=30,
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},

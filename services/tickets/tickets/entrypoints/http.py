@@ -20,6 +20,7 @@ from shared.auth import AgentUser, CurrentUser, Principal, Role
 from shared.errors import ErrorBody, Forbidden, PayloadTooLarge, Unprocessable
 from shared.logging import bind_context, get_logger
 from shared.parsing import expected_version
+from shared.ratelimit import Action, limited, limiter_of
 from shared.settings import Environment
 from shared.types import TextOnly
 from tickets.adapters.attachments import (
@@ -64,7 +65,7 @@ log = get_logger(__name__)
 PREFIX = "/api/v1"
 DEFAULT_IMPORTANCE = Importance.NORMAL
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (401, 403, 404, 409, 412, 413, 415, 422, 503)
+    code: {"model": ErrorBody} for code in (401, 403, 404, 409, 412, 413, 415, 422, 429, 503)
 }
 
 
@@ -157,8 +158,11 @@ def accepted(result: CommandResult, response: Response, *, secure_cookie: bool) 
     return CommandAccepted(id=result.ticket_id, **asdict(result))
 
 
-async def single_upload(request: Request, settings: TicketsSettings) -> UploadFile | None:
-    """The form's one file: a second file, under any field name, is a 422 (never silently dropped)."""
+async def single_upload(
+    request: Request, settings: TicketsSettings, principal: Principal
+) -> UploadFile | None:
+    """The form's one file: a second file, under any field name, is a 422 (never silently dropped);
+    a file counts against the caller's upload limit (429)."""
     form = await request.form()  # already parsed by FastAPI for this route: cached, not read twice
     files = [value for _, value in form.multi_items() if isinstance(value, StarletteUpload)]
     if len(files) > 1:
@@ -170,6 +174,7 @@ async def single_upload(request: Request, settings: TicketsSettings) -> UploadFi
         raise PayloadTooLarge(f"the file is larger than {settings.max_file_bytes} bytes")
     if upload.size == 0 and not upload.filename:
         return None  # an empty file input that browsers send when nothing was chosen
+    await limiter_of(request.app).hit(Action.UPLOAD, principal)
     return upload  # type: ignore[return-value]
 
 
@@ -263,6 +268,7 @@ def build_router() -> APIRouter:
         response_model=CommandAccepted,
         summary="Create a request (multipart form, at most one file)",
         responses={200: {"model": CommandAccepted, "description": "An Idempotency-Key repeat"}},
+        dependencies=[limited(Action.CREATE)],
     )
     async def create_ticket(
         request: Request,
@@ -288,7 +294,7 @@ def build_router() -> APIRouter:
             account_id = caller.account_id
         elif not account_id:
             raise Unprocessable("support must name the account the request is for")
-        upload = await single_upload(request, settings)
+        upload = await single_upload(request, settings, principal)
         if topic.strip() not in (await directory_of(request).current()).topics:
             raise Unprocessable(f"unknown topic {topic!r}: see GET /api/v1/topics")
         stored = await store_upload(upload, attachments)
@@ -314,6 +320,7 @@ def build_router() -> APIRouter:
         status_code=201,
         response_model=CommandAccepted,
         summary="Reply with text and/or one file",
+        dependencies=[limited(Action.REPLY)],
     )
     async def reply(
         ticket_id: UUID,
@@ -330,7 +337,7 @@ def build_router() -> APIRouter:
         bind_context(ticket_id=str(ticket_id))
         caller = caller_of(principal, request)
         version = expected_version(if_match)
-        upload = await single_upload(request, settings)
+        upload = await single_upload(request, settings, principal)
         if upload is None and not text.strip():
             raise Unprocessable("a reply needs text or a file")
         if upload is not None:
