@@ -18,6 +18,7 @@ from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.errors import Forbidden, Unauthorized
+from shared.jwks import JwksKeys
 from shared.settings import CommonSettings
 from shared.types import AccountId, TextOnly, UserId
 
@@ -95,27 +96,39 @@ def account_scope(principal: Principal, *, requested: str | None = None) -> Acco
 
 
 class TokenVerifier:
-    """Validates bearer tokens against one pinned algorithm and key."""
+    """Validates bearer tokens against one pinned algorithm and key.
+
+    `verify_async` is the one to call on the event loop: with a JWKS URL it may fetch the key set
+    (without blocking). `verify` never does I/O: with a JWKS URL it knows only the keys cached so far.
+    """
 
     def __init__(self, settings: CommonSettings) -> None:
         self._settings = settings
         self._algorithm = settings.jwt_algorithm
-        self._jwks: jwt.PyJWKClient | None = None
+        self._jwks: JwksKeys | None = None
         self._key: Any
         if self._algorithm == "HS256":
             self._key = settings.jwt_secret.get_secret_value()
         elif settings.jwt_public_key_pem is not None:
             self._key = settings.jwt_public_key_pem.get_secret_value()
         elif settings.jwt_jwks_url:
-            self._jwks = jwt.PyJWKClient(settings.jwt_jwks_url, cache_keys=True, lifespan=300)
+            self._jwks = JwksKeys(settings.jwt_jwks_url, timeout=settings.jwt_jwks_timeout_seconds)
             self._key = None
         else:
             raise ValueError("RS256 needs a public key PEM or a JWKS URL")
 
     def verify(self, token: str) -> Principal:
         """Return the token's principal, or raise `Unauthorized` whatever is wrong with it."""
+        key = self._jwks.cached(_kid(token)) if self._jwks else self._key
+        return self._decode(token, key)
+
+    async def verify_async(self, token: str) -> Principal:
+        """`verify`, fetching a JWKS key set it does not know yet without blocking the event loop."""
+        key = await self._jwks.key(_kid(token)) if self._jwks else self._key
+        return self._decode(token, key)
+
+    def _decode(self, token: str, key: Any) -> Principal:
         try:
-            key = self._jwks.get_signing_key_from_jwt(token).key if self._jwks else self._key
             claims = jwt.decode(
                 token,
                 key=key,
@@ -127,7 +140,7 @@ class TokenVerifier:
             )
         except jwt.ExpiredSignatureError:
             raise Unauthorized("the token has expired") from None
-        except (jwt.InvalidTokenError, jwt.PyJWKClientError):
+        except jwt.InvalidTokenError:
             raise Unauthorized("the token is not valid") from None
         try:
             return Principal.model_validate(
@@ -135,6 +148,16 @@ class TokenVerifier:
             )
         except ValidationError:
             raise Unauthorized("the token's claims are not valid") from None
+
+
+def _kid(token: str) -> str:
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+    except jwt.InvalidTokenError:
+        raise Unauthorized("the token is not valid") from None
+    if not isinstance(kid, str) or not kid:
+        raise Unauthorized("the token names no signing key (kid)")
+    return kid
 
 
 class CachingTokenVerifier(TokenVerifier):
@@ -163,20 +186,28 @@ class CachingTokenVerifier(TokenVerifier):
         self._cache: dict[str, tuple[Principal, float]] = {}
 
     def verify(self, token: str) -> Principal:
-        now = self._clock()
+        return self._cached(token) or self._remember(token, super().verify(token))
+
+    async def verify_async(self, token: str) -> Principal:
+        return self._cached(token) or self._remember(token, await super().verify_async(token))
+
+    def _cached(self, token: str) -> Principal | None:
         hit = self._cache.get(token)
         if hit is not None:
-            if now < hit[1]:
+            if self._clock() < hit[1]:
                 return hit[0]
             del self._cache[token]
-        principal = super().verify(token)  # raises Unauthorized: nothing is cached
+        return None
+
+    def _remember(self, token: str, principal: Principal) -> Principal:
+        """Called only once the token verified: failures are never cached."""
         # The signature and every claim were just checked: read `exp` without checking them again.
         claims = jwt.decode(token, options={"verify_signature": False})
         exp = claims.get("exp")
         if isinstance(exp, int | float):
             if len(self._cache) >= self._max_entries:
                 del self._cache[next(iter(self._cache))]
-            self._cache[token] = (principal, min(float(exp) + self._leeway, now + self._max_age))
+            self._cache[token] = (principal, min(float(exp) + self._leeway, self._clock() + self._max_age))
         return principal
 
 
@@ -208,11 +239,19 @@ def issue_dev_token(
 
 
 def bearer_token(request: Request) -> str:
-    header = request.headers.get("authorization", "")
+    return bearer_token_of(request.headers.get("authorization", ""))
+
+
+def bearer_token_of(header: str) -> str:
+    """The token of an `Authorization: Bearer …` header value, or `Unauthorized`."""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("a bearer token is required")
     return token.strip()
+
+
+# Where the HTTP edge (`shared/edge.py`) leaves the principal it verified, in the request state.
+EDGE_PRINCIPAL = "edge_principal"
 
 
 def _verifier(request: Request) -> TokenVerifier:
@@ -224,7 +263,9 @@ def _verifier(request: Request) -> TokenVerifier:
 
 async def current_principal(request: Request) -> Principal:
     """FastAPI dependency: the caller, or 401 in the shared error shape."""
-    principal = _verifier(request).verify(bearer_token(request))
+    principal = getattr(request.state, EDGE_PRINCIPAL, None)
+    if not isinstance(principal, Principal):
+        principal = await _verifier(request).verify_async(bearer_token(request))
     request.state.principal = principal
     from shared.logging import bind_context
 

@@ -51,7 +51,10 @@ class Readiness:
         return (not self.shutting_down and all(results)), status
 
 
-def health_router(readiness: Readiness, *, registry: CollectorRegistry = REGISTRY) -> APIRouter:
+def health_router(
+    readiness: Readiness, *, registry: CollectorRegistry = REGISTRY, metrics: bool = True
+) -> APIRouter:
+    """`metrics=False`: no `/metrics` here (it is served on a port of its own)."""
     router = APIRouter(tags=["health"])
 
     @router.get("/healthz", include_in_schema=False)
@@ -71,8 +74,10 @@ def health_router(readiness: Readiness, *, registry: CollectorRegistry = REGISTR
             body["details"] = details
         return JSONResponse(body, status_code=200 if ready else 503)
 
-    @router.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    if metrics:
+
+        @router.get("/metrics", include_in_schema=False)
+        async def metrics_page() -> Response:
+            return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return router

@@ -1,5 +1,5 @@
-"""The FastAPI application shell shared by every service: error shape, request ids, health, metrics,
-and the API docs.
+"""The FastAPI application shell shared by every service: error shape, request ids, security headers,
+CORS, the HTTP edge (token, body size and pace: `shared/edge.py`), health, metrics, and the API docs.
 
 A service's composition root calls `create_app(...)` with its own lifespan and routers, then
 `serve(...)` to run it under uvicorn with a graceful SIGTERM.
@@ -11,7 +11,7 @@ import asyncio
 import itertools
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
@@ -22,11 +22,14 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Histogram, start_http_server
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import CachingTokenVerifier
+from shared.cors import CorsMiddleware
+from shared.edge import BodyLimit, EdgeMiddleware, EdgeRules, RouteRule
 from shared.errors import install_error_handlers, json_error
 from shared.health import Readiness, health_router
 from shared.logging import bind_context, clear_contextvars, get_logger
@@ -44,7 +47,9 @@ CORRELATION_HEADER = "X-Correlation-Id"
 
 
 class RequestContextMiddleware:
-    """Binds request and correlation ids to the log context; records metrics by route template.
+    """Binds request and correlation ids to the log context; records metrics by route template; adds
+    `X-Content-Type-Options: nosniff` to every response and `Cache-Control: no-store` to JSON ones
+    that set no caching of their own (they hold an account's data: no shared cache may keep them).
 
     Plain ASGI rather than Starlette's `BaseHTTPMiddleware`, which costs a task and a memory stream
     per request on the hot path and breaks streaming responses' back-pressure.
@@ -78,7 +83,14 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = int(message["status"])
-                MutableHeaders(scope=message).append(REQUEST_ID_HEADER, request_id)
+                headers = MutableHeaders(scope=message)
+                headers.append(REQUEST_ID_HEADER, request_id)
+                if "x-content-type-options" not in headers:
+                    headers.append("X-Content-Type-Options", "nosniff")
+                if "cache-control" not in headers and headers.get("content-type", "").startswith(
+                    "application/json"
+                ):
+                    headers.append("Cache-Control", "no-store")
             elif message["type"] == "http.response.body" and not message.get("more_body", False):
                 response_complete = True
             await send(message)
@@ -169,8 +181,17 @@ def create_app(
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
     version: str = "1.0.0",
     description: str = "",
+    public_routes: Sequence[RouteRule] = (),
+    body_limits: Sequence[BodyLimit] = (),
 ) -> FastAPI:
-    docs = settings.enable_docs
+    """The service's app with the shared middleware, error handlers, health routes and docs.
+
+    Every route needs a bearer token except health, readiness, metrics, docs and `public_routes`
+    (e.g. `RouteRule("GET", "/api/v1/directory/{rest:path}")`: no token, or a route that checks its
+    own kind of token). Bodies are capped at `settings.max_body_bytes` unless one of `body_limits`
+    matches the route first (uploads).
+    """
+    docs = settings.docs_enabled
     app = FastAPI(
         title=title,
         version=version,
@@ -184,8 +205,23 @@ def create_app(
     app.state.readiness = readiness
     app.state.token_verifier = CachingTokenVerifier(settings.common)
     install_error_handlers(app)
-    app.add_middleware(RequestContextMiddleware, service=service)
-    app.include_router(health_router(readiness))
+    edge = EdgeRules(
+        public_routes=tuple(public_routes),
+        body_limits=tuple(body_limits),
+        default_max_body_bytes=settings.max_body_bytes,
+        body_idle_timeout=settings.body_idle_timeout_seconds,
+        body_total_timeout=settings.body_total_timeout_seconds,
+    )
+    origins = settings.common.cors_allow_origins
+    # Outermost first. The edge reads no body byte before the caller's token has verified.
+    app.user_middleware[:0] = [
+        Middleware(RequestContextMiddleware, service=service),  # request ids and metrics for all below
+        *([Middleware(CorsMiddleware, allow_origins=origins)] if origins else []),  # preflights: no token
+        Middleware(EdgeMiddleware, rules=edge),
+        # Rate limiting belongs here, right inside the edge: the caller is known by then (the
+        # `Principal` in the request state under `shared.auth.EDGE_PRINCIPAL`) and no body is read yet.
+    ]
+    app.include_router(health_router(readiness, metrics=settings.http_metrics_port is None))
     if docs:
         install_docs(app, title=title)
     return app
@@ -220,6 +256,8 @@ async def serve(app: FastAPI, settings: ServiceSettings, *, drain_delay: float =
         lifespan="on",
         ws_max_size=256 * 1024,
     )
+    if settings.http_metrics_port is not None:  # Prometheus scrapes here; the API's port serves none
+        start_http_server(settings.http_metrics_port, addr=settings.host)
     server = _GracefulServer(config, readiness=app.state.readiness, drain_delay=drain_delay)
     get_logger(__name__).info("http_serving", host=settings.host, port=settings.port)
     await server.serve()

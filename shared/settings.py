@@ -7,11 +7,12 @@ keyword arguments instead of environment variables.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The public development default: long enough for HS256, and refused in production like the others.
@@ -29,6 +30,9 @@ PLACEHOLDER_SECRETS = frozenset(
         DEV_JWT_SECRET,
     }
 )
+
+
+ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 
 class Environment(StrEnum):
@@ -105,6 +109,12 @@ class CommonSettings(BaseSettings):
     jwt_audience: str = "otelms-helpdesk"
     jwt_issuer: str = "otelms"
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # The longest wait for the JWKS server; while it does not answer, the keys fetched before serve.
+    jwt_jwks_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
+    # Origins other than the service's own whose pages may call the APIs (CORS), e.g.
+    # `["https://pms.example.com"]`. Empty: the widget and the console are served by the gateway, from
+    # the APIs' own origin, and need none. Never `*`: the APIs take credentials.
+    cors_allow_origins: tuple[str, ...] = ()
     # Logging
     log_level: str = "INFO"
     log_json: bool | None = None  # None: JSON when stderr is not a terminal
@@ -115,6 +125,14 @@ class CommonSettings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment is Environment.PRODUCTION
+
+    @field_validator("cors_allow_origins")
+    @classmethod
+    def _origins_are_exact(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            if not ORIGIN.match(origin):
+                raise ValueError(f"{origin!r}: an origin is scheme://host[:port], no path, no wildcard")
+        return value
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Self:
@@ -153,11 +171,22 @@ class ServiceSettings(BaseSettings):
     port: int = Field(default=8080, ge=0, le=65535)
     # Seconds a SIGTERM waits for in-flight work before the process exits anyway.
     shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=120)
-    # The FastAPI integration's /asyncapi/try publishes without authentication: off unless asked.
-    enable_docs: bool = True
+    # `/docs` and `/openapi.json`: None serves them outside production only.
+    enable_docs: bool | None = None
+    # Serve `/metrics` on this port (Prometheus inside the cluster) instead of the API's port.
+    http_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # The HTTP edge (`shared/edge.py`): the largest body a route without its own cap accepts (JSON),
+    # the longest wait for the next piece of a body, and for the whole of it (408 after either).
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    body_idle_timeout_seconds: float = Field(default=15.0, gt=0, le=600)
+    body_total_timeout_seconds: float = Field(default=120.0, gt=0, le=3600)
     # Run the migration step (streams, buckets, tables) at start-up. Off by default: with several
     # replicas it runs once, as `helpdesk migrate <service>` (a Kubernetes Job), not raced by each.
     migrate_on_start: bool = False
+
+    @property
+    def docs_enabled(self) -> bool:
+        return self.enable_docs if self.enable_docs is not None else not self.common.is_production
 
     def production_problems(self) -> list[str]:
         """What keeps these settings from running in production; empty outside production.

@@ -108,6 +108,7 @@ def create_app(settings: KbSearchSettings) -> FastAPI:
         settings=settings,
         readiness=readiness,
         lifespan=lifespan,
+        body_limits=api.BODY_LIMITS,
     )
     app.include_router(api.router())
     return app

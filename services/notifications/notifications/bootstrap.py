@@ -258,6 +258,7 @@ def create_app(settings: NotificationsSettings, *, clock: Clock | None = None) -
         settings=settings,
         readiness=readiness,
         lifespan=lifespan,
+        public_routes=stream.PUBLIC_ROUTES,
     )
     # Before /{popup_id}, so "stream" and "history" are not taken for an id.
     app.include_router(stream.router)

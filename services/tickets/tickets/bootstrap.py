@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.middleware import Middleware
 
 from shared.health import Readiness
 from shared.http import create_app as create_http_app
@@ -36,7 +35,7 @@ from tickets.entrypoints.http import build_router
 from tickets.entrypoints.http_directory import build_directory_router
 from tickets.entrypoints.http_errors import install_ticket_error_handlers
 from tickets.entrypoints.http_history import history_router
-from tickets.entrypoints.http_limits import UploadLimitMiddleware
+from tickets.entrypoints.http_limits import PUBLIC_ROUTES, body_limits
 from tickets.entrypoints.http_stream import stream_router
 from tickets.entrypoints.workers import migrate_publication, open_history_store, start_workers
 from tickets.projections.waiter import ViewWaiter
@@ -125,6 +124,8 @@ def create_app(settings: TicketsSettings) -> FastAPI:
         settings=settings,
         readiness=readiness,
         lifespan=lifespan,
+        public_routes=PUBLIC_ROUTES,
+        body_limits=body_limits(settings),
     )
     install_ticket_error_handlers(app)
     app.state.clock = lambda: datetime.now(UTC)  # tests put a fixed clock here
@@ -142,11 +143,6 @@ def create_app(settings: TicketsSettings) -> FastAPI:
     )
     if dev_tokens_enabled(settings.common):  # development only: absent (404) in test and production
         app.include_router(dev_token_router())
-    # Inside the shared request-context middleware (appended, not `add_middleware`, which would wrap
-    # it), so a 413 carries the request id like every other error, and is counted in the metrics.
-    app.user_middleware.append(
-        Middleware(UploadLimitMiddleware, max_bytes=settings.max_upload_bytes, path_prefix="/api/v1/tickets")
-    )
     return app
 
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 
 import pytest
 
+from shared.auth import CachingTokenVerifier
+from shared.edge import EdgeMiddleware, EdgeRules
 from tests.conftest import auth
 from tests.e2e.tickets.tickets_api_helpers import (
     PDF,
@@ -20,7 +23,7 @@ from tests.e2e.tickets.tickets_api_helpers import (
     tickets_settings,
 )
 from tickets.application.directory import default_document
-from tickets.entrypoints.http_limits import UploadLimitMiddleware
+from tickets.entrypoints.http_limits import PUBLIC_ROUTES, body_limits
 
 pytestmark = pytest.mark.e2e
 __all__ = ["api", "tickets_backend", "tickets_settings"]
@@ -174,7 +177,7 @@ async def test_concurrent_creates_get_distinct_numbers(api: Api) -> None:
     assert len({r.json()["number"] for r in responses}) == 30
 
 
-async def test_an_oversized_upload_is_refused_before_a_byte_of_its_body_is_read() -> None:
+async def test_an_oversized_upload_is_refused_before_a_byte_of_its_body_is_read(api: Api) -> None:
     received: list[object] = []
 
     async def app(scope: object, receive: object, send: object) -> None:
@@ -189,12 +192,21 @@ async def test_an_oversized_upload_is_refused_before_a_byte_of_its_body_is_read(
     async def send(message: dict[str, object]) -> None:
         sent.append(message)
 
-    middleware = UploadLimitMiddleware(app, max_bytes=1000, path_prefix="/api/v1/tickets")
+    # The tickets service's own declarations, at the shared edge every route goes through.
+    rules = EdgeRules(public_routes=PUBLIC_ROUTES, body_limits=body_limits(api.settings))
+    middleware = EdgeMiddleware(app, rules=rules)
+    verifier = CachingTokenVerifier(api.settings.common)
     scope = {
         "type": "http",
         "method": "POST",
         "path": "/api/v1/tickets",
-        "headers": [(b"content-length", b"50000000"), (b"content-type", b"multipart/form-data; boundary=x")],
+        "headers": [
+            (b"authorization", api.user()["Authorization"].encode()),
+            (b"content-length", str(api.settings.max_upload_bytes + 1).encode()),
+            (b"content-type", b"multipart/form-data; boundary=x"),
+        ],
+        "app": SimpleNamespace(state=SimpleNamespace(token_verifier=verifier)),
+        "state": {},
     }
     await middleware(scope, receive, send)  # type: ignore[arg-type]
     assert received == []

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel, Field
 
 from shared.auth import AgentUser, CurrentUser, Role, issue_dev_token
+from shared.edge import RouteRule
 from shared.errors import Conflict, NotFound
 from shared.health import Readiness
 from shared.http import create_app
@@ -35,7 +36,12 @@ class Body(BaseModel):
 
 def build_app(common: CommonSettings) -> FastAPI:
     app = create_app(
-        service="test", title="test", settings=ServiceSettings(common=common), readiness=Readiness()
+        service="test",
+        title="test",
+        settings=ServiceSettings(common=common),
+        readiness=Readiness(),
+        # Routes about the error shape, not the token: public at the edge (`/me` is not, nor any other).
+        public_routes=[RouteRule("*", path) for path in ("/things", "/missing", "/conflict", "/boom")],
     )
 
     @app.get("/me")
@@ -234,8 +240,12 @@ async def test_domain_errors_map_to_their_status(client: httpx.AsyncClient) -> N
     assert_error_shape(await client.get("/conflict"), 409, "conflict")
 
 
-async def test_unknown_routes_and_methods_use_the_error_shape(client: httpx.AsyncClient) -> None:
-    assert_error_shape(await client.get("/no-such-route"), 404, "not_found")
+async def test_unknown_routes_and_methods_use_the_error_shape(
+    client: httpx.AsyncClient, settings: CommonSettings
+) -> None:
+    token = issue_dev_token(settings, role=Role.USER, sub="u1", account_id="hotel-a")
+    response = await client.get("/no-such-route", headers={"Authorization": f"Bearer {token}"})
+    assert_error_shape(response, 404, "not_found")
     assert_error_shape(await client.delete("/things"), 405, "method_not_allowed")
 
 

@@ -109,7 +109,7 @@ class FrameConnection:
         try:
             if not isinstance(token, str) or not token:
                 raise Unauthorized("a token is required")
-            principal = verifier.verify(token)
+            principal = await verifier.verify_async(token)  # a JWKS fetch must not block the loop
         except Unauthorized as exc:
             await self.error("unauthorized", exc.message)
             await self.close(CLOSE_UNAUTHORIZED, "unauthorized")

@@ -56,6 +56,7 @@ from shared.auth import CurrentUser, EditorUser, Principal, Role
 from shared.contracts.envelope import Actor, ActorKind
 from shared.contracts.kb import Language, article_key
 from shared.contracts.kb_v2 import MAX_SECTION_ID_LENGTH, SECTION_ID_PATTERN
+from shared.edge import BodyLimit, RouteRule
 from shared.errors import (
     Conflict,
     ErrorDetail,
@@ -84,6 +85,10 @@ def ready_runtime(kb: Annotated[KbRuntime, Depends(runtime)]) -> KbRuntime:
     if not kb.feed.caught_up:
         raise ServiceUnavailable("the search index of this replica is still being built")
     return kb
+
+
+# For the HTTP edge, which refuses a larger body before reading it: an article's Markdown is long.
+BODY_LIMITS = (BodyLimit(RouteRule("POST PUT", "/api/v1/kb/articles{rest:path}"), MAX_BODY_BYTES),)
 
 
 def body_size_limit(request: Request) -> None:

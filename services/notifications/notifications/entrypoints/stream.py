@@ -26,6 +26,7 @@ from notifications.application.replay import Replay, changes_since
 from notifications.components import Components, components
 from notifications.entrypoints.popups import HotelUser, recipient_of
 from shared.auth import Principal, Role, current_principal
+from shared.edge import RouteRule
 from shared.errors import Forbidden, Unauthorized
 from shared.logging import bind_context
 from shared.parsing import event_id
@@ -33,6 +34,8 @@ from shared.ratelimit import limiter_of
 
 router = APIRouter(prefix="/api/v1/popups", tags=["popups"])
 Parts = Annotated[Components, Depends(components)]
+# For the HTTP edge: the stream checks its own token (a bearer one, or the stream's `access_token`).
+PUBLIC_ROUTES = (RouteRule("GET", f"{router.prefix}/stream"),)
 
 
 class StreamTokenResponse(BaseModel):

@@ -1,0 +1,123 @@
+"""What every service's app says about itself at the edge: security headers, CORS for listed origins
+only, the API docs off in production unless asked for, `/metrics` on its own port when asked for."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from shared.auth import CurrentUser, Role, issue_dev_token
+from shared.health import Readiness
+from shared.http import create_app
+from shared.settings import CommonSettings, Environment, ServiceSettings
+
+pytestmark = pytest.mark.unit
+
+SECRET = "unit-test-secret-that-is-long-enough-0123456789"
+WIDGET = "https://pms.example.com"
+
+
+def common(environment: Environment = Environment.TEST, **values: object) -> CommonSettings:
+    return CommonSettings(environment=environment, jwt_secret=SecretStr(SECRET), **values)  # type: ignore[arg-type]
+
+
+async def serve(settings: ServiceSettings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(service="test", title="test", settings=settings, readiness=Readiness())
+
+    @app.get("/api/v1/me")
+    async def me(user: CurrentUser) -> dict[str, str]:
+        return {"sub": user.sub}
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+        yield client
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    async for c in serve(ServiceSettings(common=common(cors_allow_origins=(WIDGET,)))):
+        yield c
+
+
+def bearer() -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_dev_token(common(), role=Role.USER, sub='u1', account_id='h')}"}
+
+
+async def test_json_answers_are_not_sniffed_nor_stored(client: httpx.AsyncClient) -> None:
+    for response in (await client.get("/api/v1/me", headers=bearer()), await client.get("/api/v1/me")):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["cache-control"] == "no-store"
+
+
+async def test_a_listed_origin_may_call_with_credentials(client: httpx.AsyncClient) -> None:
+    preflight = await client.options(
+        "/api/v1/me",
+        headers={
+            "Origin": WIDGET,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization",
+        },
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-origin"] == WIDGET
+    assert preflight.headers["access-control-allow-credentials"] == "true"
+    assert "Authorization" in preflight.headers["access-control-allow-headers"]
+    response = await client.get("/api/v1/me", headers={**bearer(), "Origin": WIDGET})
+    assert response.headers["access-control-allow-origin"] == WIDGET
+    assert "Origin" in response.headers["vary"]
+
+
+async def test_an_unlisted_origin_gets_no_cors_and_its_preflight_is_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    evil = "https://evil.example"
+    preflight = await client.options(
+        "/api/v1/me", headers={"Origin": evil, "Access-Control-Request-Method": "POST"}
+    )
+    assert preflight.status_code == 403
+    assert preflight.json()["error"]["code"] == "forbidden"
+    assert "access-control-allow-origin" not in preflight.headers
+    response = await client.get("/api/v1/me", headers={**bearer(), "Origin": evil})
+    assert response.status_code == 200
+    assert "access-control-allow-origin" not in response.headers
+
+
+async def test_no_origin_is_allowed_by_default() -> None:
+    async for client in serve(ServiceSettings(common=common())):
+        response = await client.get("/api/v1/me", headers={**bearer(), "Origin": WIDGET})
+        assert "access-control-allow-origin" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "origin", ["*", "https://pms.example.com/", "pms.example.com", "https://*.example.com"]
+)
+def test_cors_origins_are_exact_origins(origin: str) -> None:
+    with pytest.raises(ValueError, match="an origin is"):
+        common(cors_allow_origins=(origin,))
+
+
+@pytest.mark.parametrize(
+    ("environment", "enable", "served"),
+    [
+        (Environment.PRODUCTION, None, False),
+        (Environment.PRODUCTION, True, True),
+        (Environment.DEVELOPMENT, None, True),
+        (Environment.TEST, False, False),
+    ],
+)
+async def test_the_api_docs_are_off_in_production_unless_enabled(
+    environment: Environment, enable: bool | None, served: bool
+) -> None:
+    async for client in serve(ServiceSettings(common=common(environment), enable_docs=enable)):
+        statuses = {(await client.get(path)).status_code for path in ("/docs", "/openapi.json")}
+        assert statuses == ({200} if served else {404})
+
+
+async def test_metrics_leave_the_api_port_when_they_have_their_own() -> None:
+    async for client in serve(ServiceSettings(common=common())):
+        assert (await client.get("/metrics")).status_code == 200
+    async for client in serve(ServiceSettings(common=common(), http_metrics_port=9464)):
+        assert (await client.get("/metrics")).status_code == 404
