@@ -219,3 +219,37 @@ async def test_browsing_a_section_lists_one_language_version_of_each_article_by_
     bad = await client.get("/api/v1/kb/articles", params={"section": "nope"}, headers=user)
     assert bad.status_code == 422 and "error" in bad.json()
     assert (await client.get("/api/v1/kb/articles", params={"section": section})).status_code == 401
+
+
+async def test_if_match_is_read_as_every_service_reads_it_a_star_for_any_version(
+    client: httpx.AsyncClient, editor: dict[str, str]
+) -> None:
+    await client.post("/api/v1/kb/articles", json=ARTICLE, headers=editor)
+    raw_editor = [(k.encode(), v.encode()) for k, v in editor.items()]
+    # Byte 0xB2 reads as "²": `str.isdigit()` said yes and `int()` raised (a 500).
+    for bad in (b"\xb2", b'"\xb2"', b"abc", b'"1", "2"'):
+        refused = await client.delete(path_of(ARTICLE_ID), headers=[*raw_editor, (b"If-Match", bad)])
+        assert refused.status_code == 422, (bad, refused.text)
+        assert refused.json()["error"]["details"][0]["loc"] == ["header", "If-Match"]
+    retired = await client.delete(path_of(ARTICLE_ID), headers={**editor, "If-Match": "*"})
+    assert retired.status_code == 200 and retired.json()["version"] == 2
+
+
+async def test_control_characters_in_article_fields_feedback_and_queries_are_a_422_naming_the_field(
+    client: httpx.AsyncClient, editor: dict[str, str], user: dict[str, str]
+) -> None:
+    for field, value in (("title", "Night\x00audit"), ("body", "Text\x07"), ("tags", ["a\x1b"])):
+        refused = await client.post("/api/v1/kb/articles", json={**ARTICLE, field: value}, headers=editor)
+        assert refused.status_code == 422, (field, refused.text)
+        assert refused.json()["error"]["details"][0]["loc"][:2] == ["body", field]
+    kept = await client.post(
+        "/api/v1/kb/articles", json={**ARTICLE, "body": "Line one\r\n\tLine two"}, headers=editor
+    )
+    assert kept.status_code == 201, kept.text
+    query = await client.get("/api/v1/kb/search", params={"q": "audit\x00"}, headers=user)
+    assert query.status_code == 422 and query.json()["error"]["details"][0]["loc"] == ["query", "q"]
+    feedback = await client.post(
+        f"{path_of(ARTICLE_ID)}/feedback", json={"helpful": False, "comment": "\x00"}, headers=user
+    )
+    assert feedback.status_code == 422
+    assert feedback.json()["error"]["details"][0]["loc"] == ["body", "comment"]

@@ -56,7 +56,6 @@ from shared.auth import CurrentUser, EditorUser, Principal, Role
 from shared.contracts.envelope import Actor, ActorKind
 from shared.contracts.kb import Language, article_key
 from shared.contracts.kb_v2 import MAX_SECTION_ID_LENGTH, SECTION_ID_PATTERN
-from shared.edge import BodyLimit, RouteRule
 from shared.errors import (
     Conflict,
     ErrorDetail,
@@ -66,7 +65,8 @@ from shared.errors import (
     ServiceUnavailable,
     Unprocessable,
 )
-from shared.ratelimit import Action, limited
+from shared.parsing import expected_version, natural
+from shared.types import TextOnly
 
 MAX_QUERY_LENGTH = 4096
 MAX_BODY_BYTES = 512 * 1024
@@ -87,20 +87,17 @@ def ready_runtime(kb: Annotated[KbRuntime, Depends(runtime)]) -> KbRuntime:
     return kb
 
 
-# For the HTTP edge, which refuses a larger body before reading it: an article's Markdown is long.
-BODY_LIMITS = (BodyLimit(RouteRule("POST PUT", "/api/v1/kb/articles{rest:path}"), MAX_BODY_BYTES),)
-
-
 def body_size_limit(request: Request) -> None:
     """Refuse an oversized body before reading it."""
     length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
+    declared = natural(length.strip()) if length is not None else None
+    if declared is not None and declared > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"the body is larger than {MAX_BODY_BYTES} bytes")
 
 
 Ready = Annotated[KbRuntime, Depends(ready_runtime)]
 Kb = Annotated[KbRuntime, Depends(runtime)]
-QueryText = Annotated[str, Query(max_length=MAX_QUERY_LENGTH, description="What the user typed.")]
+QueryText = Annotated[str, Query(max_length=MAX_QUERY_LENGTH, description="What the user typed."), TextOnly]
 Lang = Annotated[Language | None, Query(description="Preferred language: its versions come first.")]
 IfMatch = Annotated[str | None, Header(description="The version the editor saw.")]
 SectionParam = Annotated[
@@ -115,12 +112,8 @@ def actor_of(principal: Principal) -> Actor:
 
 
 def _expected_version(if_match: str | None) -> int | None:
-    if if_match is None:
-        return None
-    value = if_match.strip().strip('"').removeprefix("W/").strip('"')
-    if not value.isdigit():
-        raise Unprocessable("If-Match must be the article version, a number")
-    return int(value)
+    """`If-Match` read as every service reads it (`shared.parsing`): `*` is any version."""
+    return expected_version(if_match)
 
 
 def _article(raw: dict[str, object]) -> Article:
@@ -172,7 +165,7 @@ async def domain_errors() -> AsyncIterator[None]:
 def router() -> APIRouter:
     api = APIRouter(prefix="/api/v1/kb", tags=["knowledge base"])
 
-    @api.get("/search", response_model=SearchOut, dependencies=[limited(Action.FAQ)])
+    @api.get("/search", response_model=SearchOut)
     async def search(
         user: CurrentUser,
         kb: Ready,
@@ -192,7 +185,7 @@ def router() -> APIRouter:
             corrections=result.corrections,
         )
 
-    @api.get("/suggest", response_model=SuggestOut, dependencies=[limited(Action.FAQ)])
+    @api.get("/suggest", response_model=SuggestOut)
     async def suggest(
         user: CurrentUser,
         kb: Ready,
@@ -205,9 +198,7 @@ def router() -> APIRouter:
             query=q, suggestions=[HitOut.of(h) for h in result.hits], completions=list(result.completions)
         )
 
-    @api.post(
-        "/deflect", response_model=DeflectOut, dependencies=[Depends(body_size_limit), limited(Action.FAQ)]
-    )
+    @api.post("/deflect", response_model=DeflectOut, dependencies=[Depends(body_size_limit)])
     async def deflect(user: CurrentUser, kb: Ready, body: DeflectIn) -> DeflectOut:
         topic_section = body.topic.strip().lower().replace(" ", "-")
         async with domain_errors():

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from kb_search.search.results import Hit
 from shared.contracts.kb import MAX_BODY_LENGTH, MAX_ID_LENGTH, MAX_TITLE_LENGTH, Language
-from shared.contracts.kb_v2 import MAX_SECTION_ORDER, SectionId, SectionName
+from shared.contracts.kb_v2 import MAX_SECTION_NAME_LENGTH, MAX_SECTION_ORDER, SectionId
+from shared.types import TextOnly
+
+# What an editor or a user types; the event contracts keep their own (older) types.
+SectionName = Annotated[str, Field(min_length=1, max_length=MAX_SECTION_NAME_LENGTH), TextOnly]
+Tag = Annotated[str, TextOnly]
 
 
 class VariantOut(BaseModel):
@@ -64,8 +70,8 @@ class SuggestOut(BaseModel):
 class DeflectIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    topic: str = Field(default="", max_length=200)
-    text: str = Field(default="", max_length=10_000, description="What the user typed so far.")
+    topic: Annotated[str, Field(max_length=200), TextOnly] = ""
+    text: Annotated[str, Field(max_length=10_000, description="What the user typed so far."), TextOnly] = ""
     lang: Language | None = None
 
 
@@ -80,18 +86,22 @@ class ArticleUpdateIn(BaseModel):
 
     lang: Language
     section: SectionId = Field(description="The id of a live section (`GET /api/v1/kb/sections`).")
-    title: str = Field(min_length=1, max_length=MAX_TITLE_LENGTH)
-    body: str = Field(default="", max_length=MAX_BODY_LENGTH)
-    slug: str = Field(default="", max_length=MAX_ID_LENGTH)
-    url: str = Field(default="", max_length=2000, description="An http or https link (e.g. the wiki page).")
-    tags: list[str] = Field(default_factory=list, max_length=50)
-    translations: list[str] = Field(default_factory=list, max_length=20)
+    title: Annotated[str, Field(min_length=1, max_length=MAX_TITLE_LENGTH), TextOnly]
+    body: Annotated[str, Field(max_length=MAX_BODY_LENGTH), TextOnly] = ""
+    slug: Annotated[str, Field(max_length=MAX_ID_LENGTH), TextOnly] = ""
+    url: Annotated[
+        str, Field(max_length=2000, description="An http or https link (e.g. the wiki page)."), TextOnly
+    ] = ""
+    tags: list[Tag] = Field(default_factory=list, max_length=50)
+    translations: list[Tag] = Field(default_factory=list, max_length=20)
 
 
 class ArticleIn(ArticleUpdateIn):
-    id: str = Field(
-        min_length=1, max_length=MAX_ID_LENGTH, description="Stable external id, e.g. a wiki URL."
-    )
+    id: Annotated[
+        str,
+        Field(min_length=1, max_length=MAX_ID_LENGTH, description="Stable external id, e.g. a wiki URL."),
+        TextOnly,
+    ]
 
 
 class WriteOut(BaseModel):
@@ -105,7 +115,7 @@ class FeedbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     helpful: bool
-    comment: str = Field(default="", max_length=2000)
+    comment: Annotated[str, Field(max_length=2000), TextOnly] = ""
 
 
 class FeedbackCountsOut(BaseModel):
