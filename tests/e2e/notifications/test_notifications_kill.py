@@ -113,9 +113,9 @@ async def test_killed_between_effect_and_ack_the_reply_still_raises_exactly_one_
         async def raised_once() -> bool:
             stream = await js.stream_info(
                 stream_name(settings, POPUPS_STREAM),
-                subjects_filter=with_prefix(prefix, "helpdesk.popups.v1.>"),
+                subjects_filter=with_prefix(prefix, "helpdesk.popups.v2.>"),
             )
-            return stream.state.subjects == {with_prefix(prefix, "helpdesk.popups.v1.raised"): 1}
+            return stream.state.subjects == {with_prefix(prefix, "helpdesk.popups.v2.raised"): 1}
 
         await eventually(raised_once)
 

@@ -24,7 +24,7 @@ from notifications.bootstrap import (
 from notifications.projections.active import ActivePopups
 from notifications.settings import NotificationsSettings
 from shared.contracts.envelope import HEADER_MSG_ID
-from shared.contracts.popups import parse_popup_event
+from shared.contracts.popups_v2 import parse_popup_event
 from shared.contracts.subjects import POPUPS_STREAM
 from tests.e2e.notifications.harness import FakeClock, send
 

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from notifications.adapters.relay import HEADER_STORE_POSITION
 from notifications.metrics import SSE_STREAMS
 from shared.contracts.envelope import EventEnvelope, UnknownEventType
-from shared.contracts.popups import DOMAIN, SCHEMA_VERSION, PopupEventData, parse_popup_event
+from shared.contracts.popups_v2 import DOMAIN, SCHEMA_VERSION, PopupEventDataV2, parse_popup_event
 from shared.contracts.subjects import ROOT, with_prefix
 from shared.logging import get_logger
 
@@ -32,7 +32,7 @@ class Change:
     """One popup change for the browser: its store position (the SSE id) and the event."""
 
     position: int
-    envelope: EventEnvelope[PopupEventData]
+    envelope: EventEnvelope[PopupEventDataV2]
 
 
 @dataclass(eq=False)
@@ -110,15 +110,16 @@ class Hub:
         self.publish_locally(Change(position, envelope))
 
     def publish_locally(self, change: Change) -> None:
-        """Queue `change` for every stream of its recipient: one user, or every user of the account."""
-        popup = change.envelope.data.popup
-        users = self._connections.get(popup.account_id)
+        """Queue `change` for every stream of its recipient: one user (a popup to them, or their own
+        change of a popup to their whole account), or every user of the account."""
+        users = self._connections.get(change.envelope.account_id)
         if not users:
             return
-        if popup.user_id is None:
+        user_id = change.envelope.data.addressed_to
+        if user_id is None:
             targets = [c for cs in users.values() for c in cs]
         else:
-            targets = list(users.get(popup.user_id, ()))
+            targets = list(users.get(user_id, ()))
         for connection in targets:
             try:
                 connection.queue.put_nowait(change)

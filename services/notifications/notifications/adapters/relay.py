@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from nats.js import JetStreamContext
 from nats.js.errors import APIError, NotFoundError
 
-from notifications.application.public import PublicEvent, event_type, to_public
+from notifications.application.public import PublicEvent, public_event
 from notifications.application.store import PopupStore
 from notifications.metrics import RELAY_POSITION
 from shared.contracts.envelope import (
@@ -113,15 +113,9 @@ class Relay:
         notifications = self._store.notifications_after(position, limit=self._batch)
         events = []
         for notification in notifications:
-            stored = self._store.decode(notification)
-            if event_type(stored) is None:
-                continue
-            popup = self._store.popup(
-                self._store.originator(notification), version=notification.originator_version
-            )
-            events.append(
-                to_public(stored, popup, position=notification.id, path_template=self._path_template)
-            )
+            event = public_event(self._store, notification, path_template=self._path_template)
+            if event is not None:
+                events.append(event)
         return events, (notifications[-1].id if notifications else position)
 
     async def _sync_position(self) -> None:

@@ -1,25 +1,40 @@
-"""Stored popup events → public events (`shared.contracts.popups`): the stored form is not the public one."""
+"""Stored popup events → public events (`shared.contracts.popups_v2`): the stored form is not the public one.
+
+A popup's own events are published as changes every recipient sees; the events of one user's own
+state of a popup sent to their whole account carry that user (`recipient_id`) and the popup as that
+user sees it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import UUID
 
+from eventsourcing.persistence import Notification
+
+from notifications.application.store import PopupStore
 from notifications.application.views import snapshot
 from notifications.domain.ids import public_event_id
-from notifications.domain.model import Popup
-from shared.contracts import popups
+from notifications.domain.model import Cause, Popup
+from notifications.domain.recipient import RecipientState, SeenPopup
+from shared.contracts import popups_v2
 from shared.contracts.envelope import Actor, ActorKind, EventEnvelope
-from shared.contracts.popups import PopupEventData
+from shared.contracts.popups_v2 import PopupEventDataV2
 from shared.contracts.subjects import event_subject
 
+_CHANGES = {
+    "Delivered": "popup.delivered",
+    "Snoozed": "popup.snoozed",
+    "DueAgain": "popup.due_again",
+    "Opened": "popup.opened",
+    "Deleted": "popup.deleted",
+}
 _TYPES: dict[type[object], str] = {
     Popup.Raised: "popup.raised",  # type: ignore[attr-defined]
-    Popup.Delivered: "popup.delivered",  # type: ignore[attr-defined]
-    Popup.Snoozed: "popup.snoozed",  # type: ignore[attr-defined]
-    Popup.DueAgain: "popup.due_again",  # type: ignore[attr-defined]
-    Popup.Opened: "popup.opened",  # type: ignore[attr-defined]
-    Popup.Deleted: "popup.deleted",  # type: ignore[attr-defined]
+    **{getattr(Popup, name): type_ for name, type_ in _CHANGES.items()},
+    # A recipient's `Started` is not published: it changes nothing they see.
+    **{getattr(RecipientState, name): type_ for name, type_ in _CHANGES.items()},
 }
 
 
@@ -29,40 +44,72 @@ class PublicEvent:
 
     position: int
     subject: str
-    envelope: EventEnvelope[PopupEventData]
+    envelope: EventEnvelope[PopupEventDataV2]
 
     def body(self) -> bytes:
         return self.envelope.model_dump_json(serialize_as_any=True).encode()
 
+    def is_for(self, *, account_id: str, user_id: str) -> bool:
+        """Shown on the screens of `user_id` of `account_id`."""
+        addressed_to = self.envelope.data.addressed_to
+        return self.envelope.account_id == account_id and addressed_to in (None, user_id)
+
 
 def event_type(stored: object) -> str | None:
-    """The public type of a stored event, or None for events that are not published (requesters)."""
+    """The public type of a stored event, or None for events that are not published (requesters,
+    a recipient's first record of a popup)."""
     return _TYPES.get(type(stored))
 
 
-def to_public(stored: object, popup: Popup, *, position: int, path_template: str) -> PublicEvent:
-    """`popup` is the aggregate as it was right after `stored` (the same version)."""
+def public_event(store: PopupStore, notification: Notification, *, path_template: str) -> PublicEvent | None:
+    """The public form of one stored event, or None when it is not published."""
+    stored = store.decode(notification)
+    if event_type(stored) is None:
+        return None
+    originator, version = store.originator(notification), notification.originator_version
+    if isinstance(stored, RecipientState.Event):
+        own = store.recipient_state_by_id(originator, version=version)
+        assert own is not None  # its event was just read
+        # The popup's fields other than its state never change: its latest version will do.
+        seen = SeenPopup(store.popup(own.popup_id), own)
+        return to_public(stored, seen, own, position=notification.id, path_template=path_template)
+    popup = store.popup(originator, version=version)
+    return to_public(stored, SeenPopup(popup), popup, position=notification.id, path_template=path_template)
+
+
+def to_public(
+    stored: object,
+    seen: SeenPopup,
+    changed: Popup | RecipientState,
+    *,
+    position: int,
+    path_template: str,
+) -> PublicEvent:
+    """`changed` is the aggregate `stored` belongs to, as it was right after it (the same version);
+    `seen` the popup as the event's recipients see it then."""
     type_ = event_type(stored)
     if type_ is None:
         raise ValueError(f"{type(stored).__qualname__} is not a public popup event")
-    view = snapshot(popup, path_template=path_template)
-    model = popups.EVENT_TYPES[type_]
-    fields: dict[str, object] = {"popup": view}
-    if model is popups.PopupRaised:
-        fields["source_event_id"] = popup.source_event_id
-    elif model is popups.PopupSnoozed:
-        fields["until"] = popup.snoozed_until
-    cause = popup.cause
-    at: datetime = getattr(stored, "at", None) or popup.modified_on
-    envelope = EventEnvelope[PopupEventData](
-        event_id=public_event_id(popup.id, popup.version),
+    model = popups_v2.EVENT_TYPES[type_]
+    fields: dict[str, object] = {"popup": snapshot(seen, path_template=path_template)}
+    if model is popups_v2.PopupRaisedV2:
+        fields["source_event_id"] = seen.popup.source_event_id
+    elif model is popups_v2.PopupSnoozedV2:
+        fields["until"] = seen.snoozed_until
+    if isinstance(changed, RecipientState):
+        fields["recipient_id"] = changed.user_id
+    cause: Cause = changed.cause
+    at: datetime = getattr(stored, "at", None) or changed.modified_on
+    aggregate_id: UUID = changed.id
+    envelope = EventEnvelope[PopupEventDataV2](
+        event_id=public_event_id(aggregate_id, changed.version),
         type=type_,
-        schema_version=popups.SCHEMA_VERSION,
+        schema_version=popups_v2.SCHEMA_VERSION,
         occurred_at=at,
-        account_id=popup.account_id,
-        aggregate_id=popup.id,
-        aggregate_version=popup.version,
-        ticket_number=popup.ticket_number,
+        account_id=seen.account_id,
+        aggregate_id=aggregate_id,
+        aggregate_version=changed.version,
+        ticket_number=seen.ticket_number,
         actor=Actor(kind=ActorKind(cause["actor_kind"]), id=cause["actor_id"], name=cause["actor_name"]),
         correlation_id=cause["correlation_id"],
         causation_id=cause["causation_id"],
@@ -70,6 +117,6 @@ def to_public(stored: object, popup: Popup, *, position: int, path_template: str
     )
     return PublicEvent(
         position=position,
-        subject=event_subject(popups.DOMAIN, type_, popups.SCHEMA_VERSION),
+        subject=event_subject(popups_v2.DOMAIN, type_, popups_v2.SCHEMA_VERSION),
         envelope=envelope,
     )

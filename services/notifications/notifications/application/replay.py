@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from uuid import UUID
 
-from notifications.application.public import PublicEvent, event_type, to_public
+from notifications.application.public import PublicEvent, public_event
 from notifications.application.service import Recipient
 from notifications.application.store import PopupStore
 
@@ -20,10 +19,10 @@ class Replay:
 def changes_since(
     store: PopupStore, position: int, *, upto: int, recipient: Recipient, path_template: str, limit: int
 ) -> Replay:
-    """The public events of `recipient`'s popups stored after `position`, up to `upto` (inclusive)."""
+    """The public events of `recipient`'s popups stored after `position`, up to `upto` (inclusive):
+    the same ones the live stream would have sent them."""
     if upto - position > limit:
         return Replay(events=[], complete=False)
-    audience: dict[UUID, bool] = {}
     events: list[PublicEvent] = []
     cursor = position
     while cursor < upto:
@@ -34,17 +33,7 @@ def changes_since(
             if notification.id > upto:
                 return Replay(events=events, complete=True)
             cursor = notification.id
-            stored = store.decode(notification)
-            if event_type(stored) is None:
-                continue
-            popup_id = store.originator(notification)
-            if popup_id not in audience:
-                latest = store.popup(popup_id)
-                audience[popup_id] = latest.is_addressed_to(
-                    account_id=recipient.account_id, user_id=recipient.user_id
-                )
-            if not audience[popup_id]:
-                continue
-            popup = store.popup(popup_id, version=notification.originator_version)
-            events.append(to_public(stored, popup, position=notification.id, path_template=path_template))
+            event = public_event(store, notification, path_template=path_template)
+            if event is not None and event.is_for(account_id=recipient.account_id, user_id=recipient.user_id):
+                events.append(event)
     return Replay(events=events, complete=True)

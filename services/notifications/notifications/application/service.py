@@ -15,7 +15,8 @@ from notifications.application.store import PopupStore
 from notifications.domain.clock import Clock
 from notifications.domain.errors import PopupNotFound, RequesterNotSeenYet
 from notifications.domain.ids import popup_id_for_ticket_event, requester_id
-from notifications.domain.model import Cause, Popup, TicketRequester
+from notifications.domain.model import Cause, Lifecycle, Popup, TicketRequester
+from notifications.domain.recipient import RecipientState, SeenPopup
 from shared.contracts.envelope import ActorKind, EventEnvelope
 from shared.contracts.popups import PopupKind
 from shared.contracts.tickets import TicketCreated, TicketEventData, TicketReplied
@@ -88,8 +89,13 @@ class PopupService:
 
     # --- the recipient's actions ---------------------------------------------------------------
 
-    def get(self, popup_id: UUID, *, by: Recipient) -> Popup:
-        """The popup, if it is addressed to `by`; otherwise as if it did not exist."""
+    def get(self, popup_id: UUID, *, by: Recipient) -> SeenPopup:
+        """The popup as `by` sees it, if it is addressed to them; otherwise as if it did not exist."""
+        popup = self._addressed(popup_id, by)
+        own = self.store.recipient_state(popup_id, by.user_id) if popup.user_id is None else None
+        return SeenPopup(popup, own)
+
+    def _addressed(self, popup_id: UUID, by: Recipient) -> Popup:
         try:
             popup = self.store.popup(popup_id)
         except (AggregateNotFoundError, TypeError):
@@ -98,9 +104,11 @@ class PopupService:
             raise PopupNotFound(popup_id)
         return popup
 
-    def mark_delivered(self, popup_id: UUID, *, by: Recipient, correlation_id: str | None = None) -> Popup:
+    def mark_delivered(
+        self, popup_id: UUID, *, by: Recipient, correlation_id: str | None = None
+    ) -> SeenPopup:
         cause = by.cause(correlation_id)
-        return self._act(popup_id, by, lambda p, now: p.mark_delivered(at=now, cause=cause))
+        return self._act(popup_id, by, cause, lambda p, now: p.mark_delivered(at=now, cause=cause))
 
     def snooze(
         self,
@@ -109,47 +117,62 @@ class PopupService:
         by: Recipient,
         until: datetime | None = None,
         correlation_id: str | None = None,
-    ) -> Popup:
+    ) -> SeenPopup:
         """ "Remind later": until the chosen time, or after the default delay."""
         cause = by.cause(correlation_id)
 
-        def apply(popup: Popup, now: datetime) -> None:
+        def apply(popup: Lifecycle, now: datetime) -> None:
             end = until if until is not None else now + self.default_snooze
             popup.snooze(until=end, at=now, longest=self.longest_snooze, cause=cause)
 
-        return self._act(popup_id, by, apply)
+        return self._act(popup_id, by, cause, apply)
 
-    def open(self, popup_id: UUID, *, by: Recipient, correlation_id: str | None = None) -> Popup:
+    def open(self, popup_id: UUID, *, by: Recipient, correlation_id: str | None = None) -> SeenPopup:
         cause = by.cause(correlation_id)
-        return self._act(popup_id, by, lambda p, now: p.open(at=now, cause=cause))
+        return self._act(popup_id, by, cause, lambda p, now: p.open(at=now, cause=cause))
 
-    def delete(self, popup_id: UUID, *, by: Recipient, correlation_id: str | None = None) -> Popup:
+    def delete(self, popup_id: UUID, *, by: Recipient, correlation_id: str | None = None) -> SeenPopup:
         cause = by.cause(correlation_id)
-        return self._act(popup_id, by, lambda p, now: p.delete(at=now, cause=cause))
+        return self._act(popup_id, by, cause, lambda p, now: p.delete(at=now, cause=cause))
 
-    def _act(self, popup_id: UUID, by: Recipient, apply: Callable[[Popup, datetime], None]) -> Popup:
+    def _act(
+        self, popup_id: UUID, by: Recipient, cause: Cause, apply: Callable[[Lifecycle, datetime], None]
+    ) -> SeenPopup:
+        """Apply a recipient's action: to the popup itself when it is theirs alone, else to their own
+        state of it (started by their first action), so nobody else's screens change."""
         for _ in range(_ATTEMPTS):
-            popup = self.get(popup_id, by=by)
-            apply(popup, self.clock.now())
+            seen, now = self.get(popup_id, by=by), self.clock.now()
+            target: Popup | RecipientState
+            if seen.popup.user_id is not None:
+                target = seen.popup
+            else:
+                target = seen.own or RecipientState.start(seen.popup, user_id=by.user_id, at=now, cause=cause)
+            apply(target, now)
             try:
-                self.store.save(popup)
+                self.store.save(target)
             except IntegrityError:
                 continue
-            return popup
+            return SeenPopup(seen.popup, target if isinstance(target, RecipientState) else None)
         raise ConcurrentChange(popup_id)
 
     # --- the system's actions ------------------------------------------------------------------
 
-    def end_snooze_if_due(self, popup_id: UUID) -> bool:
-        """Record "due again" for a snooze whose time has come; another replica doing it first is fine."""
+    def end_snooze_if_due(self, popup_id: UUID, user_id: str | None = None) -> bool:
+        """Record "due again" for a snooze whose time has come (of the popup, or of `user_id`'s own
+        state of it); another replica doing it first is fine."""
+        target: Popup | RecipientState | None
         try:
-            popup = self.store.popup(popup_id)
+            target = (
+                self.store.popup(popup_id)
+                if user_id is None
+                else self.store.recipient_state(popup_id, user_id)
+            )
         except (AggregateNotFoundError, TypeError):
             return False
-        if not popup.end_snooze_if_due(at=self.clock.now(), cause=SYSTEM_CAUSE):
+        if target is None or not target.end_snooze_if_due(at=self.clock.now(), cause=SYSTEM_CAUSE):
             return False
         try:
-            self.store.save(popup)
+            self.store.save(target)
         except IntegrityError:
             return False
         return True

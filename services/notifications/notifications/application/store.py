@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
-from eventsourcing.application import Application
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Notification
 
+from notifications.domain.ids import recipient_state_id
 from notifications.domain.model import Popup
+from notifications.domain.recipient import RecipientState
 
 
 class PopupStore(Application[UUID]):
-    """Popups and ticket requesters, one notification log (the outbox the relay follows)."""
+    """Popups, each user's own state of popups sent to their whole account, and ticket requesters: one
+    notification log (the outbox the relay follows)."""
 
     name = "NOTIFICATIONS"
 
@@ -37,6 +40,21 @@ class PopupStore(Application[UUID]):
         if not isinstance(popup, Popup):
             raise TypeError(f"{popup_id} is not a popup")
         return popup
+
+    def recipient_state(
+        self, popup_id: UUID, user_id: str, *, version: int | None = None
+    ) -> RecipientState | None:
+        """`user_id`'s own state of an account-wide popup; None until their first action on it."""
+        return self.recipient_state_by_id(recipient_state_id(popup_id, user_id), version=version)
+
+    def recipient_state_by_id(self, state_id: UUID, *, version: int | None = None) -> RecipientState | None:
+        try:
+            state: object = self.repository.get(state_id, version=version)
+        except AggregateNotFoundError:
+            return None
+        if not isinstance(state, RecipientState):
+            raise TypeError(f"{state_id} is not a recipient's state")
+        return state
 
 
 def open_store(env: dict[str, str]) -> PopupStore:

@@ -26,3 +26,8 @@ def requester_id(ticket_id: UUID) -> UUID:
 def public_event_id(popup_id: UUID, version: int) -> UUID:
     """The stable public id (and `Nats-Msg-Id`) of one stored popup event."""
     return uuid5(NAMESPACE, f"popup-event:{popup_id}:{version}")
+
+
+def recipient_state_id(popup_id: UUID, user_id: str) -> UUID:
+    """One user's own state of a popup sent to their whole account (`RecipientState`)."""
+    return uuid5(NAMESPACE, f"recipient-state:{popup_id}:{user_id}")

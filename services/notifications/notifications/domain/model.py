@@ -3,6 +3,9 @@
 Time is always passed in (`at`), never read here, so the clock is injected by the application layer
 and a snooze coming due is tested without waiting. Nothing expires by itself: a snoozed popup whose
 time has come is *due* (shown again), and only the recipient deletes one.
+
+A popup sent to every user of an account is acted on by each user for themselves: their actions are
+recorded on their own `RecipientState` of it (`domain.recipient`), under the same rules (`Lifecycle`).
 """
 
 from __future__ import annotations
@@ -39,7 +42,101 @@ class Cause(TypedDict):
     causation_id: str | None
 
 
-class Popup(Aggregate):
+class Lifecycle:
+    """The rules of a popup's states, shared by a `Popup` and by one user's `RecipientState` of a popup
+    sent to their whole account: each command checks them, then records one of the aggregate's own
+    events (`_delivered`, `_snoozed`, `_due_again`, `_opened`, `_deleted`)."""
+
+    status: PopupStatus
+    snoozed_until: datetime | None
+
+    # --- queries -------------------------------------------------------------------------------
+
+    def status_at(self, now: datetime) -> PopupStatus:
+        """The status as the recipient sees it at `now`: a snooze whose time has come is due."""
+        return status_at(self.status, snoozed_until=self.snoozed_until, now=now)
+
+    def is_active(self, now: datetime) -> bool:
+        """Shown to its recipient at `now` (not hidden by a snooze, not opened, not deleted)."""
+        return self.status_at(now) in SHOWN
+
+    # --- commands ------------------------------------------------------------------------------
+
+    def mark_delivered(self, *, at: datetime, cause: Cause) -> None:
+        """Shown on a screen; a second tab reporting the same is not a new fact."""
+        self._end_snooze_if_due(at=at, cause=cause)
+        if self.status is PopupStatus.DELIVERED:
+            return
+        self._check_status("mark delivered", PopupStatus.RAISED, PopupStatus.DUE)
+        self._delivered(at=at, cause=cause)
+
+    def snooze(self, *, until: datetime, at: datetime, longest: timedelta, cause: Cause) -> None:
+        """ "Remind later": hide until `until` (again, if it is already snoozed)."""
+        self._check_status(
+            "snooze", PopupStatus.RAISED, PopupStatus.DELIVERED, PopupStatus.SNOOZED, PopupStatus.DUE
+        )
+        if until <= at:
+            raise InvalidSnooze("the snooze must end in the future")
+        if until - at > longest:
+            raise InvalidSnooze(f"a popup can be snoozed for at most {_human(longest)}")
+        self._snoozed(until=until, at=at, cause=cause)
+
+    def end_snooze_if_due(self, *, at: datetime, cause: Cause) -> bool:
+        """Record that the snooze came to its end; False when it has not (or was ended already)."""
+        return self._end_snooze_if_due(at=at, cause=cause)
+
+    def open(self, *, at: datetime, cause: Cause) -> None:
+        """ "View fully": the user goes to the request; opening twice records nothing new."""
+        if self.status is PopupStatus.OPENED:
+            return
+        self._check_status(
+            "open", PopupStatus.RAISED, PopupStatus.DELIVERED, PopupStatus.SNOOZED, PopupStatus.DUE
+        )
+        self._opened(at=at, cause=cause)
+
+    def delete(self, *, at: datetime, cause: Cause) -> None:
+        """Final: the popup is gone from every screen of its recipient."""
+        self._check_status(
+            "delete",
+            PopupStatus.RAISED,
+            PopupStatus.DELIVERED,
+            PopupStatus.SNOOZED,
+            PopupStatus.DUE,
+            PopupStatus.OPENED,
+        )
+        self._deleted(at=at, cause=cause)
+
+    # --- guards --------------------------------------------------------------------------------
+
+    def _check_status(self, action: str, *allowed: PopupStatus) -> None:
+        if self.status not in allowed:
+            raise IllegalTransition(action, self.status.value)
+
+    def _end_snooze_if_due(self, *, at: datetime, cause: Cause) -> bool:
+        if self.status_at(at) is PopupStatus.DUE and self.status is PopupStatus.SNOOZED:
+            self._due_again(at=at, cause=cause)
+            return True
+        return False
+
+    # --- recorded by each aggregate's own events ----------------------------------------------
+
+    def _delivered(self, *, at: datetime, cause: Cause) -> None:
+        raise NotImplementedError
+
+    def _snoozed(self, *, until: datetime, at: datetime, cause: Cause) -> None:
+        raise NotImplementedError
+
+    def _due_again(self, *, at: datetime, cause: Cause) -> None:
+        raise NotImplementedError
+
+    def _opened(self, *, at: datetime, cause: Cause) -> None:
+        raise NotImplementedError
+
+    def _deleted(self, *, at: datetime, cause: Cause) -> None:
+        raise NotImplementedError
+
+
+class Popup(Lifecycle, Aggregate):
     """One popup for one user, or for every user of an account (`user_id is None`)."""
 
     @event("Raised")
@@ -81,14 +178,6 @@ class Popup(Aggregate):
 
     # --- queries -------------------------------------------------------------------------------
 
-    def status_at(self, now: datetime) -> PopupStatus:
-        """The status as the recipient sees it at `now`: a snooze whose time has come is due."""
-        return status_at(self.status, snoozed_until=self.snoozed_until, now=now)
-
-    def is_active(self, now: datetime) -> bool:
-        """Shown to its recipient at `now` (not hidden by a snooze, not opened, not deleted)."""
-        return self.status_at(now) in SHOWN
-
     def is_addressed_to(self, *, account_id: str | None, user_id: str) -> bool:
         return self.account_id == account_id and (self.user_id is None or self.user_id == user_id)
 
@@ -97,63 +186,7 @@ class Popup(Aggregate):
         if fingerprint is not None and self.fingerprint is not None and fingerprint != self.fingerprint:
             raise IdempotencyKeyReused()
 
-    # --- commands ------------------------------------------------------------------------------
-
-    def mark_delivered(self, *, at: datetime, cause: Cause) -> None:
-        """Shown on a screen; a second tab reporting the same is not a new fact."""
-        self._end_snooze_if_due(at=at, cause=cause)
-        if self.status is PopupStatus.DELIVERED:
-            return
-        self._check_status("mark delivered", PopupStatus.RAISED, PopupStatus.DUE)
-        self._delivered(at=at, cause=cause)
-
-    def snooze(self, *, until: datetime, at: datetime, longest: timedelta, cause: Cause) -> None:
-        """ "Remind later": hide until `until` (again, if it is already snoozed)."""
-        self._check_status(
-            "snooze", PopupStatus.RAISED, PopupStatus.DELIVERED, PopupStatus.SNOOZED, PopupStatus.DUE
-        )
-        if until <= at:
-            raise InvalidSnooze("the snooze must end in the future")
-        if until - at > longest:
-            raise InvalidSnooze(f"a popup can be snoozed for at most {_human(longest)}")
-        self._snoozed(until=until, at=at, cause=cause)
-
-    def end_snooze_if_due(self, *, at: datetime, cause: Cause) -> bool:
-        """Record that the snooze came to its end; False when it has not (or was ended already)."""
-        return self._end_snooze_if_due(at=at, cause=cause)
-
-    def open(self, *, at: datetime, cause: Cause) -> None:
-        """ "View fully": the user goes to the request; opening twice records nothing new."""
-        if self.status is PopupStatus.OPENED:
-            return
-        self._check_status(
-            "open", PopupStatus.RAISED, PopupStatus.DELIVERED, PopupStatus.SNOOZED, PopupStatus.DUE
-        )
-        self._opened(at=at, cause=cause)
-
-    def delete(self, *, at: datetime, cause: Cause) -> None:
-        """Final: the popup is gone from every screen."""
-        self._check_status(
-            "delete",
-            PopupStatus.RAISED,
-            PopupStatus.DELIVERED,
-            PopupStatus.SNOOZED,
-            PopupStatus.DUE,
-            PopupStatus.OPENED,
-        )
-        self._deleted(at=at, cause=cause)
-
-    # --- guards and events ---------------------------------------------------------------------
-
-    def _check_status(self, action: str, *allowed: PopupStatus) -> None:
-        if self.status not in allowed:
-            raise IllegalTransition(action, self.status.value)
-
-    def _end_snooze_if_due(self, *, at: datetime, cause: Cause) -> bool:
-        if self.status_at(at) is PopupStatus.DUE and self.status is PopupStatus.SNOOZED:
-            self._due_again(at=at, cause=cause)
-            return True
-        return False
+    # --- events ----------------------------------------------------------------------------------
 
     @event("Delivered")
     def _delivered(self, *, at: datetime, cause: Cause) -> None:

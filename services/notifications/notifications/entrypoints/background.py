@@ -38,6 +38,9 @@ async def follow(parts: Components) -> None:
             ended = 0
             for popup_id in due:
                 ended += await asyncio.to_thread(parts.service.end_snooze_if_due, popup_id)
+            own_due = await asyncio.to_thread(parts.active.own_snoozes_due, parts.clock.now())
+            for popup_id, user_id in own_due:
+                ended += await asyncio.to_thread(parts.service.end_snooze_if_due, popup_id, user_id)
             if ended:
                 parts.changed()
                 continue  # the view has more to apply now, and more snoozes may be due

@@ -14,7 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from notifications.application.service import Recipient
 from notifications.application.views import Shown, navigation, snapshot
 from notifications.components import Components, components
-from notifications.domain.model import Popup
+from notifications.domain.recipient import SeenPopup
 from notifications.entrypoints.errors import translated
 from notifications.projections.active import ActivePopup
 from shared.auth import Principal, Role, requires_role
@@ -59,8 +59,8 @@ async def _command(
     parts: Components,
     principal: Principal,
     request: Request,
-    command: Callable[[Recipient, str | None], Popup],
-) -> Popup:
+    command: Callable[[Recipient, str | None], SeenPopup],
+) -> SeenPopup:
     """Run one command for the caller in a thread, then let the relay publish what it recorded."""
     by, correlation_id = recipient_of(principal), request.state.correlation_id
     popup = await asyncio.to_thread(translated(lambda: command(by, correlation_id)))
@@ -97,7 +97,8 @@ async def get_popup(popup_id: UUID, principal: HotelUser, parts: Parts) -> Popup
 async def mark_delivered(
     popup_id: UUID, principal: HotelUser, parts: Parts, request: Request
 ) -> PopupSnapshot:
-    """Shown on a screen; every tab may say so, only the first one is recorded."""
+    """Shown on a screen; every tab may say so, only the first one is recorded. Like every action
+    here, on a popup sent to the whole account it changes the caller's own state of it only."""
     popup = await _command(
         parts,
         principal,
@@ -115,7 +116,7 @@ async def snooze(
     request: Request,
     body: Annotated[SnoozeRequest | None, Body()] = None,
 ) -> PopupSnapshot:
-    """ "Remind later": hidden from every tab until the time comes, then shown again."""
+    """ "Remind later": hidden from every tab of the caller until the time comes, then shown again."""
     until = body.until if body else None
     if body is not None and body.minutes is not None:
         until = parts.clock.now() + timedelta(minutes=body.minutes)
@@ -130,7 +131,7 @@ async def snooze(
 
 @router.post("/{popup_id}/open", response_model=Opened)
 async def open_popup(popup_id: UUID, principal: HotelUser, parts: Parts, request: Request) -> Opened:
-    """ "View fully": marks it opened everywhere and says where to go."""
+    """ "View fully": marks it opened in every tab of the caller and says where to go."""
     popup = await _command(
         parts, principal, request, lambda by, corr: parts.service.open(popup_id, by=by, correlation_id=corr)
     )
@@ -142,7 +143,7 @@ async def open_popup(popup_id: UUID, principal: HotelUser, parts: Parts, request
 
 @router.post("/{popup_id}/delete", response_model=PopupSnapshot)
 async def delete_popup(popup_id: UUID, principal: HotelUser, parts: Parts, request: Request) -> PopupSnapshot:
-    """Gone from every tab, for good (the answer stays in the request's history)."""
+    """Gone from every tab of the caller, for good (the answer stays in the request's history)."""
     popup = await _command(
         parts, principal, request, lambda by, corr: parts.service.delete(popup_id, by=by, correlation_id=corr)
     )

@@ -1,8 +1,10 @@
 """The active popups of every recipient: a table next to the store, following its notification log.
 
 Only popups that can still be shown are kept (not opened, not deleted): what the list endpoint and
-the due-snooze scan read. How it follows the log (batches with their position in one transaction,
-replicas taking turns, `rebuild()`) is `follower.FollowedView`.
+the due-snooze scan read. Beside them, each user's own state of a popup sent to their whole account
+(`recipients`): a user who opened or deleted one no longer sees it; their colleagues still do. How it
+follows the log (batches with their position in one transaction, replicas taking turns, `rebuild()`)
+is `follower.FollowedView`.
 """
 
 # ruff: noqa: S608 -- table names come from code and the validated schema setting; values are parameters
@@ -19,13 +21,16 @@ from eventsourcing.persistence import Notification
 
 from notifications.adapters.sqldb import SqlDatabase, Transaction
 from notifications.domain.model import Popup, status_at
+from notifications.domain.recipient import RecipientState
+from notifications.projections import recipients
 from notifications.projections.follower import FollowedView, raised_columns, time_of
 from shared.contracts.popups import PopupKind, PopupStatus
 from shared.days import to_micros
 
-__all__ = ["DUE_SCAN", "NAME", "ActivePopup", "ActivePopups", "create_tables"]
+__all__ = ["DUE_SCAN", "NAME", "OWN_DUE_SCAN", "ActivePopup", "ActivePopups", "create_tables"]
 
 NAME = "active_popups"
+RECIPIENTS = recipients.table_name(NAME)
 _COLUMNS = (
     "popup_id, account_id, user_id, kind, status, title, body, ticket_id, ticket_number, "
     "raised_at, snoozed_until, version"
@@ -36,6 +41,18 @@ DUE_SCAN = (
     "SELECT popup_id FROM {active} WHERE status = 'snoozed' AND snoozed_until <= :now"
     " ORDER BY snoozed_until LIMIT :limit"
 )
+# The same for users' own snoozes of popups sent to their whole account (`active_popups_own_snoozed`).
+OWN_DUE_SCAN = (
+    "SELECT popup_id, user_id FROM {recipients} WHERE status = 'snoozed' AND snoozed_until <= :now"
+    " ORDER BY snoozed_until LIMIT :limit"
+)
+# What one user sees of each popup of their account, through their own state where they have one.
+_SEEN = (
+    "SELECT p.popup_id, p.account_id, p.user_id, p.kind, {status} AS status, p.title, p.body, p.ticket_id,"
+    " p.ticket_number, p.raised_at, {snoozed_until} AS snoozed_until, {version} AS version,"
+    " p.raised_position FROM {{active}} p {join}"
+    " WHERE p.account_id = :account AND (p.user_id IS NULL OR p.user_id = :user)"
+).format(join=recipients.JOIN, **recipients.SEEN)
 
 
 @dataclass(frozen=True)
@@ -81,6 +98,7 @@ class ActivePopup:
 
 class ActivePopups(FollowedView):
     NAME = NAME
+    EXTRA_TABLES = (RECIPIENTS,)
     DDL = (
         "CREATE TABLE IF NOT EXISTS {table} ("
         " popup_id text PRIMARY KEY, account_id text NOT NULL, user_id text,"
@@ -91,9 +109,15 @@ class ActivePopups(FollowedView):
         f"CREATE INDEX IF NOT EXISTS {NAME}_by_account ON {{table}} (account_id, raised_position)",
         # The due scan (DUE_SCAN) reads only snoozed rows whose time has come.
         f"CREATE INDEX IF NOT EXISTS {NAME}_snoozed ON {{table}} (snoozed_until) WHERE status = 'snoozed'",
+        *recipients.ddl(NAME),
+        f"CREATE INDEX IF NOT EXISTS {NAME}_own_snoozed ON {{{RECIPIENTS}}} (snoozed_until)"
+        " WHERE status = 'snoozed'",
     )
 
     def _apply(self, tx: Transaction, notification: Notification, event: DomainEventProtocol[UUID]) -> None:
+        if isinstance(event, RecipientState.Event):
+            recipients.apply(tx, self._extra[RECIPIENTS], notification, event)
+            return
         if not isinstance(event, Popup.Event):
             return  # ticket requesters are not shown
         key = {"id": str(self._store.originator(notification)), "version": notification.originator_version}
@@ -127,9 +151,9 @@ class ActivePopups(FollowedView):
 
     def for_recipient(self, *, account_id: str, user_id: str, now: datetime) -> list[ActivePopup]:
         """The popups this user sees at `now`, in the order they were raised."""
+        seen = _SEEN.format(active=self._table, recipients=self._extra[RECIPIENTS])
         rows = self.db.query(
-            f"SELECT {_COLUMNS} FROM {self._table} WHERE account_id = :account"
-            " AND (user_id IS NULL OR user_id = :user)"
+            f"SELECT {_COLUMNS} FROM ({seen}) AS seen WHERE status NOT IN ('opened', 'deleted')"
             " AND (status <> 'snoozed' OR snoozed_until <= :now) ORDER BY raised_position",
             {"account": account_id, "user": user_id, "now": to_micros(now)},
         )
@@ -140,9 +164,19 @@ class ActivePopups(FollowedView):
         rows = self.db.query(DUE_SCAN.format(active=self._table), {"now": to_micros(now), "limit": limit})
         return [UUID(str(row[0])) for row in rows]
 
+    def own_snoozes_due(self, now: datetime, *, limit: int = 500) -> list[tuple[UUID, str]]:
+        """(popup, user) of users' own snoozes whose time has come, "due again" not recorded yet."""
+        statement = OWN_DUE_SCAN.format(recipients=self._extra[RECIPIENTS])
+        rows = self.db.query(statement, {"now": to_micros(now), "limit": limit})
+        return [(UUID(str(row[0])), str(row[1])) for row in rows]
+
     def rows(self) -> list[tuple[Any, ...]]:
         """Every row as stored, in a stable order (to compare a rebuilt view with a followed one)."""
         return self.db.query(f"SELECT {_COLUMNS}, raised_position FROM {self._table} ORDER BY popup_id")
+
+    def recipient_rows(self) -> list[tuple[Any, ...]]:
+        """Every user's own state as stored, in a stable order (as `rows()`)."""
+        return self.db.query(f"SELECT * FROM {self._extra[RECIPIENTS]} ORDER BY state_id")
 
 
 def create_tables(db: SqlDatabase) -> None:

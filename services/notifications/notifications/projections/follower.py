@@ -42,14 +42,18 @@ class FollowedView(ABC):
     """One read model: its rows, its position row, and the rules that turn events into rows."""
 
     NAME: ClassVar[str]
-    # `CREATE … IF NOT EXISTS` statements; `{table}` is the view's (schema-qualified) table.
+    # `CREATE … IF NOT EXISTS` statements; `{table}` is the view's (schema-qualified) table, and
+    # `{<name>}` each of its `EXTRA_TABLES`.
     DDL: ClassVar[Sequence[str]]
+    # Further tables of the view, emptied with it by `rebuild()`.
+    EXTRA_TABLES: ClassVar[Sequence[str]] = ()
 
     def __init__(self, store: PopupStore, db: SqlDatabase, *, batch: int = 500) -> None:
         self._store = store
         self.db = db
         self._batch = batch
         self._table = db.table(self.NAME)
+        self._extra = {name: db.table(name) for name in self.EXTRA_TABLES}
         self._positions = db.table(POSITIONS)
         self.position = 0  # as far as this process last saw it
 
@@ -58,8 +62,9 @@ class FollowedView(ABC):
         """Idempotent (the migration step): the view, its indexes and its position row."""
         positions = db.table(POSITIONS)
         with db.transaction() as tx:
+            tables = {name: db.table(name) for name in cls.EXTRA_TABLES}
             for statement in cls.DDL:
-                tx.execute(statement.format(table=db.table(cls.NAME)))
+                tx.execute(statement.format(table=db.table(cls.NAME), **tables))
             tx.execute(
                 f"CREATE TABLE IF NOT EXISTS {positions}"
                 " (projection text PRIMARY KEY, position bigint NOT NULL)"
@@ -101,7 +106,8 @@ class FollowedView(ABC):
         read = 0
         with self.db.transaction() as tx:
             self._lock_position(tx)
-            tx.execute(f"DELETE FROM {self._table}")
+            for table in (self._table, *self._extra.values()):
+                tx.execute(f"DELETE FROM {table}")
             self._set_position(tx, 0)
             position = 0
             while count := self._apply_batch(tx, position):

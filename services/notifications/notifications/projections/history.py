@@ -4,7 +4,9 @@ Unlike the active view nothing leaves it: an opened or deleted popup stays, with
 text, its current status and the time of its last change. Follows the store's log like every view
 here (`follower.FollowedView`); a row is updated only by a newer version of its popup, so applying
 an event twice changes nothing. Read newest raised first with keyset pagination on
-(raised_at, popup_id), through an index that starts with the account.
+(raised_at, popup_id), through an index that starts with the account. A popup sent to a whole account
+shows each user their own state of it (`recipients`): one user deleting it leaves it as it was for
+the others.
 """
 
 # ruff: noqa: S608 -- statements are assembled from the constants below only; values are parameters
@@ -21,12 +23,15 @@ from eventsourcing.persistence import Notification
 
 from notifications.adapters.sqldb import Transaction
 from notifications.domain.model import Popup
+from notifications.domain.recipient import RecipientState
+from notifications.projections import recipients
 from notifications.projections.active import ActivePopup
 from notifications.projections.follower import FollowedView, raised_columns, time_of
 from shared.contracts.popups import PopupKind, PopupStatus
 from shared.days import to_micros
 
 NAME = "popup_history"
+RECIPIENTS = recipients.table_name(NAME)
 _COLUMNS = (
     "popup_id, account_id, user_id, kind, status, title, body, ticket_id, ticket_number, "
     "raised_at, snoozed_until, version, changed_at"
@@ -84,15 +89,25 @@ def _status_condition(statuses: Sequence[PopupStatus], params: dict[str, object]
     return "(" + " OR ".join(terms) + ")"
 
 
-def history_sql(table: str, query: HistoryQuery) -> tuple[str, dict[str, object]]:
-    """The statement and parameters of one page (every value bound, never interpolated)."""
+# Every popup of one user's history as they see it, through their own state where they have one.
+_SEEN = (
+    "SELECT p.popup_id, p.account_id, p.user_id, p.kind, {status} AS status, p.title, p.body, p.ticket_id,"
+    " p.ticket_number, p.raised_at, {snoozed_until} AS snoozed_until, {version} AS version,"
+    " {changed_at} AS changed_at FROM {{history}} p {join}"
+    " WHERE p.account_id = :account AND (p.user_id IS NULL OR p.user_id = :user)"
+).format(join=recipients.JOIN, **recipients.SEEN)
+
+
+def history_sql(table: str, query: HistoryQuery, *, own: str) -> tuple[str, dict[str, object]]:
+    """The statement and parameters of one page (every value bound, never interpolated); `own` is
+    the table of users' own states."""
     params: dict[str, object] = {
         "account": query.account_id,
         "user": query.user_id,
         "now": query.now_us,
         "limit": query.limit,
     }
-    where = ["account_id = :account", "(user_id IS NULL OR user_id = :user)"]
+    where: list[str] = []
     if query.raised_from_us is not None:
         where.append("raised_at >= :raised_from")
         params["raised_from"] = query.raised_from_us
@@ -107,8 +122,9 @@ def history_sql(table: str, query: HistoryQuery) -> tuple[str, dict[str, object]
     if query.after is not None:
         where.append("(raised_at < :after_at OR (raised_at = :after_at AND popup_id < :after_id))")
         params["after_at"], params["after_id"] = query.after
+    conditions = f" WHERE {' AND '.join(where)}" if where else ""
     statement = (
-        f"SELECT {_COLUMNS} FROM {table} WHERE {' AND '.join(where)}"
+        f"SELECT {_COLUMNS} FROM ({_SEEN.format(history=table, recipients=own)}) AS seen{conditions}"
         " ORDER BY raised_at DESC, popup_id DESC LIMIT :limit"
     )
     return statement, params
@@ -116,6 +132,7 @@ def history_sql(table: str, query: HistoryQuery) -> tuple[str, dict[str, object]
 
 class PopupHistory(FollowedView):
     NAME = NAME
+    EXTRA_TABLES = (RECIPIENTS,)
     DDL = (
         "CREATE TABLE IF NOT EXISTS {table} ("
         " popup_id text PRIMARY KEY, account_id text NOT NULL, user_id text,"
@@ -125,9 +142,13 @@ class PopupHistory(FollowedView):
         " changed_at bigint NOT NULL)",
         # The history endpoint: one account's popups newest first, page after page.
         f"CREATE INDEX IF NOT EXISTS {NAME}_by_account ON {{table}} (account_id, raised_at, popup_id)",
+        *recipients.ddl(NAME),
     )
 
     def _apply(self, tx: Transaction, notification: Notification, event: DomainEventProtocol[UUID]) -> None:
+        if isinstance(event, RecipientState.Event):
+            recipients.apply(tx, self._extra[RECIPIENTS], notification, event)
+            return
         if not isinstance(event, Popup.Event):
             return  # ticket requesters are not popups
         key = {"id": str(self._store.originator(notification)), "version": notification.originator_version}
@@ -157,9 +178,13 @@ class PopupHistory(FollowedView):
 
     def page(self, query: HistoryQuery) -> list[HistoryEntry]:
         """Up to `query.limit` rows of the recipient's history, newest raised first."""
-        statement, params = history_sql(self._table, query)
+        statement, params = history_sql(self._table, query, own=self._extra[RECIPIENTS])
         return [HistoryEntry.from_history_row(row) for row in self.db.query(statement, params)]
 
     def rows(self) -> list[tuple[Any, ...]]:
         """Every row as stored, in a stable order (to compare a rebuilt view with a followed one)."""
         return self.db.query(f"SELECT {_COLUMNS}, raised_position FROM {self._table} ORDER BY popup_id")
+
+    def recipient_rows(self) -> list[tuple[Any, ...]]:
+        """Every user's own state as stored, in a stable order (as `rows()`)."""
+        return self.db.query(f"SELECT * FROM {self._extra[RECIPIENTS]} ORDER BY state_id")
