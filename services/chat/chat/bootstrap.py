@@ -16,6 +16,7 @@ from nats.js.kv import KeyValue
 from chat.adapters.directory import Directory, bucket_name, ensure_bucket
 from chat.adapters.relay import Relay
 from chat.adapters.stats import StatsPublisher, ensure_stats_stream
+from chat.adapters.support_hours import SupportHours
 from chat.adapters.tickets import TicketsClient
 from chat.application.context import HubConfig
 from chat.application.hub import ChatHub
@@ -44,6 +45,7 @@ def hub_config(settings: ChatSettings) -> HubConfig:
         max_capacity=settings.max_capacity,
         tick_seconds=settings.tick_seconds,
         queue_update_seconds=settings.queue_update_seconds,
+        any_team_fallback=settings.route_to_any_team,
         caps=SessionCaps(per_user=settings.max_chats_per_user, per_account=settings.max_chats_per_account),
     )
 
@@ -90,6 +92,7 @@ def create_app(settings: ChatSettings) -> FastAPI:
             tickets=TicketsClient(http, base_url=settings.tickets_url),
             config=config,
             clock=time.time,
+            hours=SupportHours(nc.jetstream(), prefix=common.nats_prefix),
         )
         await hub.start()
         app.state.chat_hub = hub

@@ -46,6 +46,9 @@ class ChatSettings(ServiceSettings):
     # hotel account; one more is refused with a `too_many_chats` error frame.
     max_chats_per_user: int = Field(default=2, ge=1, le=100)
     max_chats_per_account: int = Field(default=5, ge=1, le=10_000)
+    # A chat about a topic is offered first to the free specialists of the topic's team (the support
+    # directory's); with this on it goes to anyone free when none of them can take it now.
+    route_to_any_team: bool = True
     default_capacity: int = Field(default=3, ge=1, le=100)
     max_capacity: int = Field(default=20, ge=1, le=1000)
     # Content-free statistics events (started, assigned, ended) on JetStream `helpdesk.chat.v1.*`.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from pydantic import ValidationError
 
@@ -18,6 +20,7 @@ from chat.domain.model import (
     specialists_online,
     waiting_in_order,
 )
+from chat.domain.routing import may_take
 from shared.contracts.chat import (
     EVENT_TYPES,
     RELAY_SUBJECT_ROOT,
@@ -114,7 +117,7 @@ def test_an_away_or_disconnected_specialist_takes_no_new_chats_and_is_not_online
 
 
 def test_directory_records_survive_encoding_and_carry_no_personal_data() -> None:
-    agent = AgentPresence(akey="k", name="Olena", proc="p", capacity=2, sessions=("s1",))
+    agent = AgentPresence(akey="k", name="Olena", proc="p", capacity=2, sessions=("s1",), teams=("billing",))
     assert AgentPresence.decode(agent.encode()) == agent
     queued = entry("s1", 5.0).assign("k", now=6.0)
     assert QueueEntry.decode(queued.encode()) == queued
@@ -127,6 +130,7 @@ def test_directory_records_survive_encoding_and_carry_no_personal_data() -> None
         "rank",
         "agent",
         "assigned_at",
+        "team",  # the support team of the chat's topic: a team id, nothing about the user
     }
 
 
@@ -182,3 +186,19 @@ def test_chat_events_carry_no_content_and_their_stream_does_not_capture_the_rela
         assert not {"text", "phone", "name", "question", "message"} & set(model.model_fields)
     for subject in STATS_SUBJECTS:
         assert not (RELAY_SUBJECT_ROOT + ".u.x").startswith(subject.rstrip(">"))
+
+
+def test_a_topics_chat_goes_to_its_team_while_one_of_them_is_free() -> None:
+    billing = AgentPresence(
+        akey="b", name="B", proc="p", capacity=1, status=AgentStatus.AVAILABLE, teams=("billing",)
+    )
+    general = AgentPresence(
+        akey="g", name="G", proc="p", capacity=1, status=AgentStatus.AVAILABLE, teams=("general",)
+    )
+    chat = replace(entry("s1", 1.0), team="billing")
+    assert may_take(chat, billing, [billing, general], any_team_fallback=True)
+    assert not may_take(chat, general, [billing, general], any_team_fallback=True)
+    busy = billing.with_session("s0")
+    assert may_take(chat, general, [busy, general], any_team_fallback=True)
+    assert not may_take(chat, general, [busy, general], any_team_fallback=False)
+    assert may_take(replace(chat, team=None), general, [billing, general], any_team_fallback=False)

@@ -30,6 +30,7 @@ from chat.domain.errors import (
     NotWaiting,
 )
 from chat.domain.model import AgentPresence, AgentStatus, QueueEntry, QueueState, waiting_in_order
+from chat.domain.routing import may_take
 from shared.auth import Principal
 from shared.logging import get_logger
 
@@ -97,14 +98,28 @@ class AgentDesk:
         ctx.dirty.set()
         return conn
 
-    async def set_available(self, conn: AgentConnection, *, capacity: int | None, auto: bool = True) -> None:
-        """Take chats: given by the matching loop (`auto`), or only those taken by hand (`take`)."""
+    async def set_available(
+        self,
+        conn: AgentConnection,
+        *,
+        capacity: int | None,
+        auto: bool = True,
+        teams: tuple[str, ...] | None = None,
+    ) -> None:
+        """Take chats: given by the matching loop (`auto`), or only those taken by hand (`take`);
+        `teams` (when given) are the support teams whose topics' chats come to this specialist first."""
         limit = self._ctx.config.max_capacity
         wanted = min(limit, max(1, capacity)) if capacity is not None else None
 
         def available(current: AgentPresence | None) -> AgentPresence:
             base = self._require(current)
-            return replace(base, status=AgentStatus.AVAILABLE, capacity=wanted or base.capacity, auto=auto)
+            return replace(
+                base,
+                status=AgentStatus.AVAILABLE,
+                capacity=wanted or base.capacity,
+                auto=auto,
+                teams=base.teams if teams is None else teams,
+            )
 
         await self._send_status(conn, await self._change(conn, available))
         self._ctx.dirty.set()
@@ -203,8 +218,12 @@ class AgentDesk:
             if candidates is None:
                 candidates = waiting_in_order(v.value for v in directory.queue.values())
             free = held.value.free_slots
-            while free > 0 and candidates:
-                entry = candidates.pop(0)
+            everyone = [a.value for a in directory.agents.values()]
+            fallback = self._ctx.config.any_team_fallback
+            mine = [e for e in candidates if may_take(e, held.value, everyone, any_team_fallback=fallback)]
+            while free > 0 and mine:
+                entry = mine.pop(0)
+                candidates.remove(entry)
                 current = directory.queue.get(entry.sid)
                 if current is None or current.value.state is not QueueState.WAITING:
                     continue
@@ -422,5 +441,6 @@ class AgentDesk:
                 "capacity": presence.capacity,
                 "auto": presence.auto,
                 "sessions": list(presence.sessions),
+                "teams": list(presence.teams),
             }
         )

@@ -11,6 +11,7 @@ from typing import Any
 from chat.adapters.directory import Directory
 from chat.adapters.relay import Relay
 from chat.adapters.stats import StatsPublisher
+from chat.adapters.support_hours import SupportHours
 from chat.domain.model import SessionCaps
 
 Frame = dict[str, Any]
@@ -31,6 +32,8 @@ class HubConfig:
     request_timeout_seconds: float = 5.0
     queue_update_seconds: float = 0.5
     caps: SessionCaps = field(default_factory=SessionCaps)
+    # A topic's chat goes to anyone free when none of its team's specialists can take it now.
+    any_team_fallback: bool = True
 
     @property
     def refresh_every(self) -> float:
@@ -49,6 +52,8 @@ class HubContext:
     proc: str
     dirty: asyncio.Event = field(default_factory=asyncio.Event)
     recovered_at: float = float("-inf")
+    # Support's topics, teams and hours, followed from the directory's stream (none: route as before).
+    hours: SupportHours = field(default_factory=lambda: SupportHours(None))
 
     def absence_means_gone(self) -> bool:
         """A missing entry means its process is gone, except for one TTL after this process rebuilt a

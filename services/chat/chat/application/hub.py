@@ -16,6 +16,7 @@ import uuid
 from chat.adapters.directory import Change, Directory
 from chat.adapters.relay import Relay
 from chat.adapters.stats import StatsPublisher
+from chat.adapters.support_hours import SupportHours
 from chat.adapters.tickets import TicketsClient
 from chat.application.agents import AgentDesk
 from chat.application.board import QueueBoard
@@ -37,6 +38,7 @@ class ChatHub:
         tickets: TicketsClient | None,
         config: HubConfig,
         clock: Clock,
+        hours: SupportHours | None = None,
     ) -> None:
         self.ctx = HubContext(
             directory=directory,
@@ -45,6 +47,7 @@ class ChatHub:
             config=config,
             clock=clock,
             proc=uuid.uuid4().hex[:12],
+            hours=hours or SupportHours(None),
         )
         self.users = UserDesk(self.ctx, tickets=tickets)
         self.agents = AgentDesk(self.ctx)
@@ -56,6 +59,7 @@ class ChatHub:
         self.ctx.directory.subscribe(self._on_change)
         self.ctx.directory.subscribe(self.board.on_change)
         await self.ctx.directory.start()
+        self.ctx.hours.start()
         self.board.start()
         self._refreshed_at = self.ctx.clock()
         self._task = asyncio.create_task(self._run(), name="chat-hub")
@@ -71,6 +75,7 @@ class ChatHub:
         for conn in list(self.agents.connections.values()):
             await self.agents.disconnect(conn)
         await self.ctx.directory.stop()
+        await self.ctx.hours.stop()
         await self.ctx.stats.drain()
 
     def _on_change(self, change: Change) -> None:

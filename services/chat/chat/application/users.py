@@ -34,6 +34,7 @@ from chat.domain.model import (
     seat_owners,
     specialists_online,
 )
+from chat.domain.routing import OutsideHours, route
 from shared.auth import Principal
 from shared.contracts.chat import ChatAssigned, ChatEnded, ChatEventData, ChatStarted, EndReason
 from shared.contracts.envelope import Actor, ActorKind
@@ -70,6 +71,8 @@ class UserSession:
     converted: bool = False
     events: int = 0
     seats: tuple[str, ...] = ()  # the directory's seats this session holds (see `Seat`)
+    topic: str | None = None  # the support topic chosen in the chat form (None: no directory)
+    team: str | None = None  # the team that topic is answered by, offered the chat first
     subscription: Subscription | None = field(default=None, repr=False)
     # Set once the user has been told they are queued: relay messages wait for it, so the user never
     # hears "assigned" before "queued" when a specialist is free at once.
@@ -88,11 +91,19 @@ class UserDesk:
 
     # -- commands from the user's WebSocket -------------------------------------------------------
 
-    async def open(self, principal: Principal, intake: Intake, *, token: str, send: Send) -> UserSession:
+    async def open(
+        self, principal: Principal, intake: Intake, *, token: str, send: Send, topic: str | None = None
+    ) -> UserSession | None:
         """Join the queue; tell the user at once whether anyone is online and where they stand.
-        `TooManyChats` when the user or their account already has as many chats open as allowed."""
+        `TooManyChats` when the user or their account already has as many chats open as allowed.
+        Outside the hours of the chosen `topic` the user is not queued (None): they are told when it
+        opens and offered a request, pre-filled, with the first answer it would be promised."""
         ctx = self._ctx
         now = ctx.clock()
+        routing = route(ctx.hours.view, topic, now=now)
+        if isinstance(routing, OutsideHours):
+            await self._outside_hours(intake, routing, send)
+            return None
         sid = uuid.uuid4().hex
         seats = await self._take_seats(principal, sid)
         session = UserSession(
@@ -106,8 +117,12 @@ class UserDesk:
             waiting_since=now,
             queued_since=now,
             seats=seats,
+            topic=routing.topic,
+            team=routing.team,
         )
-        entry = QueueEntry(sid=sid, account_id=session.account_id, since=now, proc=ctx.proc)
+        entry = QueueEntry(
+            sid=sid, account_id=session.account_id, since=now, proc=ctx.proc, team=routing.team
+        )
         try:
             session.subscription = await ctx.relay.subscribe(
                 ctx.relay.user_subject(sid), partial(self._on_relay, session)
@@ -239,6 +254,7 @@ class UserDesk:
                 since=session.queued_since,
                 proc=self._ctx.proc,
                 rank=RANK_REQUEUED if session.requeued else RANK_NEW,
+                team=session.team,
             )
             if session.state == SessionState.ASSIGNED and session.agent_key is not None:
                 entry = entry.assign(session.agent_key, now=self._ctx.clock())
@@ -330,6 +346,7 @@ class UserDesk:
                 account_id=session.account_id,
                 since=session.queued_since,
                 proc=self._ctx.proc,
+                team=session.team,
             )
             revision = await directory.put_queue(entry.requeue(), revision=0)
         else:
@@ -394,6 +411,22 @@ class UserDesk:
             except Exception as exc:
                 log.warning("chat_seat_not_released", error=type(exc).__name__)
 
+    async def _outside_hours(self, intake: Intake, closed: OutsideHours, send: Send) -> None:
+        draft = Transcript(max_lines=self._ctx.config.transcript_max_lines).draft(
+            intake, topic=closed.topic, importance="normal"
+        )
+        log.info("chat_outside_hours", topic=closed.topic)
+        due = closed.first_response_due
+        await send(
+            {
+                "type": "outside_hours",
+                "topic": closed.topic,
+                "opens_at": closed.opens_at.isoformat() if closed.opens_at else None,
+                "first_response_due": due.isoformat() if due else None,
+                "draft": draft.as_form(),
+            }
+        )
+
     async def _offer_request(self, session: UserSession, *, reason: str) -> None:
         session.offered = True
         draft = self._draft(session)
@@ -404,7 +437,7 @@ class UserDesk:
     ) -> TicketDraft:
         return session.transcript.draft(
             session.intake,
-            topic=topic or self._ctx.config.ticket_topic,
+            topic=topic or session.topic or self._ctx.config.ticket_topic,
             importance=importance or "normal",
         )
 

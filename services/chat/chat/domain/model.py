@@ -48,6 +48,8 @@ class QueueEntry:
     rank: int = RANK_NEW
     agent: str | None = None
     assigned_at: float | None = None
+    # The support team the chat's topic is answered by (offered to them first); None: anyone.
+    team: str | None = None
 
     @property
     def order(self) -> tuple[int, float, str]:
@@ -84,6 +86,9 @@ class AgentPresence:
     disconnected_at: float | None = None
     # False: available, but takes chats only by hand (`take`); the matching loop passes them by.
     auto: bool = True
+    # The support teams the specialist answers for (declared in the console): their topics' chats
+    # are offered to them first.
+    teams: tuple[str, ...] = ()
 
     @property
     def free_slots(self) -> int:
@@ -108,6 +113,7 @@ class AgentPresence:
     def encode(self) -> bytes:
         data: dict[str, Any] = asdict(self)
         data["sessions"] = list(self.sessions)
+        data["teams"] = list(self.teams)
         return json.dumps(data, separators=(",", ":")).encode()
 
     @property
@@ -120,6 +126,7 @@ class AgentPresence:
         data = _known(cls, json.loads(raw))
         data["status"] = AgentStatus(data["status"])
         data["sessions"] = tuple(data["sessions"])
+        data["teams"] = tuple(data.get("teams", ()))
         return cls(**data)
 
 

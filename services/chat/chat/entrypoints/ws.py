@@ -45,6 +45,7 @@ from chat.application.hub import ChatHub
 from chat.application.users import UserSession
 from chat.domain.errors import ChatError, InvalidIntake, NotAssigned, TooManyChats
 from chat.domain.intake import IntakeLimits, make_intake
+from chat.domain.routing import clean_teams
 from chat.entrypoints.connection import CLOSE_IDLE, IDLE, Authenticated, FrameConnection
 from chat.entrypoints.limits import count_chat_start
 from chat.settings import ChatSettings
@@ -167,8 +168,14 @@ async def user_chat(ws: WebSocket) -> None:
                 limits=limits,
             )
             await count_chat_start(ws, auth.principal)  # the per-user and per-account start limits
-            session = await hub.users.open(auth.principal, intake, token=auth.token, send=conn.send)
-            bind_context(session=session.sid)
+            topic = frame.get("topic")
+            if topic is not None and (not isinstance(topic, str) or not 0 < len(topic) <= 50):
+                raise BadFrame('"topic" must be a topic id')
+            session = await hub.users.open(
+                auth.principal, intake, token=auth.token, send=conn.send, topic=topic
+            )
+            if session is not None:  # None: outside the topic's hours, a request was offered
+                bind_context(session=session.sid)
             return True
         if kind not in {"message", "typing", "create_request"}:
             return False
@@ -225,7 +232,11 @@ async def agent_chat(ws: WebSocket) -> None:
             auto = frame.get("auto", True)
             if not isinstance(auto, bool):
                 raise BadFrame('"auto" must be true or false')
-            await hub.agents.set_available(agent, capacity=capacity, auto=auto)
+            try:
+                teams = clean_teams(frame["teams"]) if frame.get("teams") is not None else None
+            except ValueError as exc:
+                raise BadFrame(str(exc)) from None
+            await hub.agents.set_available(agent, capacity=capacity, auto=auto, teams=teams)
         elif kind == "away":
             await hub.agents.set_away(agent)
         elif kind == "take":

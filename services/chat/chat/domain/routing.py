@@ -1,0 +1,86 @@
+"""Which specialist a waiting chat may go to, and whether a chat opens at all: support's topics, their
+teams and their hours, as the support directory says (`shared.directory`). Pure: no I/O, no clock.
+
+A chat filed under a topic is offered first to the free specialists of the topic's team; only when
+none of them can take it now does it go to anyone free (`any_team_fallback`, a setting). Outside the
+topic's hours the user is not queued: they are offered a request instead, with the answer promised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from chat.domain.errors import InvalidIntake
+from chat.domain.model import AgentPresence, QueueEntry
+from shared.directory import DirectoryView
+
+TEAM_RE_MAX = 50
+
+
+def may_take(
+    entry: QueueEntry, agent: AgentPresence, everyone: Iterable[AgentPresence], *, any_team_fallback: bool
+) -> bool:
+    """Whether the matching loop may give `entry` to `agent` (given every specialist's presence)."""
+    if entry.team is None or entry.team in agent.teams:
+        return True
+    if not any_team_fallback:
+        return False
+    return not any(other.routable and entry.team in other.teams for other in everyone)
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """Where a new chat goes: its topic and team (None: no directory, or no topic given)."""
+
+    topic: str | None
+    team: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutsideHours:
+    """The topic is not answered now: when it opens, and the first answer a request filed now gets."""
+
+    topic: str
+    opens_at: datetime | None
+    first_response_due: datetime | None
+
+
+def route(
+    view: DirectoryView | None, topic: str | None, *, now: float, importance: str = "normal"
+) -> Routing | OutsideHours:
+    """The routing of a chat about `topic` opened at `now` (epoch seconds); `InvalidIntake` on `topic`
+    for a topic the directory does not have."""
+    if view is None:
+        return Routing(topic=topic, team=None)
+    if topic is None:
+        raise InvalidIntake("topic", "choose the topic of your question")
+    spec = view.topics.get(topic)
+    if spec is None:
+        raise InvalidIntake("topic", "there is no such topic")
+    moment = datetime.fromtimestamp(now, tz=UTC)
+    status = view.status(topic, moment)
+    if status is not None and not status.open_now:
+        due = view.first_response_due(topic, importance, moment)
+        return OutsideHours(topic=topic, opens_at=status.opens_at, first_response_due=due)
+    return Routing(topic=topic, team=spec.team)
+
+
+def clean_teams(raw: object, *, limit: int = 20) -> tuple[str, ...]:
+    """A specialist's declared teams: slugs, at most `limit`, duplicates dropped; `ValueError` else."""
+    if not isinstance(raw, list) or len(raw) > limit:
+        raise ValueError(f'"teams" must be a list of at most {limit} team ids')
+    teams: list[str] = []
+    for item in raw:
+        if not isinstance(item, str) or not item or len(item) > TEAM_RE_MAX or not _slug(item):
+            raise ValueError('"teams" holds team ids such as "billing"')
+        if item not in teams:
+            teams.append(item)
+    return tuple(teams)
+
+
+def _slug(text: str) -> bool:
+    return (
+        text[0].isalnum() and all(c.isascii() and (c.isalnum() or c in "-_") for c in text) and text.islower()
+    )
