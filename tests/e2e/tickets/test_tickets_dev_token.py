@@ -21,7 +21,10 @@ pytestmark = pytest.mark.e2e
 @asynccontextmanager
 async def client_in(common: CommonSettings, environment: Environment) -> AsyncIterator[httpx.AsyncClient]:
     """The app as its composition root builds it in `environment`; these routes need no lifespan."""
-    settings = TicketsSettings(common=common.model_copy(update={"environment": environment}))
+    # The API document served in every environment (production's default is off), to show it leaves
+    # the development route out.
+    common = common.model_copy(update={"environment": environment})
+    settings = TicketsSettings(common=common, enable_docs=True)
     app = create_app(settings)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://tickets.test") as http:
