@@ -32,6 +32,7 @@ from shared.cors import CorsMiddleware
 from shared.edge import BodyLimit, EdgeMiddleware, EdgeRules, RouteRule
 from shared.errors import install_error_handlers, json_error
 from shared.health import Readiness, health_router
+from shared.httpserver import bounded_http_protocol
 from shared.logging import bind_context, clear_contextvars, get_logger
 from shared.settings import ServiceSettings
 
@@ -255,6 +256,8 @@ async def serve(app: FastAPI, settings: ServiceSettings, *, drain_delay: float =
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None,
         lifespan="on",
         ws_max_size=256 * 1024,
+        # httptools, with the request's head bounded in size and time (uvicorn bounds neither).
+        http=bounded_http_protocol(head_timeout=settings.head_timeout_seconds),
     )
     if settings.http_metrics_port is not None:  # Prometheus scrapes here; the API's port serves none
         start_http_server(settings.http_metrics_port, addr=settings.host)

@@ -180,6 +180,8 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     body_idle_timeout_seconds: float = Field(default=15.0, gt=0, le=600)
     body_total_timeout_seconds: float = Field(default=120.0, gt=0, le=3600)
+    # The longest a request's head (request line and headers) may take to arrive (`shared/httpserver.py`).
+    head_timeout_seconds: float = Field(default=15.0, gt=0, le=600)
     # Run the migration step (streams, buckets, tables) at start-up. Off by default: with several
     # replicas it runs once, as `helpdesk migrate <service>` (a Kubernetes Job), not raced by each.
     migrate_on_start: bool = False

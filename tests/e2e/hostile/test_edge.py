@@ -1,6 +1,7 @@
 """The HTTP edge of real service processes under attack from outside: bodies without a token, huge
-declared lengths and bodies that never arrive are answered before they are read; security headers,
-CORS and production docs; a slow or absent JWKS server never stalls the process.
+declared lengths and bodies that never arrive are answered before they are read, floods of header
+bytes and heads that never end are cut off; security headers, CORS and production docs; a slow or
+absent JWKS server never stalls the process.
 
 Raw sockets, so the test controls exactly which bytes are sent and when.
 """
@@ -114,7 +115,11 @@ def services(nats_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     try:
         for name, package in (("kb-search", "kb_search"), ("notifications", "notifications")):
             prefix = "HELPDESK_" + name.upper().replace("-", "_") + "_"
-            env = {**common, f"{prefix}BODY_IDLE_TIMEOUT_SECONDS": str(IDLE_TIMEOUT)}
+            env = {
+                **common,
+                f"{prefix}BODY_IDLE_TIMEOUT_SECONDS": str(IDLE_TIMEOUT),
+                f"{prefix}HEAD_TIMEOUT_SECONDS": str(IDLE_TIMEOUT),
+            }
             running[name] = start(name, package, env, tmp)
         yield running
     finally:
@@ -214,6 +219,45 @@ def test_a_body_that_stops_arriving_gets_408_within_the_timeout(
         sock.sendall(b'{"text":')  # 8 bytes of 40 KB, then nothing
         status, headers, body = read_response(sock)
     assert (status, error_code(body)) == (408, "request_timeout")
+    assert headers["connection"] == "close"
+
+
+@pytest.mark.parametrize("name", ["kb-search", "notifications"])
+def test_a_flood_of_header_bytes_gets_431_and_the_service_does_not_grow(
+    services: dict[str, Service], name: str
+) -> None:
+    service = services[name]
+    before = service.rss_kib()
+    sent = 0
+    with socket.create_connection(("127.0.0.1", service.port), timeout=10) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+
+        def flood() -> None:
+            nonlocal sent
+            with contextlib.suppress(OSError):
+                while sent < 200 * MIB:
+                    sock.sendall(b"X-Pad: " + b"a" * MIB + b"\r\n")
+                    sent += MIB
+
+        sender = threading.Thread(target=flood, daemon=True)
+        sender.start()
+        status, headers, body = read_response(sock)
+        sender.join(timeout=60)
+    assert (status, json.loads(body)["error"]["code"]) == (431, "request_header_fields_too_large")
+    assert headers["connection"] == "close"
+    grown_mib = (service.rss_kib() - before) / 1024
+    assert grown_mib < 5, f"{name} grew by {grown_mib:.1f} MiB while {sent / MIB:.0f} MiB were sent"
+
+
+@pytest.mark.parametrize("name", ["kb-search", "notifications"])
+def test_headers_that_stop_arriving_get_408_within_the_timeout(
+    services: dict[str, Service], name: str
+) -> None:
+    service = services[name]
+    with socket.create_connection(("127.0.0.1", service.port), timeout=IDLE_TIMEOUT + 8) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")  # and nothing more
+        status, headers, body = read_response(sock)
+    assert (status, json.loads(body)["error"]["code"]) == (408, "request_timeout")
     assert headers["connection"] == "close"
 
 

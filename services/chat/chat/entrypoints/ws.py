@@ -25,6 +25,12 @@ specialist may take), answered by `chat_assigned` (and `assigned` to the user) o
 `already_taken` (someone, or they, holds it), `capacity_exceeded`, `not_available` (away),
 `not_waiting` (the user left or no such chat).
 
+Every frame is parsed strictly into its type (`chat.entrypoints.frames`): a field of the wrong
+type, with control characters or too long is refused with `error {code: "bad_frame", field,
+message}` and the connection goes on. A `start` beyond the open chats allowed to the user or their
+hotel account (settings `max_chats_per_user`, `max_chats_per_account`, counted over every chat
+process) gets `error {code: "too_many_chats", scope: "user" | "account", limit, message}`.
+
 A request only when the user asks: `offer_request {session}` shows the user `request_offered` (then
 `request_offered {session}` confirms it to the specialist); the user's own `create_request` makes it,
 and both sides get `request_created` (the specialist's with `session`), whoever suggested it.
@@ -34,7 +40,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, WebSocket
 from prometheus_client import Counter
@@ -45,8 +51,27 @@ from chat.application.hub import ChatHub
 from chat.application.users import UserSession
 from chat.domain.errors import ChatError, InvalidIntake, NotAssigned, TooManyChats
 from chat.domain.intake import IntakeLimits, make_intake
-from chat.domain.routing import clean_teams
 from chat.entrypoints.connection import CLOSE_IDLE, IDLE, Authenticated, FrameConnection
+from chat.entrypoints.frames import (
+    AgentFrame,
+    AgentMessage,
+    AgentTyping,
+    Available,
+    Away,
+    CreateRequest,
+    EndChat,
+    FrameLimits,
+    FrameRefused,
+    OfferRequest,
+    Ping,
+    StartChat,
+    Take,
+    UserFrame,
+    UserMessage,
+    UserTyping,
+    parse_agent_frame,
+    parse_user_frame,
+)
 from chat.entrypoints.limits import count_chat_start
 from chat.settings import ChatSettings
 from shared.auth import Role
@@ -56,17 +81,14 @@ from shared.logging import bind_context, clear_contextvars, get_logger
 RELAYED = Counter(
     "helpdesk_chat_messages_total", "Chat messages relayed (a count; never the text)", ["sender"]
 )
-ALLOWED_IMPORTANCE = frozenset({"low", "normal", "high", "critical"})
-
 CLOSE_INTERNAL = 1011
-# Handles one frame of its endpoint's protocol; False when it does not know the frame's type.
-FrameHandler = Callable[[dict[str, Any]], Awaitable[bool]]
+F = TypeVar("F")
 log = get_logger(__name__)
 router = APIRouter(tags=["chat"])
 
 
 class BadFrame(ChatError):
-    """Raised when a well-formed frame lacks a field or carries a wrong value."""
+    """Raised when a valid frame comes at the wrong moment (a second `start`)."""
 
     code = "bad_frame"
 
@@ -87,22 +109,6 @@ def _hub(ws: WebSocket) -> ChatHub:
     return hub
 
 
-def _text(frame: dict[str, Any], field: str, *, limit: int) -> str:
-    value = frame.get(field)
-    if not isinstance(value, str) or not value.strip():
-        raise BadFrame(f'"{field}" must be a non-empty string')
-    if len(value) > limit:
-        raise BadFrame(f'"{field}" is longer than {limit} characters')
-    return value
-
-
-def _session_id(frame: dict[str, Any]) -> str:
-    value = frame.get("session")
-    if not isinstance(value, str) or not value.isalnum() or len(value) > 64:
-        raise BadFrame('"session" must be a session id')
-    return value
-
-
 async def _accept(ws: WebSocket, role: Role) -> tuple[FrameConnection, Authenticated] | None:
     conn = FrameConnection(ws, ws.app.state.settings)
     await ws.accept()
@@ -111,26 +117,36 @@ async def _accept(ws: WebSocket, role: Role) -> tuple[FrameConnection, Authentic
     return (conn, auth) if auth is not None else None
 
 
-async def _serve(conn: FrameConnection, handle: FrameHandler) -> bool:
-    """Feed each valid frame to `handle`, answering errors with error frames, until the connection
-    closes (False) or stays idle too long (True)."""
+def _limits(settings: ChatSettings) -> FrameLimits:
+    return FrameLimits(max_message_chars=settings.max_message_chars)
+
+
+async def _serve(
+    conn: FrameConnection,
+    parse: Callable[[dict[str, Any]], F],
+    handle: Callable[[F], Awaitable[None]],
+) -> bool:
+    """Feed each frame, parsed into its type, to `handle`, answering errors with error frames
+    (a refused frame's names the field), until the connection closes (False) or stays idle too
+    long (True)."""
     while True:
-        frame = await conn.receive()
-        if frame is None:
+        raw = await conn.receive()
+        if raw is None:
             return False
-        if frame is IDLE:
+        if raw is IDLE:
             return True
-        assert isinstance(frame, dict)
+        assert isinstance(raw, dict)
         try:
-            if frame["type"] == "ping":
+            frame = parse(raw)
+            if isinstance(frame, Ping):
                 await conn.send({"type": "pong"})
-            elif not await handle(frame):
-                raise BadFrame(f"unknown frame type {frame['type'][:40]!r}")
-        except InvalidIntake as exc:
+            else:
+                await handle(frame)
+        except (FrameRefused, InvalidIntake) as exc:
             await conn.send({"type": "error", "code": exc.code, "field": exc.field, "message": str(exc)})
         except TooManyChats as exc:
-            frame = {"type": "error", "code": exc.code, "scope": exc.scope, "limit": exc.limit}
-            await conn.send({**frame, "message": str(exc)})
+            error = {"type": "error", "code": exc.code, "scope": exc.scope, "limit": exc.limit}
+            await conn.send({**error, "message": str(exc)})
         except ChatError as exc:
             await conn.error(exc.code, str(exc))
         except TicketsUnavailable:
@@ -153,50 +169,40 @@ async def user_chat(ws: WebSocket) -> None:
         max_question_chars=settings.max_question_chars,
         default_region=settings.default_region,
     )
+    frame_limits = _limits(settings)
     session: UserSession | None = None
 
-    async def handle(frame: dict[str, Any]) -> bool:
+    def parse(raw: dict[str, Any]) -> UserFrame:
+        return parse_user_frame(raw, frame_limits)
+
+    async def start(frame: StartChat) -> UserSession | None:
+        """The start path, one call a step: the intake checked, the start counted, the chat opened."""
+        intake = make_intake(name=frame.name, phone=frame.phone, question=frame.question, limits=limits)
+        await count_chat_start(ws, auth.principal)  # the per-user and per-account start limits
+        return await hub.users.open(auth.principal, intake, token=auth.token, send=conn.send)
+
+    async def handle(frame: UserFrame) -> None:
         nonlocal session
-        kind = frame["type"]
-        if kind == "start":
+        if isinstance(frame, StartChat):
             if session is not None:
                 raise BadFrame("this chat has already started")
-            intake = make_intake(
-                name=str(frame.get("name", "")),
-                phone=str(frame.get("phone", "")),
-                question=str(frame.get("question", "")),
-                limits=limits,
-            )
-            await count_chat_start(ws, auth.principal)  # the per-user and per-account start limits
-            topic = frame.get("topic")
-            if topic is not None and (not isinstance(topic, str) or not 0 < len(topic) <= 50):
-                raise BadFrame('"topic" must be a topic id')
-            session = await hub.users.open(
-                auth.principal, intake, token=auth.token, send=conn.send, topic=topic
-            )
-            if session is not None:  # None: outside the topic's hours, a request was offered
+            session = await start(frame)
+            if session is not None:
                 bind_context(session=session.sid)
-            return True
-        if kind not in {"message", "typing", "create_request"}:
-            return False
+            return
         if session is None:
             raise NotAssigned('start the chat first ({"type": "start", …})')
-        if kind == "message":
-            await hub.users.message(session, _text(frame, "text", limit=settings.max_message_chars))
+        if isinstance(frame, UserMessage):
+            await hub.users.message(session, frame.text)
             RELAYED.labels("user").inc()
-        elif kind == "typing":
+        elif isinstance(frame, UserTyping):
             await hub.users.typing(session)
-        else:
-            importance = frame.get("importance")
-            if importance is not None and importance not in ALLOWED_IMPORTANCE:
-                raise BadFrame('"importance" must be one of ' + ", ".join(sorted(ALLOWED_IMPORTANCE)))
-            topic = _text(frame, "topic", limit=64) if frame.get("topic") is not None else None
-            await hub.users.create_request(session, topic=topic, importance=importance)
-        return True
+        elif isinstance(frame, CreateRequest):
+            await hub.users.create_request(session, topic=frame.topic, importance=frame.importance)
 
     reason = EndReason.USER_LEFT
     try:
-        if await _serve(conn, handle):
+        if await _serve(conn, parse, handle):
             reason = EndReason.IDLE_TIMEOUT
             await conn.send({"type": "ended", "reason": "idle_timeout"})
             await conn.close(CLOSE_IDLE, "idle")
@@ -223,40 +229,30 @@ async def agent_chat(ws: WebSocket) -> None:
         return
     await hub.board.show(agent)
 
-    async def handle(frame: dict[str, Any]) -> bool:
-        kind = frame["type"]
-        if kind == "available":
-            capacity = frame.get("capacity")
-            if capacity is not None and (not isinstance(capacity, int) or isinstance(capacity, bool)):
-                raise BadFrame('"capacity" must be an integer')
-            auto = frame.get("auto", True)
-            if not isinstance(auto, bool):
-                raise BadFrame('"auto" must be true or false')
-            try:
-                teams = clean_teams(frame["teams"]) if frame.get("teams") is not None else None
-            except ValueError as exc:
-                raise BadFrame(str(exc)) from None
-            await hub.agents.set_available(agent, capacity=capacity, auto=auto, teams=teams)
-        elif kind == "away":
+    async def handle(frame: AgentFrame) -> None:
+        if isinstance(frame, Available):
+            await hub.agents.set_available(agent, capacity=frame.capacity, auto=frame.auto)
+        elif isinstance(frame, Away):
             await hub.agents.set_away(agent)
-        elif kind == "take":
-            await hub.agents.take(agent, _session_id(frame))
-        elif kind == "offer_request":
-            await hub.agents.offer_request(agent, _session_id(frame))
-        elif kind == "message":
-            text = _text(frame, "text", limit=settings.max_message_chars)
-            await hub.agents.message(agent, _session_id(frame), text)
+        elif isinstance(frame, Take):
+            await hub.agents.take(agent, frame.session)
+        elif isinstance(frame, OfferRequest):
+            await hub.agents.offer_request(agent, frame.session)
+        elif isinstance(frame, AgentMessage):
+            await hub.agents.message(agent, frame.session, frame.text)
             RELAYED.labels("specialist").inc()
-        elif kind == "typing":
-            await hub.agents.typing(agent, _session_id(frame))
-        elif kind == "end":
-            await hub.agents.end(agent, _session_id(frame))
-        else:
-            return False
-        return True
+        elif isinstance(frame, AgentTyping):
+            await hub.agents.typing(agent, frame.session)
+        elif isinstance(frame, EndChat):
+            await hub.agents.end(agent, frame.session)
+
+    frame_limits = _limits(settings)
+
+    def parse(raw: dict[str, Any]) -> AgentFrame:
+        return parse_agent_frame(raw, frame_limits)
 
     try:
-        if await _serve(conn, handle):
+        if await _serve(conn, parse, handle):
             await conn.close(CLOSE_IDLE, "idle")
     finally:
         await hub.agents.disconnect(agent)

@@ -1,0 +1,86 @@
+"""uvicorn's HTTP protocol with a bound on a request's head (request line and headers): its size and
+the time it may take to arrive.
+
+uvicorn's httptools protocol has neither: 200 MB of header bytes on one connection grew a process by
+200 MB (measured), and a head sent a byte now and then held its connection for good (uvicorn's
+keep-alive timer stops at the first byte of a request). Its h11 protocol bounds the size only
+(`h11_max_incomplete_event_size`), and costs more CPU per request. A head over `max_head_bytes` is
+answered 431, one that takes longer than `head_timeout` 408, both in the shared error shape, and the
+connection is closed. The body is the HTTP edge's business (`shared/edge.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from shared.errors import error_body
+
+MAX_HEAD_BYTES = 64 * 1024
+HEAD_TIMEOUT = 15.0
+
+
+class BoundedHttpToolsProtocol(HttpToolsProtocol):
+    max_head_bytes = MAX_HEAD_BYTES
+    head_timeout = HEAD_TIMEOUT
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._in_head = True
+        self._head_bytes = 0
+        self._head_timer: asyncio.TimerHandle | None = None
+
+    def data_received(self, data: bytes) -> None:
+        if not self._in_head:
+            super().data_received(data)
+            return
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_later(self.head_timeout, self._head_too_slow)
+        self._head_bytes += len(data)
+        super().data_received(data)  # httptools keeps at most this one chunk past the bound
+        if self._in_head and self._head_bytes > self.max_head_bytes:
+            self._refuse(431, "request_header_fields_too_large", "the request's headers are too large")
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._cancel_head_timer()
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._in_head = True  # the next request on this connection starts its own head
+        self._head_bytes = 0
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_head_timer()
+        super().connection_lost(exc)
+
+    def _cancel_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_too_slow(self) -> None:
+        self._head_timer = None
+        if self._in_head and self._head_bytes:
+            self._refuse(408, "request_timeout", "the request's headers did not arrive in time")
+
+    def _refuse(self, status: int, code: str, message: str) -> None:
+        if self.transport.is_closing():
+            return
+        self._cancel_head_timer()
+        body = json.dumps(error_body(code=code, message=message)).encode()
+        reason = b"Request Header Fields Too Large" if status == 431 else b"Request Timeout"
+        self.transport.write(
+            b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
+            b"connection: close\r\n\r\n%s" % (status, reason, len(body), body)
+        )
+        self.transport.close()
+
+
+def bounded_http_protocol(*, head_timeout: float = HEAD_TIMEOUT) -> type[BoundedHttpToolsProtocol]:
+    """The protocol class for `uvicorn.Config(http=...)` with this head timeout."""
+    return type("HttpProtocol", (BoundedHttpToolsProtocol,), {"head_timeout": head_timeout})
