@@ -109,11 +109,16 @@ class Ping(_Frame):
 # -- user → server -----------------------------------------------------------------------------
 
 
+TopicId = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+
+
 class StartChat(_Frame):
     type: Literal["start"]
     name: Name = ""
     phone: Phone = ""
     question: IntakeText = ""
+    # The support topic the question is about (the directory's topic id); chat routes by it.
+    topic: TopicId | None = None
 
     def __repr__(self) -> str:  # the intake never reaches a log line
         return "StartChat(<redacted>)"
@@ -149,6 +154,8 @@ class Available(_Frame):
     type: Literal["available"]
     capacity: Annotated[int, Field(ge=1, le=1000)] | None = None
     auto: bool = True
+    # The support teams this specialist answers for (their topics' chats come to them first).
+    teams: Annotated[list[TopicId], Field(max_length=20)] | None = None  # team ids: the same slugs
 
 
 class Away(_Frame):

@@ -179,7 +179,9 @@ async def user_chat(ws: WebSocket) -> None:
         """The start path, one call a step: the intake checked, the start counted, the chat opened."""
         intake = make_intake(name=frame.name, phone=frame.phone, question=frame.question, limits=limits)
         await count_chat_start(ws, auth.principal)  # the per-user and per-account start limits
-        return await hub.users.open(auth.principal, intake, token=auth.token, send=conn.send)
+        return await hub.users.open(
+            auth.principal, intake, token=auth.token, send=conn.send, topic=frame.topic
+        )
 
     async def handle(frame: UserFrame) -> None:
         nonlocal session
@@ -231,7 +233,8 @@ async def agent_chat(ws: WebSocket) -> None:
 
     async def handle(frame: AgentFrame) -> None:
         if isinstance(frame, Available):
-            await hub.agents.set_available(agent, capacity=frame.capacity, auto=frame.auto)
+            teams = tuple(dict.fromkeys(frame.teams)) if frame.teams is not None else None
+            await hub.agents.set_available(agent, capacity=frame.capacity, auto=frame.auto, teams=teams)
         elif isinstance(frame, Away):
             await hub.agents.set_away(agent)
         elif isinstance(frame, Take):
