@@ -12,7 +12,7 @@ A version 2 event is a version 1 one plus `recipient_id`:
   user). `aggregate_id` is the popup's id and `aggregate_version` its version.
 - a user id: that user's own change of a popup sent to their whole account; nobody else's screens
   follow it. `aggregate_id` is the id of that user's own state of the popup and `aggregate_version`
-  counts its events; `popup` is the popup as that user now sees it.
+  counts their changes of it (1 for the first); `popup` is the popup as that user now sees it.
 
 `popup.version` grows with every change its recipient sees, so a client keeps the newest state of a
 popup by comparing it.

@@ -140,6 +140,7 @@ def test_a_users_own_change_is_published_for_them_alone_with_a_version_that_grow
         assert own.envelope.data.popup.popup_id == desk and own.envelope.data.popup.user_id is None
         assert own.is_for(account_id="hotel-a", user_id="anna")
         assert not own.is_for(account_id="hotel-a", user_id="bohdan")
+    assert [delivered.envelope.aggregate_version, deleted.envelope.aggregate_version] == [1, 2]
     assert deleted.envelope.data.popup.status is PopupStatus.DELETED
     versions = [e.envelope.data.popup.version for e in (raised, delivered, deleted)]
     assert versions == sorted(set(versions))  # a tab keeps the newest by comparing them

@@ -101,6 +101,8 @@ def to_public(
     cause: Cause = changed.cause
     at: datetime = getattr(stored, "at", None) or changed.modified_on
     aggregate_id: UUID = changed.id
+    # A recipient's first stored record (`Started`) is not published: their changes count from 1.
+    aggregate_version = changed.version - 1 if isinstance(changed, RecipientState) else changed.version
     envelope = EventEnvelope[PopupEventDataV2](
         event_id=public_event_id(aggregate_id, changed.version),
         type=type_,
@@ -108,7 +110,7 @@ def to_public(
         occurred_at=at,
         account_id=seen.account_id,
         aggregate_id=aggregate_id,
-        aggregate_version=changed.version,
+        aggregate_version=aggregate_version,
         ticket_number=seen.ticket_number,
         actor=Actor(kind=ActorKind(cause["actor_kind"]), id=cause["actor_id"], name=cause["actor_name"]),
         correlation_id=cause["correlation_id"],
