@@ -106,6 +106,9 @@ EVENT_TYPES: dict[str, type[PopupEventData]] = {
     "popup.opened": PopupOpened,
     "popup.deleted": PopupDeleted,
 }
+# Version 1 stays on the POPUPS stream for replay; popups are published as version 2 now
+# (`shared.contracts.popups_v2`).
+HISTORY_ONLY = frozenset(EVENT_TYPES)
 
 
 def parse_popup_event(raw: bytes | str) -> EventEnvelope[PopupEventData]:
