@@ -329,14 +329,14 @@ def helm_values() -> dict[str, Any]:
     users = [*grants(), "sys"]
     return {
         "config": {"merge": {"accounts": accounts(), "system_account": SYSTEM_ACCOUNT}},
+        # The chart's `container.env` is a map (name → value or valueFrom), merged across values files.
         "container": {
-            "env": [
-                {
-                    "name": password_variable(user),
-                    "valueFrom": {"secretKeyRef": {"name": "helpdesk-nats-users", "key": user}},
+            "env": {
+                password_variable(user): {
+                    "valueFrom": {"secretKeyRef": {"name": "helpdesk-nats-users", "key": user}}
                 }
                 for user in users
-            ]
+            }
         },
     }
 

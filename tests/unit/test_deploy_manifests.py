@@ -122,7 +122,7 @@ def test_only_the_migration_job_migrates() -> None:
 
 def test_api_deployments_leave_the_relay_and_projection_to_their_own_processes() -> None:
     tickets = next(d for d in of_kind("Deployment") if d["metadata"]["name"] == "tickets")
-    env = {e["name"]: e["value"] for e in tickets["spec"]["template"]["spec"]["containers"][0]["env"]}
+    env = {e["name"]: e.get("value") for e in tickets["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["HELPDESK_TICKETS_RUN_RELAY"] == "false"
     assert env["HELPDESK_TICKETS_RUN_PROJECTION"] == "false"
 
