@@ -49,6 +49,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/v1/topics", "exact", "tickets"),
     Route("/api/v1/request-form", "exact", "tickets"),
     Route("/api/v1/dev", "prefix", "tickets"),
+    Route("/api/v1/support", "prefix", "tickets"),  # the support directory: contacts, topics, hours
     Route("/api/v1/popups", "prefix", "notifications", streaming=True),
     Route("/api/v1/messages", "prefix", "notifications"),
     Route("/api/v1/chat", "prefix", "chat"),  # WebSocket: /api/v1/chat/user, /api/v1/chat/agent

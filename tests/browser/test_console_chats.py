@@ -42,6 +42,7 @@ async def start_chat(
 ) -> tuple[Page, HotelUser, Locator]:
     page, user = await open_help(new_context, system, lang="en")
     chat = await section(page, "Chat")
+    await chat.get_by_role("combobox", name="Topic of your question").select_option("other")  # 24/7
     await chat.get_by_role("textbox", name="Contact phone").fill(PHONE)
     await chat.get_by_role("textbox", name="Your question, briefly").fill(question)
     await chat.get_by_role("button", name="Start chat").click()

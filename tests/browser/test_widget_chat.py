@@ -43,6 +43,7 @@ async def specialist(system: HelpdeskSystem) -> AsyncIterator[WsClient]:
 
 async def start_chat(page: Page, question: str, *, phone: str = "+380 44 123 45 67") -> Locator:
     chat = await section(page, "Chat")
+    await chat.get_by_role("combobox", name="Topic of your question").select_option("other")  # 24/7
     await chat.get_by_role("textbox", name="Contact phone").fill(phone)
     await chat.get_by_role("textbox", name="Your question, briefly").fill(question)
     await chat.get_by_role("button", name="Start chat").click()

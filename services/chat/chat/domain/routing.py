@@ -51,11 +51,10 @@ def route(
     view: DirectoryView | None, topic: str | None, *, now: float, importance: str = "normal"
 ) -> Routing | OutsideHours:
     """The routing of a chat about `topic` opened at `now` (epoch seconds); `InvalidIntake` on `topic`
-    for a topic the directory does not have."""
-    if view is None:
+    for a topic the directory does not have. A chat with no topic (a client that does not ask for one)
+    goes to anyone, whenever someone is there, as before topics."""
+    if view is None or topic is None:
         return Routing(topic=topic, team=None)
-    if topic is None:
-        raise InvalidIntake("topic", "choose the topic of your question")
     spec = view.topics.get(topic)
     if spec is None:
         raise InvalidIntake("topic", "there is no such topic")

@@ -5,7 +5,7 @@ import { PopupCenter } from "./popups";
 import { Store } from "./store";
 import { TokenSource } from "./token";
 
-export type Section = "faq" | "chat" | "request" | "history";
+export type Section = "faq" | "chat" | "request" | "history" | "contacts";
 
 /** What a new request form can start with (from a chat nobody could take, or an FAQ search). */
 export interface RequestDraft {

@@ -55,8 +55,18 @@ register({
   },
 });
 
+export interface PolicyTopic {
+  id: string;
+  /** In the language asked for (the support directory's name). */
+  name: string;
+  open_now?: boolean | null;
+  opens_at?: string | null;
+  /** Per importance: the first answer a request filed now would be promised (ISO 8601). */
+  first_response_due?: Record<string, string | null>;
+}
+
 export interface FormPolicy {
-  topics: { id: string; name: string }[];
+  topics: PolicyTopic[];
   importance: string[];
   default_importance: string;
   comment_max: number;
@@ -66,19 +76,25 @@ export interface FormPolicy {
   allowed_extensions: string[];
 }
 
-let cached: Promise<FormPolicy> | null = null;
+// Per language; the promised answer times in it age, so it is fetched again after a minute.
+const cached = new Map<string, { at: number; policy: Promise<FormPolicy> }>();
+const POLICY_MAX_AGE_MS = 60_000;
 
-/** The request form's limits from the server, fetched once per page. */
+/** The request form's choices and limits from the server, in the caller's language. */
 export function useFormPolicy(api?: Api): { policy: FormPolicy | undefined; error: unknown; reload: () => void } {
   const widget = useContext(Ctx);
   const client = api ?? widget?.api;
-  const { data, error, reload } = useLatest("policy", () => {
+  const { lang } = useT();
+  const { data, error, reload } = useLatest(`policy|${lang}`, () => {
     if (!client) return Promise.reject(new Error("no API in context"));
-    cached ??= client.get<FormPolicy>("/api/v1/request-form").catch((e: unknown) => {
-      cached = null;
+    const hit = cached.get(lang);
+    if (hit && Date.now() - hit.at < POLICY_MAX_AGE_MS) return hit.policy;
+    const policy = client.get<FormPolicy>(`/api/v1/request-form?lang=${lang}`).catch((e: unknown) => {
+      cached.delete(lang);
       throw e;
     });
-    return cached;
+    cached.set(lang, { at: Date.now(), policy });
+    return policy;
   });
   return { policy: data, error, reload };
 }

@@ -1,5 +1,6 @@
 /**
- * The Help panel: a modal dialog with four sections (FAQ, Chat, New request, Request history).
+ * The Help panel: a modal dialog with five sections (FAQ, Chat, New request, Request history,
+ * Contacts and hours).
  * Keyboard: Tab stays inside, arrows move between the section tabs, Escape closes and focus goes
  * back to the Help button. Closing unmounts the sections, which ends a running chat.
  */
@@ -12,6 +13,8 @@ import { register } from "../core/i18n";
 import { common } from "../i18n/common";
 import { panelStrings } from "../i18n/panel";
 import chatCss from "../sections/chat.css";
+import contactsCss from "../sections/contacts.css";
+import { ContactsSection } from "../sections/contacts";
 import { ChatSection } from "../sections/chat";
 import faqCss from "../sections/faq.css";
 import { FaqSection } from "../sections/faq";
@@ -26,7 +29,7 @@ import panelCss from "./panel.css";
 register(common);
 register(panelStrings);
 
-const SECTIONS: readonly Section[] = ["faq", "chat", "request", "history"];
+const SECTIONS: readonly Section[] = ["faq", "chat", "request", "history", "contacts"];
 
 function Tabs({ current }: { current: Section }): JSX.Element {
   const ctx = useWidget();
@@ -121,7 +124,13 @@ function Panel(): JSX.Element | null {
 
   if (!open) return null;
   if (route.section === "chat") chatVisited.current = true;
-  const Body = { faq: FaqSection, chat: ChatSection, request: RequestSection, history: HistorySection }[route.section];
+  const Body = {
+    faq: FaqSection,
+    chat: ChatSection,
+    request: RequestSection,
+    history: HistorySection,
+    contacts: ContactsSection,
+  }[route.section];
   return (
     <div class="panel" role="dialog" aria-modal="true" aria-labelledby="hd-panel-title" ref={dialog} lang={lang}>
       <div class="panel-head">
@@ -161,7 +170,7 @@ function Panel(): JSX.Element | null {
 }
 
 export function mountPanel(ctx: WidgetContext, container: HTMLElement): void {
-  ctx.adopt([panelCss, faqCss, chatCss, requestCss, historyCss].join("\n"));
+  ctx.adopt([panelCss, faqCss, chatCss, requestCss, historyCss, contactsCss].join("\n"));
   render(
     <Ctx.Provider value={ctx}>
       <Panel />

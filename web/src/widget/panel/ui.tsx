@@ -61,11 +61,13 @@ export function Spinner({ label }: { label: string }): JSX.Element {
   );
 }
 
-/** A topic id's label in the user's language, the server's own label when we have none. */
-export function topicLabel(t: Translate, id: string, fallback?: string): string {
+/** A topic's name: the support directory's (`name`, as the server sent it in the caller's language),
+ * else the catalogue's, else the id. */
+export function topicLabel(t: Translate, id: string, name?: string): string {
+  if (name) return name;
   const key = `topic.${id}`;
   const text = t(key);
-  return text === key ? (fallback ?? id) : text;
+  return text === key ? id : text;
 }
 
 export function statusLabel(t: Translate, status: string): string {

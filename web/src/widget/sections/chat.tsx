@@ -8,7 +8,10 @@ import type { JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { WidgetContext } from "../core/context";
 import { register, type Translate } from "../core/i18n";
+import { formatMoment, MOSCOW } from "../core/hours";
 import { chatStrings } from "../i18n/chat";
+import { hoursStrings } from "../i18n/hours";
+import { useFormPolicy } from "../panel/files";
 import { useStore, useT, useWidget } from "../panel/hooks";
 import {
   ChatController,
@@ -25,10 +28,11 @@ import {
 import { checkPhone } from "./chat/phone";
 
 register(chatStrings);
+register(hoursStrings);
 
 /** What the user typed into the form, kept while they look at other sections (memory only). */
 const typed = new WeakMap<WidgetContext, Intake>();
-const LIMITS: Record<IntakeField, number> = { name: MAX_NAME_CHARS, phone: 32, question: MAX_QUESTION_CHARS };
+const LIMITS: Record<IntakeField, number> = { name: MAX_NAME_CHARS, phone: 32, question: MAX_QUESTION_CHARS, topic: 50 };
 
 export function ChatSection(): JSX.Element {
   const ctx = useWidget();
@@ -42,6 +46,8 @@ export function ChatSection(): JSX.Element {
       <h3 id="hd-chat-title">{t("chat.title")}</h3>
       {state.phase === "form" ? (
         <PreChatForm controller={controller} state={state} />
+      ) : state.phase === "outside" ? (
+        <OutsideHours controller={controller} state={state} />
       ) : (
         <Conversation controller={controller} state={state} />
       )}
@@ -63,9 +69,16 @@ function PreChatForm({ controller, state }: { controller: ChatController; state:
   const [name, setName] = useState(start?.name ?? ctx.tokens.claims().name ?? "");
   const [phone, setPhone] = useState(start?.phone ? (checkPhone(start.phone).ok ? displayPhone(start.phone) : start.phone) : "");
   const [question, setQuestion] = useState(start?.question ?? "");
+  const [topic, setTopic] = useState(start?.topic ?? "");
+  const { policy } = useFormPolicy();
   const [errors, setErrors] = useState<Partial<Record<IntakeField, FieldProblem>>>(state.fieldErrors);
   const nameTouched = useRef(Boolean(start?.name));
-  const refs = { name: useRef<HTMLInputElement>(null), phone: useRef<HTMLInputElement>(null), question: useRef<HTMLTextAreaElement>(null) };
+  const refs = {
+    name: useRef<HTMLInputElement>(null),
+    phone: useRef<HTMLInputElement>(null),
+    question: useRef<HTMLTextAreaElement>(null),
+    topic: useRef<HTMLSelectElement>(null),
+  };
 
   // The name comes from the sign-in token (fetched if the panel has not needed one yet).
   useEffect(() => {
@@ -84,13 +97,13 @@ function PreChatForm({ controller, state }: { controller: ChatController; state:
 
   // A field the server refused gets the focus, so its message is read out.
   useEffect(() => {
-    const first = (["name", "phone", "question"] as const).find((f) => state.fieldErrors[f]);
+    const first = (["topic", "name", "phone", "question"] as const).find((f) => state.fieldErrors[f]);
     if (first) refs[first].current?.focus();
   }, []);
 
   useEffect(() => {
-    typed.set(ctx, { name, phone, question });
-  }, [name, phone, question]);
+    typed.set(ctx, { name, phone, question, topic });
+  }, [name, phone, question, topic]);
 
   const validate = (): { intake: Intake | null; found: Partial<Record<IntakeField, FieldProblem>> } => {
     const found: Partial<Record<IntakeField, FieldProblem>> = {};
@@ -102,8 +115,9 @@ function PreChatForm({ controller, state }: { controller: ChatController; state:
     if (!phoneCheck.ok) found.phone = phoneCheck.reason === "empty" ? "required" : phoneCheck.reason;
     if (!cleanQuestion) found.question = "required";
     else if (cleanQuestion.length > MAX_QUESTION_CHARS) found.question = "too_long";
+    if (!topic) found.topic = "required";
     if (Object.keys(found).length || !phoneCheck.ok) return { intake: null, found };
-    return { intake: { name: cleanName, phone: phoneCheck.e164, question: cleanQuestion }, found };
+    return { intake: { name: cleanName, phone: phoneCheck.e164, question: cleanQuestion, topic }, found };
   };
 
   const onSubmit = (event: Event): void => {
@@ -111,7 +125,7 @@ function PreChatForm({ controller, state }: { controller: ChatController; state:
     const { intake, found } = validate();
     setErrors(found);
     if (!intake) {
-      const first = (["name", "phone", "question"] as const).find((f) => found[f]);
+      const first = (["topic", "name", "phone", "question"] as const).find((f) => found[f]);
       if (first) refs[first].current?.focus();
       return;
     }
@@ -150,6 +164,29 @@ function PreChatForm({ controller, state }: { controller: ChatController; state:
     <>
       <p class="notice info chat-privacy">{t("chat.privacy")}</p>
       <form class="chat-form" onSubmit={onSubmit} noValidate aria-labelledby="hd-chat-title">
+        <div class="field">
+          <label for={`${id}-topic`}>{t("chat.field.topic")}</label>
+          <select
+            id={`${id}-topic`}
+            ref={refs.topic}
+            value={topic}
+            required
+            aria-invalid={errors.topic ? "true" : "false"}
+            aria-describedby={describedBy("topic", false)}
+            onChange={(e) => {
+              setTopic((e.currentTarget as HTMLSelectElement).value);
+              clear("topic");
+            }}
+          >
+            <option value="">{t("chat.field.topic.choose")}</option>
+            {(policy?.topics ?? []).map((x) => (
+              <option key={x.id} value={x.id}>
+                {x.name}
+              </option>
+            ))}
+          </select>
+          {error("topic")}
+        </div>
         <div class="field">
           <label for={`${id}-name`}>{t("chat.field.name")}</label>
           <input
@@ -227,6 +264,46 @@ function PreChatForm({ controller, state }: { controller: ChatController; state:
 function displayPhone(e164: string): string {
   const check = checkPhone(e164);
   return check.ok ? check.display : e164;
+}
+
+// -- outside the topic's hours ----------------------------------------------------------------
+
+function OutsideHours({ controller, state }: { controller: ChatController; state: ChatState }): JSX.Element {
+  const ctx = useWidget();
+  const { t, lang } = useT();
+  const heading = useRef<HTMLParagraphElement>(null);
+  useEffect(() => heading.current?.focus(), []);
+  const outside = state.outside;
+  const openRequest = (): void => {
+    const intake = state.intake;
+    const draft = { ...(state.draft ?? {}), topic: outside?.topic ?? intake?.topic ?? "" };
+    if (!draft.comment && intake) draft.comment = intake.question.slice(0, 200);
+    ctx.route.set({ section: "request", draft });
+  };
+  return (
+    <div class="notice info chat-outside" role="status">
+      <p tabIndex={-1} ref={heading}>
+        <strong>{t("chat.outside.title")}</strong>
+      </p>
+      {outside?.opensAt && (
+        <p>
+          {t("chat.outside.opens", {
+            local: formatMoment(lang, outside.opensAt),
+            moscow: formatMoment(lang, outside.opensAt, MOSCOW),
+          })}
+        </p>
+      )}
+      {outside?.due && <p>{t("chat.outside.due", { due: formatMoment(lang, outside.due) })}</p>}
+      <div class="row">
+        <button type="button" class="button" onClick={openRequest}>
+          {t("chat.outside.button")}
+        </button>
+        <button type="button" class="button secondary" onClick={() => controller.reset()}>
+          {t("common.back")}
+        </button>
+      </div>
+    </div>
+  );
 }
 
 // -- the conversation -------------------------------------------------------------------------

@@ -9,12 +9,15 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError } from "../core/api";
 import type { RequestDraft, WidgetContext } from "../core/context";
 import { register } from "../core/i18n";
+import { formatMoment } from "../core/hours";
+import { hoursStrings } from "../i18n/hours";
 import { requestStrings } from "../i18n/request";
 import { FilePicker, useFormPolicy, type FormPolicy } from "../panel/files";
 import { useDebounced, useLatest, useStore, useT, useWidget } from "../panel/hooks";
 import { ErrorNotice, Highlighted, Spinner, topicLabel } from "../panel/ui";
 
 register(requestStrings);
+register(hoursStrings);
 
 interface Form {
   topic: string;
@@ -30,6 +33,8 @@ interface Created {
   ticket_id: string;
   number: string;
   version: number;
+  /** Support's promise: when the first answer is due (null: no promise). */
+  first_response_due?: string | null;
 }
 
 const drafts = new WeakMap<WidgetContext, Form>();
@@ -82,7 +87,7 @@ function Deflection({ form }: { form: Form }): JSX.Element | null {
 
 function CreatedNotice({ created, onAnother }: { created: Created; onAnother: () => void }): JSX.Element {
   const ctx = useWidget();
-  const { t } = useT();
+  const { t, lang } = useT();
   const heading = useRef<HTMLParagraphElement>(null);
   useEffect(() => heading.current?.focus(), []);
   return (
@@ -91,6 +96,9 @@ function CreatedNotice({ created, onAnother }: { created: Created; onAnother: ()
         <p tabIndex={-1} ref={heading}>
           <strong>{t("request.created", { number: created.number })}</strong>
         </p>
+        {created.first_response_due && (
+          <p class="request-due">{t("request.expected.due", { due: formatMoment(lang, created.first_response_due) })}</p>
+        )}
         <p>{t("request.created.hint")}</p>
       </div>
       <div class="row">
@@ -153,7 +161,12 @@ function RequestForm({ policy }: { policy: FormPolicy }): JSX.Element {
         headers: { "Idempotency-Key": form.key },
         onProgress: form.file ? (loaded, total) => setProgress(total ? loaded / total : null) : undefined,
       });
-      setCreated({ ticket_id: answer.ticket_id ?? answer.id, number: answer.number, version: answer.version });
+      setCreated({
+        ticket_id: answer.ticket_id ?? answer.id,
+        number: answer.number,
+        version: answer.version,
+        first_response_due: answer.first_response_due ?? null,
+      });
       setWaitingForNetwork(false);
       drafts.delete(ctx);
     } catch (e) {
@@ -278,6 +291,7 @@ function RequestForm({ policy }: { policy: FormPolicy }): JSX.Element {
           ))}
         </div>
       </fieldset>
+      <ExpectedAnswer policy={policy} topic={form.topic} importance={form.importance} />
       <FilePicker policy={policy} file={form.file} disabled={sending} onChange={(file) => set({ file })} />
       {progress !== null && (
         <div class="field">
@@ -295,6 +309,18 @@ function RequestForm({ policy }: { policy: FormPolicy }): JSX.Element {
         {sending ? t("request.sending") : t("request.submit")}
       </button>
     </form>
+  );
+}
+
+/** What support promises for the chosen topic and importance if the request is sent now. */
+function ExpectedAnswer({ policy, topic, importance }: { policy: FormPolicy; topic: string; importance: string }): JSX.Element | null {
+  const { t, lang } = useT();
+  const due = policy.topics.find((x) => x.id === topic)?.first_response_due?.[importance];
+  if (!due) return null;
+  return (
+    <p class="hint request-expected" role="status">
+      {t("request.expected", { due: formatMoment(lang, due) })}
+    </p>
   );
 }
 

@@ -19,12 +19,15 @@ export interface Intake {
   name: string;
   phone: string;
   question: string;
+  /** The support topic (the directory's id): the chat goes to its team, within its hours. */
+  topic?: string;
 }
 
-export type Phase = "form" | "connecting" | "waiting" | "chatting" | "reconnecting" | "ended";
+export type Phase = "form" | "connecting" | "waiting" | "chatting" | "reconnecting" | "ended" | "outside";
 export type LineStatus = "sending" | "sent" | "queued" | "failed";
-export type EndReason = "specialist_ended" | "idle_timeout" | "user_ended" | "unauthorized" | "closed";
-export type IntakeField = "name" | "phone" | "question";
+/** `too_many_chats`: the user has as many chats open as allowed (other tabs); `account_busy`: their hotel has. */
+export type EndReason = "specialist_ended" | "idle_timeout" | "user_ended" | "unauthorized" | "closed" | "too_many_chats" | "account_busy";
+export type IntakeField = "name" | "phone" | "question" | "topic";
 export type FieldProblem = "required" | "too_long" | "invalid" | "country";
 
 export interface Line {
@@ -72,6 +75,8 @@ export interface ChatState {
   sessionLines: number;
   /** The specialist suggested turning the chat into a request; only the user's own click files it. */
   requestOffered: boolean;
+  /** The topic is outside its hours: when it opens, and the answer a request filed now is promised. */
+  outside: { topic: string; opensAt: string | null; due: string | null } | null;
 }
 
 type Sent = { kind: "message"; id: number } | { kind: "request" };
@@ -105,11 +110,26 @@ function initial(intake: Intake | null = null): ChatState {
     failures: 0,
     sessionLines: 0,
     requestOffered: false,
+    outside: null,
   };
 }
 
 function ids(items: Sent[]): Set<number> {
   return new Set(items.flatMap((item) => (item.kind === "message" ? [item.id] : [])));
+}
+
+/** Control characters other than tab and newline (a pasted terminal escape, a NUL) are not text: the server
+ * refuses a frame that holds them, so they are dropped before sending. */
+const NOT_TEXT = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]|\r(?!\n)/g;
+
+export function textOnly(text: string): string {
+  return text.replace(NOT_TEXT, "");
+}
+
+function startFrame(intake: Intake): Frame {
+  const frame: Frame = { type: "start" };
+  for (const [key, value] of Object.entries(intake)) if (typeof value === "string") frame[key] = textOnly(value);
+  return frame;
 }
 
 function asDraft(value: unknown): RequestDraft | null {
@@ -250,7 +270,7 @@ export class ChatController {
     const s = this.state.value;
     switch (frame.type) {
       case "ready":
-        if (s.intake) this.socket.send({ type: "start", ...s.intake });
+        if (s.intake) this.socket.send(startFrame(s.intake));
         return;
       case "queued": {
         this.socket.established();
@@ -274,6 +294,20 @@ export class ChatController {
       }
       case "position":
         if (typeof frame.position === "number") this.patch({ position: frame.position });
+        return;
+      case "outside_hours":
+        // Not queued: no session was opened. The socket is of no further use.
+        this.socket.close();
+        this.patch({
+          phase: "outside",
+          outside: {
+            topic: String(frame.topic ?? ""),
+            opensAt: typeof frame.opens_at === "string" ? frame.opens_at : null,
+            due: typeof frame.first_response_due === "string" ? frame.first_response_due : null,
+          },
+          draft: asDraft(frame.draft),
+          failures: 0,
+        });
         return;
       case "no_specialist":
         this.patch({ offer: typeof frame.reason === "string" ? frame.reason : "no_specialist_online", draft: asDraft(frame.draft) ?? s.draft });
@@ -328,6 +362,8 @@ export class ChatController {
         this.patch({ request: { state: "created", number: String(frame.number ?? "") } });
         return;
       case "error":
+        // Refused for the chats already open: no new session until one of them ends.
+        if (frame.code === "too_many_chats") return this.finish(frame.scope === "account" ? "account_busy" : "too_many_chats");
         this.onError(String(frame.code ?? ""), typeof frame.field === "string" ? frame.field : null, String(frame.message ?? ""));
         return;
       default:
@@ -339,7 +375,7 @@ export class ChatController {
     switch (code) {
       case "invalid_intake": {
         // The start frame was refused: back to the form, the problem on its field.
-        const key: IntakeField = field === "name" || field === "question" ? field : "phone";
+        const key: IntakeField = field === "name" || field === "question" || field === "topic" ? field : "phone";
         const problem: FieldProblem = /longer/.test(message) ? "too_long" : key === "phone" ? "invalid" : "required";
         this.socket.close();
         this.state.set({ ...initial(this.state.value.intake), fieldErrors: { [key]: problem } });
@@ -378,7 +414,7 @@ export class ChatController {
     const line = s.lines.find((l) => l.id === id);
     if (!line || line.status !== "queued") return;
     if (s.phase !== "chatting" || !this.ctx.online.value) return;
-    if (!this.socket.send({ type: "message", text: line.text }, { kind: "message", id })) return;
+    if (!this.socket.send({ type: "message", text: textOnly(line.text) }, { kind: "message", id })) return;
     this.setStatus(new Set([id]), "sending");
     this.patch({ sessionLines: this.state.value.sessionLines + 1 });
   }

@@ -1,0 +1,126 @@
+"""Support's contacts and hours in a real browser: the Help menu's "Contacts and hours" view, the chat's
+notice outside a topic's hours (no queue, a pre-filled request instead) and the answer time promised
+on New request. The hours are set through the directory's admin API, as support's admins would."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+from playwright.async_api import expect
+
+from tests.browser.conftest import NewContext
+from tests.browser.helpers import assert_no_serious_a11y, axe, screenshot
+from tests.browser.widget import open_help, section
+from tests.e2e.gateway.system import HelpdeskSystem
+
+DIRECTORY = "/api/v1/support/directory"
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def admin(system: HelpdeskSystem) -> httpx.Client:
+    token = system.token(role="admin", sub="support-admin", name="Support admin")
+    return httpx.Client(base_url=system.url, headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+
+async def chat_follows(system: HelpdeskSystem, version: int) -> None:
+    """Until chat routes by directory `version` (its metric), at most 10 s."""
+    pattern = re.compile(r"^helpdesk_chat_support_directory_version (\d+)", re.M)
+    async with httpx.AsyncClient(timeout=5) as client:
+        for _ in range(200):
+            metrics = (await client.get(f"{system.service_url('chat')}/metrics")).text
+            found = pattern.search(metrics)
+            if found and float(found.group(1)) >= version:
+                return
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"chat did not follow directory version {version}")
+
+
+@contextlib.contextmanager
+def services_closed_today(system: HelpdeskSystem) -> Iterator[dict[str, Any]]:
+    """Additional services open only two days from now (Moscow): closed whatever the time of the run;
+    their usual hours back afterwards."""
+    with admin(system) as http:
+        current = http.get(DIRECTORY)
+        original = next(c for c in current.json()["directory"]["calendars"] if c["id"] == "services-hours")
+        day = WEEKDAYS[(datetime.now(ZoneInfo("Europe/Moscow")).weekday() + 2) % 7]
+        closed = {**original, "weekly": [{"day": day, "start": "09:00", "end": "18:00"}]}
+        changed = http.put(f"{DIRECTORY}/calendars/services-hours", json=closed)
+        assert changed.status_code == 200, changed.text
+        try:
+            yield changed.json()
+        finally:
+            http.put(f"{DIRECTORY}/calendars/services-hours", json=original)
+
+
+async def test_the_contacts_view_shows_phones_e_mails_and_each_topics_hours(
+    new_context: NewContext, helpdesk_system: HelpdeskSystem
+) -> None:
+    page, _ = await open_help(new_context, helpdesk_system, lang="uk", timezone_id="Europe/Warsaw")
+    view = await section(page, "Контакти й години")
+    await expect(view.get_by_role("link", name="Подзвонити +38 (044) 390-0014")).to_be_visible()
+    await expect(view.get_by_role("link", name="Подзвонити +48 (22) 390-6200")).to_be_visible()
+    for email in ("info@otelms.com", "billing@otelms.com", "services@otelms.com"):
+        await expect(view.get_by_role("link", name=f"Написати на {email}")).to_be_visible()
+    await expect(
+        view.get_by_text("Оплата, заборгованість за користування системою, договори та акти")
+    ).to_be_visible()
+    billing = view.locator(".hours-topic").filter(has_text="Оплата, заборгованість, договори та акти")
+    await expect(billing).to_contain_text("Зараз працюємо")
+    await expect(billing).to_contain_text("Цілодобово, без вихідних")
+    services = view.locator(".hours-topic").filter(has_text="Додаткові послуги")
+    await expect(services).to_have_count(1)
+    await screenshot(page, "contacts-and-hours-uk")
+    assert_no_serious_a11y(await axe(page, "otelms-help"))
+
+
+async def test_a_chat_outside_its_topics_hours_offers_a_request_with_the_promised_answer_time(
+    new_context: NewContext, helpdesk_system: HelpdeskSystem
+) -> None:
+    with services_closed_today(helpdesk_system) as changed:
+        await chat_follows(helpdesk_system, changed["version"])
+        page, _ = await open_help(new_context, helpdesk_system, lang="en", timezone_id="Europe/Kyiv")
+        chat = await section(page, "Chat")
+        await chat.get_by_role("combobox", name="Topic of your question").select_option("services")
+        await chat.get_by_role("textbox", name="Contact phone").fill("+380 44 123 45 67")
+        await chat.get_by_role("textbox", name="Your question, briefly").fill("We need new BSO forms")
+        await chat.get_by_role("button", name="Start chat").click()
+        notice = chat.get_by_role("status").filter(
+            has_text="Support for this topic is not working right now."
+        )
+        await expect(notice).to_be_visible()
+        await expect(notice).to_contain_text("Moscow time")
+        await expect(notice).to_contain_text("Leave a request and we will answer by")
+        await expect(chat.get_by_text("Your place in the queue", exact=False)).to_have_count(0)
+        await screenshot(page, "chat-outside-hours-en")
+        assert_no_serious_a11y(await axe(page, "otelms-help"))
+
+        await notice.get_by_role("button", name="Create a request").click()
+        form = page.get_by_role("tabpanel", name="New request")
+        await expect(form.get_by_label("Topic")).to_have_value("services")
+        await expect(form.get_by_label("Short description")).to_have_value("We need new BSO forms")
+        expected = form.get_by_role("status").filter(has_text="Expected answer: by")
+        await expect(expected).to_be_visible()
+        await screenshot(page, "request-expected-answer-en")
+
+
+async def test_new_request_shows_the_expected_answer_before_and_after_sending(
+    new_context: NewContext, helpdesk_system: HelpdeskSystem
+) -> None:
+    page, _ = await open_help(new_context, helpdesk_system, lang="pl", timezone_id="Europe/Warsaw")
+    form = await section(page, "Nowe zgłoszenie")
+    await form.get_by_label("Temat").select_option("payments")
+    await expect(form.get_by_role("status").filter(has_text="Oczekiwana odpowiedź: do")).to_be_visible()
+    await form.get_by_label("Krytyczna").check()
+    await form.get_by_label("Krótki opis").fill("Faktura za marzec")
+    await form.get_by_label("Szczegółowy opis").fill("Prosimy o fakturę za marzec.")
+    await form.get_by_role("button", name="Wyślij zgłoszenie").click()
+    created = form.get_by_role("status").filter(has_text="Odpowiemy do")
+    await expect(created).to_be_visible()
+    await screenshot(page, "request-created-with-due-pl")
