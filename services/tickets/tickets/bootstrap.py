@@ -28,6 +28,7 @@ from tickets.application.handlers import Handlers
 from tickets.application.numbers import NumberAllocator
 from tickets.application.service import TicketService, process_owner
 from tickets.domain.values import Actor, ActorKind, Importance
+from tickets.entrypoints.breaches import BreachChecker
 from tickets.entrypoints.cli import add_cli_commands
 from tickets.entrypoints.dev_token import dev_token_router, dev_tokens_enabled
 from tickets.entrypoints.directory_workers import migrate_directory_stream, start_directory_relay
@@ -37,6 +38,7 @@ from tickets.entrypoints.http_errors import install_ticket_error_handlers
 from tickets.entrypoints.http_history import history_router
 from tickets.entrypoints.http_limits import PUBLIC_ROUTES, body_limits
 from tickets.entrypoints.http_stream import stream_router
+from tickets.entrypoints.workers import _supervised as supervised
 from tickets.entrypoints.workers import migrate_publication, open_history_store, start_workers
 from tickets.projections.waiter import ViewWaiter
 from tickets.settings import TicketsSettings
@@ -88,6 +90,17 @@ def create_app(settings: TicketsSettings) -> FastAPI:
             relay, task = start_directory_relay(settings, app=directory.app, nc=nc, stop=workers.stop_event)
             app.state.directory_relay = relay
             workers.tasks.append(task)
+        if settings.run_breach_checker:
+            checker = BreachChecker(
+                js=nc.jetstream(),
+                service=service,
+                prefix=settings.common.nats_prefix,
+                every=settings.breach_check_seconds,
+                clock=lambda: app.state.clock(),
+            )
+            app.state.breaches = checker
+            work = supervised("breach-checker", checker.run, workers.stop_event)
+            workers.tasks.append(asyncio.create_task(work, name="breach-checker"))
 
         async def nats_ready() -> bool:
             return bool(nc.is_connected)

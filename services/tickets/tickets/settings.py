@@ -47,6 +47,10 @@ class TicketsSettings(ServiceSettings):
     # Run the outbox relay and the history projection inside this process (one active relay).
     run_relay: bool = True
     run_projection: bool = True
+    # Check support's first-response promises this often; a passed one is recorded once as a breach
+    # (an event and a metric). Any number of processes may run it.
+    run_breach_checker: bool = True
+    breach_check_seconds: float = Field(default=30.0, gt=0, le=3600)
     # Support's live stream (`GET /api/v1/tickets/stream`): SSE comment lines this often; a reconnect
     # replays at most this many stream messages after its Last-Event-ID (else it is told to reload);
     # a reader this many events behind is disconnected (it reconnects and is replayed).
