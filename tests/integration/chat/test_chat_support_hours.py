@@ -24,6 +24,7 @@ from chat.adapters.support_hours import SupportHours
 from chat.application.context import HubConfig
 from chat.application.hub import ChatHub
 from chat.domain.intake import IntakeLimits, make_intake
+from chat.domain.server_frames import ServerFrame
 from shared.auth import Principal, Role
 from shared.contracts.subjects import DIRECTORY_STREAM
 from shared.directory import DirectoryView
@@ -47,8 +48,8 @@ class Frames:
 
     items: list[dict[str, Any]] = field(default_factory=list)
 
-    async def send(self, frame: dict[str, Any]) -> None:
-        self.items.append(frame)
+    async def send(self, frame: ServerFrame) -> None:
+        self.items.append(frame.wire())
 
     def types(self) -> list[str]:
         return [f["type"] for f in self.items]

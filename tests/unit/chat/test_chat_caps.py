@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import pytest
 
 from chat.domain.errors import TooManyChats
@@ -34,7 +36,9 @@ def test_the_same_subject_in_two_accounts_is_two_users_and_colleagues_share_the_
     ("scope", "limit", "words"),
     [("user", 1, "you already have 1 open chat;"), ("account", 5, "hotel account already has 5 open chats")],
 )
-def test_a_refusal_names_its_scope_and_limit(scope: str, limit: int, words: str) -> None:
+def test_a_refusal_names_its_scope_and_limit(
+    scope: Literal["user", "account"], limit: int, words: str
+) -> None:
     refusal = TooManyChats(scope, limit)
     assert refusal.code == "too_many_chats"
     assert (refusal.scope, refusal.limit) == (scope, limit)

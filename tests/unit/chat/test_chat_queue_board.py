@@ -22,7 +22,7 @@ def test_the_queue_frame_lists_the_waiting_users_in_serving_order_with_their_que
     taken = entry("taken", 1_699_999_000.0).assign("k", now=1_700_000_001.0)
     back = entry("back", 1_700_000_100.0).assign("k", now=1_700_000_101.0).requeue()
     cards = {"early": Card(name="Ivan", question="Night audit fails"), "late": None}
-    entries = queue_entries(waiting_in_order([late, taken, early, back]), cards)
+    entries = [row.wire() for row in queue_entries(waiting_in_order([late, taken, early, back]), cards)]
     assert [e["session"] for e in entries] == ["back", "early", "late"]
     assert [e["position"] for e in entries] == [1, 2, 3]
     assert entries[1] == {

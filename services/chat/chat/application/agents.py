@@ -21,6 +21,7 @@ from nats.aio.subscription import Subscription
 
 from chat.adapters.directory import Versioned
 from chat.application.context import HubContext, Send, agent_key
+from chat.domain import server_frames as out
 from chat.domain.errors import (
     AlreadyTaken,
     CapacityExceeded,
@@ -164,7 +165,7 @@ class AgentDesk:
         )
         if reply is None or not reply.get("ok"):
             raise NotAssigned("the user has left this chat")
-        await conn.send({"type": "request_offered", "session": sid})
+        await conn.send(out.OfferShown(session=sid))
 
     async def message(self, conn: AgentConnection, sid: str, text: str) -> None:
         self._check_holds(conn, sid)
@@ -183,7 +184,7 @@ class AgentDesk:
             raise NotAssigned("the user has left this chat")
         relay = self._ctx.relay
         await relay.publish(relay.user_subject(sid), {"t": "end", "akey": conn.akey})
-        await conn.send({"type": "chat_ended", "session": sid, "reason": "specialist_ended"})
+        await conn.send(out.ChatEnded(session=sid, reason="specialist_ended"))
 
     async def disconnect(self, conn: AgentConnection) -> None:
         """The WebSocket closed: keep the chats for the grace period (a reload reconnects)."""
@@ -346,14 +347,13 @@ class AgentDesk:
                 await self._ctx.directory.delete_queue(sid)
             return False
         await conn.send(
-            {
-                "type": "chat_assigned",
-                "session": sid,
-                "name": reply.get("name"),
-                "phone": reply.get("phone"),
-                "question": reply.get("question"),
-                "account_id": reply.get("account_id"),
-            }
+            out.ChatAssigned(
+                session=sid,
+                name=_text(reply.get("name")),
+                phone=_text(reply.get("phone")),
+                question=_text(reply.get("question")),
+                account_id=_text(reply.get("account_id")),
+            )
         )
         return True
 
@@ -380,7 +380,7 @@ class AgentDesk:
         disconnected, expired with a crashed process) or taken back. Said only by whoever released
         the chat, so a chat the specialist ended, or one already announced, is never announced again."""
         if await self._release(conn, sid):
-            await conn.send({"type": "user_left", "session": sid})
+            await conn.send(out.UserLeft(session=sid))
 
     async def _change(
         self,
@@ -421,12 +421,12 @@ class AgentDesk:
             return
         kind = payload.get("t")
         if kind == "msg":
-            await conn.send({"type": "message", "session": sid, "text": str(payload.get("text", ""))})
+            await conn.send(out.UserSaid(session=sid, text=str(payload.get("text", ""))))
         elif kind == "typing":
-            await conn.send({"type": "typing", "session": sid})
+            await conn.send(out.UserTyping(session=sid))
         elif kind == "request":
             number = str(payload.get("number", ""))[:64]
-            await conn.send({"type": "request_created", "session": sid, "number": number})
+            await conn.send(out.RequestFiled(session=sid, number=number))
 
     async def _detach(self, conn: AgentConnection) -> None:
         if conn.subscription is not None:
@@ -435,12 +435,16 @@ class AgentDesk:
 
     async def _send_status(self, conn: AgentConnection, presence: AgentPresence) -> None:
         await conn.send(
-            {
-                "type": "status",
-                "status": presence.status.value,
-                "capacity": presence.capacity,
-                "auto": presence.auto,
-                "sessions": list(presence.sessions),
-                "teams": list(presence.teams),
-            }
+            out.Status(
+                status=presence.status.value,
+                capacity=presence.capacity,
+                auto=presence.auto,
+                sessions=list(presence.sessions),
+                teams=list(presence.teams),
+            )
         )
+
+
+def _text(value: object) -> str | None:
+    """A field of the user's process's reply: text, or None where it said nothing usable."""
+    return value if isinstance(value, str) else None

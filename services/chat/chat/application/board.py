@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 
 from chat.adapters.directory import Change
 from chat.application.agents import AgentConnection
-from chat.application.context import Frame, HubContext
+from chat.application.context import HubContext
+from chat.domain import server_frames as out
 from chat.domain.model import QueueEntry, QueueState, waiting_in_order
 from shared.logging import get_logger
 
@@ -45,22 +46,22 @@ class Card:
         return "Card(<redacted>)"
 
 
-def queue_entries(waiting: list[QueueEntry], cards: Mapping[str, Card | None]) -> list[Frame]:
+def queue_entries(waiting: list[QueueEntry], cards: Mapping[str, Card | None]) -> list[out.QueueRow]:
     """The `entries` of a queue frame: `waiting` in serving order (see `waiting_in_order`); name and
     question None where the user's process has not (yet) told them."""
-    entries: list[Frame] = []
+    entries: list[out.QueueRow] = []
     for position, entry in enumerate(waiting, start=1):
         card = cards.get(entry.sid)
         since = datetime.fromtimestamp(entry.since, tz=UTC)
         entries.append(
-            {
-                "session": entry.sid,
-                "waiting_since": since.isoformat(timespec="milliseconds"),
-                "account_id": entry.account_id,
-                "name": card.name if card else None,
-                "question": card.question if card else None,
-                "position": position,
-            }
+            out.QueueRow(
+                session=entry.sid,
+                waiting_since=since.isoformat(timespec="milliseconds"),
+                account_id=entry.account_id,
+                name=card.name if card else None,
+                question=card.question if card else None,
+                position=position,
+            )
         )
     return entries
 
@@ -71,7 +72,7 @@ class QueueBoard:
         self._connections = connections
         self._cards: dict[str, Card | None] = {}  # None: asked, no answer yet
         self._unanswered: dict[str, float] = {}  # session → when its process last failed to answer
-        self._sent: list[Frame] | None = None
+        self._sent: list[out.QueueRow] | None = None
         self._changed = asyncio.Event()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -101,7 +102,7 @@ class QueueBoard:
                 self._sent = None
                 self._changed.set()
                 return
-            await conn.send({"type": "queue", "entries": entries})
+            await conn.send(out.Queue(entries=entries))
 
     async def _run(self) -> None:
         interval = self._ctx.config.queue_update_seconds
@@ -128,11 +129,11 @@ class QueueBoard:
             if entries == self._sent:
                 return
             self._sent = entries
-            frame: Frame = {"type": "queue", "entries": entries}
+            frame = out.Queue(entries=entries)
             watching = [conn for conn in self._connections() if conn.watching]
             await asyncio.gather(*(conn.send(frame) for conn in watching))
 
-    async def _entries(self) -> list[Frame]:
+    async def _entries(self) -> list[out.QueueRow]:
         waiting = self._waiting()
         await self._ask([e for e in waiting if self._due(e.sid)])
         # Users may have been taken or left while we asked: show the queue as it is now.

@@ -6,16 +6,15 @@ import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from chat.adapters.directory import Directory
 from chat.adapters.relay import Relay
 from chat.adapters.stats import StatsPublisher
 from chat.adapters.support_hours import SupportHours
 from chat.domain.model import SessionCaps
+from chat.domain.server_frames import ServerFrame
 
-Frame = dict[str, Any]
-Send = Callable[[Frame], Awaitable[None]]
+Send = Callable[[ServerFrame], Awaitable[None]]
 Clock = Callable[[], float]
 
 

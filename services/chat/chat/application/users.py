@@ -22,6 +22,7 @@ from nats.aio.subscription import Subscription
 
 from chat.adapters.tickets import TicketsClient
 from chat.application.context import HubContext, Send
+from chat.domain import server_frames as out
 from chat.domain.conversation import Speaker, TicketDraft, Transcript
 from chat.domain.errors import ChatUnavailable, NotAssigned, TooManyChats
 from chat.domain.intake import Intake
@@ -143,7 +144,7 @@ class UserDesk:
         log.info("chat_opened", session=sid, account_id=session.account_id, specialists_online=online)
         self._emit(session, ChatStarted(specialists_online=online, queue_position=place))
         try:
-            await send({"type": "queued", "session": sid, "position": place, "specialists_online": online})
+            await send(out.Queued(session=sid, position=place, specialists_online=online))
             if online == 0:
                 await self._offer_request(session, reason="no_specialist_online")
         finally:
@@ -177,7 +178,7 @@ class UserDesk:
         number = await self._tickets.create(draft, token=session.token, idempotency_key=key)
         session.converted = True
         log.info("chat_converted_to_request", session=session.sid, ticket_number=number)
-        await session.send({"type": "request_created", "number": number})
+        await session.send(out.RequestCreated(number=number))
         if session.state == SessionState.ASSIGNED and session.agent_key is not None:
             relay = self._ctx.relay
             await relay.publish(
@@ -209,7 +210,7 @@ class UserDesk:
             place = places.get(session.sid)
             if place is not None and place != session.position:
                 session.position = place
-                await session.send({"type": "position", "position": place})
+                await session.send(out.Position(position=place))
 
     async def check(self) -> None:
         """Offer a request past the maximum wait; take users back whose specialist is gone."""
@@ -280,16 +281,16 @@ class UserDesk:
                 await self._ctx.relay.reply(msg, {"ok": False})
             return
         if kind == "offer":
-            await session.send({"type": "request_offered"})
+            await session.send(out.RequestOffered())
             await self._ctx.relay.reply(msg, {"ok": True})
             return
         if kind == "msg":
             text = str(payload.get("text", ""))
             session.transcript.add(Speaker.SPECIALIST, text)
             session.messages += 1
-            await session.send({"type": "message", "from": "specialist", "text": text})
+            await session.send(out.SpecialistSaid(text=text))
         elif kind == "typing":
-            await session.send({"type": "typing", "from": "specialist"})
+            await session.send(out.SpecialistTyping())
         elif kind == "end":
             await self._ended_by_specialist(session)
 
@@ -317,7 +318,7 @@ class UserDesk:
         session.state, session.agent_key, session.waiting_since = SessionState.ASSIGNED, akey, None
         session.agent_name = str(payload.get("name", ""))[:200]
         session.position = None
-        await session.send({"type": "assigned", "specialist": {"name": session.agent_name}})
+        await session.send(out.Assigned(specialist=out.Specialist(name=session.agent_name)))
         specialist = str(payload.get("sub", akey))[:128] or akey
         self._emit(
             session, ChatAssigned(specialist_id=specialist, wait_seconds=wait, requeued=session.requeued)
@@ -334,7 +335,7 @@ class UserDesk:
     async def _ended_by_specialist(self, session: UserSession) -> None:
         await self._leave(session, reason=EndReason.SPECIALIST_ENDED)
         draft = self._draft(session)
-        await session.send({"type": "ended", "reason": "specialist_ended", "draft": draft.as_form()})
+        await session.send(out.Ended(reason="specialist_ended", draft=_draft_frame(draft)))
 
     async def _requeue(self, session: UserSession) -> None:
         """The specialist is gone: back to the head of the queue, keeping the original waiting time."""
@@ -356,7 +357,7 @@ class UserDesk:
         session.state, session.agent_key, session.agent_name = SessionState.WAITING, None, ""
         session.waiting_since, session.requeued, session.position = self._ctx.clock(), True, None
         log.info("chat_requeued", session=session.sid)
-        await session.send({"type": "specialist_left", "requeued": True})
+        await session.send(out.SpecialistLeft(requeued=True))
         self._ctx.dirty.set()
 
     async def _leave(self, session: UserSession, *, reason: EndReason) -> None:
@@ -418,19 +419,18 @@ class UserDesk:
         log.info("chat_outside_hours", topic=closed.topic)
         due = closed.first_response_due
         await send(
-            {
-                "type": "outside_hours",
-                "topic": closed.topic,
-                "opens_at": closed.opens_at.isoformat() if closed.opens_at else None,
-                "first_response_due": due.isoformat() if due else None,
-                "draft": draft.as_form(),
-            }
+            out.OutsideHours(
+                topic=closed.topic,
+                opens_at=closed.opens_at.isoformat() if closed.opens_at else None,
+                first_response_due=due.isoformat() if due else None,
+                draft=_draft_frame(draft),
+            )
         )
 
-    async def _offer_request(self, session: UserSession, *, reason: str) -> None:
+    async def _offer_request(self, session: UserSession, *, reason: out.OfferReason) -> None:
         session.offered = True
         draft = self._draft(session)
-        await session.send({"type": "no_specialist", "reason": reason, "draft": draft.as_form()})
+        await session.send(out.NoSpecialist(reason=reason, draft=_draft_frame(draft)))
 
     def _draft(
         self, session: UserSession, *, topic: str | None = None, importance: str | None = None
@@ -447,3 +447,7 @@ class UserDesk:
         self._ctx.stats.emit(
             data, sid=session.sid, version=session.events, account_id=session.account_id, actor=actor
         )
+
+
+def _draft_frame(draft: TicketDraft) -> out.Draft:
+    return out.Draft(**draft.as_form())

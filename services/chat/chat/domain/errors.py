@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 
 class ChatError(Exception):
     """Base of the chat's domain errors; `code` is the error frame's machine-readable code."""
@@ -61,8 +63,8 @@ class TooManyChats(ChatError):
 
     code = "too_many_chats"
 
-    def __init__(self, scope: str, limit: int) -> None:
-        self.scope = scope
+    def __init__(self, scope: Literal["user", "account"], limit: int) -> None:
+        self.scope: Literal["user", "account"] = scope
         self.limit = limit
         chats = "1 open chat" if limit == 1 else f"{limit} open chats"
         if scope == "user":

@@ -152,7 +152,7 @@ class SeatOwner:
     limit: int
 
     def refusal(self) -> TooManyChats:
-        return TooManyChats(self.scope.value, self.limit)
+        return TooManyChats("user" if self.scope is CapScope.USER else "account", self.limit)
 
 
 def seat_owners(caps: SessionCaps, *, account_id: str, user: str) -> tuple[SeatOwner, ...]:

@@ -16,13 +16,14 @@ import contextlib
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import WebSocket
 from prometheus_client import Counter
 from starlette.websockets import WebSocketState
 
 from chat.domain.limits import AbuseMeter, TokenBucket
+from chat.domain.server_frames import Error, Ready, ServerFrame
 from chat.settings import ChatSettings
 from shared.auth import Principal, Role, TokenVerifier
 from shared.errors import Unauthorized
@@ -65,10 +66,10 @@ class FrameConnection:
         )
         self.closed = False
 
-    async def send(self, frame: dict[str, Any]) -> None:
+    async def send(self, frame: ServerFrame) -> None:
         if self.closed:
             return
-        text = json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+        text = json.dumps(frame.wire(), separators=(",", ":"), ensure_ascii=False)
         async with self._send_lock:
             try:
                 # A peer that stops reading must not stall the relay or the hub's loop.
@@ -81,9 +82,17 @@ class FrameConnection:
             except Exception:  # the peer went away mid-send; the receive loop will see the close
                 self.closed = True
 
-    async def error(self, code: str, message: str) -> None:
+    async def error(
+        self,
+        code: str,
+        message: str,
+        *,
+        field: str | None = None,
+        scope: Literal["user", "account"] | None = None,
+        limit: int | None = None,
+    ) -> None:
         REJECTED.labels(code).inc()
-        await self.send({"type": "error", "code": code, "message": message})
+        await self.send(Error(code=code, message=message, field=field, scope=scope, limit=limit))
 
     async def close(self, code: int, reason: str = "") -> None:
         if self.closed:
@@ -118,7 +127,7 @@ class FrameConnection:
             await self.error("forbidden", f"this endpoint is for the role {role.value}")
             await self.close(CLOSE_FORBIDDEN, "forbidden")
             return None
-        await self.send({"type": "ready", "name": principal.name})
+        await self.send(Ready(name=principal.name))
         return Authenticated(principal=principal, token=token)
 
     async def receive(self, *, within: float | None = None) -> dict[str, Any] | Idle | None:

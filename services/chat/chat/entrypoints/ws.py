@@ -25,7 +25,8 @@ specialist may take), answered by `chat_assigned` (and `assigned` to the user) o
 `already_taken` (someone, or they, holds it), `capacity_exceeded`, `not_available` (away),
 `not_waiting` (the user left or no such chat).
 
-Every frame is parsed strictly into its type (`chat.entrypoints.frames`): a field of the wrong
+Every frame the server sends is a typed model (`chat.domain.server_frames`, one union per endpoint);
+every frame it receives is parsed strictly into its type (`chat.entrypoints.frames`): a field of the wrong
 type, with control characters or too long is refused with `error {code: "bad_frame", field,
 message}` and the connection goes on. A `start` beyond the open chats allowed to the user or their
 hotel account (settings `max_chats_per_user`, `max_chats_per_account`, counted over every chat
@@ -51,6 +52,7 @@ from chat.application.hub import ChatHub
 from chat.application.users import UserSession
 from chat.domain.errors import ChatError, InvalidIntake, NotAssigned, TooManyChats
 from chat.domain.intake import IntakeLimits, make_intake
+from chat.domain.server_frames import Ended, Pong
 from chat.entrypoints.connection import CLOSE_IDLE, IDLE, Authenticated, FrameConnection
 from chat.entrypoints.frames import (
     AgentFrame,
@@ -139,14 +141,13 @@ async def _serve(
         try:
             frame = parse(raw)
             if isinstance(frame, Ping):
-                await conn.send({"type": "pong"})
+                await conn.send(Pong())
             else:
                 await handle(frame)
         except (FrameRefused, InvalidIntake) as exc:
-            await conn.send({"type": "error", "code": exc.code, "field": exc.field, "message": str(exc)})
+            await conn.error(exc.code, str(exc), field=exc.field)
         except TooManyChats as exc:
-            error = {"type": "error", "code": exc.code, "scope": exc.scope, "limit": exc.limit}
-            await conn.send({**error, "message": str(exc)})
+            await conn.error(exc.code, str(exc), scope=exc.scope, limit=exc.limit)
         except ChatError as exc:
             await conn.error(exc.code, str(exc))
         except TicketsUnavailable:
@@ -206,7 +207,7 @@ async def user_chat(ws: WebSocket) -> None:
     try:
         if await _serve(conn, parse, handle):
             reason = EndReason.IDLE_TIMEOUT
-            await conn.send({"type": "ended", "reason": "idle_timeout"})
+            await conn.send(Ended(reason="idle_timeout"))
             await conn.close(CLOSE_IDLE, "idle")
     finally:
         if session is not None:
