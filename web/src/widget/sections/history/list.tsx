@@ -11,12 +11,17 @@ export interface TicketSummary {
   ticket_id: string;
   number: string;
   topic: string;
+  /** The server's name of the topic, in the language the list was asked in (`lang`). */
+  topic_label?: string;
   status: string;
+  status_label?: string;
   importance: string;
   comment: string;
   created_at: string;
   updated_at: string;
   version: number;
+  /** `#`: the row's place in the filtered list, from 1, continuing across pages (the server counts). */
+  ordinal?: number;
 }
 
 export interface RequestFilters extends Range {
@@ -43,7 +48,7 @@ export function RequestsView({
   const { form } = useRequestForm(ctx);
   const settled = useDebounced(filters, 300);
   const valid = rangeValid(settled);
-  const key = valid ? JSON.stringify(settled) : null;
+  const key = valid ? JSON.stringify({ ...settled, lang }) : null; // the labels come in `lang`
   const paged = usePaged<TicketSummary>(key, (cursor, signal) =>
     ctx.api.get<Page<TicketSummary>>("/api/v1/tickets", {
       signal,
@@ -54,6 +59,7 @@ export function RequestsView({
         topic: settled.topic || null,
         status: settled.status ? [settled.status] : null,
         limit: PAGE_SIZE,
+        lang,
         cursor,
       },
     }),
@@ -139,13 +145,13 @@ export function RequestsView({
               <tbody>
                 {paged.items.map((ticket, index) => (
                   <tr key={ticket.ticket_id}>
-                    <td class="hist-ordinal">{new Intl.NumberFormat(lang).format(index + 1)}</td>
+                    <td class="hist-ordinal">{new Intl.NumberFormat(lang).format(ticket.ordinal ?? index + 1)}</td>
                     <th scope="row" class="hist-number">
                       {ticket.number}
                     </th>
-                    <td>{topicLabel(t, ticket.topic)}</td>
+                    <td>{topicLabel(t, ticket.topic, ticket.topic_label)}</td>
                     <td>
-                      <span class={`hist-status status-${ticket.status}`}>{statusLabel(t, ticket.status)}</span>
+                      <span class={`hist-status status-${ticket.status}`}>{ticket.status_label ?? statusLabel(t, ticket.status)}</span>
                     </td>
                     <td>
                       <time dateTime={ticket.updated_at}>{formatDateTime(lang, ticket.updated_at)}</time>
