@@ -9,6 +9,7 @@ naming where the value came from.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Final
 
 from shared.errors import ErrorDetail, Unprocessable
@@ -57,3 +58,24 @@ def event_id(header: str | None, *, loc: list[str | int]) -> int | None:
     if header is None or not header.strip():
         return None
     return number_in(header, loc=loc, what="an id this stream sent")
+
+
+def preferred_language(accept_language: str | None, supported: Sequence[str], default: str) -> str:
+    """The first of `supported` an `Accept-Language` header asks for, by its q-values (`uk-UA` and the
+    common mistake `ua` count as `uk`); `default` when it names none of them or is malformed."""
+    best, best_q = default, 0.0
+    for order, part in enumerate((accept_language or "").split(",")[:32]):
+        tag, _, params = part.strip().partition(";")
+        base = tag.strip().lower().replace("_", "-").split("-")[0]
+        base = "uk" if base == "ua" else base
+        q = 1.0
+        name, _, value = params.strip().partition("=")
+        if name.strip() == "q":
+            try:
+                q = float(value)
+            except ValueError:
+                continue
+        q -= order * 1e-6  # equal weights: the earlier one wins
+        if base in supported and q > best_q:  # best_q starts at 0: a q of 0 is "not this one"
+            best, best_q = base, q
+    return best

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, ValidationError
 from shared.auth import AccountScope, Principal, Role, account_scope
 from shared.errors import Forbidden, Unprocessable
 from shared.listing import decode_cursor, encode_cursor, read_cursor
-from shared.parsing import event_id, expected_version, natural, number_in
+from shared.parsing import event_id, expected_version, natural, number_in, preferred_language
 from shared.types import Text, TextOnly
 
 
@@ -116,3 +116,22 @@ def test_support_reads_every_account_a_user_their_own_an_editor_none() -> None:
         with pytest.raises(Forbidden):
             account_scope(editor)
         assert not editor.can_see_account("h1")
+
+
+@pytest.mark.parametrize(
+    ("header", "language"),
+    [
+        (None, "en"),
+        ("uk-UA,uk;q=0.9,en;q=0.8", "uk"),
+        ("de-DE, pl;q=0.5, en;q=0.4", "pl"),
+        ("ua", "uk"),
+        ("ru;q=0, en", "en"),
+        ("fr, ru;q=0.1", "ru"),
+        ("en;q=abc, pl", "pl"),
+        ("*", "en"),
+    ],
+)
+def test_the_accept_language_header_picks_the_first_supported_language_by_weight(
+    header: str | None, language: str
+) -> None:
+    assert preferred_language(header, ("uk", "ru", "en", "pl"), "en") == language
