@@ -1,5 +1,6 @@
 // The front-end build: esbuild bundles the Help widget (a small launcher plus chunks it loads on
-// demand), the demo host page and the support console, each with chunks of its own, and copies
+// demand), the demo host page, the support console and the public contacts page (/support/), each
+// with chunks of its own, and copies
 // their HTML. `node build.mjs` → dist/; `node build.mjs --watch` rebuilds on change.
 import { build, context } from "esbuild";
 import { cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -36,6 +37,11 @@ const builds = [
     entryPoints: { "console/console": "src/console/main.tsx" },
     chunkNames: "console/chunks/[name]-[hash]",
   },
+  {
+    ...common,
+    entryPoints: { "support/support": "src/support/main.tsx" },
+    chunkNames: "support/chunks/[name]-[hash]",
+  },
 ];
 
 async function copyStatic() {
@@ -48,6 +54,9 @@ async function copyStatic() {
   await cp("console/chats.css", join(dist, "console", "chats.css"));
   await cp("console/requests.css", join(dist, "console", "requests.css"));
   await cp("console/kb.css", join(dist, "console", "kb.css"));
+  await mkdir(join(dist, "support"), { recursive: true });
+  await cp("support/index.html", join(dist, "support", "index.html"));
+  await cp("support/support.css", join(dist, "support", "support.css"));
 }
 
 async function report(metafiles) {

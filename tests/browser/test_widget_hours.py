@@ -16,8 +16,9 @@ import httpx
 from playwright.async_api import expect
 
 from tests.browser.conftest import NewContext
+from tests.browser.console import open_console
 from tests.browser.helpers import assert_no_serious_a11y, axe, screenshot
-from tests.browser.widget import open_help, section
+from tests.browser.widget import new_hotel_user, open_help, section
 from tests.e2e.gateway.system import HelpdeskSystem
 
 DIRECTORY = "/api/v1/support/directory"
@@ -124,3 +125,59 @@ async def test_new_request_shows_the_expected_answer_before_and_after_sending(
     created = form.get_by_role("status").filter(has_text="Odpowiemy do")
     await expect(created).to_be_visible()
     await screenshot(page, "request-created-with-due-pl")
+
+
+async def test_the_console_shows_a_requests_first_answer_due_and_specialists_declare_their_teams(
+    new_context: NewContext, helpdesk_system: HelpdeskSystem
+) -> None:
+    user = new_hotel_user(helpdesk_system)
+    async with httpx.AsyncClient(
+        base_url=helpdesk_system.url, headers={"Authorization": f"Bearer {user.token}"}, timeout=15
+    ) as http:
+        data = {
+            "topic": "payments",
+            "comment": "Invoice for March",
+            "message": "Please send it.",
+            "importance": "high",
+        }
+        answer = await http.post("/api/v1/tickets", data=data)
+    assert answer.status_code == 201, answer.text
+    ticket = answer.json()
+    assert ticket["first_response_due"]
+    page = await open_console(new_context, helpdesk_system)
+    await page.get_by_role("form", name="Request filters").get_by_label("Hotel account").fill(user.account)
+    table = page.get_by_role("table", name="Requests from every hotel, most recently updated first")
+    await table.get_by_role("link", name=ticket["number"], exact=True).click()
+    view = page.get_by_role("region", name=f"Request {ticket['number']}")
+    await expect(view.get_by_text("First answer due")).to_be_visible()
+    await expect(view.get_by_text("(not answered yet)")).to_be_visible()
+    await screenshot(page, "console-request-first-answer-due-en")
+
+    await page.get_by_role("link", name=re.compile("^Chats")).first.click()
+    teams = page.get_by_role("group", name="My teams")
+    await teams.get_by_label("Payment and documents").check()
+    await expect(teams.get_by_label("Payment and documents")).to_be_checked()
+    await screenshot(page, "console-presence-teams-en")
+
+
+async def test_the_public_support_page_shows_contacts_and_hours_in_four_languages_without_signing_in(
+    new_context: NewContext, helpdesk_system: HelpdeskSystem
+) -> None:
+    context = await new_context(locale="ru-RU", timezone_id="Europe/Warsaw")
+    page = await context.new_page()
+    await page.goto(f"{helpdesk_system.url}/support/")
+    await expect(page.get_by_role("heading", name="Контакты и часы работы", level=1)).to_be_visible()
+    await expect(page.get_by_role("link", name="Позвонить +48 (22) 390-6200")).to_be_visible()
+    await expect(page.get_by_text("Общие вопросы")).to_be_visible()
+    for lang, heading in (
+        ("pl", "Kontakt i godziny pracy"),
+        ("en", "Contacts and working hours"),
+        ("uk", "Контакти та години роботи"),
+    ):
+        await page.get_by_role("combobox").select_option(lang)
+        await expect(page.get_by_role("heading", name=heading, level=1)).to_be_visible()
+    await expect(page.locator("html")).to_have_attribute("lang", "uk")
+    await expect(page.get_by_text("Загальні питання")).to_be_visible()
+    await expect(page.get_by_text("Оплата, заборгованість, договори та акти")).to_be_visible()
+    await screenshot(page, "support-page-uk")
+    assert_no_serious_a11y(await axe(page))

@@ -22,6 +22,8 @@ export interface Presence {
   capacity: number;
   /** Chats given by the server as they come; off: only those taken by hand. */
   auto: boolean;
+  /** The support teams this specialist answers for: their topics' chats come here first. */
+  teams: string[];
 }
 
 export interface QueueEntry {
@@ -101,7 +103,7 @@ export function toEpochMs(value: unknown): number {
 
 export class Desk {
   readonly link = new Store<Link>("idle");
-  readonly presence = new Store<Presence>({ status: "away", capacity: 2, auto: true });
+  readonly presence = new Store<Presence>({ status: "away", capacity: 2, auto: true, teams: [] });
   readonly queue = new Store<QueueEntry[]>([]);
   /** False until the server has sent a queue (older servers never do). */
   readonly queueKnown = new Store(false);
@@ -164,7 +166,7 @@ export class Desk {
     this.seen.clear();
     this.snapshots = 0;
     this.link.set("idle");
-    this.presence.set({ status: "away", capacity: 2, auto: true });
+    this.presence.set({ status: "away", capacity: 2, auto: true, teams: [] });
     this.queue.set([]);
     this.queueKnown.set(false);
     this.waitingCount.set(0);
@@ -290,7 +292,10 @@ export class Desk {
   private sendPresence(): void {
     const wanted = this.wanted;
     if (!wanted) return;
-    const frame = wanted.status === "available" ? { type: "available", capacity: wanted.capacity, auto: wanted.auto } : { type: "away" };
+    const frame =
+      wanted.status === "available"
+        ? { type: "available", capacity: wanted.capacity, auto: wanted.auto, teams: wanted.teams }
+        : { type: "away" };
     if (!this.send(frame, { kind: "presence" }) && this.link.value === "online") this.problem.set("connection");
   }
 
@@ -345,7 +350,9 @@ export class Desk {
     const served = typeof frame.capacity === "number" ? Math.min(MAX_CAPACITY, Math.max(MIN_CAPACITY, frame.capacity)) : this.presence.value.capacity;
     const capacity = wanted && status === "away" ? wanted.capacity : served;
     const auto = wanted && (status === "away" || typeof frame.auto !== "boolean") ? wanted.auto : typeof frame.auto === "boolean" ? frame.auto : this.presence.value.auto;
-    this.presence.set({ status, capacity, auto });
+    const servedTeams = Array.isArray(frame.teams) ? frame.teams.filter((x): x is string => typeof x === "string") : null;
+    const teams = wanted && (status === "away" || servedTeams === null) ? wanted.teams : (servedTeams ?? this.presence.value.teams);
+    this.presence.set({ status, capacity, auto, teams });
     if (Array.isArray(frame.sessions)) {
       const held = new Set(frame.sessions.filter((s): s is string => typeof s === "string"));
       // Chats we had and the server no longer gives us: the grace period passed, the user is queued again.

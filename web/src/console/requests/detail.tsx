@@ -10,7 +10,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError } from "../../widget/core/api";
 import { formatBytes, formatDateTime, type Translate } from "../../widget/core/i18n";
 import type { TimelineItem } from "../../widget/core/timeline";
-import { FilePicker, useFormPolicy } from "../../widget/panel/files";
+import { FilePicker, useFormPolicy, useTopicNames } from "../../widget/panel/files";
 import { ReplyForm } from "../../widget/panel/reply";
 import { ErrorNotice, Spinner, topicLabel } from "../../widget/panel/ui";
 import { useConsole, useId, useLatest, useStore, useT } from "../hooks";
@@ -22,6 +22,7 @@ const str = (value: unknown): string => (typeof value === "string" ? value : "")
 
 export function RequestDetail({ ticketId, live, onClose }: { ticketId: string; live: LiveTickets; onClose: () => void }): JSX.Element {
   const ctx = useConsole();
+  const topicNames = useTopicNames(ctx.api);
   const { t, lang } = useT();
   const heading = useRef<HTMLHeadingElement>(null);
   const [read, setRead] = useState<{ min?: number; n: number }>({ n: 0 });
@@ -107,7 +108,7 @@ export function RequestDetail({ ticketId, live, onClose }: { ticketId: string; l
                 {t("requests.message_hotel")}
               </a>
             </Fact>
-            <Fact term={t("requests.col.topic")}>{topicLabel(t, data.topic)}</Fact>
+            <Fact term={t("requests.col.topic")}>{topicLabel(t, data.topic, topicNames.get(data.topic))}</Fact>
             <Fact term={t("requests.col.status")}>
               <span class={`req-status status-${data.status}`}>{supportStatus(t, data.status)}</span>
             </Fact>
@@ -120,6 +121,7 @@ export function RequestDetail({ ticketId, live, onClose }: { ticketId: string; l
             <Fact term={t("requests.col.updated")}>
               <time dateTime={data.updated_at}>{formatDateTime(lang, data.updated_at)}</time>
             </Fact>
+            <FirstAnswerDue timeline={timeline} />
           </dl>
           <Changes ticket={data} change={change} />
           <h3 id="req-timeline-title">{t("requests.timeline")}</h3>
@@ -133,6 +135,23 @@ export function RequestDetail({ ticketId, live, onClose }: { ticketId: string; l
         </>
       )}
     </section>
+  );
+}
+
+/** Support's promise made when the request was filed, and whether it is kept, due or late. */
+function FirstAnswerDue({ timeline }: { timeline: TimelineItem[] }): JSX.Element | null {
+  const { t, lang } = useT();
+  const created = timeline.find((item) => item.type === "ticket.created");
+  const due = typeof created?.data.first_response_due === "string" ? created.data.first_response_due : null;
+  if (!due) return null;
+  const answered = timeline.some((item) => item.type === "ticket.replied" && item.data.author_role === "agent");
+  const late = timeline.some((item) => item.type === "ticket.first_response_overdue") || (!answered && Date.parse(due) < Date.now());
+  const state = answered ? "answered" : late ? "late" : "open";
+  return (
+    <Fact term={t("requests.detail.due")}>
+      <time dateTime={due}>{formatDateTime(lang, due)}</time>{" "}
+      <span class={`req-due due-${state}`}>{t(`requests.detail.due.${state}`)}</span>
+    </Fact>
   );
 }
 

@@ -6,7 +6,7 @@
 import type { JSX } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { formatDateTime, type Translate } from "../../widget/core/i18n";
-import { useFormPolicy } from "../../widget/panel/files";
+import { useFormPolicy, useTopicNames } from "../../widget/panel/files";
 import { ErrorNotice, Spinner, topicLabel } from "../../widget/panel/ui";
 import { useConsole, useDebounced, useId, useLatest, useStore, useT } from "../hooks";
 import type { LiveTickets, TicketEvent } from "./live";
@@ -40,6 +40,7 @@ export function assigneeName(t: Translate, ticket: TicketSummary): string {
 
 export function Inbox({ live, openId }: { live: LiveTickets; openId: string | undefined }): JSX.Element {
   const ctx = useConsole();
+  const topicNames = useTopicNames(ctx.api);
   const { t, lang } = useT();
   const agent = useStore(ctx.agent);
   const mode = useStore(live.mode);
@@ -210,7 +211,7 @@ export function Inbox({ live, openId }: { live: LiveTickets; openId: string | un
                     {fresh.has(item.ticket_id) && <span class="req-badge">{t("requests.fresh")}</span>}
                   </th>
                   <td class="req-account">{item.account_id}</td>
-                  <td class="req-wrap">{topicLabel(t, item.topic)}</td>
+                  <td class="req-wrap">{topicLabel(t, item.topic, topicNames.get(item.topic))}</td>
                   <td>
                     <span class={`req-status status-${item.status}`}>{supportStatus(t, item.status)}</span>
                   </td>

@@ -10,7 +10,8 @@ import { register } from "../../widget/core/i18n";
 import { MAX_CAPACITY, MIN_CAPACITY } from "../chat/desk";
 import { deskFor, type DeskHandle } from "../chat/registry";
 import { ChatList, ChatPane, QueueList, errorMessage } from "../chat/view";
-import { useConsole, useStore, useT } from "../hooks";
+import { loadDirectory } from "../../widget/core/hours";
+import { useConsole, useLatest, useStore, useT } from "../hooks";
 import { chatsStrings } from "../i18n/chats";
 
 register(chatsStrings);
@@ -20,6 +21,40 @@ const CAPACITIES = Array.from({ length: MAX_CAPACITY - MIN_CAPACITY + 1 }, (_, i
 /** The specialist's chat desk (connection, presence, queue), shared by the header and the view. */
 export function useDesk(): DeskHandle {
   return deskFor(useConsole());
+}
+
+/** The specialist's teams (from the support directory's topics): their chats are offered here first. */
+function TeamsControl(): JSX.Element | null {
+  const ctx = useConsole();
+  const { desk } = useDesk();
+  const { t, lang } = useT();
+  const presence = useStore(desk.presence);
+  const { data } = useLatest(`directory|${lang}`, (signal) => loadDirectory(ctx.api, lang, signal));
+  const teams = [...new Set((data?.topics ?? []).map((x) => x.team))];
+  if (!teams.length) return null;
+  const toggle = (team: string, on: boolean): void => {
+    const chosen = new Set(presence.teams);
+    if (on) chosen.add(team);
+    else chosen.delete(team);
+    desk.setPresence({ teams: teams.filter((x) => chosen.has(x)) });
+  };
+  return (
+    <fieldset class="inline teams">
+      <legend>{t("desk.teams")}</legend>
+      {teams.map((team) => (
+        <label key={team} class="inline check">
+          <input type="checkbox" checked={presence.teams.includes(team)} onChange={(e) => toggle(team, e.currentTarget.checked)} />
+          <span>{teamLabel(t, team)}</span>
+        </label>
+      ))}
+    </fieldset>
+  );
+}
+
+function teamLabel(t: (key: string) => string, team: string): string {
+  const key = `desk.team.${team}`;
+  const text = t(key);
+  return text === key ? team : text;
 }
 
 export function PresenceControl(): JSX.Element {
@@ -54,6 +89,7 @@ export function PresenceControl(): JSX.Element {
         <input type="checkbox" checked={presence.auto} onChange={(e) => desk.setPresence({ auto: e.currentTarget.checked })} />
         <span>{t("desk.presence.auto")}</span>
       </label>
+      <TeamsControl />
       <label class="inline check">
         <input type="checkbox" checked={sound} onChange={(e) => signals.sound.set(e.currentTarget.checked)} />
         <span>{t("desk.sound")}</span>

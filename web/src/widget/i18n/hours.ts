@@ -3,6 +3,7 @@ import type { Catalog } from "../core/i18n";
 /** Contacts and hours (their own view), the chat's outside-hours notice, the promised answer time. */
 export const hoursStrings: Catalog = {
   uk: {
+    "hours.unavailable": "Не вдалося завантажити контакти. Спробуйте оновити сторінку.",
     "panel.tab.contacts": "Контакти й години",
     "hours.title": "Контакти та години роботи",
     "hours.phones": "Телефони",
@@ -27,6 +28,7 @@ export const hoursStrings: Catalog = {
     "request.expected.due": "Ми відповімо до {due} (ваш час).",
   },
   ru: {
+    "hours.unavailable": "Не удалось загрузить контакты. Попробуйте обновить страницу.",
     "panel.tab.contacts": "Контакты и часы",
     "hours.title": "Контакты и часы работы",
     "hours.phones": "Телефоны",
@@ -51,6 +53,7 @@ export const hoursStrings: Catalog = {
     "request.expected.due": "Мы ответим до {due} (ваше время).",
   },
   en: {
+    "hours.unavailable": "The contacts could not be loaded. Try reloading the page.",
     "panel.tab.contacts": "Contacts and hours",
     "hours.title": "Contacts and working hours",
     "hours.phones": "Phones",
@@ -75,6 +78,7 @@ export const hoursStrings: Catalog = {
     "request.expected.due": "We will answer by {due} (your time).",
   },
   pl: {
+    "hours.unavailable": "Nie udało się wczytać kontaktów. Spróbuj odświeżyć stronę.",
     "panel.tab.contacts": "Kontakt i godziny",
     "hours.title": "Kontakt i godziny pracy",
     "hours.phones": "Telefony",

@@ -99,6 +99,12 @@ export function useFormPolicy(api?: Api): { policy: FormPolicy | undefined; erro
   return { policy: data, error, reload };
 }
 
+/** Topic id → its name in the caller's language (the support directory's), once the form's choices are in. */
+export function useTopicNames(api?: Api): Map<string, string> {
+  const { policy } = useFormPolicy(api);
+  return new Map((policy?.topics ?? []).map((x) => [x.id, x.name]));
+}
+
 export function FilePicker({
   policy,
   file,

@@ -4,7 +4,7 @@
  * the support directory, which support's admins manage; nothing here is hard-coded.
  */
 import type { JSX } from "preact";
-import { formatMoment, loadDirectory, MOSCOW, type TopicHours } from "../core/hours";
+import { formatMoment, loadDirectory, MOSCOW, type SupportDirectory, type TopicHours } from "../core/hours";
 import { register } from "../core/i18n";
 import { hoursStrings } from "../i18n/hours";
 import { useLatest, useT, useWidget } from "../panel/hooks";
@@ -42,9 +42,15 @@ export function ContactsSection(): JSX.Element {
   const { data, error, reload } = useLatest(`directory|${lang}`, (signal) => loadDirectory(ctx.api, lang, signal));
   if (error) return <ErrorNotice error={error} onRetry={reload} />;
   if (!data) return <Spinner label={t("common.loading")} />;
+  return <ContactsView data={data} heading={<h3 id="hd-contacts-title">{t("hours.title")}</h3>} />;
+}
+
+/** The directory as shown: in the Help panel and on the public /support/ page alike. */
+export function ContactsView({ data, heading }: { data: SupportDirectory; heading: JSX.Element }): JSX.Element {
+  const { t } = useT();
   return (
     <div class="contacts">
-      <h3 id="hd-contacts-title">{t("hours.title")}</h3>
+      {heading}
       <section aria-labelledby="hd-contacts-phones">
         <h4 id="hd-contacts-phones">{t("hours.phones")}</h4>
         <ul class="contact-list">

@@ -4,6 +4,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError } from "../../core/api";
 import { formatBytes, formatDateTime, type Translate } from "../../core/i18n";
 import type { TimelineItem } from "../../core/timeline";
+import { useTopicNames } from "../../panel/files";
 import { useLatest, useT, useWidget } from "../../panel/hooks";
 import { ReplyForm, type FileFieldProps } from "../../panel/reply";
 import { ErrorNotice, Spinner, statusLabel, topicLabel } from "../../panel/ui";
@@ -28,6 +29,7 @@ const str = (value: unknown): string => (typeof value === "string" ? value : "")
 
 export function TicketDetailView({ ticketId, onBack }: { ticketId: string; onBack: () => void }): JSX.Element {
   const ctx = useWidget();
+  const topicNames = useTopicNames();
   const { t, lang } = useT();
   const heading = useRef<HTMLHeadingElement>(null);
   const [minVersion, setMinVersion] = useState<number | null>(null);
@@ -74,7 +76,7 @@ export function TicketDetailView({ ticketId, onBack }: { ticketId: string; onBac
           <dl class="hist-facts">
             <div>
               <dt>{t("history.col.topic")}</dt>
-              <dd>{topicLabel(t, data.topic)}</dd>
+              <dd>{topicLabel(t, data.topic, topicNames.get(data.topic))}</dd>
             </div>
             <div>
               <dt>{t("history.col.status")}</dt>

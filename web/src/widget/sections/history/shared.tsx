@@ -3,7 +3,7 @@ import type { JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { WidgetContext } from "../../core/context";
 import { localDay } from "../../core/i18n";
-import { useId, useT } from "../../panel/hooks";
+import { useId, useStore, useT } from "../../panel/hooks";
 
 export interface RequestForm {
   topics: { id: string; name: string }[];
@@ -13,15 +13,19 @@ export interface RequestForm {
   message_max: number;
 }
 
-const forms = new WeakMap<WidgetContext, Promise<RequestForm>>();
+const forms = new WeakMap<WidgetContext, Map<string, Promise<RequestForm>>>();
 
-/** GET /api/v1/request-form once per widget (a failure is forgotten, so a retry asks again). */
+/** GET /api/v1/request-form once per widget and language (topic names are in the widget's language);
+ * a failure is forgotten, so a retry asks again. */
 export function requestForm(ctx: WidgetContext): Promise<RequestForm> {
-  let known = forms.get(ctx);
+  const lang = ctx.lang.value;
+  const byLang = forms.get(ctx) ?? new Map<string, Promise<RequestForm>>();
+  forms.set(ctx, byLang);
+  let known = byLang.get(lang);
   if (!known) {
-    known = ctx.api.get<RequestForm>("/api/v1/request-form");
-    known.catch(() => forms.delete(ctx));
-    forms.set(ctx, known);
+    known = ctx.api.get<RequestForm>(`/api/v1/request-form?lang=${lang}`);
+    known.catch(() => byLang.delete(lang));
+    byLang.set(lang, known);
   }
   return known;
 }
@@ -29,6 +33,7 @@ export function requestForm(ctx: WidgetContext): Promise<RequestForm> {
 export function useRequestForm(ctx: WidgetContext): { form: RequestForm | null; error: unknown; retry: () => void } {
   const [state, setState] = useState<{ form: RequestForm | null; error: unknown }>({ form: null, error: null });
   const [bump, setBump] = useState(0);
+  const lang = useStore(ctx.lang);
   useEffect(() => {
     let live = true;
     requestForm(ctx).then(
@@ -38,7 +43,7 @@ export function useRequestForm(ctx: WidgetContext): { form: RequestForm | null; 
     return () => {
       live = false;
     };
-  }, [bump]);
+  }, [bump, lang]);
   return { ...state, retry: () => setBump((n) => n + 1) };
 }
 
