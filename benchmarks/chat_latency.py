@@ -65,6 +65,7 @@ async def run(args: argparse.Namespace) -> None:
             "HELPDESK_CHAT_MAX_CHATS_PER_ACCOUNT": "10000",  # every simulated user is in one account
             "HELPDESK_CHAT_RATE_PER_SECOND": "100",
             "HELPDESK_CHAT_RATE_BURST": "100",
+            "HELPDESK_RATE_LIMIT_CHAT_START_PER_ACCOUNT": "1000000",  # every simulated user in one account
             "HELPDESK_CHAT_PUBLISH_STATS": "false",
         }
         procs: list[ChatProcess] = []
