@@ -16,6 +16,7 @@ from chat.entrypoints.frames import (
     Take,
     UserMessage,
     parse_agent_frame,
+    parse_auth_frame,
     parse_user_frame,
 )
 
@@ -117,3 +118,24 @@ def test_missing_intake_fields_are_left_to_the_intake_rules() -> None:
     assert isinstance(start, StartChat)
     assert (start.name, start.phone, start.question) == ("", "", "")
     assert "Olena" not in repr(parse_user_frame(START, LIMITS))
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "auth"},
+        {"type": "auth", "token": ""},
+        {"type": "auth", "token": ["a.b.c"]},
+        {"type": "auth", "token": 12},
+        {"type": "auth", "token": "t" * 8193},
+    ],
+)
+def test_an_auth_frame_without_a_bounded_string_token_is_refused(frame: dict[str, Any]) -> None:
+    with pytest.raises(FrameRefused) as caught:
+        parse_auth_frame(frame)
+    assert caught.value.field in {"token", "type"}
+
+
+def test_an_auth_frame_keeps_its_token_out_of_its_repr() -> None:
+    auth = parse_auth_frame({"type": "auth", "token": "secret.jwt.value"})
+    assert auth.token == "secret.jwt.value" and "secret" not in repr(auth)

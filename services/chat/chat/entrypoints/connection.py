@@ -24,6 +24,7 @@ from starlette.websockets import WebSocketState
 
 from chat.domain.limits import AbuseMeter, TokenBucket
 from chat.domain.server_frames import Error, Ready, ServerFrame
+from chat.entrypoints.frames import FrameRefused, parse_auth_frame
 from chat.settings import ChatSettings
 from shared.auth import Principal, Role, TokenVerifier
 from shared.errors import Unauthorized
@@ -114,10 +115,11 @@ class FrameConnection:
             await self.error("unauthorized", 'the first frame must be {"type": "auth", "token": …}')
             await self.close(CLOSE_UNAUTHORIZED, "unauthorized")
             return None
-        token = frame.get("token")
         try:
-            if not isinstance(token, str) or not token:
-                raise Unauthorized("a token is required")
+            try:
+                token = parse_auth_frame(frame).token
+            except FrameRefused:
+                raise Unauthorized("a token is required") from None
             principal = await verifier.verify_async(token)  # a JWKS fetch must not block the loop
         except Unauthorized as exc:
             await self.error("unauthorized", exc.message)

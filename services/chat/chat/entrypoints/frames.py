@@ -38,6 +38,7 @@ MAX_PHONE_CHARS = 64
 MAX_QUESTION_CHARS = 10_000
 MAX_MESSAGE_CHARS = 100_000
 MAX_TOPIC_CHARS = 64
+MAX_TOKEN_CHARS = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,16 @@ class _Frame(BaseModel):
 
 class Ping(_Frame):
     type: Literal["ping"]
+
+
+class Auth(_Frame):
+    """The first frame on either endpoint (see `chat.entrypoints.connection`)."""
+
+    type: Literal["auth"]
+    token: Annotated[str, Field(min_length=1, max_length=MAX_TOKEN_CHARS)]
+
+    def __repr__(self) -> str:  # a bearer token never reaches a log line
+        return "Auth(<redacted>)"
 
 
 # -- user → server -----------------------------------------------------------------------------
@@ -196,8 +207,13 @@ AgentFrame = Annotated[
     Field(discriminator="type"),
 ]
 
+_AUTH: TypeAdapter[Auth] = TypeAdapter(Auth)
 _USER: TypeAdapter[UserFrame] = TypeAdapter(UserFrame)
 _AGENT: TypeAdapter[AgentFrame] = TypeAdapter(AgentFrame)
+
+
+def parse_auth_frame(data: dict[str, Any]) -> Auth:
+    return _parse(_AUTH, data, FrameLimits())
 
 
 def parse_user_frame(data: dict[str, Any], limits: FrameLimits) -> UserFrame:
