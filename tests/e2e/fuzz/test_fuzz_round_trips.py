@@ -1,6 +1,8 @@
 """Generated text that is valid but hostile (control characters, NUL, right-to-left marks, emoji,
 odd ids) through the main write paths: never a 5xx, every 4xx in the error shape, and whatever was
-accepted can be read back — bad input never costs data."""
+accepted can be read back — bad input never costs data. Control characters other than tab, newline and
+CRLF are refused (422), so most generated text is; the explicit examples are hostile text that is
+accepted."""
 
 from __future__ import annotations
 
@@ -57,6 +59,14 @@ async def test_tickets_created_from_hostile_form_text_are_refused_cleanly_or_rea
         caller=st.sampled_from(["user", "agent"]),
         account=st.one_of(st.just("hotel-a"), TEXT),
     )
+    @example(
+        topic="reports",
+        comment="\u202eNight audit 🏨",
+        message="'; drop table x;--\r\n\tline\ufeff",
+        importance="normal",
+        caller="user",
+        account="hotel-a",
+    )
     def create(topic: str, comment: str, message: str, importance: str, caller: str, account: str) -> None:
         form = {"topic": topic, "comment": comment, "message": message, "importance": importance}
         if caller == "agent":
@@ -91,6 +101,13 @@ async def test_kb_articles_with_hostile_ids_and_text_are_refused_cleanly_or_read
     )
     # Found by this test: an id with a line break was published (201) but no route could reach it again.
     @example(article_id="night\r\naudit", title="t", body="", section="reports", tags=[])
+    @example(
+        article_id="https://wiki.otelms.com/en/a?b=c#d",
+        title="\u202eNight audit 🏨",
+        body="'; drop table x;--\r\n\tline",
+        section="reports",
+        tags=["a\u0301udit"],
+    )
     def publish(article_id: str, title: str, body: str, section: str, tags: list[str]) -> None:
         article = {
             "id": article_id,
