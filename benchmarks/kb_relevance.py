@@ -17,6 +17,11 @@ model asked only when the lexical ranking is not sure: `fusion.needs_dense`). Un
 share of queries each hybrid row asked the model for. The index is built in process (no NATS),
 the same engine a replica runs; document vectors come from the on-disk cache (`--vectors-dir`,
 made on first use). A hit counts when its id or one of its grouped language versions is listed as relevant.
+
+"No good answer" (`fusion.no_good_answer`): for each hybrid row, the share of negative queries
+(`kb_wiki_negatives.jsonl`: gibberish and off-topic questions in uk/ru/en/pl, same tune/test split)
+answered with nothing; a positive query answered with nothing counts as a miss in the table. The
+"hybrid, always an answer" row is the service without the rule.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ SETS = {
     "wiki": (DATA / "kb_wiki_articles.jsonl", DATA / "kb_wiki_relevance.jsonl"),
     "demo": (DEMO_DIR / "articles.jsonl", DATA / "kb_relevance.jsonl"),
 }
+NEGATIVES = DATA / "kb_wiki_negatives.jsonl"
 KINDS = ("same", "exact", "cross", "typo", "inflection")
 
 Groups = dict[str, dict[str, list[float]]]
@@ -158,8 +164,12 @@ def main() -> int:
             ("dense only", CrossLanguage.NONE, corrected, replace(hybrid, signals=Signals.DENSE)),
             ("hybrid, no bias correction", CrossLanguage.BOTH, plain, hybrid),
             ("hybrid, model on every query", CrossLanguage.BOTH, corrected, replace(hybrid, gate=False)),
+            ("hybrid, always an answer", CrossLanguage.BOTH, corrected, replace(hybrid, answer_lead=None)),
             ("hybrid", CrossLanguage.BOTH, corrected, hybrid),
         ]
+    negatives = [
+        q for q in load_queries(NEGATIVES) if args.split == "all" or q.get("split", args.split) == args.split
+    ]
     rows: list[tuple[str, Groups]] = []
     asked: list[str] = []
     for label, cross, dense, fusion in configs:
@@ -173,7 +183,13 @@ def main() -> int:
         rows.append((label, evaluate(index, queries, show_misses=label == args.misses)))
         used, skipped = (after - was for after, was in zip(_decisions(), before, strict=True))
         if dense is not None and fusion.signals is Signals.HYBRID:
-            asked.append(f"  {label}: the model asked for {used:.0f} of {used + skipped:.0f} queries")
+            silent = sum(
+                1 for q in negatives if not index.search(str(q["q"]), lang=str(q.get("lang") or "")).hits
+            )
+            asked.append(
+                f"  {label}: the model asked for {used:.0f} of {used + skipped:.0f} queries; "
+                f"negative queries answered with nothing: {silent} of {len(negatives)}"
+            )
     print(
         f"(built and evaluated in {time.perf_counter() - t0:.0f} s; model: {corrected.model_id or 'none'})\n"
     )

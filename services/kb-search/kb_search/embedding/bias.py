@@ -78,3 +78,23 @@ class LanguageOffsets:
     def correct_passages(self, vectors: Vectors, lang: str) -> Vectors:
         offset = self._offset(self.passage, (lang,))
         return vectors if offset is None else normalise(vectors - offset)
+
+
+def generic_vectors(embed: Embed, offsets: LanguageOffsets, path: Path = PARALLEL_SENTENCES) -> Vectors:
+    """The parallel sentences as passages in every language, corrected like articles: small talk
+    that answers no question, the reference a query's best article must clearly beat."""
+    rows = json.loads(path.read_text(encoding="utf-8"))["sentences"]
+    parts = [
+        offsets.correct_passages(embed("passage", [row[lang] for row in rows]), lang) for lang in LANGUAGES
+    ]
+    return normalise(np.concatenate(parts))
+
+
+def save_generic(vectors: Vectors, path: Path) -> None:
+    with path.open("wb") as f:
+        np.savez(f, vectors=vectors.astype(np.float16))
+
+
+def load_generic(path: Path) -> Vectors:
+    with np.load(path) as data:
+        return normalise(data["vectors"].astype(np.float32))

@@ -26,7 +26,13 @@ from pathlib import Path
 import numpy as np
 from prometheus_client import Counter, Gauge
 
-from kb_search.embedding.bias import OFFSETS_DIR, LanguageOffsets, normalise
+from kb_search.embedding.bias import (
+    OFFSETS_DIR,
+    LanguageOffsets,
+    generic_vectors,
+    load_generic,
+    normalise,
+)
 from kb_search.embedding.cache import VectorCache, text_key
 from kb_search.embedding.model import Embedder, EmbedderUnavailable, Vectors, load_embedder
 from shared.logging import get_logger
@@ -71,6 +77,7 @@ class DenseIndex:
         *,
         cache: VectorCache | None = None,
         offsets: LanguageOffsets | None = None,
+        generic: Vectors | None = None,
         background: bool = True,
     ) -> None:
         self._embedder = embedder
@@ -81,6 +88,7 @@ class DenseIndex:
             else (VectorCache(None, model_id=embedder.model_id, dim=self.dim) if embedder else None)
         )
         self.offsets = offsets or LanguageOffsets()
+        self._generic = generic  # small talk (`bias.generic_vectors`): None, no "no answer" rule
         self._matrix = np.zeros((0, self.dim), dtype=np.float32)
         self._valid = np.zeros(0, dtype=bool)
         self._rows = 0  # rows in use (the matrix grows by doubling): a query reads only these
@@ -321,6 +329,18 @@ class DenseIndex:
         top = np.argpartition(-sims, count - 1)[:count] if count < len(sims) else np.arange(len(sims))
         return {int(d): float(sims[d]) for d in top if valid[d]}
 
+    def generic_similarity(
+        self, text: str, *, langs: Sequence[str], vector: Vectors | None = None
+    ) -> float | None:
+        """The query's mean cosine to the generic sentences (`fusion.no_good_answer`)."""
+        if self._generic is None or not self.available:
+            return None
+        if vector is None:
+            vector = self.query_vector(text, langs)
+        if vector is None:
+            return None
+        return float(np.einsum("ij,j->i", self._generic, vector).mean())
+
 
 def cached_embedding(embedder: Embedder, cache: VectorCache) -> Callable[[str, Sequence[str]], Vectors]:
     """(kind, texts) → vectors, through the cache (for the language offsets' parallel sentences)."""
@@ -363,5 +383,14 @@ def open_dense(
         return DenseIndex(None)
     cache = VectorCache(directory, model_id=embedder.model_id, dim=embedder.dim)
     offsets = language_offsets(embedder, cache) if correct_bias else None
+    generic = generic_reference(embedder, cache, offsets or LanguageOffsets())
     log.info("kb_dense_loaded", model=embedder.model_id, cached_vectors=len(cache))
-    return DenseIndex(embedder, cache=cache, offsets=offsets, background=background)
+    return DenseIndex(embedder, cache=cache, offsets=offsets, generic=generic, background=background)
+
+
+def generic_reference(embedder: Embedder, cache: VectorCache, offsets: LanguageOffsets) -> Vectors:
+    """The shipped generic-sentence vectors of this model (bias-corrected), else computed (cached)."""
+    shipped = OFFSETS_DIR / f"{embedder.model_id}-generic.npz"
+    if shipped.is_file() and offsets.passage:
+        return load_generic(shipped)
+    return generic_vectors(cached_embedding(embedder, cache), offsets)

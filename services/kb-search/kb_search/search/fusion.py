@@ -11,6 +11,13 @@ The model costs ~20 ms of CPU per new query, so it is asked only when it can cha
 document contains every one of them, in a language the query may be typed in, and clearly ahead of
 the next article (`Confidence`) is answered lexically. Cross-language queries (words the index does
 not know) and uncertain ones go through the model.
+
+"No good answer" (`no_good_answer`): e5's cosines are compressed (right answers 0.80-0.95, gibberish's
+nearest article 0.82-0.86), so the best cosine alone cannot tell. Each query's is compared with
+its own mean cosine to generic sentences that answer nothing (`embedding/parallel.json`): a query
+whose best article is barely closer to it than small talk is, and whose words the index does not
+all know, has no answer. Calibrated on the wiki set's tuning half and negative queries
+(`benchmarks/data/kb_wiki_negatives.jsonl`), reported on the test half (`benchmarks/kb_relevance.py`).
 """
 
 from __future__ import annotations
@@ -60,6 +67,12 @@ class DenseSignal(Protocol):
         self, text: str, *, langs: Sequence[str], limit: int, vector: Vectors | None = None
     ) -> dict[int, float] | None: ...
 
+    def generic_similarity(
+        self, text: str, *, langs: Sequence[str], vector: Vectors | None = None
+    ) -> float | None:
+        """The query's mean cosine to generic sentences (None: no reference, no "no answer" rule)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Fusion:
@@ -74,6 +87,10 @@ class Fusion:
     gate: bool = True
     # Tuned on the tuning half: the best lexical article's score over the next article's.
     confident_margin: float = 1.3
+    # "No good answer" below this lead of the best article's cosine over the query's mean cosine
+    # to generic sentences (None: always answer). Tuning half: negatives at 0.024-0.071, the
+    # lowest right answer at 0.042, the next at 0.049; 0.047 lies between (see `no_good_answer`).
+    answer_lead: float | None = 0.047
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +116,23 @@ def needs_dense(confidence: Confidence, fusion: Fusion) -> bool:
         and confidence.margin >= fusion.confident_margin
     )
     return not confident
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What a fused search knows about whether any article answers the query."""
+
+    coverage: float  # share of the query's words the index knows in their own right
+    best: float  # the nearest article's cosine
+    generic: float  # the query's mean cosine to generic sentences that answer nothing
+
+
+def no_good_answer(evidence: Evidence, fusion: Fusion) -> bool:
+    """True when no article answers the query: some of its words are unknown to the index and the
+    nearest article is not clearly closer to it than small talk is."""
+    if fusion.answer_lead is None or fusion.signals is Signals.LEXICAL:
+        return False
+    return evidence.coverage < 1.0 and evidence.best - evidence.generic < fusion.answer_lead
 
 
 def _ranked(scores: dict[int, float]) -> list[int]:

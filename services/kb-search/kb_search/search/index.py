@@ -21,7 +21,17 @@ from prometheus_client import Counter as Metric
 from kb_search.domain.article import Article
 from kb_search.search.analysis import Analyzer
 from kb_search.search.crosslang import CrossLanguage, Glossary
-from kb_search.search.fusion import Confidence, DenseSignal, Fusion, Signals, Vectors, fuse, needs_dense
+from kb_search.search.fusion import (
+    Confidence,
+    DenseSignal,
+    Evidence,
+    Fusion,
+    Signals,
+    Vectors,
+    fuse,
+    needs_dense,
+    no_good_answer,
+)
 from kb_search.search.grouping import TranslationGroups
 from kb_search.search.hits import Document, render_hit
 from kb_search.search.normalise import Script, script
@@ -47,6 +57,10 @@ DENSE_DECISIONS = Metric(
     "helpdesk_kb_search_dense_total",
     "Searches by whether the dense signal was asked (used) or the lexical ranking was sure (skipped)",
     ["decision"],
+)
+NO_ANSWER = Metric(
+    "helpdesk_kb_search_no_answer_total",
+    "Searches answered with nothing: no article is clearly closer to the query than small talk",
 )
 
 
@@ -363,6 +377,9 @@ class SearchIndex:
             )
             if nearest is not None:
                 DENSE_DECISIONS.labels(decision="used").inc()
+                if self._answerless(pending, plan, nearest):
+                    NO_ANSWER.inc()
+                    return SearchResult(query=pending.text, hits=(), total=0, corrections=plan.corrections)
                 if section:
                     nearest = {d: s for d, s in nearest.items() if postings.section_of(d) == section}
                 dense_only = nearest.keys() - scores.keys()
@@ -390,6 +407,19 @@ class SearchIndex:
             corrections=plan.corrections,
             completions=plan.completions,
         )
+
+    def _answerless(self, pending: _Pending, plan: QueryPlan, nearest: dict[int, float]) -> bool:
+        """The "no good answer" rule (`fusion.no_good_answer`) on this search's evidence."""
+        if not nearest or self.dense is None or self.fusion.answer_lead is None or plan.coverage >= 1.0:
+            return False
+        assert pending.dense_langs is not None
+        generic = self.dense.generic_similarity(
+            pending.text, langs=pending.dense_langs, vector=pending.vector
+        )
+        if generic is None:
+            return False
+        evidence = Evidence(coverage=plan.coverage, best=max(nearest.values()), generic=generic)
+        return no_good_answer(evidence, self.fusion)
 
     def _root(self, doc_id: int) -> str:
         root = self._roots.get(doc_id)
