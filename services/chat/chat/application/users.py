@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -22,17 +21,16 @@ from nats.aio.subscription import Subscription
 
 from chat.adapters.tickets import TicketsClient
 from chat.application.context import HubContext, Send
+from chat.application.seats import Seats
 from chat.domain import server_frames as out
 from chat.domain.conversation import Speaker, TicketDraft, Transcript
-from chat.domain.errors import ChatUnavailable, NotAssigned, TooManyChats
+from chat.domain.errors import ChatUnavailable, NotAssigned
 from chat.domain.intake import Intake
 from chat.domain.model import (
     RANK_NEW,
     RANK_REQUEUED,
     QueueEntry,
-    Seat,
     positions,
-    seat_owners,
     specialists_online,
 )
 from chat.domain.routing import OutsideHours, route
@@ -88,6 +86,7 @@ class UserDesk:
     def __init__(self, ctx: HubContext, *, tickets: TicketsClient | None) -> None:
         self._ctx = ctx
         self._tickets = tickets
+        self._seats = Seats(ctx)
         self.sessions: dict[str, UserSession] = {}
 
     # -- commands from the user's WebSocket -------------------------------------------------------
@@ -106,7 +105,7 @@ class UserDesk:
             await self._outside_hours(intake, routing, send)
             return None
         sid = uuid.uuid4().hex
-        seats = await self._take_seats(principal, sid)
+        seats = await self._seats.take(principal, sid)
         session = UserSession(
             sid=sid,
             principal=principal,
@@ -135,7 +134,7 @@ class UserDesk:
             if session.subscription is not None:
                 with contextlib.suppress(Exception):
                     await session.subscription.unsubscribe()
-            await self._release_seats(seats)
+            await self._seats.release(seats)
             log.warning("chat_not_opened", error=type(exc).__name__)
             raise ChatUnavailable("the chat is not available right now; try again shortly") from None
         online = specialists_online({k: v.value for k, v in ctx.directory.agents.items()})
@@ -241,8 +240,7 @@ class UserDesk:
             if current is not None and current.value.proc == self._ctx.proc:
                 await directory.put_queue(current.value, revision=current.revision)
         for session in list(self.sessions.values()):
-            for ident in session.seats:
-                await directory.put_seat(ident, Seat(sid=session.sid, proc=self._ctx.proc))
+            await self._seats.refresh(session.sid, session.seats)
 
     async def republish(self) -> None:
         """Write our sessions' entries again into a bucket that was lost, as they stood."""
@@ -260,9 +258,7 @@ class UserDesk:
             if session.state == SessionState.ASSIGNED and session.agent_key is not None:
                 entry = entry.assign(session.agent_key, now=self._ctx.clock())
             await self._ctx.directory.put_queue(entry, revision=0)
-            seat = Seat(sid=session.sid, proc=self._ctx.proc)
-            for ident in session.seats:  # a seat taken meanwhile by a new chat stays theirs
-                await self._ctx.directory.put_seat(ident, seat, fresh=True)
+            await self._seats.republish(session.sid, session.seats)
 
     # -- messages from the specialist's process ---------------------------------------------------
 
@@ -369,7 +365,7 @@ class UserDesk:
         # Deleting the entry is how the specialist's process learns the user left (`user_left`).
         await ctx.directory.delete_queue(session.sid)
         seats, session.seats = session.seats, ()
-        await self._release_seats(seats)
+        await self._seats.release(seats)
         self._emit(
             session,
             ChatEnded(
@@ -381,36 +377,6 @@ class UserDesk:
             ),
         )
         ctx.dirty.set()
-
-    async def _take_seats(self, principal: Principal, sid: str) -> tuple[str, ...]:
-        """One seat of the user's and one of their account's, or `TooManyChats` (none kept)."""
-        directory = self._ctx.directory
-        seat = Seat(sid=sid, proc=self._ctx.proc)
-        owners = seat_owners(self._ctx.config.caps, account_id=principal.account_id or "", user=principal.sub)
-        taken: list[str] = []
-        try:
-            for owner in owners:
-                ident = await directory.claim_seat(owner.key, limit=owner.limit, seat=seat)
-                if ident is None:
-                    log.info("chat_refused", scope=owner.scope.value, limit=owner.limit)
-                    raise owner.refusal()
-                taken.append(ident)
-        except TooManyChats:
-            await self._release_seats(taken)
-            raise
-        except Exception as exc:  # NATS away or the bucket lost
-            await self._release_seats(taken)
-            log.warning("chat_not_opened", error=type(exc).__name__)
-            raise ChatUnavailable("the chat is not available right now; try again shortly") from None
-        return tuple(taken)
-
-    async def _release_seats(self, seats: Iterable[str]) -> None:
-        """Give seats back; one not given back (NATS away) expires with the TTL, as if we crashed."""
-        for ident in seats:
-            try:
-                await self._ctx.directory.release_seat(ident)
-            except Exception as exc:
-                log.warning("chat_seat_not_released", error=type(exc).__name__)
 
     async def _outside_hours(self, intake: Intake, closed: OutsideHours, send: Send) -> None:
         draft = Transcript(max_lines=self._ctx.config.transcript_max_lines).draft(
