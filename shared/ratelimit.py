@@ -15,8 +15,8 @@ sliding window would cost a second read per request.
 Per request: at most one round trip, the user's and the account's increments pipelined together on
 the one connection. A budget this process has already seen spent is refused locally, without NATS,
 until its window ends, so a hostile burst costs NATS one message per replica and window. When one
-budget refuses, the other's increment is given back (`Nats-Incr: -1`, fire and forget), so a user who
-hammers does not spend their colleagues' account budget.
+budget refuses, the other's increment is given back (`Nats-Incr: -1`), so a user who hammers does not
+spend their colleagues' account budget.
 
 Open SSE streams are counted, not rated: each open stream holds a message on its own subject
 `helpdesk.ratelease.streams.<account>.<user>.<stream id>` of the memory stream `RATE_LEASES`, with a
@@ -284,9 +284,11 @@ class RateLimiter:
         self._warned_at = -math.inf
 
     @classmethod
-    async def open(cls, nc: NATS, common: CommonSettings) -> RateLimiter:
+    async def open(
+        cls, nc: NATS, common: CommonSettings, *, clock: Callable[[], float] = time.time
+    ) -> RateLimiter:
         """A limiter on `nc`, its streams created if missing (a failure here only fails open later)."""
-        limiter = cls(nc, common)
+        limiter = cls(nc, common, clock=clock)
         if limiter.limits.enabled:
             try:
                 await ensure_rate_limit_streams(nc.jetstream(), common)
@@ -344,9 +346,10 @@ class RateLimiter:
         return int(ack.val)
 
     async def _give_back(self, subject: str) -> None:
-        """Undo one increment; no acknowledgement awaited (a buffered write, not a round trip)."""
+        """Undo one increment, acknowledged: the next request counts without it. Only on a refusal,
+        and a refused budget is then refused locally for the rest of its window."""
         with contextlib.suppress(*_NATS_ERRORS):
-            await self._nc.publish(subject, b"", headers={"Nats-Incr": "-1"})
+            await self._increment(subject, -1)
 
     # Open streams ---------------------------------------------------------------------------------
 
@@ -380,7 +383,8 @@ class RateLimiter:
             (Budget("account", "", per_account), len(held)),
         ):
             if budget.limit and count > budget.limit:
-                self._spawn(self._purge(subject))
+                with contextlib.suppress(*_NATS_ERRORS):
+                    await self._purge(subject)  # before answering: the next open counts without it
                 raise refusal(Action.STREAMS, budget, window_seconds=0, retry_after=retry_after)
         return self._track(StreamSlot(self, subject, owner))
 
