@@ -1,8 +1,8 @@
 """Numbers read from headers, query strings and cursors by hand, parsed in one place.
 
 `str.isdigit()` is true for `²` or `٣`, which `int()` then refuses or reads as another number, and
-`int()` also takes signs, spaces and underscores: only ASCII digits, at most 18 of them (so every
-value fits a signed 64-bit column), are a number here. Anything else is a 422 in the shared error shape
+`int()` also takes signs, spaces and underscores: only ASCII digits, at most 2^63 - 1 (so every value
+fits a signed 64-bit column), are a number here. Anything else is a 422 in the shared error shape
 naming where the value came from.
 """
 
@@ -14,15 +14,17 @@ from typing import Final
 
 from shared.errors import ErrorDetail, Unprocessable
 
-MAX_DIGITS: Final = 18
+MAX_DIGITS: Final = 19
+BIGINT_MAX: Final = 2**63 - 1
 _DIGITS = re.compile(rf"[0-9]{{1,{MAX_DIGITS}}}")
 
 
 def natural(text: str) -> int | None:
-    """`text` as a whole number of ASCII digits (0 to 10^18 - 1), or None when it is anything else."""
+    """`text` as a whole number of ASCII digits (0 to 2^63 - 1), or None when it is anything else."""
     if _DIGITS.fullmatch(text) is None:
         return None
-    return int(text)
+    value = int(text)
+    return value if value <= BIGINT_MAX else None
 
 
 def _invalid(loc: list[str | int], message: str, kind: str) -> Unprocessable:
