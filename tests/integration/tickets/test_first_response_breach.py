@@ -92,3 +92,52 @@ async def wait_until_async(read: Callable[[], Any], wanted: str, timeout: float 
         if time.monotonic() > deadline:
             raise TimeoutError(f"{wanted} never appeared")
         await asyncio.sleep(0.05)
+
+
+async def test_the_support_inbox_sorts_by_first_response_due_earliest_first_across_pages(
+    tickets_settings: TicketsSettings, make_token: Callable[..., str]
+) -> None:
+    settings = tickets_settings.model_copy(update={"run_relay": True, "run_projection": True})
+    await migrate(settings)
+    app = create_app(settings)
+    app.state.clock = lambda: datetime(2026, 3, 27, 17, 30, tzinfo=MSK)
+    user, agent = auth(make_token(account="hotel-due")), auth(make_token(role="agent", account=None))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://tickets.test", timeout=20
+        ) as client:
+            numbers = {}
+            for name, topic, importance in (
+                ("monday", "services", "critical"),  # Mon 09:30 (business hours only)
+                ("friday", "payments", "critical"),  # Fri 18:30 (24/7)
+                ("saturday", "payments", "low"),  # Sat 17:30 (24/7, one day)
+            ):
+                data = {"topic": topic, "comment": name, "message": name, "importance": importance}
+                created = await client.post("/api/v1/tickets", data=data, headers=user)
+                assert created.status_code == 201, created.text
+                numbers[created.json()["number"]] = name
+
+            async def page(cursor: str | None = None) -> dict[str, Any]:
+                params: dict[str, Any] = {"sort": "due", "account_id": "hotel-due", "limit": 1}
+                if cursor:
+                    params["cursor"] = cursor
+                response = await client.get("/api/v1/tickets", params=params, headers=agent)
+                assert response.status_code == 200, response.text
+                body: dict[str, Any] = response.json()
+                return body
+
+            deadline = time.monotonic() + 10
+            while (
+                await client.get("/api/v1/tickets/counts", params={"account_id": "hotel-due"}, headers=agent)
+            ).json()["total"] < 3:
+                assert time.monotonic() < deadline, "the history view did not catch up"
+                await asyncio.sleep(0.05)
+            seen, cursor = [], None
+            for _ in range(3):
+                body = await page(cursor)
+                seen += [(numbers[i["number"]], i["ordinal"], i["first_response_due"]) for i in body["items"]]
+                cursor = body["next_cursor"]
+            assert [name for name, _, _ in seen] == ["friday", "saturday", "monday"]
+            assert [ordinal for _, ordinal, _ in seen] == [1, 2, 3]
+            assert datetime.fromisoformat(seen[0][2]) == datetime(2026, 3, 27, 18, 30, tzinfo=MSK)
+            assert cursor is None

@@ -36,6 +36,7 @@ def fill(store: Any, rows: int) -> list[dict[str, Any]]:
                 "comment": "c",
                 "created_us": created,
                 "version": 1,
+                "first_response_due_us": None,
             }
             store._execute(cur, _INSERT_TICKET, row)
             updated = created + rng.randrange(5 * DAY_US)

@@ -49,6 +49,7 @@ def fill(store: HistoryStore) -> list[dict[str, Any]]:
                 "comment": "c",
                 "created_us": 1_000 + n,
                 "version": 1,
+                "first_response_due_us": None,
             }
             store._execute(cur, _INSERT_TICKET, row)
             assignee = "agent-1" if n % 4 == 0 else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
@@ -21,6 +22,7 @@ from tickets.application.commands import (
     CommandResult,
     CreateTicket,
     FileUpload,
+    MarkFirstResponseOverdue,
     Reply,
 )
 from tickets.application.handlers import Handlers
@@ -191,8 +193,12 @@ def test_numbers_from_two_allocators_on_one_store_never_collide() -> None:
 
 def test_every_stored_event_maps_onto_its_public_contract_with_a_stable_id() -> None:
     ex = executor()
+    # Support promised a first answer by a moment already past: the breach is one more event.
+    ex.handlers.promise = lambda topic, importance, at: datetime(2026, 3, 27, tzinfo=UTC)
     tid = ok(ex.execute_one(create(file=upload()))).ticket_id
+    late = MarkFirstResponseOverdue(caller=AGENT, ticket_id=tid, now=datetime(2026, 3, 28, tzinfo=UTC))
     for command in (
+        late,
         Reply(caller=AGENT, ticket_id=tid, text="hello", file=upload()),
         AddInternalNote(caller=AGENT, ticket_id=tid, text="internal"),
         ChangeStatus(caller=AGENT, ticket_id=tid, status=Status.WAITING_FOR_USER),

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, tzinfo
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Cookie, Depends, Header, Query, Response
@@ -37,7 +37,7 @@ from tickets.domain.values import ALLOWED_TRANSITIONS
 from tickets.domain.values import Status as LifecycleStatus
 from tickets.entrypoints.last_write import COOKIE, forget_write, last_write
 from tickets.projections.history import timeline_item
-from tickets.projections.store import HistoryStore, ListQuery
+from tickets.projections.store import NO_DUE_US, HistoryStore, ListQuery
 from tickets.projections.waiter import ViewWaiter
 from tickets.settings import DEFAULT_TOPICS
 
@@ -74,6 +74,9 @@ class TicketSummary(BaseModel):
     version: int = Field(description="The ticket's version the view reflects.")
     priority: Priority | None = Field(default=None, description="Support only.")
     assignee: Assignee | None = Field(default=None, description="Support only.")
+    first_response_due: datetime | None = Field(
+        default=None, description="When support promised a first answer (null: no promise)."
+    )
 
 
 class TicketListItem(TicketSummary):
@@ -132,6 +135,14 @@ def allowed_statuses(current: str) -> list[Status]:
     return [Status(s.value) for s in LifecycleStatus if s in allowed]
 
 
+def _sort_key(row: dict[str, Any], sort: str) -> int:
+    """The keyset cursor's position of `row` in the list's order."""
+    if sort == "due":
+        due = row.get("first_response_due_us")
+        return int(due) if due is not None else NO_DUE_US
+    return int(row["updated_us"])
+
+
 def _summary(row: dict[str, Any], *, staff: bool, words: Words) -> dict[str, Any]:
     item = {
         "ticket_id": row["ticket_id"],
@@ -145,6 +156,11 @@ def _summary(row: dict[str, Any], *, staff: bool, words: Words) -> dict[str, Any
         "comment": row["comment"],
         "created_at": from_micros(row["created_us"]),
         "updated_at": from_micros(row["updated_us"]),
+        "first_response_due": (
+            from_micros(row["first_response_due_us"])
+            if row.get("first_response_due_us") is not None
+            else None
+        ),
         "version": row["version"],
     }
     if staff:
@@ -311,6 +327,10 @@ def history_router(
         ] = None,
         cursor: Annotated[str | None, Query(max_length=200)] = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 25,
+        sort: Annotated[
+            Literal["updated", "due"],
+            Query(description="`updated`: newest update first; `due`: earliest first-response due first."),
+        ] = "updated",
         ticket_id: Annotated[UUID | None, Query(description="Read-your-writes: with `min_version`.")] = None,
         min_version: Annotated[int | None, Query(ge=1)] = None,
         last_write_cookie: LastWrite = None,
@@ -324,6 +344,7 @@ def history_router(
             statuses=sorted({s.value for s in status or ()}),
             after=after.key if after else None,
             limit=limit + 1,
+            sort=sort,
         )
         if ticket_id is not None:
             consistent = await caught_up(str(ticket_id), min_version, scope)
@@ -337,7 +358,7 @@ def history_router(
         staff, words = principal.role is Role.AGENT, Words(topics=topic_names, lang=lang)
         page, shown = rows[:limit], after.shown if after else 0
         next_cursor = (
-            encode_cursor(page[-1]["updated_us"], page[-1]["ticket_id"], shown=shown + len(page))
+            encode_cursor(_sort_key(page[-1], sort), page[-1]["ticket_id"], shown=shown + len(page))
             if len(rows) > limit
             else None
         )

@@ -38,6 +38,7 @@ class TicketRow:
     comment: str
     created_us: int
     version: int
+    first_response_due_us: int | None = None  # support's promise (None: none was made)
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ def project(envelope: EventEnvelope[TicketEventData]) -> Projected:
             comment=data.comment,
             created_us=occurred,
             version=envelope.aggregate_version,
+            first_response_due_us=to_micros(data.first_response_due) if data.first_response_due else None,
         )
     else:
         ticket = TicketChange(

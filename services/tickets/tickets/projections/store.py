@@ -26,8 +26,12 @@ PROJECTION_NAME = "tickets-history"
 
 TICKET_COLUMNS = (
     "ticket_id, account_id, number, topic, status, importance, priority, assignee_id, assignee_name, "
-    "comment, created_us, updated_us, version"
+    "comment, created_us, updated_us, version, first_response_due_us"
 )
+# Sorting by the first-response due time puts requests without a promise last.
+NO_DUE_US = 2**62
+# Columns added after the first release: added to an existing table by `migrate`.
+ADDED_COLUMNS = (("history_tickets", "first_response_due_us", "BIGINT"),)
 TIMELINE_COLUMNS = (
     "ticket_id, version, event_id, account_id, type, occurred_us, actor_kind, actor_id, actor_name, "
     "internal, data"
@@ -47,7 +51,8 @@ DDL = [
         comment TEXT NOT NULL,
         created_us BIGINT NOT NULL,
         updated_us BIGINT NOT NULL,
-        version INTEGER NOT NULL)""",
+        version INTEGER NOT NULL,
+        first_response_due_us BIGINT)""",
     """CREATE TABLE IF NOT EXISTS history_timeline (
         ticket_id TEXT NOT NULL,
         version INTEGER NOT NULL,
@@ -90,7 +95,8 @@ DDL = [
 
 _INSERT_TICKET = (
     f"INSERT INTO history_tickets ({TICKET_COLUMNS}) VALUES (:ticket_id, :account_id, :number, :topic, "
-    ":status, :importance, NULL, NULL, NULL, :comment, :created_us, :created_us, :version) "
+    ":status, :importance, NULL, NULL, NULL, :comment, :created_us, :created_us, :version, "
+    ":first_response_due_us) "
     "ON CONFLICT (ticket_id) DO NOTHING"
 )
 _INSERT_TIMELINE = (
@@ -123,7 +129,9 @@ class ListQuery:
     unassigned: bool = False
     created_from_us: int | None = None
     created_to_us: int | None = None  # exclusive
-    after: tuple[int, str] | None = None  # keyset cursor: (updated_us, ticket_id) of the last row seen
+    after: tuple[int, str] | None = None  # keyset cursor: (sort key, ticket_id) of the last row seen
+    # "updated": newest update first; "due": earliest first-response due time first (none last).
+    sort: str = "updated"
     limit: int = 25
 
 
@@ -166,6 +174,14 @@ def _conditions(query: ListQuery, *, with_status: bool = True) -> tuple[list[str
 def _list_sql(query: ListQuery) -> tuple[str, dict[str, Any]]:
     where, params = _conditions(query)
     params["limit"] = query.limit
+    if query.sort == "due":
+        key = f"COALESCE(first_response_due_us, {NO_DUE_US})"
+        if query.after is not None:
+            where.append(f"({key}, ticket_id) > (:after_us, :after_id)")
+            params["after_us"], params["after_id"] = query.after
+        condition = " WHERE " + " AND ".join(where) if where else ""
+        sql = f"SELECT {TICKET_COLUMNS} FROM history_tickets{condition}"
+        return sql + f" ORDER BY {key}, ticket_id LIMIT :limit", params
     if query.after is not None:
         where.append("(updated_us, ticket_id) < (:after_us, :after_id)")
         params["after_us"], params["after_id"] = query.after
@@ -231,6 +247,13 @@ class HistoryStore:
         with self._transaction() as cur:
             for statement in DDL:
                 cur.execute(statement)
+            for table, column, kind in ADDED_COLUMNS:
+                cur.execute(f"SELECT * FROM {table} WHERE 1 = 0")
+                if column not in {d[0] for d in cur.description}:
+                    cur.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            cur.execute(
+                "CREATE INDEX IF NOT EXISTS ht_due ON history_tickets (first_response_due_us, ticket_id)"
+            )
             self._execute(
                 cur,
                 "INSERT INTO history_position (name, stream_seq) VALUES (:n, 0) "
