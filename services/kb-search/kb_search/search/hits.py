@@ -25,7 +25,7 @@ class Document:
     version: int
     text: str  # the body as plain text, for snippets
     folded: str | None  # the start of `text` normalised, when that keeps every offset (for snippets)
-    terms: frozenset[str]
+    terms: tuple[str, ...]  # distinct terms
     words: tuple[str, ...]  # distinct surface words, for the vocabulary
     title_words: tuple[tuple[int, int, tuple[str, ...]], ...]  # (start, end, terms) in the title
     title_terms: frozenset[str]
@@ -37,7 +37,7 @@ class Document:
         *,
         version: int,
         text: str,
-        terms: frozenset[str],
+        terms: tuple[str, ...],
         words: tuple[str, ...],
         raw_word_terms: WordTerms,
     ) -> Document:

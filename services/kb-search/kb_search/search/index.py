@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from functools import partial
+from sys import intern
 
 from prometheus_client import Counter as Metric
 
@@ -195,8 +196,9 @@ class SearchIndex:
             article,
             version=version,
             text=plain,
-            terms=frozenset(weighted),
-            words=tuple(surface),
+            # A tuple of shared strings: a frozenset and a str per document cost ~11 KiB an article.
+            terms=tuple(weighted),
+            words=tuple(map(intern, surface)),
             raw_word_terms=self._analyzer.raw_word_terms,
         )
         self._postings.add(doc_id, weighted, section=article.section)
@@ -253,15 +255,17 @@ class SearchIndex:
         limit: int = 10,
         prefix: bool = True,
         boost_section: str = "",
+        dense: bool = True,
     ) -> SearchResult:
         """Ranked hits; a query that needs the dense signal is embedded here, on the caller's
-        thread (see `search_async` for the event loop)."""
-        key = self._cache_key(text, lang, section, limit, prefix, boost_section)
+        thread (see `search_async` for the event loop). `dense=False`: lexical only, never the
+        model (search-as-you-type: a keystroke must not cost a forward pass)."""
+        key = self._cache_key(text, lang, section, limit, prefix, boost_section, dense)
         cached = self._cached(key)
         if cached is not None:
             return cached
         pending = self._begin(
-            text, lang=lang, section=section, limit=limit, prefix=prefix, boost=boost_section
+            text, lang=lang, section=section, limit=limit, prefix=prefix, boost=boost_section, dense=dense
         )
         return self._remember(key, self._finish(pending))
 
@@ -278,7 +282,7 @@ class SearchIndex:
         """As `search`, for the event loop: when the query needs a vector the model has to make,
         the model runs in a worker thread and the loop serves other requests meanwhile. The index
         itself is only read and written on the loop."""
-        key = self._cache_key(text, lang, section, limit, prefix, boost_section)
+        key = self._cache_key(text, lang, section, limit, prefix, boost_section, True)
         cached = self._cached(key)
         if cached is not None:
             return cached
@@ -313,7 +317,9 @@ class SearchIndex:
                 self._cache.popitem(last=False)
         return result
 
-    def _begin(self, text: str, *, lang: str, section: str, limit: int, prefix: bool, boost: str) -> _Pending:
+    def _begin(
+        self, text: str, *, lang: str, section: str, limit: int, prefix: bool, boost: str, dense: bool = True
+    ) -> _Pending:
         """The lexical half of a search, and whether the dense signal is wanted (`dense_langs`)."""
         if not self._docs or not text.strip():
             return _Pending(text, lang, section, limit, boost, result=EMPTY_RESULT)
@@ -327,10 +333,10 @@ class SearchIndex:
         pending = _Pending(
             text, lang, section, limit, boost, plan=plan, facets=facets, scores=scores, top=top
         )
-        dense = self.dense
-        if dense is not None and self.fusion.signals is not Signals.LEXICAL:
-            if not dense.available:
-                dense.scores(text, langs=(), limit=0)  # counts a lexical-only search
+        signal = self.dense if dense else None
+        if signal is not None and self.fusion.signals is not Signals.LEXICAL:
+            if not signal.available:
+                signal.scores(text, langs=(), limit=0)  # counts a lexical-only search
             elif needs_dense(self.confidence(plan, top), self.fusion):
                 pending.dense_langs = (
                     (plan.script_language,) if plan.script_language else tuple(sorted(plan.languages))
@@ -355,7 +361,9 @@ class SearchIndex:
         margin = best_score / runner_up if runner_up > 0 else float("inf")
         own = [t for t in plan.tokens if not t.summed]
         terms = self._docs[best].terms
-        matched = sum(1 for t in own if not terms.isdisjoint(t.alternatives)) / len(own) if own else 0.0
+        matched = (
+            sum(1 for t in own if not t.alternatives.keys().isdisjoint(terms)) / len(own) if own else 0.0
+        )
         languages = plan.languages
         same_script = (
             not languages or self._langs[best] in languages or bool(self._languages_of(root) & languages)

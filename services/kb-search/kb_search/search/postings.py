@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections import deque
+from collections.abc import Iterable
 from itertools import compress, repeat
 from operator import add, eq, ge, sub, truediv
 
@@ -68,7 +69,7 @@ class Postings:
         self._total_length += length
         self._norms[doc_id] = self._norm(length)
 
-    def remove(self, doc_id: int, terms: frozenset[str]) -> None:
+    def remove(self, doc_id: int, terms: Iterable[str]) -> None:
         tf, champions, bits = self.tf, self._champions, self._bits
         for term in terms:
             champions.pop(term, None)
