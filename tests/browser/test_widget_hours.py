@@ -146,6 +146,7 @@ async def test_the_console_shows_a_requests_first_answer_due_and_specialists_dec
     assert ticket["first_response_due"]
     page = await open_console(new_context, helpdesk_system)
     await page.get_by_role("form", name="Request filters").get_by_label("Hotel account").fill(user.account)
+    await page.get_by_role("form", name="Request filters").get_by_label("Order").select_option("due")
     table = page.get_by_role("table", name="Requests from every hotel, most recently updated first")
     await table.get_by_role("link", name=ticket["number"], exact=True).click()
     view = page.get_by_role("region", name=f"Request {ticket['number']}")

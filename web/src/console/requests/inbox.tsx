@@ -297,6 +297,13 @@ function FilterBar({ filters, set }: { filters: Filters; set: (change: Partial<F
         </select>
       </div>
       <div class="field">
+        <label for={`${id}-sort`}>{t("requests.filter.sort")}</label>
+        <select id={`${id}-sort`} value={filters.sort ?? ""} onChange={(e) => set({ sort: value(e) === "due" ? "due" : "" })}>
+          <option value="">{t("requests.sort.updated")}</option>
+          <option value="due">{t("requests.sort.due")}</option>
+        </select>
+      </div>
+      <div class="field">
         <label for={`${id}-priority`}>{t("requests.filter.priority")}</label>
         <select id={`${id}-priority`} value={filters.priority} onChange={(e) => set({ priority: value(e) })}>
           <option value="">{t("requests.filter.any")}</option>

@@ -69,9 +69,11 @@ export interface Filters {
   assigneeId: string;
   importance: string;
   priority: string;
+  /** "": newest update first; "due": earliest first-answer due first (support's promise). */
+  sort?: "" | "due";
 }
 
-export const NO_FILTERS: Filters = { status: "", topic: "", account: "", assignee: "", assigneeId: "", importance: "", priority: "" };
+export const NO_FILTERS: Filters = { status: "", topic: "", account: "", assignee: "", assigneeId: "", importance: "", priority: "", sort: "" };
 
 /** The list's query for `filters` (the counts take the same without `status`). */
 export function filterQuery(filters: Filters, me: string, withStatus = true): Query {
@@ -84,6 +86,7 @@ export function filterQuery(filters: Filters, me: string, withStatus = true): Qu
     unassigned: filters.assignee === "unassigned" ? true : undefined,
     importance: filters.importance ? [filters.importance] : undefined,
     priority: filters.priority ? [filters.priority] : undefined,
+    sort: withStatus && filters.sort === "due" ? "due" : undefined,
   };
 }
 
