@@ -126,3 +126,17 @@ async def test_the_faq_is_in_every_language_and_follows_the_host_page(
     await expect(page.get_by_role("tab", name="Історія звернень")).to_be_visible()
     faq = await section(page, "Питання й відповіді")
     await expect(faq.get_by_role("heading", name="Розділи")).to_be_visible()
+
+
+async def test_a_search_nothing_answers_says_so_and_offers_a_request_with_the_words_typed(
+    new_context: NewContext, helpdesk_system: HelpdeskSystem
+) -> None:
+    page, _ = await open_help(new_context, helpdesk_system, lang="en")
+    search = page.get_by_label("Search the knowledge base")
+    await search.fill("qqqq wwww eeee")
+    await search.press("Enter")
+    await expect(page.get_by_text("Nothing found. Try other words, or create a request.")).to_be_visible()
+    assert await page.locator("otelms-help .hit-title").count() == 0
+    await screenshot(page, "faq-nothing-found-en")
+    await page.get_by_role("button", name="Create a request").click()
+    await expect(page.get_by_label("Short description")).to_have_value("qqqq wwww eeee")
