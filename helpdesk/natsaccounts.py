@@ -53,7 +53,13 @@ ACCOUNT = "HELPDESK"
 SYSTEM_ACCOUNT = "SYS"
 OUTPUT = Path(__file__).resolve().parents[1] / "deploy" / "nats" / "accounts.yaml"
 # Who publishes a domain's public events (ARCHITECTURE.md, "Services and what each owns").
-OWNERS = {"tickets": "tickets", "popups": "notifications", "chat": "chat", "kb": "kb-search"}
+OWNERS = {
+    "tickets": "tickets",
+    "popups": "notifications",
+    "chat": "chat",
+    "kb": "kb-search",
+    "directory": "tickets",  # the support directory lives in the tickets service
+}
 # Every consumer dead-letters a poison message, so every service publishes to DEAD_LETTERS.
 EVERYONE_PUBLISHES = (DLQ_STREAM.name,)
 INBOX = "_INBOX.>"

@@ -84,7 +84,9 @@ def as_user(system_env: dict[str, str], user: str, password: str) -> dict[str, s
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     tmp = tmp_path_factory.mktemp("nats-permissions")
     users = [*natsaccounts.grants(), "sys"]
-    passwords = {u: secrets.token_urlsafe(24) for u in users}
+    # nats-server parses a variable's value as a config value: a password must start with a letter
+    # (deploy/README.md, "Secrets"), or `1h…` reads as a duration and the server refuses its config.
+    passwords = {u: "p" + secrets.token_hex(24) for u in users}
     server, url, log = start_nats(tmp, passwords)
     base = clean_env(
         HELPDESK_NATS_URL=url,
