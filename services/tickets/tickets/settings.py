@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import re
-
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
 
 MIB = 1024 * 1024
 
-# The "type of message" dropdown of the creation form: stable id → label. Events and views keep the
-# id (labels may be renamed or translated); support may re-assign a request to another topic.
+# The topics' ids and English names as they were before the support directory (`seed/directory.json`,
+# changed through its admin API) took them over: kept only as fallback labels for views built without
+# the directory, and as the benchmarks' topic ids. What a request may be filed under is the directory's.
 DEFAULT_TOPICS = {
     "bookings": "Bookings and reservations",
     "channel-manager": "Channel manager",
@@ -25,7 +24,6 @@ DEFAULT_TOPICS = {
     "chat": "From a chat conversation",  # what the chat service files a conversation under
     "other": "Other",
 }
-TOPIC_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
 
 
 class TicketsSettings(ServiceSettings):
@@ -36,8 +34,6 @@ class TicketsSettings(ServiceSettings):
     postgres_dsn: SecretStr | None = None
     postgres_schema: str = Field(default="", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$|^$", max_length=63)
     postgres_pool_size: int = Field(default=5, ge=1, le=100)
-    # Topics served by GET /api/v1/topics (a JSON object {id: label} in the environment).
-    topics: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_TOPICS))
     # Attachments: the per-file cap, and what the text fields of a form may add around the file.
     max_file_bytes: int = Field(default=20 * MIB, ge=1, le=1024 * MIB)
     max_form_overhead_bytes: int = Field(default=256 * 1024, ge=1024)
@@ -59,16 +55,6 @@ class TicketsSettings(ServiceSettings):
     stream_queue_size: int = Field(default=256, ge=1, le=10_000)
     # /metrics of `python -m tickets.relay` / `tickets.projector` (they serve no other HTTP); off when unset.
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
-
-    @field_validator("topics")
-    @classmethod
-    def _topics_have_ids_and_labels(cls, value: dict[str, str]) -> dict[str, str]:
-        if not value:
-            raise ValueError("at least one topic is needed")
-        for topic_id, label in value.items():
-            if not TOPIC_ID.match(topic_id) or not label.strip() or len(label) > 100:
-                raise ValueError(f"topic {topic_id!r}: ids are lower-case slugs, labels 1–100 characters")
-        return value
 
     @property
     def max_upload_bytes(self) -> int:
