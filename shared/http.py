@@ -35,6 +35,7 @@ from shared.health import Readiness, health_router
 from shared.httpserver import bounded_http_protocol
 from shared.logging import bind_context, clear_contextvars, get_logger
 from shared.settings import ServiceSettings
+from shared.tracing import ServerSpan
 
 REQUESTS = Counter("helpdesk_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
 LATENCY = Histogram(
@@ -48,7 +49,8 @@ CORRELATION_HEADER = "X-Correlation-Id"
 
 
 class RequestContextMiddleware:
-    """Binds request and correlation ids to the log context; records metrics by route template; adds
+    """Binds request and correlation ids to the log context; records metrics by route template and,
+    with tracing on, the request's server span (`shared/tracing.py`); adds
     `X-Content-Type-Options: nosniff` to every response and `Cache-Control: no-store` to JSON ones
     that set no caching of their own (they hold an account's data: no shared cache may keep them).
 
@@ -75,6 +77,11 @@ class RequestContextMiddleware:
         state["request_id"] = request_id
         state["correlation_id"] = correlation_id
         bind_context(request_id=request_id, correlation_id=correlation_id)
+        # The request's span (None with tracing off): current for everything below, so the log lines
+        # and the events this request records carry its trace.
+        server_span = ServerSpan.open(
+            method=scope.get("method", ""), path=scope.get("path", ""), traceparent=headers.get("traceparent")
+        )
         started = time.perf_counter()
         status = 500
         response_started = response_complete = False
@@ -119,6 +126,8 @@ class RequestContextMiddleware:
             method = scope.get("method", "")
             LATENCY.labels(self.service, method, template).observe(time.perf_counter() - started)
             REQUESTS.labels(self.service, method, template, str(status)).inc()
+            if server_span is not None:
+                server_span.close(route=template, status=status)
 
 
 # Swagger UI and ReDoc as files on disk, from the `fastapi-offline` package (the smallest one on the

@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 import structlog
+from opentelemetry import trace
 from structlog.contextvars import bind_contextvars, bound_contextvars, clear_contextvars
 
 __all__ = ["bind_context", "bound_contextvars", "clear_contextvars", "configure_logging", "get_logger"]
@@ -24,6 +25,7 @@ def configure_logging(*, level: str = "INFO", json: bool | None = None, service:
         numeric = logging.INFO
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        add_trace_ids,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
@@ -68,6 +70,15 @@ def configure_logging(*, level: str = "INFO", json: bool | None = None, service:
             logging.getLogger(name).propagate = True
     # At DEBUG the websockets protocol logs whole frames (chat text, auth tokens) via uvicorn.error.
     logging.getLogger("uvicorn.error").setLevel(max(numeric, logging.INFO))
+
+
+def add_trace_ids(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """`trace_id` and `span_id` of the current span (`shared/tracing.py`), when one is recording."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event_dict.setdefault("trace_id", trace.format_trace_id(context.trace_id))
+        event_dict.setdefault("span_id", trace.format_span_id(context.span_id))
+    return event_dict
 
 
 def _add_service(service: str) -> Any:

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from shared.http import serve
 from shared.logging import configure_logging
 from shared.settings import ServiceSettings
+from shared.tracing import setup_tracing
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ def run(definition: ServiceDefinition, settings: ServiceSettings | None = None) 
     settings.refuse_to_start_if_undeployable(definition.name)
     common = settings.common
     configure_logging(level=common.log_level, json=common.log_json, service=definition.name)
+    setup_tracing(common, service=definition.name)
 
     async def main() -> None:
         if settings.migrate_on_start:

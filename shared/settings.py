@@ -12,7 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The public development default: long enough for HS256, and refused in production like the others.
@@ -85,7 +85,11 @@ class RateLimitSettings(BaseSettings):
 class CommonSettings(BaseSettings):
     """Settings every service shares: environment, NATS, auth, logging (`HELPDESK_*`)."""
 
-    model_config = SettingsConfigDict(env_prefix="HELPDESK_", extra="ignore", frozen=True)
+    # `validate_by_name`: fields with an alias (the standard OpenTelemetry variable) still take
+    # keyword arguments by their name in tests.
+    model_config = SettingsConfigDict(
+        env_prefix="HELPDESK_", extra="ignore", frozen=True, validate_by_name=True, validate_by_alias=True
+    )
 
     environment: Environment = Environment.DEVELOPMENT
     # NATS
@@ -118,6 +122,15 @@ class CommonSettings(BaseSettings):
     # Logging
     log_level: str = "INFO"
     log_json: bool | None = None  # None: JSON when stderr is not a terminal
+    # Traces (`shared/tracing.py`): off unless an OTLP/HTTP endpoint is set, e.g.
+    # `http://otel-collector:4318`; the standard `OTEL_EXPORTER_OTLP_ENDPOINT` is read too.
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("HELPDESK_OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+    )
+    # The share of traces started here that are recorded; a request that arrives traced keeps its
+    # caller's decision (parent-based sampling).
+    otel_traces_sampler_ratio: float = Field(default=1.0, ge=0.0, le=1.0)
     # Where embedded SQLite files and the bundled nats-server keep their data.
     data_dir: Path = Path(".data")
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)

@@ -40,6 +40,7 @@ from shared.contracts.kb import (
 from shared.contracts.kb import SCHEMA_VERSION as FEEDBACK_SCHEMA_VERSION
 from shared.contracts.kb import article_subject as article_subject_v1
 from shared.contracts.subjects import KB_STREAM, with_prefix
+from shared.tracing import inject
 
 WRONG_LAST_SEQUENCE = 10071
 PUBLISH_TIMEOUT = 5.0
@@ -132,10 +133,12 @@ class JetStreamArticleLog:
             actor=actor,
             correlation_id=correlation_id,
         )
+        headers = envelope_headers(envelope)
+        inject(headers)  # the request's trace goes on in the index of every replica
         ack = await self._js.publish(
             with_prefix(self._prefix, feedback_subject(article_id)),
             envelope.model_dump_json().encode(),
-            headers=envelope_headers(envelope),
+            headers=headers,
             stream=self._stream,
             timeout=PUBLISH_TIMEOUT,
         )
@@ -250,6 +253,7 @@ async def _publish_after(
     the optimistic concurrency of articles and sections alike."""
     headers = envelope_headers(envelope)
     headers[Header.EXPECTED_LAST_SUBJECT_SEQUENCE.value] = str(after)
+    inject(headers)  # the request's trace goes on in the index of every replica
     try:
         ack = await js.publish(
             subject,

@@ -27,6 +27,7 @@ from shared.contracts.kb import DOMAIN, parse_kb_event
 from shared.contracts.subjects import ROOT, with_prefix
 from shared.logging import get_logger
 from shared.nats import dead_letter_msg
+from shared.tracing import consume_span
 
 log = get_logger(__name__)
 
@@ -112,6 +113,10 @@ class ArticleFollower:
             )
 
     async def _on_message(self, msg: Msg) -> None:
+        with consume_span(consumer=CONSUMER, headers=msg.headers, subject=msg.subject):
+            await self._apply(msg)
+
+    async def _apply(self, msg: Msg) -> None:
         sequence = msg.metadata.sequence.stream
         try:
             envelope = parse_kb_event(msg.data)

@@ -31,7 +31,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from eventsourcing.persistence import ApplicationRecorder, Notification
@@ -49,6 +49,7 @@ from shared.contracts.envelope import (
 from shared.contracts.subjects import TICKETS_STREAM, StreamSpec, event_subject, with_prefix
 from shared.contracts.tickets import DOMAIN
 from shared.logging import get_logger
+from shared.tracing import TRACEPARENT, SpanKind, enabled, end_span, inject, start_span
 
 log = get_logger(__name__)
 
@@ -65,6 +66,7 @@ RELAY_RESYNCS = Counter(
 )
 
 ToEnvelope = Callable[[Notification], "EventEnvelope[Any] | None"]
+TraceParentOf = Callable[[Notification], "str | None"]
 
 
 class NotificationSource(Protocol):
@@ -97,6 +99,8 @@ class OutgoingMessage:
     subject: str
     payload: bytes
     headers: dict[str, str]
+    # The `traceparent` stored with the event: its publication continues that trace.
+    trace_parent: str | None = None
 
 
 def tickets_stream_name(prefix: str) -> str:
@@ -212,8 +216,10 @@ class OutboxRelay:
         stream: StreamSpec = TICKETS_STREAM,
         domain: str = DOMAIN,
         position_gauge: Gauge = RELAY_POSITION,
+        trace_parent_of: TraceParentOf | None = None,
     ) -> None:
         self._js = js
+        self._trace_parent_of = trace_parent_of
         self._domain = domain
         self._position_gauge = position_gauge
         self._source = source
@@ -248,12 +254,15 @@ class OutboxRelay:
         """Blocking: the next notifications and their messages; returns the last id looked at."""
         notifications = self._source.select_notifications(after, self._batch_size, inclusive_of_start=False)
         messages = []
+        trace_parent_of = self._trace_parent_of if enabled() else None
         for notification in notifications:
             envelope = self._to_envelope(notification)
             if envelope is not None:
                 message = to_message(
                     envelope, notification_id=notification.id, prefix=self._prefix, domain=self._domain
                 )
+                if trace_parent_of is not None:
+                    message = replace(message, trace_parent=trace_parent_of(notification))
                 messages.append(message)
         return (notifications[-1].id if notifications else after), messages
 
@@ -303,15 +312,35 @@ class OutboxRelay:
             headers[HEADER_EXPECTED_LAST_SEQUENCE] = str(position.stream_seq)
         else:
             headers[HEADER_EXPECTED_LAST_MSG_ID] = batch[index - 1].event_id
+        # The publication's span continues the trace of the request that recorded the event (None
+        # with tracing off); its `traceparent` goes with the message to every consumer.
+        span = start_span(
+            f"{self._stream} publish",
+            kind=SpanKind.PRODUCER,
+            parent={TRACEPARENT: message.trace_parent} if message.trace_parent else None,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.destination.name": message.subject,
+                "messaging.message.id": message.event_id,
+            },
+        )
+        if span is not None:
+            inject(headers, within=span)
         # Gathered coroutines enqueue their PUB in order before their first suspension, so one
         # connection delivers the pipeline in order; a reordering would only fail a precondition.
-        return await self._js.publish(
-            message.subject,
-            message.payload,
-            timeout=self._publish_timeout,
-            stream=self._stream,
-            headers=headers,
-        )
+        try:
+            ack = await self._js.publish(
+                message.subject,
+                message.payload,
+                timeout=self._publish_timeout,
+                stream=self._stream,
+                headers=headers,
+            )
+        except BaseException as exc:
+            end_span(span, error=exc)
+            raise
+        end_span(span)
+        return ack
 
     async def run(self, stop: asyncio.Event, *, listener_source: object | None = None) -> None:
         """Publish until `stop` is set: follow PostgreSQL with LISTEN/NOTIFY, poll anything else."""

@@ -24,6 +24,7 @@ from eventsourcing.persistence import IntegrityError
 from prometheus_client import Histogram
 
 from shared.logging import get_logger
+from shared.tracing import stamp_events
 from tickets.application.app import TicketsApplication
 from tickets.application.commands import Command, CommandResult
 from tickets.application.handlers import Handlers, UnitOfWork
@@ -47,6 +48,18 @@ class ServiceStopping(Exception):
 
 class _HalfDone(Exception):
     """A handler raised after it had changed an aggregate: the batch cannot be trusted as a whole."""
+
+
+def handle_traced(handlers: Handlers, uow: UnitOfWork, command: Command) -> CommandResult:
+    """Run one command's handler; the events it records keep its caller's trace context, so the relay
+    continues the request's trace when it publishes them."""
+    trace_parent = command.caller.trace_parent
+    if trace_parent is None:
+        return handlers.handle(uow, command)
+    before = {id(e) for e in uow.pending_events()}
+    result = handlers.handle(uow, command)
+    stamp_events((e for e in uow.pending_events() if id(e) not in before), trace_parent)
+    return result
 
 
 class Executor:
@@ -77,7 +90,7 @@ class Executor:
         for command in commands:
             before = uow.pending_count()
             try:
-                outcomes.append(self.handlers.handle(uow, command))
+                outcomes.append(handle_traced(self.handlers, uow, command))
             except TicketError as exc:
                 if uow.pending_count() != before:
                     uow.rollback()
@@ -97,7 +110,7 @@ class Executor:
         for attempt in range(self.max_attempts):
             uow = UnitOfWork(self.app, self.numbers)
             try:
-                result = self.handlers.handle(uow, command)
+                result = handle_traced(self.handlers, uow, command)
                 position = self.app.save_all(uow.aggregates())
             except IntegrityError:
                 uow.rollback()

@@ -16,6 +16,8 @@ class Caller:
     actor: Actor
     account_id: str | None  # the user's account; None for support (sees every account)
     correlation_id: str | None = None
+    # The W3C `traceparent` of the request that sent the command, stored with the events it records.
+    trace_parent: str | None = None
 
     def can_see(self, account_id: str) -> bool:
         return self.actor.is_staff or self.account_id == account_id

@@ -63,6 +63,10 @@ class UnitOfWork:
         ticket.check_version(command.expected_version)
         return ticket
 
+    def pending_events(self) -> list[Any]:
+        """The events recorded so far and not saved yet (number blocks' and tickets')."""
+        return [e for a in (*self.number_blocks, *self.tickets.values()) for e in a.pending_events]
+
     def pending_count(self) -> int:
         return sum(len(t.pending_events) for t in self.tickets.values())
 

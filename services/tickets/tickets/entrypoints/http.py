@@ -22,6 +22,7 @@ from shared.logging import bind_context, get_logger
 from shared.parsing import expected_version
 from shared.ratelimit import Action, limited, limiter_of
 from shared.settings import Environment
+from shared.tracing import current_trace_parent
 from shared.types import TextOnly
 from tickets.adapters.attachments import (
     ALLOWED_TYPES,
@@ -71,12 +72,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 def caller_of(principal: Principal, request: Request) -> Caller:
     correlation = getattr(request.state, "correlation_id", None)
+    trace_parent = current_trace_parent()
     if principal.role is Role.AGENT:
         actor = Actor(kind=ActorKind.AGENT, id=principal.sub, name=principal.name)
-        return Caller(actor=actor, account_id=None, correlation_id=correlation)
+        return Caller(actor=actor, account_id=None, correlation_id=correlation, trace_parent=trace_parent)
     if principal.role is Role.USER and principal.account_id:
         actor = Actor(kind=ActorKind.USER, id=principal.sub, name=principal.name)
-        return Caller(actor=actor, account_id=principal.account_id, correlation_id=correlation)
+        account = principal.account_id
+        return Caller(actor=actor, account_id=account, correlation_id=correlation, trace_parent=trace_parent)
     raise Forbidden("requests are for hotel users and support agents")
 
 

@@ -22,6 +22,7 @@ from shared.contracts.envelope import EventEnvelope
 from shared.contracts.subjects import TICKETS_STREAM
 from shared.logging import configure_logging, get_logger
 from shared.nats import connect, ensure_dead_letter_stream, ensure_stream, stream_config
+from shared.tracing import setup_tracing, stored_trace_parent
 from tickets.adapters.relay import OutboxRelay
 from tickets.application.app import TicketsApplication
 from tickets.application.public_events import to_public
@@ -67,12 +68,22 @@ def public_form(app: TicketsApplication) -> Callable[[Notification], EventEnvelo
     return convert
 
 
+def trace_parent_form(app: TicketsApplication) -> Callable[[Notification], str | None]:
+    """The `traceparent` stored with a notification's event (`shared.tracing.stamp_events`)."""
+
+    def trace_parent(notification: Notification) -> str | None:
+        return stored_trace_parent(app.mapper.to_domain_event(notification))
+
+    return trace_parent
+
+
 def build_relay(settings: TicketsSettings, *, app: TicketsApplication, nc: NATS) -> OutboxRelay:
     """The relay over `app`'s store, woken by every save of this process."""
     relay = OutboxRelay(
         js=nc.jetstream(),
         source=app.recorder,
         to_envelope=public_form(app),
+        trace_parent_of=trace_parent_form(app),
         prefix=settings.common.nats_prefix,
     )
     app.add_save_listener(lambda _position: relay.wake())
@@ -191,6 +202,7 @@ def run_standalone(name: str, work: Work) -> None:
     settings = load_settings()
     settings.refuse_to_start_if_undeployable(name)
     configure_logging(level=settings.common.log_level, json=settings.common.log_json, service=name)
+    setup_tracing(settings.common, service=name)
     # /metrics (relay position, projection lag) for Prometheus; the API serves its own on its port.
     metrics_port: int | None = getattr(settings, "metrics_port", None)
     if metrics_port:

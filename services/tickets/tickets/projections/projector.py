@@ -36,6 +36,7 @@ from shared.contracts.subjects import TICKETS_STREAM, with_prefix
 from shared.contracts.tickets import parse_ticket_event
 from shared.logging import get_logger
 from shared.nats import dead_letter
+from shared.tracing import SpanKind, end_span, start_span
 from tickets.adapters.relay import tickets_stream_name
 from tickets.projections.history import Projected, project
 from tickets.projections.store import HistoryStore, PositionMoved
@@ -114,6 +115,7 @@ class HistoryProjector:
         batch: list[Projected] = []
         last: Msg | None = None
         cut = False
+        spans = []
         for msg in msgs:
             seq = msg.metadata.sequence
             if seq.consumer != expected_consumer_seq or seq.stream <= self.position:
@@ -121,6 +123,7 @@ class HistoryProjector:
                 cut = True
                 break
             expected_consumer_seq += 1
+            spans.append(_message_span(msg))
             projected = await self._parse(msg)
             if projected is not None:
                 batch.append(projected)
@@ -128,7 +131,14 @@ class HistoryProjector:
         if last is not None:
             new_seq = last.metadata.sequence.stream
             apply = functools.partial(self._store.apply, batch, expected_seq=self.position, new_seq=new_seq)
-            await asyncio.get_running_loop().run_in_executor(self._executor, apply)
+            try:
+                await asyncio.get_running_loop().run_in_executor(self._executor, apply)
+            except BaseException as exc:
+                for span in spans:
+                    end_span(span, error=exc)
+                raise
+            for span in spans:
+                end_span(span)  # each message's span ends when its rows are committed
             self.position = new_seq
             self._observe(last, batch)
             if self._on_applied is not None:
@@ -196,6 +206,21 @@ class HistoryProjector:
                         # Not left to expire: a restart loop would pile up idle consumers.
                         await self._js.delete_consumer(self._stream, sub._consumer)
         log.info("history_projector_stopped", position=self.position)
+
+
+def _message_span(msg: Msg) -> Any:
+    """One message's span (None with tracing off): a child of the relay's publication of it."""
+    return start_span(
+        f"{CONSUMER} process",
+        kind=SpanKind.CONSUMER,
+        parent=msg.headers or {},
+        attributes={
+            "messaging.system": "nats",
+            "messaging.consumer.group.name": CONSUMER,
+            "messaging.destination.name": msg.subject,
+            "messaging.message.id": (msg.headers or {}).get("Nats-Msg-Id", ""),
+        },
+    )
 
 
 async def rebuild(
