@@ -7,10 +7,15 @@ temporary folder, then from this process:
    accepted"); the clock stops when the popup arrives on the requester's SSE stream. p50/p99.
 2. capacity: opens idle SSE streams in steps (one user each, heartbeats on), and at each step measures
    the same latency for probe users among them; reports the largest step whose p99 stays under 50 ms,
-   and the time for one account-wide popup to reach every open stream.
+   the time for one account-wide popup to reach every open stream, and the service's memory per open
+   stream (RSS growth over the streams opened since the first one, read from /proc).
 
-Bounded: each step sends a fixed number of replies; the whole run takes well under a minute or two.
-    .venv/bin/python -m benchmarks.notifications_sse [--steps 500,1000,2000] [--replies 200]
+`--processes 2` runs that many notifications processes on one NATS and spreads the streams over them
+round-robin (replicas behind a balancer); memory is then per process. The machine is shared: the load
+average is printed beside every figure.
+
+Bounded: each step sends a fixed number of replies; the whole run takes a few minutes at 10,000.
+    .venv/bin/python -m benchmarks.notifications_sse [--steps 500,1000,2000] [--replies 200] [--processes 1]
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -76,6 +82,17 @@ class SseClient:
             writer.close()
 
 
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def load() -> str:
+    return f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -99,8 +116,8 @@ def envelope(event_type: str, data: dict[str, Any], *, ticket: uuid.UUID, actor:
 
 
 class Bench:
-    def __init__(self, port: int, common: CommonSettings) -> None:
-        self.port, self.common = port, common
+    def __init__(self, ports: list[int], common: CommonSettings) -> None:
+        self.ports, self.common = ports, common
         self.arrived: dict[str, float] = {}
         self.waiters: dict[str, asyncio.Future[float]] = {}
         self.clients: list[SseClient] = []
@@ -117,7 +134,11 @@ class Bench:
             waiter.set_result(now)
 
     async def open_streams(self, users: list[str]) -> None:
-        fresh = [SseClient(self.port, self.token(u), self.on_data) for u in users]
+        start = len(self.clients)
+        fresh = [
+            SseClient(self.ports[(start + i) % len(self.ports)], self.token(u), self.on_data)
+            for i, u in enumerate(users)
+        ]
         for chunk in range(0, len(fresh), 100):
             batch = fresh[chunk : chunk + 100]
             for client in batch:
@@ -176,7 +197,7 @@ class Bench:
         original = self.on_data
         for client in self.clients:
             client.on_data = count
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}", timeout=30) as http:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.ports[0]}", timeout=30) as http:
             started = time.perf_counter()
             response = await http.post(
                 "/api/v1/messages",
@@ -190,11 +211,34 @@ class Bench:
         return (times[len(times) // 2] - started) * 1000, (times[-1] - started) * 1000, counts["n"]
 
 
-async def main(steps: list[int], replies: int) -> None:
+def raise_open_files(wanted: int) -> None:
+    """Each stream is a socket on both sides: lift the soft limit as far as the hard one allows."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    limit = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft < limit:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
+
+
+async def wait_ready(port: int) -> None:
+    deadline = time.monotonic() + 60
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=2) as http:
+        while True:
+            try:
+                if (await http.get("/readyz")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError("the service did not become ready")
+            await asyncio.sleep(0.2)
+
+
+async def main(steps: list[int], replies: int, processes: int) -> None:
+    raise_open_files(steps[-1] * 2 + 1000)
     with tempfile.TemporaryDirectory() as tmp:
         server = NatsServer(store_dir=Path(tmp) / "nats")
         server.start()
-        port = free_port()
+        ports = [free_port() for _ in range(processes)]
         common = CommonSettings(
             environment=Environment.TEST,
             nats_url=server.url,
@@ -210,7 +254,6 @@ async def main(steps: list[int], replies: int) -> None:
             "HELPDESK_JWT_SECRET": SECRET,
             "HELPDESK_DATA_DIR": str(common.data_dir),
             "HELPDESK_LOG_LEVEL": "WARNING",
-            "HELPDESK_NOTIFICATIONS_PORT": str(port),
             "HELPDESK_NOTIFICATIONS_MIGRATE_ON_START": "true",
             # Thousands of streams and popups in one account: a load, not a hotel.
             "HELPDESK_RATE_LIMIT_STREAMS_PER_ACCOUNT": "1000000",
@@ -218,32 +261,36 @@ async def main(steps: list[int], replies: int) -> None:
             "HELPDESK_RATE_LIMIT_STAFF_PER_USER": "1000000",
             "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "services" / "notifications")]),
         }
-        proc = subprocess.Popen([sys.executable, "-m", "notifications"], env=env, cwd=ROOT)
+        procs: list[subprocess.Popen[bytes]] = []
         nc = None
         try:
-            deadline = time.monotonic() + 60
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=2) as http:
-                while True:
-                    try:
-                        if (await http.get("/readyz")).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    if time.monotonic() > deadline:
-                        raise TimeoutError("the service did not become ready")
-                    await asyncio.sleep(0.2)
+            for index, port in enumerate(ports):
+                extra = {"HELPDESK_NOTIFICATIONS_PORT": str(port)}
+                if index > 0:  # replicas: one relay and one migration, every process fans out
+                    extra |= {
+                        "HELPDESK_NOTIFICATIONS_RUN_RELAY": "false",
+                        "HELPDESK_NOTIFICATIONS_MIGRATE_ON_START": "false",
+                    }
+                procs.append(
+                    subprocess.Popen([sys.executable, "-m", "notifications"], env=env | extra, cwd=ROOT)
+                )
+                await wait_ready(port)
             nc = await nats.connect(server.url)
             js = nc.jetstream()
-            bench = Bench(port, common)
+            bench = Bench(ports, common)
             agent = issue_dev_token(common, role=Role.AGENT, sub="agent-bench")
 
             await bench.open_streams(["probe-0"])
             await bench.reply_latencies(js, ["probe-0"], 20)  # warm-up
             single = await bench.reply_latencies(js, ["probe-0"], replies)
             print(
-                f"reply accepted → popup on SSE (1 stream, {replies} replies): "
-                f"p50 {statistics.median(single):.1f} ms, p99 {percentile(single, 0.99):.1f} ms"
+                f"{processes} process(es); reply accepted → popup on SSE (1 stream, {replies} replies): "
+                f"p50 {statistics.median(single):.1f} ms, p99 {percentile(single, 0.99):.1f} ms ({load()})"
             )
+            if processes > 1:  # one idle stream on each replica before the baseline
+                await bench.open_streams([f"user-{i}" for i in range(processes - 1)])
+            baseline = [rss_kib(p.pid) for p in procs]
+            base_streams = len(bench.clients)
 
             held = 0
             for step in steps:
@@ -251,6 +298,9 @@ async def main(steps: list[int], replies: int) -> None:
                 started = time.perf_counter()
                 await bench.open_streams(more)
                 opened_s = time.perf_counter() - started
+                await asyncio.sleep(1)
+                rss = [rss_kib(p.pid) for p in procs]
+                per_stream = (sum(rss) - sum(baseline)) / max(1, len(bench.clients) - base_streams)
                 probes = [f"user-{i}" for i in range(0, step, max(1, step // 10))][:10]  # spread out
                 lat = await bench.reply_latencies(js, probes, replies)
                 p50, p99 = statistics.median(lat), percentile(lat, 0.99)
@@ -258,22 +308,26 @@ async def main(steps: list[int], replies: int) -> None:
                 print(
                     f"{len(bench.clients):5d} open SSE streams (opened in {opened_s:.1f} s): reply → popup "
                     f"p50 {p50:.1f} ms, p99 {p99:.1f} ms; one account-wide popup reached "
-                    f"{reached} streams: half in {half:.0f} ms, all in {full:.0f} ms"
+                    f"{reached} streams: half in {half:.0f} ms, all in {full:.0f} ms; RSS "
+                    f"{' + '.join(f'{r / 1024:.0f}' for r in rss)} MiB, {per_stream:.1f} KiB per stream "
+                    f"({load()})"
                 )
                 if p99 < 50:
                     held = len(bench.clients)
             print(
-                f"streams one process holds with reply → popup p99 < 50 ms: {held} (largest step tried: "
-                f"{steps[-1]})"
+                f"streams {processes} process(es) hold with reply → popup p99 < 50 ms: {held} "
+                f"(largest step tried: {steps[-1]})"
             )
         finally:
             if nc is not None:
                 await nc.close()
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
             server.stop()
 
 
@@ -281,5 +335,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", default="500,1000,2000")
     parser.add_argument("--replies", type=int, default=200)
+    parser.add_argument("--processes", type=int, default=1)
     args = parser.parse_args()
-    asyncio.run(main([int(s) for s in args.steps.split(",")], args.replies))
+    asyncio.run(main([int(s) for s in args.steps.split(",")], args.replies, args.processes))

@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cached_property
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from pydantic import ValidationError
+from sse_starlette import ServerSentEvent
 
 from notifications.adapters.relay import HEADER_STORE_POSITION
 from notifications.metrics import SSE_STREAMS
@@ -33,6 +35,16 @@ class Change:
 
     position: int
     envelope: EventEnvelope[PopupEventDataV2]
+
+    @cached_property
+    def frame(self) -> bytes:
+        """The SSE event as sent, encoded once however many streams it goes to (an account-wide
+        popup reaches every tab of the account: serialising it per stream cost most of its fan-out)."""
+        return ServerSentEvent(
+            data=self.envelope.model_dump_json(serialize_as_any=True),
+            event=self.envelope.type,
+            id=str(self.position),
+        ).encode()
 
 
 @dataclass(eq=False)
@@ -70,8 +82,7 @@ class Hub:
         if self._subscription is not None:
             await self._subscription.unsubscribe()
             self._subscription = None
-        for connection in [c for users in self._connections.values() for cs in users.values() for c in cs]:
-            self._close(connection)
+        self.close_all()
 
     def connect(self, *, account_id: str, user_id: str) -> Connection:
         connection = Connection(account_id, user_id, asyncio.Queue(maxsize=self._queue_size))
@@ -125,6 +136,14 @@ class Hub:
                 connection.queue.put_nowait(change)
             except asyncio.QueueFull:
                 self._close(connection)
+
+    def close(self, connection: Connection) -> None:
+        """End `connection`'s stream: it leaves the hub now and its sender stops at the marker."""
+        self._close(connection)
+
+    def close_all(self) -> None:
+        for connection in [c for users in self._connections.values() for cs in users.values() for c in cs]:
+            self._close(connection)
 
     def _close(self, connection: Connection) -> None:
         self.disconnect(connection)

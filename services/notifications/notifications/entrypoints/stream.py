@@ -8,21 +8,28 @@ store). The first event is `ready` with the current position, so a browser alway
 A browser's `EventSource` can send neither `Authorization` nor, on a fresh instance, `Last-Event-ID`:
 it first `POST`s to `/stream-token` with its bearer token and opens
 `/stream?access_token=…&last_event_id=…`. The headers, when present, take precedence.
+
+An open stream is held by its own small response, not `EventSourceResponse`: that one runs a task
+group of four tasks (sender, ping, disconnect and exit-signal listeners) per stream and serialises
+each event per stream, ~58 KiB a stream in all. Here a stream is the request's own task sending from
+its queue (the heartbeat is the queue's timeout), one task waiting for the disconnect, and frames
+encoded once per change (`Change.frame`); one watcher per process ends every stream on shutdown.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+import weakref
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.types import Message, Receive, Scope, Send
 
-from notifications.adapters.fanout import Change, Connection
-from notifications.application.replay import Replay, changes_since
+from notifications.adapters.fanout import Change, Connection, Hub
+from notifications.application.replay import changes_since
 from notifications.components import Components, components
 from notifications.entrypoints.popups import HotelUser, recipient_of
 from shared.auth import Principal, Role, current_principal
@@ -30,7 +37,7 @@ from shared.edge import RouteRule
 from shared.errors import Forbidden, Unauthorized
 from shared.logging import bind_context
 from shared.parsing import event_id
-from shared.ratelimit import limiter_of
+from shared.ratelimit import StreamSlot, limiter_of
 
 router = APIRouter(prefix="/api/v1/popups", tags=["popups"])
 Parts = Annotated[Components, Depends(components)]
@@ -81,14 +88,6 @@ async def stream_user(
 StreamUser = Annotated[Principal, Depends(stream_user)]
 
 
-def _event(change: Change) -> ServerSentEvent:
-    return ServerSentEvent(
-        data=change.envelope.model_dump_json(serialize_as_any=True),
-        event=change.envelope.type,
-        id=str(change.position),
-    )
-
-
 def _resume_position(position: int | None, head: int) -> int | None:
     return position if position is not None and position <= head else None
 
@@ -100,7 +99,7 @@ async def stream(
     request: Request,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=32)] = None,
     last_event_id_query: Annotated[str | None, Query(alias="last_event_id", max_length=32)] = None,
-) -> EventSourceResponse:
+) -> Response:
     recipient = recipient_of(principal)
     resume_from = (  # an id this stream cannot have sent is a 422, not a fresh start in disguise
         event_id(last_event_id, loc=["header", "Last-Event-ID"])
@@ -128,32 +127,104 @@ async def stream(
         parts.hub.disconnect(connection)
         slot.release()
         raise
-    return EventSourceResponse(
-        slot.guard(_events(parts, connection, head=head, replay=replay)),
-        ping=parts.settings.sse_heartbeat_seconds,
-        send_timeout=30,
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    first: list[bytes] = []
+    if replay is not None and not replay.complete:
+        first.append(_control("reset", head))
+    elif replay is not None:
+        first.extend(Change(event.position, event.envelope).frame for event in replay.events)
+    first.append(_control("ready", head))
+    _watch_exit(parts.hub)
+    return PopupStream(
+        connection=connection,
+        hub=parts.hub,
+        slot=slot,
+        first=first,
+        head=head,
+        heartbeat=parts.settings.sse_heartbeat_seconds,
     )
 
 
-async def _events(
-    parts: Components, connection: Connection, *, head: int, replay: Replay | None
-) -> AsyncIterator[ServerSentEvent]:
-    try:
-        if replay is not None and not replay.complete:
-            yield ServerSentEvent(data=json.dumps({"position": head}), event="reset", id=str(head))
-        elif replay is not None:
-            for event in replay.events:
-                yield _event(Change(event.position, event.envelope))
-        yield ServerSentEvent(data=json.dumps({"position": head}), event="ready", id=str(head))
-        sent = head
-        while True:
-            change = await connection.queue.get()
-            if change is None:
-                return  # too slow or shutting down: the browser reconnects with Last-Event-ID
-            if change.position <= sent:
-                continue  # already in the replay, or older than what the list showed
-            sent = change.position
-            yield _event(change)
-    finally:
-        parts.hub.disconnect(connection)
+def _control(event: str, position: int) -> bytes:
+    return ServerSentEvent(data=json.dumps({"position": position}), event=event, id=str(position)).encode()
+
+
+_SEND_TIMEOUT_SECONDS = 30.0  # a tab that takes no bytes for this long is ended, and reconnects
+_PING = ServerSentEvent(comment="ping").encode()
+_exit_watches: weakref.WeakKeyDictionary[Hub, asyncio.Task[None]] = weakref.WeakKeyDictionary()
+
+
+def _watch_exit(hub: Hub) -> None:
+    """One task per hub ends its streams when the server is told to exit (as `EventSourceResponse`
+    does per stream), so a graceful shutdown never waits on browsers."""
+    watch = _exit_watches.get(hub)
+    if watch is not None and not watch.done():
+        return
+
+    async def run() -> None:
+        await EventSourceResponse._listen_for_exit_signal()
+        hub.close_all()
+
+    _exit_watches[hub] = asyncio.get_running_loop().create_task(run(), name="sse-exit-watch")
+
+
+class PopupStream(Response):
+    """The open stream: `first` (replay or reset, then ready), then the hub's changes, pings between."""
+
+    media_type = "text/event-stream"
+
+    def __init__(
+        self,
+        *,
+        connection: Connection,
+        hub: Hub,
+        slot: StreamSlot,
+        first: list[bytes],
+        head: int,
+        heartbeat: float,
+    ) -> None:
+        # No body: no Content-Length (as `StreamingResponse` does it).
+        self.status_code, self.background = 200, None
+        self.init_headers({"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+        self._connection, self._hub, self._slot = connection, hub, slot
+        self._first, self._head, self._heartbeat = first, head, heartbeat
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        watcher = asyncio.create_task(self._until_disconnected(receive))
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            for frame in self._first:
+                await self._send(send, frame)
+            self._first = []
+            sent = self._head
+            queue = self._connection.queue
+            while True:
+                try:
+                    async with asyncio.timeout(self._heartbeat):
+                        change = await queue.get()
+                except TimeoutError:
+                    await self._send(send, _PING)
+                    continue
+                if change is None:
+                    break  # too slow, gone or shutting down: the browser reconnects with Last-Event-ID
+                if change.position <= sent:
+                    continue  # already in the replay, or older than what the list showed
+                sent = change.position
+                await self._send(send, change.frame)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except TimeoutError:
+            pass  # a send that did not finish in time: the tab is ended and reconnects
+        finally:
+            watcher.cancel()
+            self._hub.disconnect(self._connection)
+            self._slot.release()
+
+    @staticmethod
+    async def _send(send: Send, body: bytes) -> None:
+        async with asyncio.timeout(_SEND_TIMEOUT_SECONDS):
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+
+    async def _until_disconnected(self, receive: Receive) -> None:
+        message: Message = await receive()
+        while message["type"] != "http.disconnect":
+            message = await receive()
+        self._hub.close(self._connection)

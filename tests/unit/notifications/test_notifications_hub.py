@@ -1,0 +1,89 @@
+"""The process's one fan-out hub: every change reaches each open stream of its recipients exactly
+once (every user of the account, or the one user whose own change it is), and a closed stream leaves
+the hub at once."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+
+from notifications.adapters.fanout import Change, Connection, Hub
+
+pytestmark = pytest.mark.unit
+
+
+def change(position: int, *, account_id: str, addressed_to: str | None) -> Change:
+    envelope = SimpleNamespace(account_id=account_id, data=SimpleNamespace(addressed_to=addressed_to))
+    return Change(position, cast(Any, envelope))
+
+
+def drain(connection: Connection) -> list[Change | None]:
+    out = []
+    while not connection.queue.empty():
+        out.append(connection.queue.get_nowait())
+    return out
+
+
+def test_an_account_wide_popup_reaches_every_tab_of_every_user_of_the_account_once() -> None:
+    hub = Hub(prefix="", queue_size=8)
+    tabs = {
+        (user, n): hub.connect(account_id="hotel-a", user_id=user) for user in ("u1", "u2") for n in (1, 2)
+    }
+    elsewhere = hub.connect(account_id="hotel-b", user_id="u1")
+
+    raised = change(1, account_id="hotel-a", addressed_to=None)
+    hub.publish_locally(raised)
+
+    assert all(drain(tab) == [raised] for tab in tabs.values())
+    assert drain(elsewhere) == []
+
+
+def test_a_users_own_change_of_an_account_wide_popup_goes_to_that_users_tabs_only() -> None:
+    hub = Hub(prefix="", queue_size=8)
+    mine = [hub.connect(account_id="hotel-a", user_id="u1") for _ in range(2)]
+    theirs = hub.connect(account_id="hotel-a", user_id="u2")
+
+    snoozed = change(2, account_id="hotel-a", addressed_to="u1")
+    hub.publish_locally(snoozed)
+
+    assert [drain(tab) for tab in mine] == [[snoozed], [snoozed]]
+    assert drain(theirs) == []
+
+
+def test_a_closed_stream_gets_its_end_marker_and_nothing_after_it() -> None:
+    hub = Hub(prefix="", queue_size=8)
+    closed = hub.connect(account_id="hotel-a", user_id="u1")
+    open_ = hub.connect(account_id="hotel-a", user_id="u1")
+
+    hub.close(closed)
+    later = change(3, account_id="hotel-a", addressed_to="u1")
+    hub.publish_locally(later)
+
+    assert drain(closed) == [None]
+    assert drain(open_) == [later]
+    hub.disconnect(open_)
+    hub.publish_locally(change(4, account_id="hotel-a", addressed_to=None))
+    assert drain(open_) == []
+
+
+def test_a_stream_too_slow_for_its_queue_is_ended_without_holding_up_the_others() -> None:
+    hub = Hub(prefix="", queue_size=2)
+    slow = hub.connect(account_id="hotel-a", user_id="u1")
+    fast = hub.connect(account_id="hotel-a", user_id="u2")
+    for position in range(1, 4):
+        hub.publish_locally(change(position, account_id="hotel-a", addressed_to=None))
+        drain(fast)
+
+    assert drain(slow) == [None]
+
+
+async def test_close_all_ends_every_open_stream() -> None:
+    hub = Hub(prefix="", queue_size=8)
+    tabs = [hub.connect(account_id=f"hotel-{n % 3}", user_id=f"u{n}") for n in range(10)]
+
+    hub.close_all()
+
+    assert [await asyncio.wait_for(tab.queue.get(), 1) for tab in tabs] == [None] * 10
