@@ -47,7 +47,7 @@ import math
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal, Protocol
@@ -255,13 +255,17 @@ class StreamSlot:
             limiter, self._limiter = self._limiter, None
             limiter._release(self)
 
-    async def guard(self, events: AsyncIterator[Any]) -> AsyncIterator[Any]:
-        """`events`, releasing the slot however they end."""
+    async def guard(self, events: AsyncIterator[Any]) -> AsyncGenerator[Any, None]:
+        """`events`, releasing the slot however they end, and closing them when the reader stops
+        (their own clean-up runs now, not whenever the collector finds them)."""
         try:
             async for event in events:
                 yield event
         finally:
             self.release()
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
 
 class RateLimiter:

@@ -3,6 +3,9 @@ budgets, and a refusal's 429 in the shared error shape with `Retry-After`."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from typing import cast
+
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -13,6 +16,7 @@ from shared.errors import install_error_handlers
 from shared.ratelimit import (
     Action,
     Budget,
+    RateLimiter,
     SpentBudgets,
     StreamSlot,
     Window,
@@ -141,3 +145,28 @@ def test_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
     limits = CommonSettings().rate_limits
     assert limits.create_per_user == 5 and not limits.enabled
     assert limits.reply_per_user == RateLimitSettings.model_fields["reply_per_user"].default
+
+
+async def test_a_guarded_stream_gives_back_its_slot_once_and_closes_its_events_when_reading_stops() -> None:
+    released: list[StreamSlot] = []
+    closed: list[bool] = []
+
+    class Holder:
+        def _release(self, slot: StreamSlot) -> None:
+            released.append(slot)
+
+    async def events() -> AsyncIterator[int]:
+        try:
+            yield 1
+            yield 2
+        finally:
+            closed.append(True)
+
+    slot = StreamSlot(cast(RateLimiter, Holder()), "subject", ("hotel-a", "u1"))
+    guarded = slot.guard(events())
+    assert await anext(guarded) == 1
+    await guarded.aclose()  # the browser went away
+    assert closed == [True]
+    assert released == [slot]
+    slot.release()
+    assert released == [slot]
