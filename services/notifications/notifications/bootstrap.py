@@ -39,6 +39,7 @@ from notifications.projections.active import ActivePopups
 from notifications.projections.follower import FollowedView
 from notifications.projections.history import PopupHistory
 from notifications.settings import NotificationsSettings
+from shared.consumerlag import ConsumerLagSampler, DurableConsumer
 from shared.contracts.subjects import POPUPS_STREAM, TICKETS_STREAM, StreamSpec
 from shared.health import Readiness
 from shared.http import create_app as create_http_app
@@ -196,7 +197,12 @@ def create_app(settings: NotificationsSettings, *, clock: Clock | None = None) -
             await asyncio.to_thread(store.head)
             return True
 
-        jobs: list[Awaitable[None]] = [follow(parts)]
+        lag = ConsumerLagSampler(
+            js,
+            service="notifications",
+            consumers=[DurableConsumer(stream_name(settings, TICKETS_STREAM), consumer_name(prefix))],
+        )
+        jobs: list[Awaitable[None]] = [follow(parts), lag.run()]
         if relay is not None:
             jobs.append(relay.run())
         if _listens(settings) and settings.postgres_dsn is not None:
