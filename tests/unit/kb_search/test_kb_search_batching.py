@@ -94,7 +94,8 @@ class CountingEmbedder:
 
     def embed_queries(self, texts: Sequence[str]) -> Vectors:
         self.calls.append(len(texts))
-        return normalise(np.stack([np.arange(1, 5, dtype=np.float32) * len(t) ** 0.5 + len(t) for t in texts]))
+        base = np.arange(1, 5, dtype=np.float32)
+        return normalise(np.stack([base * len(t) ** 0.5 + len(t) for t in texts]))
 
     def embed_passages(self, texts: Sequence[str]) -> Vectors:
         return self.embed_queries(texts)
