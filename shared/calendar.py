@@ -11,12 +11,14 @@ the directory's events, which is why they live here, once.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 MINUTES_PER_DAY = 24 * 60
+_HHMM = re.compile(r"[0-9]{1,2}:[0-9]{2}")
 # How far ahead an opening is looked for: a calendar closed for longer is "never opens".
 HORIZON_DAYS = 400
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -209,9 +211,10 @@ def _at(day: date, minute: int, tz: ZoneInfo) -> datetime:
 
 def parse_hhmm(text: str, *, field: str) -> int:
     """`"09:30"` → 570; `"24:00"` → 1440; else `CalendarInvalid` naming `field`."""
-    hours, sep, minutes = text.partition(":")
-    if not sep or not hours.isdigit() or not minutes.isdigit() or len(minutes) != 2:
+    # ASCII digits only: `str.isdigit()` would let `²` through to `int()`.
+    if _HHMM.fullmatch(text) is None:
         raise CalendarInvalid(f"{text!r} is not a time (HH:MM)", field=field)
+    hours, _, minutes = text.partition(":")
     value = int(hours) * 60 + int(minutes)
     if int(minutes) > 59 or value > MINUTES_PER_DAY:
         raise CalendarInvalid(f"{text!r} is not a time (HH:MM)", field=field)

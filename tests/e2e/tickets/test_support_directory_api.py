@@ -127,6 +127,18 @@ async def test_an_admin_changes_hours_based_on_the_version_seen(directory: Direc
     assert stale.status_code == 412
     assert stale.json()["error"]["code"]
 
+    for garbled in ('"²"', "1,2", '""'):  # one If-Match parser for every route: a 422 on the header
+        bad = await directory.client.put(
+            f"{URL}/calendars/services-hours",
+            json=services_hours(),
+            headers=[
+                *((k.encode(), v.encode()) for k, v in directory.admin().items()),
+                (b"If-Match", garbled.encode()),
+            ],
+        )
+        assert bad.status_code == 422, (garbled, bad.text)
+        assert bad.json()["error"]["details"][0]["loc"] == ["header", "If-Match"]
+
 
 async def test_only_admins_change_the_directory(directory: Directory) -> None:
     for headers in ({}, directory.user()):

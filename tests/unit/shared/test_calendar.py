@@ -145,7 +145,7 @@ def test_an_unknown_time_zone_is_refused() -> None:
     assert error.value.field == "time_zone"
 
 
-@pytest.mark.parametrize("text", ["9", "25:00", "09:60", "ab:cd", "24:01"])
+@pytest.mark.parametrize("text", ["9", "25:00", "09:60", "ab:cd", "24:01", "²9:00", "09:٣0", "+9:00"])
 def test_times_of_day_are_hh_mm(text: str) -> None:
     with pytest.raises(CalendarInvalid):
         parse_hhmm(text, field="start")

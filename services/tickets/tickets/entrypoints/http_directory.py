@@ -27,8 +27,9 @@ from shared.contracts.directory import (
     TopicSpec,
 )
 from shared.directory import DirectoryView
-from shared.errors import BadRequest, ErrorBody, ErrorDetail, Unprocessable
+from shared.errors import ErrorBody, ErrorDetail, Unprocessable
 from shared.logging import get_logger
+from shared.parsing import expected_version
 from tickets.application.directory import DirectoryChange, DirectoryService
 from tickets.domain.errors import InvalidInput
 from tickets.domain.values import Actor, ActorKind
@@ -107,16 +108,6 @@ def choose_language(lang: str | None, accept_language: str | None) -> Language:
         if code in LANGUAGES:
             return code  # type: ignore[return-value]
     return "en"
-
-
-def expected_version(if_match: str | None) -> int | None:
-    """`If-Match: "5"` (or `5`, `W/"5"`) → 5; None when absent or `*`."""
-    if if_match is None or if_match.strip() == "*":
-        return None
-    raw = if_match.strip().removeprefix("W/").strip('"')
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 9:
-        raise BadRequest('If-Match must carry the directory version, e.g. "5"')
-    return int(raw)
 
 
 def caller_zone(tz: str) -> Any:
