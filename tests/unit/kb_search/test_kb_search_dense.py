@@ -345,19 +345,3 @@ def test_search_as_you_type_never_asks_the_model(gated: tuple[SearchIndex, FakeE
     assert embedder.calls == 0
     index.search("повернути гроші на картку", lang="uk")  # Enter: the full search asks it
     assert embedder.calls == 1
-
-
-def test_preparing_the_index_drops_the_vector_matrix_spare_rows_and_it_grows_again(
-    analyzer: Analyzer,
-) -> None:
-    dense = DenseIndex(FakeEmbedder(), background=False)
-    index = SearchIndex(analyzer=analyzer, dense=dense)
-    for article in GATE_ARTICLES:
-        index.upsert(article, version=1)
-    before = index.search("повернути гроші на картку", lang="uk")
-    index.prepare()
-    assert len(dense._matrix) == len(GATE_ARTICLES)
-    assert index.search("повернути гроші на картку", lang="uk") == before
-    index.upsert(doc(5, "en", "Room service", "Order food to the room."), version=1)
-    assert len(dense._matrix) > len(GATE_ARTICLES)
-    assert index.search("room service", lang="en").hits[0].id == "d5"

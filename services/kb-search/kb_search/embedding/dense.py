@@ -183,13 +183,6 @@ class DenseIndex:
         self._missing.discard(doc_id)
         self.generation += 1
 
-    def compact(self) -> None:
-        """Drop the matrix's spare rows (it grows by doubling: 16,384 rows for 10,000 articles
-        would keep 9 MiB unused); called once the replica has caught up."""
-        if len(self._matrix) > self._rows:
-            self._matrix = self._matrix[: self._rows].copy()
-            self._valid = self._valid[: self._rows].copy()
-
     def sync(self) -> None:
         """Install the vectors the background thread has finished (on the loop's thread)."""
         if not self._done:

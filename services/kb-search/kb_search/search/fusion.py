@@ -52,10 +52,6 @@ class DenseSignal(Protocol):
 
     def discard(self, doc_id: int) -> None: ...
 
-    def compact(self) -> None:
-        """Free spare capacity once the replica has caught up."""
-        ...
-
     @property
     def available(self) -> bool: ...
 

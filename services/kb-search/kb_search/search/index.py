@@ -238,8 +238,6 @@ class SearchIndex:
         """Build the per-term lists queries read (see `Postings.prepare`) and the Latin words."""
         self._postings.prepare()
         self.latin_words()
-        if self.dense is not None:
-            self.dense.compact()
 
     def latin_words(self) -> list[str]:
         if self._latin is None:
