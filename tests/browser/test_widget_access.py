@@ -10,7 +10,7 @@ from tests.browser.helpers import assert_no_serious_a11y, axe, screenshot
 from tests.browser.widget import help_button, new_hotel_user, open_help, open_page, panel, section
 from tests.e2e.gateway.system import HelpdeskSystem
 
-SECTIONS = ("FAQ", "Chat", "New request", "Request history")
+SECTIONS = ("FAQ", "Chat", "New request", "Request history", "Contacts and hours")
 
 
 async def _active_label(page: Page) -> str:
@@ -52,6 +52,8 @@ async def test_the_whole_panel_works_from_the_keyboard_and_escape_returns_focus_
     await expect(page.get_by_role("tab", name="Chat")).to_be_focused()
     await expect(page.get_by_role("tab", name="Chat")).to_have_attribute("aria-selected", "true")
     await page.keyboard.press("End")
+    await expect(page.get_by_role("tab", name="Contacts and hours")).to_be_focused()
+    await page.keyboard.press("ArrowLeft")
     await expect(page.get_by_role("tab", name="Request history")).to_be_focused()
     await page.keyboard.press("Home")
     await expect(page.get_by_role("tab", name="FAQ")).to_be_focused()
