@@ -80,7 +80,7 @@ class RequestContextMiddleware:
         # The request's span (None with tracing off): current for everything below, so the log lines
         # and the events this request records carry its trace.
         server_span = ServerSpan.open(
-            method=scope.get("method", ""), path=scope.get("path", ""), traceparent=headers.get("traceparent")
+            method=scope.get("method", ""), path=scope.get("path", ""), headers=headers
         )
         started = time.perf_counter()
         status = 500

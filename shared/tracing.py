@@ -211,19 +211,6 @@ def stored_trace_parent(domain_event: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-@contextlib.contextmanager
-def attached(headers: Mapping[str, str]) -> Iterator[None]:
-    """Make the context in `headers` current for the block (e.g. around work on another thread)."""
-    if _state.tracer is None or TRACEPARENT not in headers:
-        yield
-        return
-    token = otel_context.attach(_PROPAGATOR.extract(headers))
-    try:
-        yield
-    finally:
-        otel_context.detach(token)
-
-
 class ServerSpan:
     """The span of one HTTP request, current from `open` to `close` (the ASGI middleware's hook)."""
 
@@ -235,11 +222,12 @@ class ServerSpan:
         self._token = token
 
     @classmethod
-    def open(cls, *, method: str, path: str, traceparent: str | None) -> ServerSpan | None:
-        """None with tracing off. A caller's `traceparent` makes this span its child."""
+    def open(cls, *, method: str, path: str, headers: Mapping[str, str]) -> ServerSpan | None:
+        """None with tracing off. A caller's `traceparent` header makes this span its child."""
         tracer = _state.tracer
         if tracer is None:
             return None
+        traceparent = headers.get(TRACEPARENT)
         parent = _PROPAGATOR.extract({TRACEPARENT: traceparent}) if traceparent else None
         current = tracer.start_span(
             method,

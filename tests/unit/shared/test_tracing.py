@@ -72,7 +72,7 @@ def test_tracing_is_off_unless_an_endpoint_is_configured() -> None:
     assert not tracing.enabled()
     with tracing.span("anything") as current:
         assert current is None
-    assert tracing.ServerSpan.open(method="GET", path="/", traceparent=CALLER_PARENT) is None
+    assert tracing.ServerSpan.open(method="GET", path="/", headers={"traceparent": CALLER_PARENT}) is None
     assert tracing.current_trace_parent() is None
     headers: dict[str, str] = {}
     tracing.inject(headers)
