@@ -14,6 +14,8 @@ import structlog
 from opentelemetry import trace
 from structlog.contextvars import bind_contextvars, bound_contextvars, clear_contextvars
 
+from shared.tracing import enabled as tracing_enabled
+
 __all__ = ["bind_context", "bound_contextvars", "clear_contextvars", "configure_logging", "get_logger"]
 
 
@@ -74,6 +76,8 @@ def configure_logging(*, level: str = "INFO", json: bool | None = None, service:
 
 def add_trace_ids(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     """`trace_id` and `span_id` of the current span (`shared/tracing.py`), when one is recording."""
+    if not tracing_enabled():
+        return event_dict
     context = trace.get_current_span().get_span_context()
     if context.is_valid:
         event_dict.setdefault("trace_id", trace.format_trace_id(context.trace_id))

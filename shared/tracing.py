@@ -145,6 +145,8 @@ def consume_span(
     attributes: Mapping[str, Any] | None = None,
 ) -> contextlib.AbstractContextManager[Span | None]:
     """The span of one message handled by `consumer`: a child of the publisher's `traceparent`."""
+    if _state.tracer is None:
+        return contextlib.nullcontext()
     attrs: dict[str, Any] = {"messaging.system": "nats", "messaging.consumer.group.name": consumer}
     if subject is not None:
         attrs["messaging.destination.name"] = subject
