@@ -56,11 +56,17 @@ async def test_in_development_anyone_gets_a_ten_minute_token_the_api_accepts(
         expires_at = datetime.fromisoformat(body["expires_at"])
         assert expires_at == datetime.fromtimestamp(claims["exp"], tz=UTC)
         assert 599 <= (expires_at - before).total_seconds() <= 602
+        # The edge checks every token before routing: an unknown path is a 404 with this token, a 401
+        # with a forged one.
         bearer = {"Authorization": f"Bearer {body['access_token']}"}
-        assert (await client.get("/api/v1/request-form", headers=bearer)).status_code == 200
+        assert (await client.get("/api/v1/no-such-route", headers=bearer)).status_code == 404
+        forged = {"Authorization": f"Bearer {body['access_token'][:-4]}AAAA"}
+        assert (await client.get("/api/v1/no-such-route", headers=forged)).status_code == 401
 
         agent = await client.post("/api/v1/dev/token", json={"role": "agent", "sub": "a1", "name": "Ann"})
         assert agent.status_code == 200, agent.text
+        admin = await client.post("/api/v1/dev/token", json={"role": "admin", "sub": "s1", "name": "Sam"})
+        assert admin.status_code == 200, admin.text
         spec = (await client.get("/openapi.json")).json()
         operation = spec["paths"]["/api/v1/dev/token"]["post"]
         assert operation["x-development-only"] is True
@@ -71,7 +77,7 @@ async def test_in_development_anyone_gets_a_ten_minute_token_the_api_accepts(
 @pytest.mark.parametrize(
     "body",
     [
-        {**USER, "role": "admin"},
+        {**USER, "role": "superuser"},
         {**USER, "account_id": None},
         {"role": "user", "sub": "u1", "name": "x"},
         {**USER, "sub": ""},
