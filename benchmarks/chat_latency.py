@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -35,6 +36,19 @@ from tests.e2e.chat.harness import ChatProcess, start_chat_process  # noqa: E402
 
 SECRET = "benchmark-secret-that-is-long-enough-0123456789"  # noqa: S105 -- a throwaway test server
 PREFIX = "chatbench"
+
+
+def rss_mib(procs: list[ChatProcess]) -> list[float]:
+    out = []
+    for proc in procs:
+        for line in Path(f"/proc/{proc.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                out.append(int(line.split()[1]) / 1024)
+    return out
+
+
+def load() -> str:
+    return f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
 
 
 def pct(values: list[float], q: float) -> float:
@@ -106,6 +120,7 @@ async def measure(
                 if sum(len(s) for s in sessions_by_agent.values()) >= n:
                     assigned.set()
 
+    before = rss_mib(procs)
     agents = []
     for i in range(n_agents):
         ws = await connect(procs[i % 2].ws("agent"), token(Role.AGENT, f"bench-agent-{i}"))
@@ -130,7 +145,14 @@ async def measure(
     await asyncio.wait_for(assigned.wait(), timeout=60)
     print(
         f"{n} conversations open and assigned in {time.perf_counter() - started:.1f}s "
-        f"({n_agents} specialists × capacity {capacity}, 2 chat processes)"
+        f"({n_agents} specialists × capacity {capacity}, 2 chat processes; {load()})"
+    )
+    after = rss_mib(procs)
+    print(
+        f"chat processes RSS {' + '.join(f'{b:.0f}' for b in before)} → "
+        f"{' + '.join(f'{a:.0f}' for a in after)} MiB: "
+        f"{(sum(after) - sum(before)) * 1024 / (n + n_agents):.1f} KiB per open WebSocket "
+        f"(a conversation holds the user's and a share of a specialist's)"
     )
 
     async def drain_user(ws: Any) -> None:
@@ -202,7 +224,7 @@ async def measure(
     )
     print(
         f"ratio p99 chat / p99 raw under load: {pct(latencies, 0.99) / pct(raw, 0.99):.1f}×; "
-        f"mean chat {statistics.mean(latencies) * 1000:.2f} ms"
+        f"mean chat {statistics.mean(latencies) * 1000:.2f} ms ({load()})"
     )
     for ws in agents:
         await ws.close()
