@@ -56,6 +56,7 @@ from shared.auth import CurrentUser, EditorUser, Principal, Role
 from shared.contracts.envelope import Actor, ActorKind
 from shared.contracts.kb import Language, article_key
 from shared.contracts.kb_v2 import MAX_SECTION_ID_LENGTH, SECTION_ID_PATTERN
+from shared.edge import BodyLimit, RouteRule
 from shared.errors import (
     Conflict,
     ErrorDetail,
@@ -66,6 +67,7 @@ from shared.errors import (
     Unprocessable,
 )
 from shared.parsing import expected_version, natural
+from shared.ratelimit import Action, limited
 from shared.types import TextOnly
 
 MAX_QUERY_LENGTH = 4096
@@ -85,6 +87,10 @@ def ready_runtime(kb: Annotated[KbRuntime, Depends(runtime)]) -> KbRuntime:
     if not kb.feed.caught_up:
         raise ServiceUnavailable("the search index of this replica is still being built")
     return kb
+
+
+# For the HTTP edge, which refuses a larger body before reading it: an article's Markdown is long.
+BODY_LIMITS = (BodyLimit(RouteRule("POST PUT", "/api/v1/kb/articles{rest:path}"), MAX_BODY_BYTES),)
 
 
 def body_size_limit(request: Request) -> None:
@@ -165,7 +171,7 @@ async def domain_errors() -> AsyncIterator[None]:
 def router() -> APIRouter:
     api = APIRouter(prefix="/api/v1/kb", tags=["knowledge base"])
 
-    @api.get("/search", response_model=SearchOut)
+    @api.get("/search", response_model=SearchOut, dependencies=[limited(Action.FAQ)])
     async def search(
         user: CurrentUser,
         kb: Ready,
@@ -185,7 +191,7 @@ def router() -> APIRouter:
             corrections=result.corrections,
         )
 
-    @api.get("/suggest", response_model=SuggestOut)
+    @api.get("/suggest", response_model=SuggestOut, dependencies=[limited(Action.FAQ)])
     async def suggest(
         user: CurrentUser,
         kb: Ready,
@@ -199,7 +205,9 @@ def router() -> APIRouter:
             query=q, suggestions=[HitOut.of(h) for h in result.hits], completions=list(result.completions)
         )
 
-    @api.post("/deflect", response_model=DeflectOut, dependencies=[Depends(body_size_limit)])
+    @api.post(
+        "/deflect", response_model=DeflectOut, dependencies=[Depends(body_size_limit), limited(Action.FAQ)]
+    )
     async def deflect(user: CurrentUser, kb: Ready, body: DeflectIn) -> DeflectOut:
         topic_section = body.topic.strip().lower().replace(" ", "-")
         async with domain_errors():
