@@ -69,6 +69,32 @@ def token() -> str:
     return issue_dev_token(settings, role=Role.USER, sub="reception-1", account_id="ro-hotel", name="R")
 
 
+ROOT = Path(__file__).resolve().parents[2]
+# Where a checkout under the directory the tmpfs covers (a clone in /tmp) is kept in sight meanwhile.
+STAGE = "/srv"
+
+
+def _covered(path: Path, hidden_by: str) -> bool:
+    return path.is_relative_to(hidden_by)
+
+
+def keep_visible(path: Path, *, hidden_by: str) -> list[str]:
+    """Before the tmpfs covers `hidden_by`: its current contents bound at `STAGE`, read-only."""
+    if not _covered(path, hidden_by):
+        return []
+    return [f"mount --bind {hidden_by} {STAGE}", f"mount -o remount,bind,ro {STAGE}"]
+
+
+def restore(path: Path, *, hidden_by: str) -> list[str]:
+    """After it: the checkout (this code and its virtualenv) bound back at its own path, read-only,
+    on a mount point made inside the tmpfs; nothing of it is writable."""
+    if not _covered(path, hidden_by):
+        return []
+    staged = shlex.quote(f"{STAGE}/{path.relative_to(hidden_by)}")
+    target = shlex.quote(str(path))
+    return [f"mkdir -p {target}", f"mount --bind {staged} {target}", f"mount -o remount,bind,ro {target}"]
+
+
 @contextmanager
 def tickets_read_only(nats: NatsServer, log: Path, *, writable_tmp: bool) -> Iterator[str]:
     """`python -m tickets` with every mount read-only but a 64 MiB tmpfs: on /tmp (TMPDIR, the data
@@ -77,9 +103,11 @@ def tickets_read_only(nats: NatsServer, log: Path, *, writable_tmp: bool) -> Ite
     writable = "/tmp" if writable_tmp else "/mnt"
     script = " && ".join(
         [
+            *keep_visible(ROOT, hidden_by=writable),
             "mount -o remount,bind,ro /",
             "mount -o remount,bind,ro /dev/shm",
             f"mount -t tmpfs -o size=64m,mode=1777 tmpfs {writable}",
+            *restore(ROOT, hidden_by=writable),
             f"exec {shlex.quote(sys.executable)} -m tickets",
         ]
     )
