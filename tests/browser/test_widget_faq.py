@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterator
 
 import httpx
+import pytest
 from playwright.async_api import expect
 
 from tests.browser.conftest import NewContext
 from tests.browser.helpers import assert_no_serious_a11y, axe, screenshot
 from tests.browser.widget import api, open_help, section
-from tests.e2e.gateway.system import HelpdeskSystem
+from tests.e2e.gateway.system import HelpdeskSystem, running_system
 
 
 async def test_suggestions_appear_while_typing_and_results_show_the_servers_highlights(
@@ -143,13 +145,23 @@ async def _dense_signal_ready(system: HelpdeskSystem, timeout: float = 120) -> N
             await asyncio.sleep(0.5)
 
 
+@pytest.fixture(scope="module")
+def system_saying_nothing_found(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HelpdeskSystem]:
+    """A system of its own with the FAQ's "nothing found" rule on (off by default) and only the demo
+    articles: the session's system gains articles from other tests, and one may be near any query."""
+    settings = {"HELPDESK_KB_SEARCH_ANSWER_LEAD": "0.047"}
+    with running_system(tmp_path_factory.mktemp("nothing-found"), settings=settings) as system:
+        yield system
+
+
 async def test_a_search_nothing_answers_says_so_and_offers_a_request_with_the_words_typed(
-    new_context: NewContext, helpdesk_system: HelpdeskSystem
+    new_context: NewContext, system_saying_nothing_found: HelpdeskSystem
 ) -> None:
     # The rule needs the model's vectors (a search before them is lexical); "xyzzy plugh" is a query
     # no demo article is near: gibberish made of letter runs is still near some, by e5's cosines.
-    await _dense_signal_ready(helpdesk_system)
-    page, _ = await open_help(new_context, helpdesk_system, lang="en")
+    system = system_saying_nothing_found
+    await _dense_signal_ready(system)
+    page, _ = await open_help(new_context, system, lang="en")
     search = page.get_by_label("Search the knowledge base")
     await search.fill("xyzzy plugh")
     await search.press("Enter")

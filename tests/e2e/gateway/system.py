@@ -182,8 +182,6 @@ def running_system(
 
 @pytest.fixture(scope="session")
 def helpdesk_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HelpdeskSystem]:
-    """One `helpdesk up` for the session, serving the real front-end build (`web/dist/`); the FAQ's
-    "nothing found" rule is on, so the widget's empty answer can be shown."""
-    settings = {"HELPDESK_KB_SEARCH_ANSWER_LEAD": "0.047"}
-    with running_system(tmp_path_factory.mktemp("helpdesk-up"), settings=settings) as system:
+    """One `helpdesk up` for the session, serving the real front-end build (`web/dist/`)."""
+    with running_system(tmp_path_factory.mktemp("helpdesk-up")) as system:
         yield system

@@ -104,6 +104,8 @@ def environment(settings: TicketsSettings) -> dict[str, str]:
         # One user files requests far faster than a person would, on purpose.
         "HELPDESK_RATE_LIMIT_CREATE_PER_USER": "100000",
         "HELPDESK_RATE_LIMIT_CREATE_PER_ACCOUNT": "100000",
+        "HELPDESK_RATE_LIMIT_REPLY_PER_USER": "100000",
+        "HELPDESK_RATE_LIMIT_REPLY_PER_ACCOUNT": "100000",
     }
     if settings.postgres_dsn is not None:
         env["HELPDESK_TICKETS_POSTGRES_DSN"] = settings.postgres_dsn.get_secret_value()
