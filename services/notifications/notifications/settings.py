@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Self
-from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from shared.eventstore import persistence_env
 from shared.settings import PLACEHOLDER_SECRETS, InsecureSettingsError, ServiceSettings
 
 
@@ -84,25 +84,7 @@ class NotificationsSettings(ServiceSettings):
 
     def store_env(self, *, create_tables: bool) -> dict[str, str]:
         """The eventsourcing environment of this service's store."""
-        create = "y" if create_tables else "n"
         if self.postgres_dsn is None:
-            return {
-                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                "SQLITE_DBNAME": str(self.sqlite_path),
-                "SQLITE_LOCK_TIMEOUT": "10",
-                "CREATE_TABLE": create,
-            }
-        url = urlsplit(self.postgres_dsn.get_secret_value())
-        env = {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
-            "POSTGRES_DBNAME": url.path.lstrip("/"),
-            "POSTGRES_HOST": url.hostname or "127.0.0.1",
-            "POSTGRES_PORT": str(url.port or 5432),
-            "POSTGRES_USER": unquote(url.username or ""),
-            "POSTGRES_PASSWORD": unquote(url.password or ""),
-            "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
-            "CREATE_TABLE": create,
-        }
-        if self.postgres_schema:
-            env["POSTGRES_SCHEMA"] = self.postgres_schema
-        return env
+            return persistence_env(self.sqlite_path, create_table=create_tables)
+        dsn = self.postgres_dsn.get_secret_value()
+        return persistence_env(dsn, schema=self.postgres_schema, create_table=create_tables)

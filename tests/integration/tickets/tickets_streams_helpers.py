@@ -23,6 +23,7 @@ from shared.contracts.tickets import (
     TicketEventData,
     TicketReplied,
 )
+from shared.eventstore import persistence_env
 
 
 class FakeTicket(Aggregate):
@@ -59,22 +60,11 @@ class FakeTickets(Application[UUID]):
 
 
 def sqlite_env(path: Path) -> dict[str, str]:
-    return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)}
+    return persistence_env(path, create_table=True)
 
 
 def postgres_env(dsn: str, schema: str) -> dict[str, str]:
-    from psycopg.conninfo import conninfo_to_dict
-
-    info = conninfo_to_dict(dsn)
-    return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        "POSTGRES_DBNAME": str(info.get("dbname", "postgres")),
-        "POSTGRES_HOST": str(info.get("host", "127.0.0.1")),
-        "POSTGRES_PORT": str(info.get("port", "5432")),
-        "POSTGRES_USER": str(info.get("user", "postgres")),
-        "POSTGRES_PASSWORD": str(info.get("password", "")),
-        "POSTGRES_SCHEMA": schema,
-    }
+    return persistence_env(dsn, schema=schema, create_table=True)
 
 
 _DATA: dict[str, tuple[str, Callable[[Any], TicketEventData]]] = {

@@ -8,8 +8,7 @@ typed settings, so nothing depends on the process environment. Tables are create
 
 from __future__ import annotations
 
-from psycopg.conninfo import conninfo_to_dict
-
+from shared.eventstore import persistence_env as store_env
 from tickets.application.app import TicketsApplication
 from tickets.application.directory import DirectoryApplication
 from tickets.settings import TicketsSettings
@@ -22,33 +21,16 @@ def persistence_env(
 ) -> dict[str, str]:
     """eventsourcing's configuration; `sqlite_file` is the application's own file (one per application:
     two in one file would share one notification log)."""
-    env = {"CREATE_TABLE": "y" if create_table else "n"}
     if settings.postgres_dsn is not None:
-        params = conninfo_to_dict(settings.postgres_dsn.get_secret_value())
-        env.update(
-            PERSISTENCE_MODULE="eventsourcing.postgres",
-            POSTGRES_DBNAME=str(params.get("dbname") or "postgres"),
-            POSTGRES_HOST=str(params.get("host") or "127.0.0.1"),
-            POSTGRES_PORT=str(params.get("port") or "5432"),
-            POSTGRES_USER=str(params.get("user") or "postgres"),
-            POSTGRES_PASSWORD=str(params.get("password") or ""),
-            POSTGRES_SCHEMA=settings.postgres_schema,
-            POSTGRES_POOL_SIZE=str(settings.postgres_pool_size),
-            POSTGRES_MAX_OVERFLOW="2",
-            POSTGRES_CONNECT_TIMEOUT="10",
-            # With it on, a tailing reader missed events under concurrent writers (ARCHITECTURE.md).
-            POSTGRES_ENABLE_DB_FUNCTIONS="n",
+        return store_env(
+            settings.postgres_dsn.get_secret_value(),
+            schema=settings.postgres_schema,
+            create_table=create_table,
+            pool_size=settings.postgres_pool_size,
         )
-    else:
-        data_dir = settings.common.data_dir
-        data_dir.mkdir(parents=True, exist_ok=True)
-        env.update(
-            PERSISTENCE_MODULE="eventsourcing.sqlite",
-            SQLITE_DBNAME=str(data_dir / sqlite_file),
-            # Seconds a writer waits for another process's write lock on the same file.
-            SQLITE_LOCK_TIMEOUT="10",
-        )
-    return env
+    data_dir = settings.common.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return store_env(data_dir / sqlite_file, create_table=create_table)
 
 
 def open_application(settings: TicketsSettings) -> TicketsApplication:
