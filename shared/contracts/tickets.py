@@ -7,42 +7,18 @@ support tooling but carry `visibility="internal"` and must never be shown to a h
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.contracts.envelope import EventEnvelope, parse_event
+from shared.ticket_values import Importance as Importance
+from shared.ticket_values import Priority as Priority
+from shared.ticket_values import Status as Status
 
 DOMAIN = "tickets"
 SCHEMA_VERSION = 1
-
-
-class Status(StrEnum):
-    NEW = "new"
-    IN_PROGRESS = "in_progress"
-    WAITING_FOR_USER = "waiting_for_user"
-    RESOLVED = "resolved"
-    CLOSED = "closed"
-
-
-class Importance(StrEnum):
-    """Chosen by the hotel user when creating the request."""
-
-    LOW = "low"
-    NORMAL = "normal"
-    HIGH = "high"
-    CRITICAL = "critical"
-
-
-class Priority(StrEnum):
-    """Set by support; separate from the user's importance."""
-
-    P1 = "p1"
-    P2 = "p2"
-    P3 = "p3"
-    P4 = "p4"
 
 
 class TicketEventData(BaseModel):

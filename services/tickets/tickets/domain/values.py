@@ -6,38 +6,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
+from shared.ticket_values import Importance as Importance
+from shared.ticket_values import Priority as Priority
+from shared.ticket_values import Status as Status
+
 NUMBER_PREFIX: Final = "HD-"
 NUMBER_DIGITS: Final = 6
 
 COMMENT_MAX: Final = 200
 MESSAGE_MAX: Final = 10_000
 FILENAME_MAX: Final = 200
-
-
-class Status(StrEnum):
-    NEW = "new"
-    IN_PROGRESS = "in_progress"
-    WAITING_FOR_USER = "waiting_for_user"
-    RESOLVED = "resolved"
-    CLOSED = "closed"
-
-
-class Importance(StrEnum):
-    """Chosen by the hotel user when creating the request."""
-
-    LOW = "low"
-    NORMAL = "normal"
-    HIGH = "high"
-    CRITICAL = "critical"
-
-
-class Priority(StrEnum):
-    """Set by support; separate from the user's importance."""
-
-    P1 = "p1"
-    P2 = "p2"
-    P3 = "p3"
-    P4 = "p4"
 
 
 class ActorKind(StrEnum):
