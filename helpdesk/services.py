@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from shared.service import ServiceDefinition
 
@@ -14,12 +15,12 @@ PACKAGES = {
 }
 
 
-def definition(name: str) -> ServiceDefinition:
+def definition(name: str) -> ServiceDefinition[Any]:
     module = importlib.import_module(f"{PACKAGES[name]}.bootstrap")
     service = module.SERVICE
     assert isinstance(service, ServiceDefinition)
     return service
 
 
-def all_definitions() -> list[ServiceDefinition]:
+def all_definitions() -> list[ServiceDefinition[Any]]:
     return [definition(name) for name in PACKAGES]

@@ -4,7 +4,8 @@ Version 1 names an article's section with a closed enum of ten sections; section
 (`shared.contracts.kb_v2`: editors create, rename, order and retire them), so article lifecycle
 events are written as version 2 from now on, on `helpdesk.kb.v2.article.<article key>`, side by side
 with this version's history on the same stream. Version 2 content is a superset: a v1 event reads as
-a v2 one with the same section id. Feedback stays version 1. Read both with `parse_kb_event`.
+a v2 one with the same section id. Feedback stays version 1. Read both with
+`shared.contracts.kb_v2.parse_kb_event`.
 
 The `KB_ARTICLES` stream is the system of record: every kb-search replica rebuilds its search index
 by replaying it from the start, and any other OtelMS service may do the same.
@@ -29,7 +30,6 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.contracts.envelope import EventEnvelope, parse_event
 from shared.contracts.subjects import Channel
 
 DOMAIN = "kb"
@@ -146,18 +146,3 @@ def article_subject(article_id: str) -> str:
 
 def feedback_subject(article_id: str) -> str:
     return FEEDBACK_CHANNEL.subject(article_key(article_id))
-
-
-def parse_kb_event(raw: bytes | str) -> EventEnvelope[KbEventData]:
-    """Validate a published kb event of either version (the envelope's `schema_version` picks the
-    models); see `shared.contracts.envelope.parse_event`."""
-    from shared.contracts import kb_v2
-
-    version = RawVersion.model_validate_json(raw).schema_version
-    return parse_event(raw, kb_v2.EVENT_TYPES if version == kb_v2.SCHEMA_VERSION else EVENT_TYPES)
-
-
-class RawVersion(BaseModel):
-    """Only the envelope's version, read before the whole envelope is validated."""
-
-    schema_version: int = 1

@@ -21,9 +21,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from shared.contracts import kb
+from shared.contracts.envelope import EventEnvelope, parse_event
 from shared.contracts.kb import (
     ArticlePublished,
     ArticleRetired,
@@ -140,3 +141,16 @@ def section_subject(section_id: str) -> str:
 def sections_filter() -> str:
     """Every section's subject."""
     return SECTION_CHANNEL.filter
+
+
+def parse_kb_event(raw: bytes | str) -> EventEnvelope[KbEventData]:
+    """Validate a published kb event of either version (the envelope's `schema_version` picks the
+    models); see `shared.contracts.envelope.parse_event`."""
+    version = RawVersion.model_validate_json(raw).schema_version
+    return parse_event(raw, EVENT_TYPES if version == SCHEMA_VERSION else kb.EVENT_TYPES)
+
+
+class RawVersion(BaseModel):
+    """Only the envelope's version, read before the whole envelope is validated."""
+
+    schema_version: int = 1

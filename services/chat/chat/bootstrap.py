@@ -27,7 +27,7 @@ from shared.health import Readiness
 from shared.http import create_app as create_http_app
 from shared.nats import connect
 from shared.ratelimit import RateLimiter
-from shared.service import ServiceDefinition
+from shared.service import define_service
 
 
 def load_settings(**overrides: Any) -> ChatSettings:
@@ -142,12 +142,10 @@ async def migrate(settings: ChatSettings) -> None:
         await nc.drain()
 
 
-SERVICE = ServiceDefinition(
-    name="chat",
-    package="chat",
-    env_prefix="HELPDESK_CHAT_",
-    default_port=8703,
-    load_settings=load_settings,
+SERVICE = define_service(
+    "chat",
+    settings=ChatSettings,
+    port=8703,
     create_app=create_app,
     migrate=migrate,
 )

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from kb_search.adapters.article_files import read_articles
 from kb_search.adapters.article_log import JetStreamArticleLog, JetStreamSectionLog
+from kb_search.adapters.editing import article_log_session
 from kb_search.adapters.follower import ArticleFollower
 from kb_search.application.commands import KbCommands
 from kb_search.application.importer import import_articles
@@ -32,7 +33,7 @@ from shared.http import create_app as create_http_app
 from shared.logging import get_logger
 from shared.nats import connect, ensure_dead_letter_stream, ensure_stream, stream_config
 from shared.ratelimit import RateLimiter
-from shared.service import ServiceDefinition
+from shared.service import define_service
 
 log = get_logger(__name__)
 
@@ -135,19 +136,6 @@ async def migrate(settings: KbSearchSettings) -> None:
         await nc.drain()
 
 
-@asynccontextmanager
-async def article_log_session(settings: KbSearchSettings, *, name: str) -> AsyncIterator[KbCommands]:
-    """The editors' commands over a connection of their own (import, seeding)."""
-    nc = await connect(settings.common, name=name)
-    prefix = settings.common.nats_prefix
-    try:
-        js = nc.jetstream()
-        sections = SectionCommands(JetStreamSectionLog(js, prefix=prefix))
-        yield KbCommands(JetStreamArticleLog(js, prefix=prefix), sections)
-    finally:
-        await nc.drain()
-
-
 async def seed_demo(settings: KbSearchSettings) -> None:
     """Import the demo articles (idempotent: unchanged articles are left alone)."""
     path = settings.demo_articles_file()
@@ -165,12 +153,10 @@ async def seed_demo(settings: KbSearchSettings) -> None:
     )
 
 
-SERVICE = ServiceDefinition(
-    name="kb-search",
-    package="kb_search",
-    env_prefix="HELPDESK_KB_SEARCH_",
-    default_port=8704,
-    load_settings=load_settings,
+SERVICE = define_service(
+    "kb-search",
+    settings=KbSearchSettings,
+    port=8704,
     create_app=create_app,
     migrate=migrate,
     seed_demo=seed_demo,

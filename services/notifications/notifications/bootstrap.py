@@ -46,7 +46,7 @@ from shared.http import create_app as create_http_app
 from shared.logging import get_logger
 from shared.nats import connect, ensure_dead_letter_stream, ensure_stream, stream_config
 from shared.ratelimit import RateLimiter
-from shared.service import ServiceDefinition
+from shared.service import define_service
 
 log = get_logger(__name__)
 
@@ -84,6 +84,26 @@ def create_view_tables(db: SqlDatabase) -> None:
     """Idempotent (the migration step): the tables, indexes and position rows of every view."""
     for view in VIEWS:
         view.create_tables(db)
+
+
+async def rebuild_views(settings: NotificationsSettings) -> dict[str, int]:
+    """Empty every view and replay the store into it, one view per transaction; returns the store
+    position each reached. Replicas keep serving meanwhile: they wait for a view's lock, then read
+    its rebuilt rows."""
+    store = await asyncio.to_thread(open_store, settings.store_env(create_tables=False))
+    positions: dict[str, int] = {}
+    try:
+        for kind in VIEWS:
+            view = kind(store, open_view_db(settings))
+            try:
+                await asyncio.to_thread(kind.create_tables, view.db)
+                await asyncio.to_thread(view.rebuild)
+                positions[kind.NAME] = view.position
+            finally:
+                view.close()
+    finally:
+        store.close()
+    return positions
 
 
 def open_active_view(store: PopupStore, settings: NotificationsSettings) -> ActivePopups:
@@ -335,14 +355,12 @@ async def seed_demo(settings: NotificationsSettings) -> None:
         store.close()
 
 
-SERVICE = ServiceDefinition(
-    name="notifications",
-    package="notifications",
-    env_prefix="HELPDESK_NOTIFICATIONS_",
-    default_port=8702,
-    load_settings=load_settings,
+SERVICE = define_service(
+    "notifications",
+    settings=NotificationsSettings,
+    port=8702,
     create_app=create_app,
     migrate=migrate,
     seed_demo=seed_demo,
-    add_cli_commands=add_cli_commands,
+    add_cli_commands=functools.partial(add_cli_commands, rebuild_views=rebuild_views),
 )

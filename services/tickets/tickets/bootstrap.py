@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,7 +17,7 @@ from shared.http import create_app as create_http_app
 from shared.logging import get_logger
 from shared.nats import connect
 from shared.ratelimit import RateLimiter
-from shared.service import ServiceDefinition
+from shared.service import define_service
 from shared.settings import Environment
 from tickets.adapters.attachments import AttachmentStore, bucket_name, ensure_bucket
 from tickets.adapters.live import TicketFeed
@@ -237,14 +238,12 @@ async def seed_demo(settings: TicketsSettings) -> None:
     log.info("tickets_demo_seeded", created=created)
 
 
-SERVICE = ServiceDefinition(
-    name="tickets",
-    package="tickets",
-    env_prefix="HELPDESK_TICKETS_",
-    default_port=8701,
-    load_settings=load_settings,
+SERVICE = define_service(
+    "tickets",
+    settings=TicketsSettings,
+    port=8701,
     create_app=create_app,
     migrate=migrate,
     seed_demo=seed_demo,
-    add_cli_commands=add_cli_commands,
+    add_cli_commands=functools.partial(add_cli_commands, load_settings=load_settings),
 )

@@ -9,7 +9,9 @@ import asyncio
 
 from nats.aio.client import Client as NATS
 
-from tickets.entrypoints.workers import open_history_store, run_projector, run_standalone
+from shared.service import run_standalone
+from tickets.bootstrap import SERVICE
+from tickets.entrypoints.workers import open_history_store, run_projector
 from tickets.settings import TicketsSettings
 
 
@@ -22,4 +24,4 @@ async def project(settings: TicketsSettings, nc: NATS, stop: asyncio.Event) -> N
 
 
 if __name__ == "__main__":
-    run_standalone("tickets-projector", project)
+    run_standalone(SERVICE, "tickets-projector", project)

@@ -9,8 +9,10 @@ import asyncio
 
 from nats.aio.client import Client as NATS
 
+from shared.service import run_standalone
 from tickets.adapters.store import open_application
-from tickets.entrypoints.workers import run_relay, run_standalone
+from tickets.bootstrap import SERVICE
+from tickets.entrypoints.workers import run_relay
 from tickets.settings import TicketsSettings
 
 
@@ -23,4 +25,4 @@ async def relay(settings: TicketsSettings, nc: NATS, stop: asyncio.Event) -> Non
 
 
 if __name__ == "__main__":
-    run_standalone("tickets-relay", relay)
+    run_standalone(SERVICE, "tickets-relay", relay)

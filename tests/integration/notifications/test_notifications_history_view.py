@@ -14,8 +14,7 @@ import pytest
 
 from notifications.application.service import Recipient
 from notifications.application.store import PopupStore
-from notifications.bootstrap import build_service, open_view_db
-from notifications.entrypoints.cli import add_cli_commands, rebuild_views
+from notifications.bootstrap import SERVICE, build_service, open_view_db, rebuild_views
 from notifications.projections.active import ActivePopups
 from notifications.projections.follower import POSITIONS
 from notifications.projections.history import HistoryQuery, PopupHistory
@@ -165,7 +164,8 @@ async def test_the_rebuild_command_rebuilds_the_active_view_and_the_history(
         tx.execute(f"DELETE FROM {history.db.table('popup_history')}")
 
     parser = argparse.ArgumentParser()
-    add_cli_commands(parser.add_subparsers(dest="command"))
+    assert SERVICE.add_cli_commands is not None
+    SERVICE.add_cli_commands(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["rebuild", "popups"])
     assert callable(args.func)
     positions = await rebuild_views(settings)

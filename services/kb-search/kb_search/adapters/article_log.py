@@ -35,7 +35,6 @@ from shared.contracts.kb import (
     KbEventData,
     article_uuid,
     feedback_subject,
-    parse_kb_event,
 )
 from shared.contracts.kb import SCHEMA_VERSION as FEEDBACK_SCHEMA_VERSION
 from shared.contracts.kb import article_subject as article_subject_v1
@@ -65,7 +64,7 @@ class JetStreamArticleLog:
             return None
         assert msg.data is not None
         assert msg.seq is not None
-        envelope = parse_kb_event(msg.data)
+        envelope = kb_v2.parse_kb_event(msg.data)
         data = envelope.data
         return ArticleState(
             version=envelope.aggregate_version,
@@ -272,7 +271,7 @@ async def _publish_after(
 def _section_state(msg: RawStreamMsg) -> SectionState:
     assert msg.data is not None
     assert msg.seq is not None
-    envelope = parse_kb_event(msg.data)
+    envelope = kb_v2.parse_kb_event(msg.data)
     data = envelope.data
     if isinstance(data, kb_v2.SectionCreated | kb_v2.SectionUpdated | kb_v2.SectionRetired):
         section = Section(id=data.section_id, names=data.names.model_dump(), order=data.order)

@@ -23,7 +23,8 @@ from pydantic import ValidationError
 from kb_search.adapters.article_log import kb_stream_name
 from kb_search.projections.search_index import SearchIndexProjection
 from shared.contracts.envelope import UnknownEventType
-from shared.contracts.kb import DOMAIN, parse_kb_event
+from shared.contracts.kb import DOMAIN
+from shared.contracts.kb_v2 import parse_kb_event
 from shared.contracts.subjects import ROOT, with_prefix
 from shared.logging import get_logger
 from shared.nats import dead_letter_msg

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from kb_search.adapters.article_files import UnreadableSource, count_items, read_articles
 from kb_search.adapters.article_log import kb_stream_name
+from kb_search.adapters.editing import article_log_session
 from kb_search.application.importer import ImportReport, SourceItem, import_articles
 from kb_search.domain.section import section_id_problem
 from kb_search.settings import KbSearchSettings
@@ -68,9 +69,7 @@ def parse_section_map(values: list[str]) -> dict[str, str]:
 
 
 def import_command(args: argparse.Namespace) -> int:
-    from kb_search.bootstrap import load_settings
-
-    settings = load_settings()
+    settings = KbSearchSettings()
     try:
         section_map = parse_section_map(args.section_map)
         report = asyncio.run(
@@ -97,8 +96,6 @@ async def import_path(
 ) -> ImportReport:
     """Import `path` into the article stream; `ArticleStreamMissing` (and nothing written) when the
     NATS has no article stream."""
-    from kb_search.bootstrap import article_log_session
-
     await check_article_stream(settings)
     total = count_items(path)
     items = read_articles(path)

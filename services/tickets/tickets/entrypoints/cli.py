@@ -1,25 +1,29 @@
 """The tickets service's commands for `helpdesk`: `helpdesk rebuild history` (with a progress bar).
 
-`add_cli_commands(subparsers)` is passed to the service's `ServiceDefinition`; each command builds
-its settings from the environment, like the service itself.
+The composition root passes `add_cli_commands` (with how to load the settings) to the service's
+`ServiceDefinition`; each command builds its settings from the environment, like the service itself.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-from typing import Any
+from collections.abc import Callable
 
 from tqdm import tqdm
 
 from shared.cli import rebuild_targets
 from shared.logging import configure_logging
 from shared.nats import connect
+from shared.service import SubParsers
 from tickets.entrypoints.workers import migrate_publication, open_history_store
 from tickets.projections.projector import rebuild
+from tickets.settings import TicketsSettings
 
 
-def add_cli_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
+def add_cli_commands(
+    subparsers: SubParsers, *, load_settings: Callable[[], TicketsSettings] = TicketsSettings
+) -> None:
     """Add `rebuild history` (sharing `rebuild` with other services' targets, if they add some)."""
     targets = rebuild_targets(subparsers)
     history = targets.add_parser(
@@ -27,20 +31,18 @@ def add_cli_commands(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="empty the tickets history views and replay the TICKETS stream from its start",
     )
     history.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    def _cmd_rebuild_history(args: argparse.Namespace) -> int:
+        settings = load_settings()
+        configure_logging(level="WARNING", json=settings.common.log_json, service="tickets")
+        end = asyncio.run(rebuild_history(settings, progress=not args.no_progress))
+        print(f"history rebuilt up to stream sequence {end}")  # noqa: T201 -- the command's output
+        return 0
+
     history.set_defaults(func=_cmd_rebuild_history)
 
 
-def _cmd_rebuild_history(args: argparse.Namespace) -> int:
-    from tickets.bootstrap import load_settings  # bootstrap imports this module: import it late
-
-    settings = load_settings()
-    configure_logging(level="WARNING", json=settings.common.log_json, service="tickets")
-    end = asyncio.run(rebuild_history(settings, progress=not args.no_progress))
-    print(f"history rebuilt up to stream sequence {end}")  # noqa: T201 -- the command's output
-    return 0
-
-
-async def rebuild_history(settings: Any, *, progress: bool = True) -> int:
+async def rebuild_history(settings: TicketsSettings, *, progress: bool = True) -> int:
     """Migrate, empty and replay the history views; return the stream sequence reached."""
     nc = await connect(settings.common, name="tickets-rebuild")
     store = open_history_store(settings)

@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from eventsourcing.persistence import Notification
 from nats.aio.client import Client as NATS
-from prometheus_client import start_http_server
 
 from shared.contracts.envelope import EventEnvelope
 from shared.contracts.subjects import TICKETS_STREAM
-from shared.logging import configure_logging, get_logger
-from shared.nats import connect, ensure_dead_letter_stream, ensure_stream, stream_config
-from shared.tracing import setup_tracing, stored_trace_parent
+from shared.logging import get_logger
+from shared.nats import ensure_dead_letter_stream, ensure_stream, stream_config
+from shared.tracing import stored_trace_parent
 from tickets.adapters.relay import OutboxRelay
 from tickets.application.app import TicketsApplication
 from tickets.application.public_events import to_public
@@ -189,36 +187,3 @@ async def _follow_notices(nc: NATS, prefix: str, waiter: ViewWaiter, stop: async
     finally:
         with contextlib.suppress(Exception):
             await subscription.unsubscribe()
-
-
-Work = Callable[[TicketsSettings, NATS, asyncio.Event], Awaitable[None]]
-
-
-def run_standalone(name: str, work: Work) -> None:
-    """`python -m tickets.relay` / `tickets.projector`: settings from the environment, one NATS
-    connection, `work` until SIGTERM / SIGINT (it finishes its batch), then drain and exit."""
-    from tickets.bootstrap import load_settings, migrate  # bootstrap imports this module: import late
-
-    settings = load_settings()
-    settings.refuse_to_start_if_undeployable(name)
-    configure_logging(level=settings.common.log_level, json=settings.common.log_json, service=name)
-    setup_tracing(settings.common, service=name)
-    # /metrics (relay position, projection lag) for Prometheus; the API serves its own on its port.
-    metrics_port: int | None = getattr(settings, "metrics_port", None)
-    if metrics_port:
-        start_http_server(metrics_port, addr=settings.host)
-
-    async def main() -> None:
-        nc = await connect(settings.common, name=name)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        try:
-            if settings.migrate_on_start:
-                await migrate(settings)  # the service's one migration step, whole
-            await work(settings, nc, stop)
-        finally:
-            await nc.drain()
-
-    asyncio.run(main())
