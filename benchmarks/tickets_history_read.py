@@ -79,19 +79,19 @@ def fill(settings: TicketsSettings, rows: int) -> float:
     store: Any = open_history_store(settings)
     tables = [s for s in DDL if s.startswith("CREATE TABLE")]
     if store.dialect == "sqlite":
-        conn = store._connection()
-        conn.execute("PRAGMA synchronous=OFF")
-        for statement in tables:
-            conn.execute(statement)
-        conn.execute("BEGIN")
-        conn.executemany(
-            f"INSERT INTO history_tickets ({TICKET_COLUMNS}) VALUES ({','.join('?' * 13)})",  # noqa: S608
-            generate(rows),
-        )
-        conn.execute("COMMIT")
+        with store.db.connection() as conn:
+            conn.execute("PRAGMA synchronous=OFF")
+            for statement in tables:
+                conn.execute(statement)
+            conn.execute("BEGIN")
+            conn.executemany(
+                f"INSERT INTO history_tickets ({TICKET_COLUMNS}) VALUES ({','.join('?' * 13)})",  # noqa: S608
+                generate(rows),
+            )
+            conn.execute("COMMIT")
     else:
-        with store._pool.connection() as conn:
-            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{store._schema}"')
+        with store.db.connection() as conn:
+            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{store.db.schema}"')
             for statement in tables:
                 conn.execute(statement)
             with conn.cursor().copy(f"COPY history_tickets ({TICKET_COLUMNS}) FROM STDIN") as copy:
@@ -99,12 +99,13 @@ def fill(settings: TicketsSettings, rows: int) -> float:
                     copy.write_row(row)
     store.migrate()  # the indexes, as the service creates them
     if store.dialect == "postgres":
-        with store._pool.connection() as conn:
+        with store.db.connection() as conn:
             # A view that has been live for a while is mostly all-visible (autovacuum): set the
             # visibility map as it would be, so index-only scans are measured as they would run.
             conn.execute("VACUUM ANALYZE history_tickets")
     else:
-        store._connection().execute("ANALYZE")
+        with store.db.connection() as conn:
+            conn.execute("ANALYZE")
     store.close()
     return time.perf_counter() - started
 

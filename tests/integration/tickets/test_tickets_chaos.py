@@ -26,9 +26,8 @@ from tickets.adapters.relay import tickets_stream_name
 from tickets.adapters.store import open_application
 from tickets.bootstrap import migrate
 from tickets.entrypoints.workers import open_history_store, public_form
-from tickets.projections.backends import SQLiteHistoryStore
 from tickets.projections.projector import rebuild
-from tickets.projections.store import TICKET_COLUMNS
+from tickets.projections.store import TICKET_COLUMNS, open_sqlite
 from tickets.settings import TicketsSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.chaos, pytest.mark.slow]
@@ -244,7 +243,7 @@ async def test_killing_the_relay_and_the_projection_repeatedly_loses_and_doubles
         finally:
             history.close()
 
-        fresh = SQLiteHistoryStore(tmp_path / "rebuilt.sqlite")
+        fresh = open_sqlite(tmp_path / "rebuilt.sqlite")
         try:
             await asyncio.to_thread(fresh.migrate)
             await rebuild(js=js, store=fresh, prefix=settings.common.nats_prefix)

@@ -38,10 +38,9 @@ from tickets.adapters.relay import OutboxRelay
 from tickets.entrypoints.cli import add_cli_commands, rebuild_history
 from tickets.entrypoints.http_history import CONSISTENT_HEADER, history_router
 from tickets.entrypoints.workers import open_history_store
-from tickets.projections.backends import PostgresHistoryStore, SQLiteHistoryStore
 from tickets.projections.notices import follow_applied, publish_applied
 from tickets.projections.projector import HistoryProjector, rebuild
-from tickets.projections.store import HistoryStore
+from tickets.projections.store import HistoryStore, open_postgres, open_sqlite
 from tickets.projections.waiter import ViewWaiter
 from tickets.settings import TicketsSettings
 
@@ -56,20 +55,20 @@ def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[An
     def make(name: str = "history") -> HistoryStore:
         store: HistoryStore
         if request.param == "sqlite":
-            store = SQLiteHistoryStore(tmp_path / f"{name}.sqlite")
+            store = open_sqlite(tmp_path / f"{name}.sqlite")
         else:
             dsn = request.getfixturevalue("postgres_dsn")
             schema = request.getfixturevalue("postgres_schema")
-            store = PostgresHistoryStore(dsn, schema=f"{schema}_{name}")
+            store = open_postgres(dsn, schema=f"{schema}_{name}")
         store.migrate()
         made.append(store)
         return store
 
     yield make
     for store in made:
-        if isinstance(store, PostgresHistoryStore):
-            with contextlib.suppress(Exception), store._pool.connection() as conn:
-                conn.execute(f'DROP SCHEMA IF EXISTS "{store._schema}" CASCADE')
+        if store.dialect == "postgres":
+            with contextlib.suppress(Exception), store.db.connection() as conn:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{store.db.schema}" CASCADE')
         store.close()
 
 

@@ -24,10 +24,9 @@ from shared.tracing import stored_trace_parent
 from tickets.adapters.relay import OutboxRelay
 from tickets.application.app import TicketsApplication
 from tickets.application.public_events import to_public
-from tickets.projections.backends import PostgresHistoryStore, SQLiteHistoryStore
 from tickets.projections.notices import follow_applied, publish_applied
 from tickets.projections.projector import HistoryProjector
-from tickets.projections.store import HistoryStore
+from tickets.projections.store import HistoryStore, open_postgres, open_sqlite
 from tickets.projections.waiter import ViewWaiter
 from tickets.settings import TicketsSettings
 
@@ -40,10 +39,9 @@ def open_history_store(settings: TicketsSettings) -> HistoryStore:
     """The history views next to the event store: the same PostgreSQL schema, or their own SQLite file
     (one file per writer: the event store's file stays the application's alone)."""
     if settings.postgres_dsn is not None:
-        return PostgresHistoryStore(
-            settings.postgres_dsn.get_secret_value(), schema=settings.postgres_schema or "public"
-        )
-    return SQLiteHistoryStore(settings.common.data_dir / HISTORY_SQLITE_FILE)
+        dsn = settings.postgres_dsn.get_secret_value()
+        return open_postgres(dsn, schema=settings.postgres_schema or "public")
+    return open_sqlite(settings.common.data_dir / HISTORY_SQLITE_FILE)
 
 
 async def migrate_publication(settings: TicketsSettings, js: Any) -> None:

@@ -15,14 +15,18 @@ updated). Every filter combination the API offers has an index that ends in the 
 # ruff: noqa: S608
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from shared.sql import Database, Transaction
 from tickets.projections.history import Projected, TicketChange, TicketRow
 
 PROJECTION_NAME = "tickets-history"
+# Replicas migrating together take turns (PostgreSQL advisory lock).
+MIGRATION_LOCK = "helpdesk.tickets.history"
 
 TICKET_COLUMNS = (
     "ticket_id, account_id, number, topic, status, importance, priority, assignee_id, assignee_name, "
@@ -104,6 +108,7 @@ _INSERT_TIMELINE = (
     ":account_id, :type, :occurred_us, :actor_kind, :actor_id, :actor_name, :internal, :data) "
     "ON CONFLICT DO NOTHING"
 )
+_POSITION = "SELECT stream_seq FROM history_position WHERE name = :n"
 _UPDATABLE = frozenset({"status", "topic", "priority", "assignee_id", "assignee_name"})
 
 
@@ -238,79 +243,69 @@ def _change_sql(change: TicketChange) -> tuple[str, dict[str, Any]]:
 
 
 class HistoryStore:
-    """The history tables on one database; blocking calls (run them in a thread from async code).
-    The databases (`backends`) provide transactions, reads and their parameter style."""
+    """The history tables on one database (`shared.sql`); blocking calls (run them in a thread from
+    async code)."""
 
-    dialect = ""
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.dialect = db.dialect
 
     def migrate(self) -> None:
-        with self._transaction() as cur:
+        """Idempotent (the migration step): tables, columns added since, indexes and the position row."""
+        with self.db.migration(lock=MIGRATION_LOCK) as tx:
             for statement in DDL:
-                cur.execute(statement)
+                tx.execute(statement)
             for table, column, kind in ADDED_COLUMNS:
-                cur.execute(f"SELECT * FROM {table} WHERE 1 = 0")
-                if column not in {d[0] for d in cur.description}:
-                    cur.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-            cur.execute(
+                if column not in tx.columns(table):
+                    tx.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            tx.execute(
                 "CREATE INDEX IF NOT EXISTS ht_due ON history_tickets (first_response_due_us, ticket_id)"
             )
             self._execute(
-                cur,
+                tx,
                 "INSERT INTO history_position (name, stream_seq) VALUES (:n, 0) "
                 "ON CONFLICT (name) DO NOTHING",
                 {"n": PROJECTION_NAME},
             )
 
     def position(self) -> int:
-        with self._read() as cur:
-            self._execute(
-                cur, "SELECT stream_seq FROM history_position WHERE name = :n", {"n": PROJECTION_NAME}
-            )
-            row = cur.fetchone()
-            return int(row[0]) if row else 0
+        rows = self.db.query(_POSITION, {"n": PROJECTION_NAME})
+        return int(rows[0][0]) if rows else 0
 
     def apply(self, batch: Sequence[Projected], *, expected_seq: int, new_seq: int) -> None:
         """Apply `batch` and record `new_seq`, in one transaction, if the position is `expected_seq`."""
-        with self._transaction() as cur:
-            self._execute(
-                cur,
+        with self._transaction() as tx:
+            moved = self._execute(
+                tx,
                 "UPDATE history_position SET stream_seq = :new WHERE name = :n AND stream_seq = :expected",
                 {"new": new_seq, "n": PROJECTION_NAME, "expected": expected_seq},
             )
-            if cur.rowcount != 1:
-                self._execute(
-                    cur, "SELECT stream_seq FROM history_position WHERE name = :n", {"n": PROJECTION_NAME}
-                )
-                row = cur.fetchone()
-                raise PositionMoved(expected_seq, int(row[0]) if row else -1)
+            if moved != 1:
+                rows = tx.fetch(_POSITION, {"n": PROJECTION_NAME})
+                raise PositionMoved(expected_seq, int(rows[0][0]) if rows else -1)
             for item in batch:
                 if isinstance(item.ticket, TicketRow):
-                    self._execute(cur, _INSERT_TICKET, vars(item.ticket))
+                    self._execute(tx, _INSERT_TICKET, vars(item.ticket))
                 else:
-                    self._execute(cur, *_change_sql(item.ticket))
-            self._executemany(cur, _INSERT_TIMELINE, [self._timeline_params(item) for item in batch])
-
-    def _timeline_params(self, item: Projected) -> dict[str, Any]:
-        return vars(item.timeline)
+                    self._execute(tx, *_change_sql(item.ticket))
+            tx.executemany(_INSERT_TIMELINE, [vars(item.timeline) for item in batch])
 
     def reset(self) -> None:
         """Empty the views and their position (the start of a rebuild), in one transaction."""
-        with self._transaction() as cur:
-            cur.execute("DELETE FROM history_timeline")
-            cur.execute("DELETE FROM history_tickets")
-            self._execute(
-                cur, "UPDATE history_position SET stream_seq = 0 WHERE name = :n", {"n": PROJECTION_NAME}
-            )
+        with self._transaction() as tx:
+            tx.execute("DELETE FROM history_timeline")
+            tx.execute("DELETE FROM history_tickets")
+            tx.execute("UPDATE history_position SET stream_seq = 0 WHERE name = :n", {"n": PROJECTION_NAME})
 
     def list_tickets(self, query: ListQuery) -> list[dict[str, Any]]:
-        return self._query(*_list_sql(query))
+        return self.db.query_dicts(*_list_sql(query))
 
     def count_by_status(self, query: ListQuery) -> dict[str, int]:
         """How many tickets each status has under `query`'s filters (its statuses and page ignored)."""
-        return {row["status"]: int(row["n"]) for row in self._query(*_counts_sql(query))}
+        return {row["status"]: int(row["n"]) for row in self.db.query_dicts(*_counts_sql(query))}
 
     def get_ticket(self, ticket_id: str) -> dict[str, Any] | None:
-        rows = self._query(
+        rows = self.db.query_dicts(
             f"SELECT {TICKET_COLUMNS} FROM history_tickets WHERE ticket_id = :id", {"id": ticket_id}
         )
         return rows[0] if rows else None
@@ -319,51 +314,45 @@ class HistoryStore:
         sql = f"SELECT {TIMELINE_COLUMNS} FROM history_timeline WHERE ticket_id = :id"
         if not include_internal:
             sql += " AND internal = :internal"
-        return self._query(sql + " ORDER BY version", {"id": ticket_id, "internal": False})
+        return self.db.query_dicts(sql + " ORDER BY version", {"id": ticket_id, "internal": False})
 
     def ticket_version(self, ticket_id: str, *, account_id: str | None = None) -> int | None:
         """The version the view holds of `ticket_id`; None if it holds none (in `account_id`, if given)."""
         sql, params = "SELECT version FROM history_tickets WHERE ticket_id = :id", {"id": ticket_id}
         if account_id is not None:
             sql, params = sql + " AND account_id = :account_id", {**params, "account_id": account_id}
-        rows = self._query(sql, params)
-        return int(rows[0]["version"]) if rows else None
+        rows = self.db.query(sql, params)
+        return int(rows[0][0]) if rows else None
 
     def dump(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         """Every row of both views in a fixed order (for rebuild comparisons)."""
-        with self._read() as cur:
-            cur.execute(f"SELECT {TICKET_COLUMNS} FROM history_tickets ORDER BY ticket_id")
-            tickets = [self._normalise(r) for r in cur.fetchall()]
-            cur.execute(f"SELECT {TIMELINE_COLUMNS} FROM history_timeline ORDER BY ticket_id, version")
-            timeline = [self._normalise(r) for r in cur.fetchall()]
-        return tickets, timeline
+        tickets = self.db.query(f"SELECT {TICKET_COLUMNS} FROM history_tickets ORDER BY ticket_id")
+        timeline = self.db.query(
+            f"SELECT {TIMELINE_COLUMNS} FROM history_timeline ORDER BY ticket_id, version"
+        )
+        return [self._normalise(r) for r in tickets], [self._normalise(r) for r in timeline]
 
     @staticmethod
     def _normalise(row: Sequence[Any]) -> tuple[Any, ...]:
         return tuple(int(v) if isinstance(v, bool) else v for v in row)
 
-    def _query(self, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        with self._read() as cur:
-            self._execute(cur, sql, params)
-            names = [d[0] for d in cur.description]
-            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+    def _transaction(self) -> AbstractContextManager[Transaction]:
+        return self.db.transaction()
 
-    # The backend's part.
-    def _execute(self, cur: Any, sql: str, params: dict[str, Any]) -> None:
-        cur.execute(sql, params)
-
-    def _executemany(self, cur: Any, sql: str, params: list[dict[str, Any]]) -> None:
-        cur.executemany(sql, params)
-
-    @contextmanager
-    def _transaction(self) -> Iterator[Any]:
-        raise NotImplementedError
-        yield
-
-    @contextmanager
-    def _read(self) -> Iterator[Any]:
-        raise NotImplementedError
-        yield
+    def _execute(self, tx: Transaction, sql: str, params: Mapping[str, object]) -> int:
+        """One statement of a write (the one place a test can make a batch fail half-way)."""
+        return tx.execute(sql, params)
 
     def close(self) -> None:
         """Release connections."""
+        self.db.close()
+
+
+def open_sqlite(path: Path) -> HistoryStore:
+    """The views in a SQLite file of their own."""
+    return HistoryStore(Database.sqlite(path))
+
+
+def open_postgres(dsn: str, *, schema: str = "public", max_connections: int = 8) -> HistoryStore:
+    """The views in one PostgreSQL schema (created by `migrate` if missing)."""
+    return HistoryStore(Database.postgres(dsn, schema=schema, pool_size=max_connections, name="history"))
