@@ -59,17 +59,11 @@ class CaddyServer:
         }
         args = [str(find_binary()), "run", "--config", str(self.config_file)]
         # Its own session: Ctrl-C in a terminal reaches the supervisor, which stops Caddy in order.
-        self.process = processes.spawn(args, log_file=self.log_file, env=env, tied_to_parent=True)
         try:
-            processes.wait_listening(self.host, self.port, timeout=timeout, process=self.process)
-        except ChildProcessError:
-            code = self.process.returncode
-            self.stop()
+            self.process = processes.launch(args, self, timeout=timeout, env=env, tied_to_parent=True)
+        except processes.ExitedEarly as exc:
             where = f"; see {self.log_file}" if self.log_file else ""
-            raise CaddyExited(f"caddy exited with code {code}{where}") from None
-        except TimeoutError:
-            self.stop()
-            raise
+            raise CaddyExited(f"caddy exited with code {exc.returncode}{where}") from None
         return self
 
     def stop(self, *, timeout: float = 10.0) -> None:

@@ -76,12 +76,7 @@ class NatsServer:
             conf = self.store_dir / "sync.conf"
             conf.write_text('jetstream { sync_interval: "always" }\n')
             args += ["-c", str(conf)]
-        self.process = processes.spawn(args, log_file=self.log_file, tied_to_parent=self.tied_to_parent)
-        try:
-            processes.wait_listening(self.host, self.port, timeout=timeout, process=self.process)
-        except (TimeoutError, ChildProcessError):
-            self.stop()
-            raise
+        self.process = processes.launch(args, self, timeout=timeout, tied_to_parent=self.tied_to_parent)
         return self
 
     def stop(self, *, timeout: float = 10.0) -> None:

@@ -16,6 +16,7 @@ import sysconfig
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Protocol
 
 
 def find_installed_binary(name: str, *, on_path: bool = True) -> Path | None:
@@ -62,19 +63,55 @@ def spawn(
             log.close()
 
 
+class ExitedEarly(ChildProcessError):
+    """Raised when a child exits before it listens; `returncode` is its exit code."""
+
+    def __init__(self, returncode: int, port: int) -> None:
+        super().__init__(f"exited with code {returncode} before listening on {port}")
+        self.returncode = returncode
+
+
 def wait_listening(
     host: str, port: int, *, timeout: float, process: subprocess.Popen[bytes] | None = None
 ) -> None:
-    """Until something accepts connections on host:port; `ChildProcessError` if `process` exits
-    first, `TimeoutError` after `timeout`."""
+    """Until something accepts connections on host:port; `ExitedEarly` if `process` exits first,
+    `TimeoutError` after `timeout`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise ChildProcessError(f"exited with code {process.returncode} before listening on {port}")
+            raise ExitedEarly(process.returncode, port)
         with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
             return
         time.sleep(0.05)
     raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+class Server(Protocol):
+    """Where a server listens and where its output goes."""
+
+    host: str
+    port: int
+    log_file: Path | None
+
+
+def launch(
+    args: list[str],
+    server: Server,
+    *,
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+    tied_to_parent: bool = False,
+) -> subprocess.Popen[bytes]:
+    """Spawn a server and return it once it listens on its host and port. If it does not
+    (`ExitedEarly`, `TimeoutError`) or the wait is interrupted, it is stopped before the error goes
+    on: a server nobody holds never keeps running."""
+    process = spawn(args, log_file=server.log_file, env=env, tied_to_parent=tied_to_parent)
+    try:
+        wait_listening(server.host, server.port, timeout=timeout, process=process)
+    except BaseException:
+        stop(process)
+        raise
+    return process
 
 
 def stop(process: subprocess.Popen[bytes] | None, *, timeout: float = 10.0) -> None:
