@@ -9,13 +9,13 @@ and is run by one migration step at start-up, not raced by replicas (see `helpde
 from __future__ import annotations
 
 import ssl
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
 from shared.contracts.envelope import HEADER_DLQ_REASON, HEADER_DLQ_SUBJECT
@@ -126,8 +126,22 @@ def stream_config(
     )
 
 
-async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
-    """Create the stream if it is missing; bring its subjects and limits up to date if not."""
+def _subjects_or_limits_differ(current: StreamConfig, wanted: StreamConfig) -> bool:
+    return (
+        sorted(current.subjects or []) != sorted(wanted.subjects or [])
+        or current.duplicate_window != wanted.duplicate_window
+        or current.max_age != wanted.max_age
+    )
+
+
+async def ensure_stream(
+    js: JetStreamContext,
+    config: StreamConfig,
+    *,
+    outdated: Callable[[StreamConfig, StreamConfig], bool] = _subjects_or_limits_differ,
+) -> None:
+    """Create the stream if it is missing; if `outdated(current, config)`, bring it up to date (by
+    default when its subjects, duplicate window or age limit differ)."""
     assert config.name is not None
     try:
         info = await js.stream_info(config.name)
@@ -135,14 +149,22 @@ async def ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
         await js.add_stream(config)
         log.info("stream_created", stream=config.name)
         return
-    current = info.config
-    if (
-        sorted(current.subjects or []) != sorted(config.subjects or [])
-        or current.duplicate_window != config.duplicate_window
-        or current.max_age != config.max_age
-    ):
+    if outdated(info.config, config):
         await js.update_stream(config)
         log.info("stream_updated", stream=config.name)
+
+
+async def follow(
+    js: JetStreamContext,
+    *,
+    stream: str,
+    subject: str,
+    cb: Callable[[Msg], Awaitable[None]],
+    deliver: DeliverPolicy,
+) -> JetStreamContext.PushSubscription:
+    """An ordered consumer of `subject` on `stream`, from `deliver`: how a service follows
+    another's events into memory (no durable state; after a gap the client reads on where it was)."""
+    return await js.subscribe(subject, stream=stream, cb=cb, ordered_consumer=True, deliver_policy=deliver)
 
 
 async def ensure_dead_letter_stream(js: JetStreamContext, *, prefix: str = "", replicas: int = 1) -> None:

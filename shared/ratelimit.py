@@ -48,7 +48,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Literal, Protocol
 
@@ -64,6 +64,7 @@ from shared.auth import CurrentUser, Principal
 from shared.contracts.subjects import StreamSpec
 from shared.errors import ErrorDetail, TooManyRequests
 from shared.logging import get_logger
+from shared.nats import ensure_stream
 from shared.settings import CommonSettings, RateLimitSettings
 
 log = get_logger(__name__)
@@ -203,43 +204,28 @@ def stream_configs(common: CommonSettings) -> tuple[StreamConfig, StreamConfig]:
     def subjects(spec: StreamSpec) -> list[str]:
         return [f"{prefix}.{s}" if prefix else s for s in spec.subjects]
 
-    counters = StreamConfig(
-        name=COUNTERS_STREAM.stream_name(prefix),
-        subjects=subjects(COUNTERS_STREAM),
-        retention=RetentionPolicy.LIMITS,
-        storage=StorageType.MEMORY,
-        num_replicas=replicas,
-        max_msgs_per_subject=1,
-        max_age=float(common.rate_limits.window_seconds),
-        discard=DiscardPolicy.OLD,
-        allow_msg_counter=True,
-    )
-    leases = StreamConfig(
-        name=LEASES_STREAM.stream_name(prefix),
-        subjects=subjects(LEASES_STREAM),
-        retention=RetentionPolicy.LIMITS,
-        storage=StorageType.MEMORY,
-        num_replicas=replicas,
-        max_msgs_per_subject=1,
-        max_age=LEASE_MAX_AGE_SECONDS,
-        discard=DiscardPolicy.OLD,
-        allow_msg_ttl=True,
-    )
+    def memory(spec: StreamSpec, max_age: float) -> StreamConfig:
+        return StreamConfig(
+            name=spec.stream_name(prefix),
+            subjects=subjects(spec),
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.MEMORY,
+            num_replicas=replicas,
+            max_msgs_per_subject=1,
+            max_age=max_age,
+            discard=DiscardPolicy.OLD,
+        )
+
+    window = float(common.rate_limits.window_seconds)
+    counters = replace(memory(COUNTERS_STREAM, window), allow_msg_counter=True)
+    leases = replace(memory(LEASES_STREAM, LEASE_MAX_AGE_SECONDS), allow_msg_ttl=True)
     return counters, leases
 
 
 async def ensure_rate_limit_streams(js: JetStreamContext, common: CommonSettings) -> None:
     """Create both streams if missing, or bring the counters' window (`max_age`) up to date."""
     for config in stream_configs(common):
-        assert config.name is not None
-        try:
-            info = await js.stream_info(config.name)
-        except NotFoundError:
-            await js.add_stream(config)
-            log.info("stream_created", stream=config.name)
-            continue
-        if info.config.max_age != config.max_age:
-            await js.update_stream(config)
+        await ensure_stream(js, config, outdated=lambda current, wanted: current.max_age != wanted.max_age)
 
 
 class StreamSlot:

@@ -24,6 +24,7 @@ from shared.contracts.envelope import UnknownEventType
 from shared.contracts.subjects import DIRECTORY_STREAM, ROOT, with_prefix
 from shared.directory import DirectoryInvalid, DirectoryView
 from shared.logging import get_logger
+from shared.nats import follow
 
 log = get_logger(__name__)
 
@@ -71,12 +72,8 @@ class SupportHours:
         subject = with_prefix(self._prefix, f"{ROOT}.{DIRECTORY_STREAM.domain}.>")
         while True:
             try:
-                self._subscription = await self._js.subscribe(
-                    subject,
-                    stream=stream,
-                    cb=self._on_message,
-                    ordered_consumer=True,
-                    deliver_policy=DeliverPolicy.LAST,
+                self._subscription = await follow(
+                    self._js, stream=stream, subject=subject, cb=self._on_message, deliver=DeliverPolicy.LAST
                 )
                 return
             except NotFoundError:

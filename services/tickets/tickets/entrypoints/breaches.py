@@ -25,6 +25,7 @@ from shared.contracts.envelope import UnknownEventType
 from shared.contracts.subjects import ROOT, TICKETS_STREAM, with_prefix
 from shared.contracts.tickets import parse_ticket_event
 from shared.logging import get_logger
+from shared.nats import follow
 from tickets.application.commands import Caller, MarkFirstResponseOverdue
 from tickets.application.service import TicketService
 from tickets.domain.errors import TicketError
@@ -99,12 +100,8 @@ class BreachChecker:
         subject = with_prefix(self._prefix, f"{ROOT}.{TICKETS_STREAM.domain}.v1.>")
         while not stop.is_set():
             try:
-                self._subscription = await self._js.subscribe(
-                    subject,
-                    stream=stream,
-                    cb=self._on_message,
-                    ordered_consumer=True,
-                    deliver_policy=DeliverPolicy.ALL,
+                self._subscription = await follow(
+                    self._js, stream=stream, subject=subject, cb=self._on_message, deliver=DeliverPolicy.ALL
                 )
                 return
             except (NotFoundError, NatsError, TimeoutError) as exc:
