@@ -15,7 +15,7 @@ import re
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.contracts.envelope import EventEnvelope, parse_event
 from shared.contracts.subjects import DIRECTORY_STREAM
@@ -43,6 +43,9 @@ def check_email(value: str) -> str:
     if len(value) > 254 or not _EMAIL.match(value):
         raise ValueError("not an e-mail address")
     return value
+
+
+Email = Annotated[str, Field(max_length=254), AfterValidator(check_email)]
 
 
 class Localised(_Model):
@@ -88,13 +91,8 @@ class TopicSpec(_Model):
     id: Slug
     names: Localised
     team: Slug = Field(description="The support team that answers this topic (chat routes to it first).")
-    email: str = Field(max_length=254, description="Where to write about this topic.")
+    email: Email = Field(description="Where to write about this topic.")
     calendar: Slug = Field(description="The id of the calendar this topic is answered by.")
-
-    @field_validator("email")
-    @classmethod
-    def _is_email(cls, value: str) -> str:
-        return check_email(value)
 
 
 class Phone(_Model):
@@ -104,13 +102,8 @@ class Phone(_Model):
 
 
 class EmailContact(_Model):
-    email: str = Field(max_length=254)
+    email: Email
     subject: Localised = Field(description="What to write to this address about.")
-
-    @field_validator("email")
-    @classmethod
-    def _is_email(cls, value: str) -> str:
-        return check_email(value)
 
 
 class Contacts(_Model):
