@@ -23,7 +23,6 @@ from notifications.adapters.consumer import (
 )
 from notifications.adapters.fanout import Hub
 from notifications.adapters.relay import Relay
-from notifications.adapters.sqldb import SqlDatabase
 from notifications.adapters.store_watch import StoreWatcher
 from notifications.adapters.stream_tokens import StreamTokens, signing_key
 from notifications.application.service import SYSTEM_CAUSE, NewMessage, PopupService
@@ -47,6 +46,7 @@ from shared.logging import get_logger
 from shared.nats import connect, ensure_dead_letter_stream, ensure_stream, stream_config
 from shared.ratelimit import RateLimiter
 from shared.service import define_service
+from shared.sql import Database
 
 log = get_logger(__name__)
 
@@ -69,18 +69,18 @@ def build_service(store: PopupStore, settings: NotificationsSettings, clock: Clo
     )
 
 
-def open_view_db(settings: NotificationsSettings) -> SqlDatabase:
+def open_view_db(settings: NotificationsSettings) -> Database:
     """The database of the store, for the views this service persists beside it."""
     if settings.postgres_dsn is None:
-        return SqlDatabase.sqlite(settings.sqlite_path)
-    return SqlDatabase.postgres(settings.postgres_dsn.get_secret_value(), schema=settings.postgres_schema)
+        return Database.sqlite(settings.sqlite_path)
+    return Database.postgres(settings.postgres_dsn.get_secret_value(), schema=settings.postgres_schema)
 
 
 # Every read model this service keeps beside its store: created by `migrate`, rebuilt together.
 VIEWS: tuple[type[FollowedView], ...] = (ActivePopups, PopupHistory)
 
 
-def create_view_tables(db: SqlDatabase) -> None:
+def create_view_tables(db: Database) -> None:
     """Idempotent (the migration step): the tables, indexes and position rows of every view."""
     for view in VIEWS:
         view.create_tables(db)

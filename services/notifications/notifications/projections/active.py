@@ -4,7 +4,7 @@ Only popups that can still be shown are kept (not opened, not deleted): what the
 the due-snooze scan read. Beside them, each user's own state of a popup sent to their whole account
 (`recipients`): a user who opened or deleted one no longer sees it; their colleagues still do. How it
 follows the log (batches with their position in one transaction, replicas taking turns, `rebuild()`)
-is `follower.FollowedView`.
+is `follower.FollowedView` (which says why not eventsourcing's `ProjectionRunner`).
 """
 
 # ruff: noqa: S608 -- table names come from code and the validated schema setting; values are parameters
@@ -19,13 +19,14 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import Notification
 
-from notifications.adapters.sqldb import SqlDatabase, Transaction
 from notifications.domain.model import Popup, status_at
 from notifications.domain.recipient import RecipientState
 from notifications.projections import recipients
-from notifications.projections.follower import FollowedView, raised_columns, time_of
+from notifications.projections.follower import FollowedView
+from notifications.projections.rows import insert_raised, time_of
 from shared.contracts.popups import PopupKind, PopupStatus
 from shared.days import to_micros
+from shared.sql import Database, Transaction
 
 __all__ = ["DUE_SCAN", "NAME", "OWN_DUE_SCAN", "ActivePopup", "ActivePopups", "create_tables"]
 
@@ -35,6 +36,7 @@ _COLUMNS = (
     "popup_id, account_id, user_id, kind, status, title, body, ticket_id, ticket_number, "
     "raised_at, snoozed_until, version"
 )
+_RAISED_COLUMNS = (*_COLUMNS.split(", "), "raised_position")  # a raised popup's new row
 
 # The literal status lets both planners use the partial index `active_popups_snoozed`.
 DUE_SCAN = (
@@ -123,13 +125,8 @@ class ActivePopups(FollowedView):
         key = {"id": str(self._store.originator(notification)), "version": notification.originator_version}
         where = "WHERE popup_id = :id"
         if isinstance(event, Aggregate.Created):
-            popup = event.mutate(None)
-            assert isinstance(popup, Popup)
-            tx.execute(
-                f"INSERT INTO {self._table} ({_COLUMNS}, raised_position) VALUES (:id, :account, :user,"
-                " :kind, :status, :title, :body, :ticket, :number, :raised, NULL, :version, :position)"
-                " ON CONFLICT (popup_id) DO NOTHING",
-                {**key, **raised_columns(popup), "position": notification.id},
+            insert_raised(
+                tx, table=self._table, columns=_RAISED_COLUMNS, event=event, key=key, position=notification.id
             )
         elif isinstance(event, Popup.Snoozed):  # type: ignore[attr-defined]
             tx.execute(
@@ -179,7 +176,7 @@ class ActivePopups(FollowedView):
         return self.db.query(f"SELECT * FROM {self._extra[RECIPIENTS]} ORDER BY state_id")
 
 
-def create_tables(db: SqlDatabase) -> None:
+def create_tables(db: Database) -> None:
     """Idempotent: this view's table, indexes and position row (`bootstrap.create_view_tables`
     creates every view's)."""
     ActivePopups.create_tables(db)

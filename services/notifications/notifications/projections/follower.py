@@ -7,6 +7,19 @@ mid-batch leaves neither rows nor position behind, and replicas following the sa
 (the position row is locked) rather than applying an event twice. Derived and rebuildable:
 `rebuild()` empties the view and replays the log from the start. Each view has its own position row,
 so a view added later starts at 0 and replays the whole log on its first catch-up.
+
+Why not eventsourcing's `ProjectionRunner` with a `TrackingRecorder` view (9.5, tried for the
+active-popups view first): the runner owns a thread and its own subscription per process, and
+processes one event per transaction (`process_event(event, tracking)`), where these views apply up
+to `batch` events and their position in one transaction (one commit per 500 events while catching
+up). Its single-row tracking refuses a position that is not ahead (`IntegrityError`), which ends the
+runner's thread: every replica runs the views, so a second replica applying the same events would
+stop rather than wait its turn, as it does here on the locked position row. The HTTP reads call
+`catch_up()` in the request so a caller sees their own commands; with the runner they would wait on
+another thread's progress. A rebuild here is one transaction (readers keep the old rows until the new
+ones commit); the runner has no rebuild. And a tracking recorder is written per backend
+(`SQLiteTrackingRecorder`, `PostgresTrackingRecorder`, each with its own cursor and parameter
+style), where the views here are written once over `shared.sql`.
 """
 
 # ruff: noqa: S608 -- table names come from code and the validated schema setting; values are parameters
@@ -14,28 +27,20 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Notification
 
-from notifications.adapters.sqldb import SqlDatabase, Transaction
 from notifications.application.store import PopupStore
-from notifications.domain.model import Popup
-from shared.days import to_micros
+from shared.sql import Database, Transaction
 
 POSITIONS = "projection_positions"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
+# Replicas migrating together take turns (PostgreSQL advisory lock).
+MIGRATION_LOCK = "helpdesk.notifications.views"
 
-
-__all__ = ["POSITIONS", "FollowedView", "raised_columns", "time_of"]
-
-
-def time_of(value: int | None) -> datetime | None:
-    return None if value is None else _EPOCH + value * _MICROSECOND
+__all__ = ["POSITIONS", "FollowedView"]
 
 
 class FollowedView(ABC):
@@ -48,7 +53,7 @@ class FollowedView(ABC):
     # Further tables of the view, emptied with it by `rebuild()`.
     EXTRA_TABLES: ClassVar[Sequence[str]] = ()
 
-    def __init__(self, store: PopupStore, db: SqlDatabase, *, batch: int = 500) -> None:
+    def __init__(self, store: PopupStore, db: Database, *, batch: int = 500) -> None:
         self._store = store
         self.db = db
         self._batch = batch
@@ -58,10 +63,10 @@ class FollowedView(ABC):
         self.position = 0  # as far as this process last saw it
 
     @classmethod
-    def create_tables(cls, db: SqlDatabase) -> None:
+    def create_tables(cls, db: Database) -> None:
         """Idempotent (the migration step): the view, its indexes and its position row."""
         positions = db.table(POSITIONS)
-        with db.transaction() as tx:
+        with db.migration(lock=MIGRATION_LOCK) as tx:
             tables = {name: db.table(name) for name in cls.EXTRA_TABLES}
             for statement in cls.DDL:
                 tx.execute(statement.format(table=db.table(cls.NAME), **tables))
@@ -92,7 +97,7 @@ class FollowedView(ABC):
             return 0
         read = 0
         while True:
-            with self.db.transaction() as tx:
+            with self.db.transaction(pipeline=True) as tx:
                 # Another replica may have applied events while this one waited for the lock: start
                 # after whatever it recorded.
                 count = self._apply_batch(tx, self._lock_position(tx))
@@ -104,7 +109,7 @@ class FollowedView(ABC):
         """Empty the view and replay the whole log, in one transaction: readers see the old rows until
         the rebuilt ones are committed. Returns how many stored events were read."""
         read = 0
-        with self.db.transaction() as tx:
+        with self.db.transaction(pipeline=True) as tx:
             self._lock_position(tx)
             for table in (self._table, *self._extra.values()):
                 tx.execute(f"DELETE FROM {table}")
@@ -145,18 +150,3 @@ class FollowedView(ABC):
     @abstractmethod
     def _apply(self, tx: Transaction, notification: Notification, event: DomainEventProtocol[UUID]) -> None:
         """The row changes one stored event makes, in `tx`."""
-
-
-def raised_columns(popup: Popup) -> dict[str, object]:
-    """A newly raised popup's values, as both views store them."""
-    return {
-        "account": popup.account_id,
-        "user": popup.user_id,
-        "kind": popup.kind.value,
-        "status": popup.status.value,
-        "title": popup.title,
-        "body": popup.text,
-        "ticket": str(popup.ticket_id) if popup.ticket_id else None,
-        "number": popup.ticket_number,
-        "raised": to_micros(popup.raised_at),
-    }

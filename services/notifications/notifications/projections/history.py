@@ -21,14 +21,15 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import Notification
 
-from notifications.adapters.sqldb import Transaction
 from notifications.domain.model import Popup
 from notifications.domain.recipient import RecipientState
 from notifications.projections import recipients
 from notifications.projections.active import ActivePopup
-from notifications.projections.follower import FollowedView, raised_columns, time_of
+from notifications.projections.follower import FollowedView
+from notifications.projections.rows import insert_raised, record_status, time_of
 from shared.contracts.popups import PopupKind, PopupStatus
 from shared.days import to_micros
+from shared.sql import Transaction
 
 NAME = "popup_history"
 RECIPIENTS = recipients.table_name(NAME)
@@ -36,6 +37,7 @@ _COLUMNS = (
     "popup_id, account_id, user_id, kind, status, title, body, ticket_id, ticket_number, "
     "raised_at, snoozed_until, version, changed_at"
 )
+_RAISED_COLUMNS = (*_COLUMNS.split(", "), "raised_position")  # a raised popup's new row
 # The status each later event leaves behind (the first one, "raised", is the created row's).
 _STATUS_AFTER: dict[type[object], PopupStatus] = {
     Popup.Delivered: PopupStatus.DELIVERED,  # type: ignore[attr-defined]
@@ -155,23 +157,18 @@ class PopupHistory(FollowedView):
         # Every popup event carries the time it happened (`at`): the row never reads a clock.
         at = to_micros(getattr(event, "at", None) or event.timestamp)
         if isinstance(event, Aggregate.Created):
-            popup = event.mutate(None)
-            assert isinstance(popup, Popup)
-            tx.execute(
-                f"INSERT INTO {self._table} ({_COLUMNS}, raised_position) VALUES (:id, :account, :user,"
-                " :kind, :status, :title, :body, :ticket, :number, :raised, NULL, :version, :raised,"
-                " :position) ON CONFLICT (popup_id) DO NOTHING",
-                {**key, **raised_columns(popup), "position": notification.id},
+            insert_raised(
+                tx, table=self._table, columns=_RAISED_COLUMNS, event=event, key=key, position=notification.id
             )
             return
-        status = _STATUS_AFTER.get(type(event))
-        if status is None:
-            return
-        until = getattr(event, "until", None) if status is PopupStatus.SNOOZED else None
-        tx.execute(
-            f"UPDATE {self._table} SET status = :status, snoozed_until = :until, changed_at = :at,"
-            " version = :version WHERE popup_id = :id AND version < :version",
-            {**key, "status": status.value, "until": to_micros(until) if until else None, "at": at},
+        record_status(
+            tx,
+            table=self._table,
+            id_column="popup_id",
+            status_after=_STATUS_AFTER,
+            event=event,
+            key=key,
+            at=at,
         )
 
     # --- reads ---------------------------------------------------------------------------------

@@ -13,10 +13,11 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import Notification
 
-from notifications.adapters.sqldb import Transaction
 from notifications.domain.recipient import RecipientState
+from notifications.projections.rows import record_status
 from shared.contracts.popups import PopupStatus
 from shared.days import to_micros
+from shared.sql import Transaction
 
 __all__ = ["JOIN", "SEEN", "apply", "ddl", "table_name"]
 
@@ -81,12 +82,6 @@ def apply(tx: Transaction, table: str, notification: Notification, event: Domain
             },
         )
         return
-    status = _STATUS_AFTER.get(type(event))
-    if status is None:
-        return
-    until = getattr(event, "until", None) if status is PopupStatus.SNOOZED else None
-    tx.execute(
-        f"UPDATE {table} SET status = :status, snoozed_until = :until, changed_at = :at,"
-        " version = :version WHERE state_id = :id AND version < :version",
-        {**key, "status": status.value, "until": to_micros(until) if until else None, "at": at},
+    record_status(
+        tx, table=table, id_column="state_id", status_after=_STATUS_AFTER, event=event, key=key, at=at
     )
