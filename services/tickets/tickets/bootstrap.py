@@ -25,8 +25,10 @@ from tickets.adapters.store import create_tables, open_application, open_directo
 from tickets.application.batching import Executor
 from tickets.application.commands import Caller, CreateTicket, Reply
 from tickets.application.directory import DirectoryService, DirectoryTopicNames, DirectoryTopics, promise_of
+from tickets.application.directory_events import DIRECTORY_PUBLICATION
 from tickets.application.handlers import Handlers
 from tickets.application.numbers import NumberAllocator
+from tickets.application.public_events import TICKET_PUBLICATION
 from tickets.application.service import TicketService, process_owner
 from tickets.domain.values import Actor, ActorKind, Importance
 from tickets.entrypoints.breaches import BreachChecker
@@ -51,7 +53,14 @@ def load_settings(**overrides: Any) -> TicketsSettings:
     return TicketsSettings(**overrides)
 
 
+def check_publication() -> None:
+    """Refuse to start while a stored event has neither a public form nor a private declaration."""
+    TICKET_PUBLICATION.check()
+    DIRECTORY_PUBLICATION.check()
+
+
 def create_app(settings: TicketsSettings) -> FastAPI:
+    check_publication()
     readiness = Readiness()
     waiter = ViewWaiter()
 

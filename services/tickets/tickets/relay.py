@@ -11,12 +11,13 @@ from nats.aio.client import Client as NATS
 
 from shared.service import run_standalone
 from tickets.adapters.store import open_application
-from tickets.bootstrap import SERVICE
+from tickets.bootstrap import SERVICE, check_publication
 from tickets.entrypoints.workers import run_relay
 from tickets.settings import TicketsSettings
 
 
 async def relay(settings: TicketsSettings, nc: NATS, stop: asyncio.Event) -> None:
+    check_publication()
     app = await asyncio.to_thread(open_application, settings)
     try:
         await run_relay(settings, app=app, nc=nc, stop=stop)

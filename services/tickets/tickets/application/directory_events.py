@@ -19,9 +19,17 @@ from shared.contracts.directory import (
 from shared.contracts.envelope import Actor as PublicActor
 from shared.contracts.envelope import ActorKind as PublicActorKind
 from shared.contracts.envelope import EventEnvelope
+from tickets.application.public_events import Publication
+from tickets.domain.directory import SupportDirectory as SupportDirectoryAggregate
 
 EVENT_ID_NAMESPACE = UUID("7a3c9e51-4d2b-5f86-a0c1-3e5b7d9f1a2c")
-_STORED = frozenset({"SupportDirectory.Started", "SupportDirectory.Changed"})
+_STORED = frozenset({SupportDirectoryAggregate.Started, SupportDirectoryAggregate.Changed})
+# The library's default `Created` is never recorded: the directory starts with `Started`.
+DIRECTORY_PUBLICATION = Publication(
+    aggregates=(SupportDirectoryAggregate,),
+    public=dict.fromkeys(_STORED),
+    private=frozenset({SupportDirectoryAggregate.Created}),
+)
 
 
 def directory_event_id(aggregate_id: UUID, version: int) -> UUID:
@@ -30,7 +38,7 @@ def directory_event_id(aggregate_id: UUID, version: int) -> UUID:
 
 def to_public(domain_event: Any) -> EventEnvelope[Any] | None:
     """The public envelope of one stored directory event, or None when it has no public form."""
-    if type(domain_event).__qualname__ not in _STORED:
+    if type(domain_event) not in _STORED:
         return None
     aggregate_id: UUID = domain_event.originator_id
     version: int = domain_event.originator_version

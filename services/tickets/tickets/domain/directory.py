@@ -48,6 +48,19 @@ def changed_parts(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
 class SupportDirectory(Aggregate):
     """The directory as a stream of whole-document changes."""
 
+    # Stored as `SupportDirectory.Started` / `.Changed`: never rename them.
+    class Started(Aggregate.Created):
+        document: dict[str, Any]
+        changed: list[str]
+        actor: Actor
+        correlation_id: str | None
+
+    class Changed(Aggregate.Event):
+        document: dict[str, Any]
+        changed: list[str]
+        actor: Actor
+        correlation_id: str | None
+
     @staticmethod
     def create_id() -> UUID:
         return DIRECTORY_ID
@@ -64,7 +77,7 @@ class SupportDirectory(Aggregate):
             correlation_id=correlation_id,
         )
 
-    @event("Started")
+    @event(Started)
     def __init__(
         self, *, document: dict[str, Any], changed: list[str], actor: Actor, correlation_id: str | None
     ) -> None:
@@ -91,7 +104,7 @@ class SupportDirectory(Aggregate):
         self._changed(document=document, changed=parts, actor=actor, correlation_id=correlation_id)
         return True
 
-    @event("Changed")
+    @event(Changed)
     def _changed(
         self, *, document: dict[str, Any], changed: list[str], actor: Actor, correlation_id: str | None
     ) -> None:

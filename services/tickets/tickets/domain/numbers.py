@@ -32,7 +32,13 @@ class NumberBlock(Aggregate):
     def create_id(index: int) -> UUID:
         return block_id(index)
 
-    @event("Reserved")
+    class Reserved(Aggregate.Created):
+        """The block is taken (stored as `NumberBlock.Reserved`: never rename it)."""
+
+        index: int
+        reserved_by: str
+
+    @event(Reserved)
     def __init__(self, *, index: int, reserved_by: str) -> None:
         if index < 0:
             raise ValueError("a block index is never negative")

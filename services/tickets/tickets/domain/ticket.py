@@ -17,6 +17,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from tickets.domain import ticket_events
 from tickets.domain.errors import (
     AttachmentNotFound,
     IdempotencyKeyReused,
@@ -55,6 +56,17 @@ def check_text(value: str, *, field: str, max_length: int, required: bool = True
 
 class Ticket(Aggregate):
     """One request: its account, number, topic, status, people, messages and attachments."""
+
+    # The events, by class (`ticket_events`): the library re-declares each here, under this name.
+    Created = ticket_events.Created
+    Replied = ticket_events.Replied
+    FirstResponseOverdue = ticket_events.FirstResponseOverdue
+    InternalNoteAdded = ticket_events.InternalNoteAdded
+    StatusChanged = ticket_events.StatusChanged
+    TopicChanged = ticket_events.TopicChanged
+    PriorityChanged = ticket_events.PriorityChanged
+    AssigneeChanged = ticket_events.AssigneeChanged
+    AttachmentAdded = ticket_events.AttachmentAdded
 
     @staticmethod
     def create_id(ticket_id: UUID) -> UUID:
@@ -95,7 +107,7 @@ class Ticket(Aggregate):
             first_response_due=first_response_due,
         )
 
-    @event("Created")
+    @event(Created)
     def __init__(
         self,
         *,
@@ -291,7 +303,7 @@ class Ticket(Aggregate):
 
     # --- events (bodies apply state only; they run again on every replay) -------------------------
 
-    @event("Replied")
+    @event(Replied)
     def _replied(
         self,
         *,
@@ -307,13 +319,13 @@ class Ticket(Aggregate):
         if author_role == "agent":
             self.first_responded = True
 
-    @event("FirstResponseOverdue")
+    @event(FirstResponseOverdue)
     def _first_response_overdue(
         self, *, account_id: str, number: str, actor: Actor, correlation_id: str | None, due: datetime
     ) -> None:
         self.first_response_overdue = True
 
-    @event("InternalNoteAdded")
+    @event(InternalNoteAdded)
     def _internal_note_added(
         self,
         *,
@@ -326,7 +338,7 @@ class Ticket(Aggregate):
     ) -> None:
         self.note_count += 1
 
-    @event("StatusChanged")
+    @event(StatusChanged)
     def _status_changed(
         self,
         *,
@@ -340,13 +352,13 @@ class Ticket(Aggregate):
     ) -> None:
         self.status = Status(new)
 
-    @event("TopicChanged")
+    @event(TopicChanged)
     def _topic_changed(
         self, *, account_id: str, number: str, actor: Actor, correlation_id: str | None, old: str, new: str
     ) -> None:
         self.topic = new
 
-    @event("PriorityChanged")
+    @event(PriorityChanged)
     def _priority_changed(
         self,
         *,
@@ -359,7 +371,7 @@ class Ticket(Aggregate):
     ) -> None:
         self.priority = Priority(new) if new is not None else None
 
-    @event("AssigneeChanged")
+    @event(AssigneeChanged)
     def _assignee_changed(
         self,
         *,
@@ -374,7 +386,7 @@ class Ticket(Aggregate):
         self.assignee_id = new
         self.assignee_name = new_name
 
-    @event("AttachmentAdded")
+    @event(AttachmentAdded)
     def _attachment_added(
         self,
         *,
