@@ -32,7 +32,7 @@ from chat.settings import ChatSettings  # noqa: E402
 from shared.auth import Role, issue_dev_token  # noqa: E402
 from shared.natsserver import NatsServer  # noqa: E402
 from shared.settings import CommonSettings, Environment  # noqa: E402
-from tests.e2e.chat.harness import ChatProcess, start_chat_process  # noqa: E402
+from tests.support.chat import ChatProcess, start_chat_process  # noqa: E402
 
 SECRET = "benchmark-secret-that-is-long-enough-0123456789"  # noqa: S105 -- a throwaway test server
 PREFIX = "chatbench"

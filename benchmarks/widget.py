@@ -24,7 +24,7 @@ import httpx
 from playwright.async_api import Browser, async_playwright
 
 from tests.browser.conftest import CHROMIUM_ARGS, find_chromium
-from tests.e2e.gateway.system import HelpdeskSystem, running_system
+from tests.support.helpdesk_system import HelpdeskSystem, running_system
 
 DIST = Path(__file__).resolve().parents[1] / "web" / "dist" / "widget"
 

@@ -20,6 +20,14 @@ from shared.auth import Role, issue_dev_token
 from shared.natsserver import NatsServer
 from shared.settings import CommonSettings, Environment
 
+# Fixture modules every suite may use (each defined once, in tests/support/).
+pytest_plugins = [
+    "tests.support.helpdesk_system",
+    "tests.support.notifications_fixtures",
+    "tests.support.persistence",
+    "tests.support.tickets_api",
+]
+
 TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
 
 

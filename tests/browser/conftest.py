@@ -34,8 +34,6 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, BrowserContext, Playwright, ViewportSize, async_playwright
 
-from tests.e2e.gateway.system import helpdesk_system  # one `helpdesk up` for the whole session
-
 BROWSER_DIR = Path(__file__).resolve().parent
 
 CHROMIUM_ARGS = [
@@ -53,7 +51,6 @@ DEFAULT_VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
 DEFAULT_LOCALE = "uk-UA"
 DEFAULT_TIMEZONE = "Europe/Kyiv"
 
-__all__ = ["helpdesk_system"]
 
 NewContext = Callable[..., Awaitable[BrowserContext]]
 

@@ -7,7 +7,7 @@ import uuid
 from playwright.async_api import Page, ViewportSize, expect
 
 from tests.browser.conftest import NewContext
-from tests.e2e.gateway.system import HelpdeskSystem
+from tests.support.helpdesk_system import HelpdeskSystem
 
 
 async def open_console(

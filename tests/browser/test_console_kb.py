@@ -13,7 +13,7 @@ from tests.browser.conftest import NewContext
 from tests.browser.console import open_console
 from tests.browser.helpers import assert_no_serious_a11y, axe, screenshot
 from tests.browser.widget import api, open_help
-from tests.e2e.gateway.system import HelpdeskSystem
+from tests.support.helpdesk_system import HelpdeskSystem
 
 
 def marker() -> str:

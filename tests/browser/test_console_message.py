@@ -11,7 +11,7 @@ from tests.browser.conftest import NewContext
 from tests.browser.console import open_console
 from tests.browser.helpers import assert_no_serious_a11y, axe, screenshot
 from tests.browser.widget import HotelUser, new_hotel_user, open_page
-from tests.e2e.gateway.system import HelpdeskSystem
+from tests.support.helpdesk_system import HelpdeskSystem
 
 ARRIVAL = 15_000  # ms: through the notifications service and its stream to the widget
 

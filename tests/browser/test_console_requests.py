@@ -16,7 +16,7 @@ from tests.browser.conftest import NewContext
 from tests.browser.console import open_console
 from tests.browser.helpers import assert_no_serious_a11y, axe, screenshot
 from tests.browser.widget import HotelUser, new_hotel_user, open_help, section
-from tests.e2e.gateway.system import HelpdeskSystem
+from tests.support.helpdesk_system import HelpdeskSystem
 
 LIVE = 15_000  # ms: an event goes through the relay, the stream and a debounced reload
 CONFLICT = "Someone else changed this request meanwhile. Reload it to see their change, then try again."

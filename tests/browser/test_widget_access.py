@@ -8,7 +8,7 @@ from playwright.async_api import Page, expect
 from tests.browser.conftest import NewContext
 from tests.browser.helpers import assert_no_serious_a11y, axe, screenshot
 from tests.browser.widget import help_button, new_hotel_user, open_help, open_page, panel, section
-from tests.e2e.gateway.system import HelpdeskSystem
+from tests.support.helpdesk_system import HelpdeskSystem
 
 SECTIONS = ("FAQ", "Chat", "New request", "Request history", "Contacts and hours")
 

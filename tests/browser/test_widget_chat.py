@@ -21,8 +21,8 @@ from playwright.async_api import Locator, Page, WebSocketRoute, expect
 from tests.browser.conftest import NewContext
 from tests.browser.helpers import assert_no_serious_a11y, axe, screenshot
 from tests.browser.widget import open_help, panel, section
-from tests.e2e.chat.harness import WsClient, available_agent
-from tests.e2e.gateway.system import HelpdeskSystem
+from tests.support.chat import WsClient, available_agent
+from tests.support.helpdesk_system import HelpdeskSystem
 
 SPECIALIST = "Iryna Support"
 HOSTILE = '<img src=x onerror="window.__xss=1"><b>bold</b>'

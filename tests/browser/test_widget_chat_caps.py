@@ -11,8 +11,8 @@ from playwright.async_api import expect
 from tests.browser.conftest import NewContext
 from tests.browser.helpers import screenshot
 from tests.browser.widget import new_hotel_user, open_help, section
-from tests.e2e.chat.harness import PHONE, WsClient
-from tests.e2e.gateway.system import HelpdeskSystem
+from tests.support.chat import PHONE, WsClient
+from tests.support.helpdesk_system import HelpdeskSystem
 
 # The system runs with the default caps: two chats a user.
 OPEN_ELSEWHERE = 2

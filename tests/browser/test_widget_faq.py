@@ -14,7 +14,7 @@ from playwright.async_api import expect
 from tests.browser.conftest import NewContext
 from tests.browser.helpers import assert_no_serious_a11y, axe, screenshot
 from tests.browser.widget import api, open_help, section
-from tests.e2e.gateway.system import HelpdeskSystem, running_system
+from tests.support.helpdesk_system import HelpdeskSystem, running_system
 
 
 async def test_suggestions_appear_while_typing_and_results_show_the_servers_highlights(

@@ -21,7 +21,7 @@ from playwright.async_api import Locator, Page, expect
 from tests.browser.conftest import NewContext
 from tests.browser.helpers import assert_no_serious_a11y, axe, screenshot
 from tests.browser.widget import HotelUser, new_hotel_user, open_help, open_page, panel, section
-from tests.e2e.gateway.system import HelpdeskSystem
+from tests.support.helpdesk_system import HelpdeskSystem
 
 KYIV = ZoneInfo("Europe/Kyiv")
 

@@ -19,7 +19,7 @@ from tests.browser.conftest import NewContext
 from tests.browser.console import open_console
 from tests.browser.helpers import assert_no_serious_a11y, axe, screenshot
 from tests.browser.widget import new_hotel_user, open_help, section
-from tests.e2e.gateway.system import HelpdeskSystem
+from tests.support.helpdesk_system import HelpdeskSystem
 
 DIRECTORY = "/api/v1/support/directory"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

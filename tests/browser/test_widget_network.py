@@ -8,7 +8,7 @@ from playwright.async_api import expect
 from tests.browser.conftest import NewContext
 from tests.browser.test_widget_popups import file_request, popup, support_replies
 from tests.browser.widget import help_button, new_hotel_user, open_page, panel
-from tests.e2e.gateway.system import HelpdeskSystem
+from tests.support.helpdesk_system import HelpdeskSystem
 
 
 async def test_a_broken_popup_stream_reconnects_and_resumes_so_a_reply_sent_meanwhile_still_pops_up(

@@ -14,7 +14,7 @@ from playwright.async_api import Locator, Page, expect
 from tests.browser.conftest import NewContext
 from tests.browser.helpers import assert_no_serious_a11y, axe, screenshot
 from tests.browser.widget import HotelUser, host_url, new_hotel_user, open_page, panel
-from tests.e2e.gateway.system import HelpdeskSystem
+from tests.support.helpdesk_system import HelpdeskSystem
 
 ARRIVAL = 15_000  # ms: the reply's event goes through the notifications service and the stream
 # axe's context for the popup alone (the dialog lives in the widget's shadow root).

@@ -10,7 +10,7 @@ from playwright.async_api import expect
 from tests.browser.conftest import NewContext
 from tests.browser.helpers import assert_no_serious_a11y, axe, screenshot
 from tests.browser.widget import api, open_help, section
-from tests.e2e.gateway.system import HelpdeskSystem
+from tests.support.helpdesk_system import HelpdeskSystem
 
 PNG = (
     b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4"

@@ -16,7 +16,7 @@ import httpx
 from playwright.async_api import BrowserContext, Locator, Page, ViewportSize, expect
 
 from tests.browser.conftest import NewContext
-from tests.e2e.gateway.system import HelpdeskSystem
+from tests.support.helpdesk_system import HelpdeskSystem
 
 HELP = {"uk": "Допомога", "ru": "Помощь", "en": "Help", "pl": "Pomoc"}
 

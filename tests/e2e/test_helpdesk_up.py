@@ -15,8 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.gateway.system import free_port_base
-from tests.e2e.harness import SERVICES, Up, dev_token
+from tests.support.processes import SERVICES, Up, dev_token, free_port_base
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

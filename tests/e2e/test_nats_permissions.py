@@ -32,9 +32,9 @@ from shared import processes
 from shared.auth import Role, issue_dev_token
 from shared.natsserver import find_binary, free_port
 from shared.settings import CommonSettings, Environment
-from tests.e2e.chat.harness import WsClient
-from tests.e2e.harness import ServiceProcess, clean_env
 from tests.e2e.test_request_end_to_end import bearer, next_sse_event
+from tests.support.chat import WsClient
+from tests.support.processes import ServiceProcess, clean_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -13,7 +13,7 @@ import pytest
 
 from helpdesk import services
 from shared.natsserver import NatsServer
-from tests.e2e.harness import ServiceProcess, clean_env
+from tests.support.processes import ServiceProcess, clean_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos, pytest.mark.slow]
 

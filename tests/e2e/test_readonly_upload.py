@@ -31,7 +31,7 @@ from pydantic import SecretStr
 from shared.auth import Role, issue_dev_token
 from shared.natsserver import NatsServer, free_port
 from shared.settings import CommonSettings, Environment
-from tests.e2e.harness import clean_env
+from tests.support.processes import clean_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.harness import Up, dev_token, free_port_base
+from tests.support.processes import Up, dev_token, free_port_base
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

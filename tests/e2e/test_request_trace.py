@@ -18,8 +18,8 @@ from opentelemetry.trace import SpanKind
 from notifications.adapters.consumer import CONSUMER as NOTIFICATIONS_CONSUMER
 from shared.settings import CommonSettings
 from tests.conftest import auth
-from tests.e2e.notifications.harness import running, service_settings
 from tests.spans import recording_spans
+from tests.support.notifications import running, service_settings
 from tickets.bootstrap import create_app, migrate
 from tickets.projections.projector import CONSUMER as HISTORY_CONSUMER
 from tickets.settings import TicketsSettings

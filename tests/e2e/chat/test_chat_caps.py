@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import TokenFactory
 from tests.e2e.chat.conftest import ChatCluster, ClusterFactory
-from tests.e2e.chat.harness import PHONE, WsClient
+from tests.support.chat import PHONE, WsClient
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

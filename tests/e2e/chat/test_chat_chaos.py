@@ -12,7 +12,7 @@ import websockets
 
 from tests.conftest import TokenFactory
 from tests.e2e.chat.conftest import ClusterFactory
-from tests.e2e.chat.harness import WsClient, available_agent, open_chat
+from tests.support.chat import WsClient, available_agent, open_chat
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos, pytest.mark.slow]
 

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import TokenFactory
 from tests.e2e.chat.conftest import ClusterFactory, FakeTickets
-from tests.e2e.chat.harness import PHONE, WsClient, available_agent, open_chat
+from tests.support.chat import PHONE, WsClient, available_agent, open_chat
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

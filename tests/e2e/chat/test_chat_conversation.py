@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import TokenFactory
 from tests.e2e.chat.conftest import ClusterFactory
-from tests.e2e.chat.harness import WsClient
+from tests.support.chat import WsClient
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -13,7 +13,7 @@ import pytest
 from shared.contracts.chat import parse_chat_event
 from tests.conftest import TokenFactory
 from tests.e2e.chat.conftest import ClusterFactory
-from tests.e2e.chat.harness import WsClient
+from tests.support.chat import WsClient
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import TokenFactory
 from tests.e2e.chat.conftest import ClusterFactory, FakeTickets
-from tests.e2e.chat.harness import WsClient, available_agent
+from tests.support.chat import WsClient, available_agent
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

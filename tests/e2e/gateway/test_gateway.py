@@ -16,7 +16,7 @@ import pytest
 import websockets
 
 from helpdesk.gateway import CONTENT_SECURITY_POLICY, DOCS_SERVICES
-from tests.e2e.gateway.system import HelpdeskSystem
+from tests.support.helpdesk_system import HelpdeskSystem
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

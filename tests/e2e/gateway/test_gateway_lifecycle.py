@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.gateway.system import HelpdeskSystem, start_system
+from tests.support.helpdesk_system import HelpdeskSystem, start_system
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

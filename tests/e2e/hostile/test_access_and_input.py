@@ -18,7 +18,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.e2e.gateway.system import HelpdeskSystem, running_system
+from tests.support.helpdesk_system import HelpdeskSystem, running_system
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

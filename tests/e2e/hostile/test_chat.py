@@ -17,7 +17,7 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from tests.e2e.gateway.system import HelpdeskSystem, start_system
+from tests.support.helpdesk_system import HelpdeskSystem, start_system
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -29,7 +29,7 @@ from nats.js.errors import NotFoundError
 from websockets.asyncio.client import ClientConnection
 
 from helpdesk.discovery import RECORD_FILE
-from tests.e2e.gateway.system import HelpdeskSystem, running_system
+from tests.support.helpdesk_system import HelpdeskSystem, running_system
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(420)]
 

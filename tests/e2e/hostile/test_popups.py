@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from tests.e2e.gateway.system import HelpdeskSystem, running_system
-from tests.e2e.notifications.harness import SseEvent, SseReader, open_sse
+from tests.support.helpdesk_system import HelpdeskSystem, running_system
+from tests.support.notifications import SseEvent, SseReader, open_sse
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

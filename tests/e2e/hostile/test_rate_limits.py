@@ -14,7 +14,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.e2e.gateway.system import HelpdeskSystem, running_system
+from tests.support.helpdesk_system import HelpdeskSystem, running_system
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

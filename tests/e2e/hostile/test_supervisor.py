@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.gateway.system import SERVICES, HelpdeskSystem, running_system, start_system
+from tests.support.helpdesk_system import HelpdeskSystem, running_system, start_system
+from tests.support.processes import SERVICES
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

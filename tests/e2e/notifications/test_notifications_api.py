@@ -8,7 +8,7 @@ import pytest
 
 from notifications.settings import NotificationsSettings
 from tests.conftest import TokenFactory
-from tests.e2e.notifications.harness import FakeClock, running
+from tests.support.notifications import FakeClock, running
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 

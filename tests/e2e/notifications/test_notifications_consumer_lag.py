@@ -11,7 +11,8 @@ from notifications.adapters.consumer import consumer_name
 from notifications.bootstrap import stream_name
 from notifications.settings import NotificationsSettings
 from shared.contracts.subjects import TICKETS_STREAM
-from tests.e2e.notifications.harness import WAIT, running
+from tests.support.notifications import running
+from tests.support.wait import WAIT
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,8 @@ from nats.aio.client import Client as NATS
 
 from notifications.settings import NotificationsSettings
 from tests.conftest import TokenFactory
-from tests.e2e.notifications.harness import FakeClock, created, eventually, publish_once, replied, running
+from tests.support.notifications import FakeClock, created, publish_once, replied, running
+from tests.support.wait import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 HISTORY = "/api/v1/popups/history"

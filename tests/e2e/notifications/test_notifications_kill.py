@@ -23,7 +23,8 @@ from notifications.settings import NotificationsSettings
 from shared.contracts.subjects import POPUPS_STREAM, TICKETS_STREAM, with_prefix
 from shared.natsserver import free_port
 from tests.conftest import TEST_JWT_SECRET, TokenFactory
-from tests.e2e.notifications.harness import WAIT, created, eventually, publish_once, replied
+from tests.support.notifications import created, publish_once, replied
+from tests.support.wait import WAIT, eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos, pytest.mark.slow]
 

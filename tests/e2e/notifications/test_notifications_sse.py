@@ -10,8 +10,7 @@ from nats.aio.client import Client as NATS
 
 from notifications.settings import NotificationsSettings
 from tests.conftest import TokenFactory
-from tests.e2e.notifications.harness import (
-    WAIT,
+from tests.support.notifications import (
     FakeClock,
     created,
     open_sse,
@@ -20,6 +19,7 @@ from tests.e2e.notifications.harness import (
     running,
     stream_token,
 )
+from tests.support.wait import WAIT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 

@@ -8,7 +8,7 @@ import pytest
 
 from notifications.settings import NotificationsSettings
 from tests.conftest import TokenFactory
-from tests.e2e.notifications.harness import FakeClock, Running, open_sse, running, stream_token
+from tests.support.notifications import FakeClock, Running, open_sse, running, stream_token
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 

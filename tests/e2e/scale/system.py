@@ -36,7 +36,7 @@ from shared.nats import stream_config
 from shared.natsserver import NatsCluster, NatsServer, free_port
 from shared.settings import CommonSettings, Environment
 from tests.conftest import TEST_JWT_SECRET
-from tests.e2e.harness import ServiceProcess, clean_env
+from tests.support.processes import ServiceProcess, clean_env
 
 REPLICAS = 3
 TICKETS_PREFIX = "HELPDESK_TICKETS_"

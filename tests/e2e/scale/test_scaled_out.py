@@ -20,7 +20,6 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.chat.harness import WsClient
 from tests.e2e.scale.checks import (
     duplicates,
     expected_popups,
@@ -40,6 +39,7 @@ from tests.e2e.scale.traffic import (
     wait_until,
     window,
 )
+from tests.support.chat import WsClient
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos, pytest.mark.slow, pytest.mark.postgres]
 

@@ -14,12 +14,10 @@ import pytest
 from fastapi import FastAPI
 
 from tests.conftest import auth
-from tests.e2e.tickets.tickets_api_helpers import tickets_backend, tickets_settings
 from tickets.bootstrap import create_app, migrate
 from tickets.settings import TicketsSettings
 
 pytestmark = pytest.mark.e2e
-__all__ = ["tickets_backend", "tickets_settings"]
 
 MSK = ZoneInfo("Europe/Moscow")
 URL = "/api/v1/support/directory"

@@ -8,18 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.tickets.tickets_api_helpers import (
-    PDF,
-    PNG,
-    Api,
-    api,
-    file_part,
-    tickets_backend,
-    tickets_settings,
-)
+from tests.support.tickets_api import PDF, PNG, Api, file_part
 
 pytestmark = pytest.mark.e2e
-__all__ = ["api", "tickets_backend", "tickets_settings"]
 
 
 def url(ticket: dict[str, Any], action: str) -> str:

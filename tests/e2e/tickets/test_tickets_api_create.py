@@ -12,21 +12,11 @@ import pytest
 from shared.auth import CachingTokenVerifier
 from shared.edge import EdgeMiddleware, EdgeRules
 from tests.conftest import auth
-from tests.e2e.tickets.tickets_api_helpers import (
-    PDF,
-    PNG,
-    TOPIC,
-    Api,
-    api,
-    file_part,
-    tickets_backend,
-    tickets_settings,
-)
+from tests.support.tickets_api import PDF, PNG, TOPIC, Api, file_part
 from tickets.application.directory import default_document
 from tickets.entrypoints.http_limits import PUBLIC_ROUTES, body_limits
 
 pytestmark = pytest.mark.e2e
-__all__ = ["api", "tickets_backend", "tickets_settings"]
 
 
 async def test_a_user_creates_a_request_and_gets_a_human_friendly_number(api: Api) -> None:

@@ -2,37 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import Callable
 
 import httpx
 import pytest
 
-from shared.settings import CommonSettings
 from tests.conftest import auth
-from tests.e2e.tickets.tickets_api_helpers import PNG, TOPIC, file_part, tickets_backend
-from tickets.bootstrap import create_app, migrate, seed_demo
+from tests.support.tickets_api import PNG, TOPIC, file_part
+from tickets.bootstrap import seed_demo
 from tickets.settings import TicketsSettings
 
 pytestmark = pytest.mark.e2e
-__all__ = ["tickets_backend"]
-
-
-@pytest.fixture
-async def full_client(
-    common_settings: CommonSettings, nats_prefix: str, tickets_backend: dict[str, Any]
-) -> AsyncIterator[tuple[httpx.AsyncClient, TicketsSettings]]:
-    settings = TicketsSettings(
-        common=common_settings.model_copy(update={"nats_prefix": nats_prefix}), **tickets_backend
-    )
-    await migrate(settings)
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://tickets.test", timeout=20
-        ) as client:
-            yield client, settings
 
 
 async def test_a_created_request_and_its_reply_show_in_the_users_list_right_away(

@@ -9,14 +9,12 @@ import httpx
 import pytest
 
 from tests.conftest import auth
-from tests.e2e.tickets.test_tickets_api_full_path import full_client
-from tests.e2e.tickets.tickets_api_helpers import Api, api, tickets_backend, tickets_settings
+from tests.support.tickets_api import Api
 from tickets.entrypoints.http_history import CONSISTENT_HEADER
 from tickets.entrypoints.last_write import COOKIE
 from tickets.settings import TicketsSettings
 
 pytestmark = pytest.mark.e2e
-__all__ = ["api", "full_client", "tickets_backend", "tickets_settings"]
 
 
 async def test_a_command_answers_with_a_short_lived_cookie_naming_its_ticket_and_version(api: Api) -> None:

@@ -6,12 +6,11 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.tickets.tickets_api_helpers import PNG, Api, api, file_part, tickets_settings
+from tests.support.tickets_api import PNG, Api, file_part
 from tickets.adapters.attachments import ALLOWED_TYPES
 from tickets.application.directory import default_document
 
 pytestmark = pytest.mark.e2e
-__all__ = ["api", "tickets_settings"]
 
 
 @pytest.fixture

@@ -24,12 +24,11 @@ from shared.natsserver import free_port
 from shared.settings import CommonSettings
 from tests.conftest import TEST_JWT_SECRET, auth
 from tests.e2e.tickets.test_tickets_api_two_processes import wait_ready
-from tests.e2e.tickets.tickets_api_helpers import TOPIC, tickets_backend
+from tests.support.tickets_api import TOPIC
 from tickets.bootstrap import create_app, migrate
 from tickets.settings import TicketsSettings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
-__all__ = ["tickets_backend"]
 
 WAIT = 10.0
 ROOT = Path(__file__).resolve().parents[3]

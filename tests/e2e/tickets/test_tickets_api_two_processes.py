@@ -17,12 +17,11 @@ import pytest
 from shared.natsserver import free_port
 from shared.settings import CommonSettings
 from tests.conftest import TEST_JWT_SECRET, auth
-from tests.e2e.tickets.tickets_api_helpers import TOPIC, tickets_backend
+from tests.support.tickets_api import TOPIC
 from tickets.bootstrap import migrate
 from tickets.settings import TicketsSettings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-__all__ = ["tickets_backend"]
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -29,14 +29,12 @@ from shared.auth import Principal, Role
 from shared.contracts.subjects import DIRECTORY_STREAM
 from shared.directory import DirectoryView
 from tests.conftest import auth
-from tests.e2e.tickets.tickets_api_helpers import tickets_backend, tickets_settings
 from tests.integration.chat.test_chat_directory import wait_until
 from tickets.application.directory import default_document
 from tickets.bootstrap import create_app, migrate
 from tickets.settings import TicketsSettings
 
 pytestmark = pytest.mark.integration
-__all__ = ["tickets_backend", "tickets_settings"]
 
 MSK = ZoneInfo("Europe/Moscow")
 SATURDAY_NOON = datetime(2026, 3, 28, 12, 0, tzinfo=MSK)

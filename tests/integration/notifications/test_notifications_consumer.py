@@ -17,16 +17,16 @@ from shared.contracts.envelope import HEADER_DLQ_REASON, Actor, ActorKind, Event
 from shared.contracts.subjects import DLQ_STREAM, dead_letter_subject, with_prefix
 from shared.contracts.tickets import TicketEventData
 from tests.conftest import TokenFactory
-from tests.e2e.notifications.harness import (
+from tests.support.notifications import (
     consumer_info,
     created,
-    eventually,
     publish_once,
     publish_ticket_event,
     replied,
     running,
     ticket_event,
 )
+from tests.support.wait import eventually
 
 pytestmark = pytest.mark.integration
 

@@ -21,7 +21,7 @@ from notifications.projections.history import HistoryQuery, PopupHistory
 from notifications.settings import NotificationsSettings
 from shared.contracts.popups import PopupStatus
 from shared.days import day_end, day_start, time_zone, to_micros
-from tests.e2e.notifications.harness import FakeClock, send
+from tests.support.notifications import FakeClock, send
 
 pytestmark = pytest.mark.integration
 U1 = Recipient(account_id="hotel-a", user_id="u1")

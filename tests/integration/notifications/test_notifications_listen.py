@@ -18,7 +18,8 @@ from notifications.application.store import open_store
 from notifications.bootstrap import build_service, migrate, stream_name
 from notifications.settings import NotificationsSettings
 from shared.contracts.subjects import POPUPS_STREAM
-from tests.e2e.notifications.harness import FakeClock, eventually
+from tests.support.notifications import FakeClock
+from tests.support.wait import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 

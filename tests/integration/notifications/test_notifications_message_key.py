@@ -7,7 +7,7 @@ import pytest
 
 from notifications.settings import NotificationsSettings
 from tests.conftest import TokenFactory
-from tests.e2e.notifications.harness import running
+from tests.support.notifications import running
 
 pytestmark = pytest.mark.integration
 

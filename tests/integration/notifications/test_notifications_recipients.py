@@ -24,8 +24,8 @@ from shared.contracts.popups_v2 import parse_popup_event
 from shared.contracts.subjects import POPUPS_STREAM
 from shared.days import to_micros
 from tests.conftest import TokenFactory
-from tests.e2e.notifications.harness import FakeClock, open_sse, running, send
 from tests.integration.notifications.test_notifications_store import relay
+from tests.support.notifications import FakeClock, open_sse, running, send
 
 pytestmark = pytest.mark.integration
 ANNA = Recipient(account_id="hotel-a", user_id="anna")

@@ -26,7 +26,7 @@ from notifications.settings import NotificationsSettings
 from shared.contracts.envelope import HEADER_MSG_ID
 from shared.contracts.popups_v2 import parse_popup_event
 from shared.contracts.subjects import POPUPS_STREAM
-from tests.e2e.notifications.harness import FakeClock, send
+from tests.support.notifications import FakeClock, send
 
 pytestmark = pytest.mark.integration
 U1 = Recipient(account_id="hotel-a", user_id="u1")

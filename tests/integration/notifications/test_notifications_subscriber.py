@@ -24,16 +24,15 @@ from shared.contracts.tickets import TicketEventData
 from shared.natsserver import NatsServer
 from shared.settings import CommonSettings
 from tests.conftest import TokenFactory
-from tests.e2e.notifications.harness import (
-    WAIT,
+from tests.support.notifications import (
     consumer_info,
     created,
-    eventually,
     publish_once,
     replied,
     running,
     service_settings,
 )
+from tests.support.wait import WAIT, eventually
 
 pytestmark = pytest.mark.integration
 

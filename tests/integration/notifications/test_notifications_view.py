@@ -16,7 +16,7 @@ from notifications.bootstrap import build_service, open_view_db
 from notifications.projections.active import DUE_SCAN, ActivePopups
 from notifications.settings import NotificationsSettings
 from shared.days import to_micros
-from tests.e2e.notifications.harness import FakeClock, send
+from tests.support.notifications import FakeClock, send
 
 pytestmark = pytest.mark.integration
 U1 = Recipient(account_id="hotel-a", user_id="u1")

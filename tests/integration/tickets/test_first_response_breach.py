@@ -16,13 +16,11 @@ import pytest
 from prometheus_client import REGISTRY
 
 from tests.conftest import auth
-from tests.e2e.tickets.tickets_api_helpers import tickets_backend, tickets_settings
 from tests.integration.chat.test_chat_directory import wait_until
 from tickets.bootstrap import create_app, migrate
 from tickets.settings import TicketsSettings
 
 pytestmark = pytest.mark.integration
-__all__ = ["tickets_backend", "tickets_settings"]
 
 MSK = ZoneInfo("Europe/Moscow")
 

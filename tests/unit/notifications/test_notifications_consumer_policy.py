@@ -19,7 +19,7 @@ from structlog.contextvars import get_contextvars
 from notifications.adapters.consumer import Retry, TicketEventsConsumer
 from shared.contracts.envelope import HEADER_DLQ_REASON, EventEnvelope
 from shared.contracts.tickets import TicketEventData
-from tests.e2e.notifications.harness import replied
+from tests.support.notifications import replied
 
 pytestmark = pytest.mark.unit
 

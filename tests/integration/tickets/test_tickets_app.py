@@ -1,4 +1,5 @@
-"""The application layer over the in-memory store: batching, idempotency, numbers, public events."""
+"""The application layer on every persistence module (in memory, SQLite, PostgreSQL): batching,
+idempotency, numbers, public events."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from uuid import uuid4
 import pytest
 
 from shared.contracts.tickets import EVENT_TYPES, parse_ticket_event
+from tests.support.persistence import PersistenceEnv
 from tickets.application.app import TicketsApplication
 from tickets.application.batching import CommandBatcher, Executor
 from tickets.application.commands import (
@@ -39,7 +41,7 @@ from tickets.domain.errors import (
 )
 from tickets.domain.values import Actor, ActorKind, Importance, Priority, Status
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.integration
 
 TOPICS = ("Reports", "Other")
 USER = Caller(
@@ -49,8 +51,18 @@ OTHER_USER = Caller(actor=Actor(kind=ActorKind.USER, id="u9", name="Petro"), acc
 AGENT = Caller(actor=Actor(kind=ActorKind.AGENT, id="a1", name="Support"), account_id=None)
 
 
+def store_env() -> dict[str, str]:
+    """The env of a new store; each test replaces it with its persistence module's."""
+    return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+
+
+@pytest.fixture(autouse=True)
+def on_every_persistence_module(persistence_env: PersistenceEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(f"{__name__}.store_env", persistence_env)
+
+
 def executor() -> Executor:
-    app = TicketsApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    app = TicketsApplication(env=store_env())
     return Executor(app=app, handlers=Handlers(topics=TOPICS), numbers=NumberAllocator(app, owner="test"))
 
 
@@ -185,7 +197,7 @@ def test_a_user_cannot_reach_another_accounts_ticket() -> None:
 
 
 def test_numbers_from_two_allocators_on_one_store_never_collide() -> None:
-    app = TicketsApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    app = TicketsApplication(env=store_env())
     one, two = NumberAllocator(app, owner="one"), NumberAllocator(app, owner="two")
     numbers = one.take(3) + two.take(25) + one.take(30) + two.take(1)
     assert len(numbers) == len(set(numbers)) == 59

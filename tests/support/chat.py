@@ -1,4 +1,4 @@
-"""Two `python -m chat` processes on a nats-server of their own, and a small WebSocket test client."""
+"""`python -m chat` as a process of its own, and a small WebSocket test client."""
 
 from __future__ import annotations
 
@@ -8,20 +8,19 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection
 
 from shared.natsserver import free_port
+from tests.support.processes import ServiceProcess
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -47,29 +46,21 @@ class ChatProcess:
 
 
 def start_chat_process(*, env: dict[str, str], log_path: Path) -> ChatProcess:
+    """`python -m chat` with this process's environment plus `env`, on a free port, ready."""
     port = free_port()
     full_env = {**os.environ, **env, "HELPDESK_CHAT_PORT": str(port)}
     pythonpath = [str(REPO), str(REPO / "services" / "chat")]
     full_env["PYTHONPATH"] = os.pathsep.join(pythonpath)
-    log = log_path.open("ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "chat"],
-        env=full_env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=log_path.parent,
-    )
+    service = ServiceProcess("chat", env=full_env, log_path=log_path, port=port, cwd=log_path.parent)
+    process = service.start().process
+    assert process is not None
     chat = ChatProcess(port=port, process=process, log_path=log_path)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"chat process exited early:\n{chat.log()[-3000:]}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return chat
-        time.sleep(0.1)
-    chat.stop()
-    raise TimeoutError(f"chat process not ready:\n{chat.log()[-3000:]}")
+    try:
+        service.wait_ready(timeout=30)
+    except AssertionError:
+        chat.stop()
+        raise
+    return chat
 
 
 PHONE = "+380 44 123 45 67"

@@ -1,6 +1,7 @@
 """A popup sent to a whole account is each user's own: one user delivering, snoozing, opening or
 deleting it changes it for them alone, in the domain, the commands, the public events and the fan-out
-to open tabs. A popup to one user behaves as before."""
+to open tabs. A popup to one user behaves as before. On every persistence module (in memory, SQLite,
+PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ from notifications.domain.ids import recipient_state_id
 from notifications.domain.model import Cause
 from notifications.domain.recipient import RecipientState, SeenPopup
 from shared.contracts.popups import PopupStatus
-from tests.e2e.notifications.harness import FakeClock
+from tests.support.notifications import FakeClock
+from tests.support.persistence import PersistenceEnv
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.integration
 
 A = Recipient(account_id="hotel-a", user_id="anna")
 B = Recipient(account_id="hotel-a", user_id="bohdan")
@@ -31,8 +33,8 @@ ANNA = Cause(actor_kind="user", actor_id="anna", actor_name="", correlation_id=N
 
 
 @pytest.fixture
-def store() -> Iterator[PopupStore]:
-    opened = PopupStore(env={})  # in memory
+def store(persistence_env: PersistenceEnv) -> Iterator[PopupStore]:
+    opened = PopupStore(env=persistence_env())
     yield opened
     opened.close()
 

@@ -1,4 +1,5 @@
-"""Fixtures of the tickets API tests: the app in-process over the real store and nats-server.
+"""Fixtures of the tickets API tests (a plugin of tests/conftest.py): the app in-process over the
+real store and nats-server. The service is imported when a fixture runs, not when the plugin loads.
 
 `tickets_backend` is parametrised: every test using `api` runs on SQLite and on PostgreSQL.
 """
@@ -9,15 +10,16 @@ import io
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
 from shared.settings import CommonSettings
 from tests.conftest import auth
-from tickets.bootstrap import create_app, migrate
-from tickets.settings import TicketsSettings
+
+if TYPE_CHECKING:
+    from tickets.settings import TicketsSettings
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(256)) * 4
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n" + b"x" * 2000
@@ -38,6 +40,8 @@ def tickets_backend(request: pytest.FixtureRequest) -> dict[str, Any]:
 def tickets_settings(
     common_settings: CommonSettings, nats_prefix: str, tickets_backend: dict[str, Any]
 ) -> TicketsSettings:
+    from tickets.settings import TicketsSettings
+
     common = common_settings.model_copy(update={"nats_prefix": nats_prefix})
     return TicketsSettings(
         common=common,
@@ -92,6 +96,8 @@ def file_part(name: str, content: bytes, content_type: str = "application/octet-
 async def api(
     tickets_settings: TicketsSettings, make_token: Callable[..., str], tmp_path: Path
 ) -> AsyncIterator[Api]:
+    from tickets.bootstrap import create_app, migrate
+
     await migrate(tickets_settings)
     app = create_app(tickets_settings)
     async with app.router.lifespan_context(app):
@@ -100,3 +106,24 @@ async def api(
             transport=transport, base_url="http://tickets.test", timeout=20
         ) as client:
             yield Api(client=client, settings=tickets_settings, make_token=make_token)
+
+
+@pytest.fixture
+async def full_client(
+    common_settings: CommonSettings, nats_prefix: str, tickets_backend: dict[str, Any]
+) -> AsyncIterator[tuple[httpx.AsyncClient, TicketsSettings]]:
+    """The whole app, relay and history projection included, in this process."""
+    from tickets.bootstrap import create_app, migrate
+    from tickets.settings import TicketsSettings
+
+    settings = TicketsSettings(
+        common=common_settings.model_copy(update={"nats_prefix": nats_prefix}), **tickets_backend
+    )
+    await migrate(settings)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://tickets.test", timeout=20
+        ) as client:
+            yield client, settings

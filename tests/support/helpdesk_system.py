@@ -1,6 +1,6 @@
 """The whole system as `helpdesk up` runs it, for tests that go through the one origin (the gateway).
 
-    from tests.e2e.gateway.system import HelpdeskSystem, running_system
+    from tests.support.helpdesk_system import HelpdeskSystem, running_system
 
     with running_system(tmp_path) as system:
         system.url                     # http://127.0.0.1:<base>, the gateway: APIs, docs, web/dist
@@ -9,8 +9,7 @@
         system.service_url("tickets")  # one service directly, bypassing the gateway
 
 Or the session-scoped fixture `helpdesk_system` (one system for the whole test session, the real
-front-end build under `web/dist/`): import it into a conftest.py,
-`from tests.e2e.gateway.system import helpdesk_system  # noqa: F401`.
+front-end build under `web/dist/`), which every suite may ask for (a plugin of tests/conftest.py).
 
 The system runs on a free port base (the gateway on the base, the services on base+1..4), a fresh
 data dir with the demo seed, the bundled nats-server on a free port and a known JWT secret.
@@ -21,9 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -37,24 +34,9 @@ from pydantic import SecretStr
 
 from shared.auth import Role, issue_dev_token
 from shared.settings import CommonSettings, Environment
+from tests.support.processes import SERVICES, free_port_base
 
-SERVICES = ("tickets", "notifications", "chat", "kb-search")
 JWT_SECRET = "gateway-e2e-secret-that-is-long-enough-for-hs256-0123456789"
-
-
-def free_port_base(host: str = "127.0.0.1") -> int:
-    """A base with base..base+4 free: the gateway and the four services."""
-    for _ in range(200):
-        base = random.randrange(20000, 40000, 10)
-        with contextlib.ExitStack() as stack:
-            try:
-                for port in range(base, base + 5):
-                    sock = stack.enter_context(socket.socket())
-                    sock.bind((host, port))
-            except OSError:
-                continue
-            return base
-    raise RuntimeError("no five free consecutive ports")
 
 
 @dataclass

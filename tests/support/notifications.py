@@ -27,8 +27,7 @@ from shared.contracts.envelope import HEADER_MSG_ID, Actor, ActorKind
 from shared.contracts.subjects import TICKETS_STREAM, event_subject, with_prefix
 from shared.natsserver import free_port
 from shared.settings import CommonSettings
-
-WAIT = 10.0  # every wait in these suites is bounded by this many seconds
+from tests.support.wait import WAIT
 
 
 class FakeClock:
@@ -280,18 +279,6 @@ def send(service: PopupService, *, user_id: str | None = "u1", account_id: str =
     """A message popup raised straight through the application layer; returns its id."""
     message = NewMessage(uuid4(), account_id, user_id, "t", "text", None, None)
     return service.send_message(message, cause=SYSTEM_CAUSE).id
-
-
-async def eventually(check: Any, *, timeout: float = WAIT, interval: float = 0.05) -> Any:
-    """Poll `check()` (sync or async) until it returns a truthy value; fail after `timeout`."""
-    async with asyncio.timeout(timeout):
-        while True:
-            value = check()
-            if asyncio.iscoroutine(value):
-                value = await value
-            if value:
-                return value
-            await asyncio.sleep(interval)
 
 
 async def consumer_info(js: JetStreamContext, settings: NotificationsSettings) -> ConsumerInfo:

@@ -1,4 +1,5 @@
-"""Run services as real processes for end-to-end tests: start, wait until ready, stop, kill."""
+"""The one launcher of the suites' processes: a service as `python -m <module>` (start, wait until
+ready, stop, kill), `helpdesk up`, and the free ports and clean environment they run with."""
 
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ class ServiceProcess:
     env_prefix: str = ""
     process: subprocess.Popen[bytes] | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
 
     @property
     def url(self) -> str:
@@ -58,6 +60,7 @@ class ServiceProcess:
             env=env,
             stdout=self.log_path.open("ab"),
             stderr=subprocess.STDOUT,
+            cwd=self.cwd,
         )
         return self
 
@@ -96,20 +99,19 @@ class ServiceProcess:
             self.process.wait()
 
 
-def free_port_base() -> int:
+def free_port_base(host: str = "127.0.0.1") -> int:
+    """A base with base..base+4 free: the gateway and the four services."""
     for _ in range(200):
         base = random.randrange(20000, 40000, 10)
-        ok = True
-        for port in range(base + 1, base + 5):
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", port))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
+        with contextlib.ExitStack() as stack:
+            try:
+                for port in range(base, base + 5):
+                    sock = stack.enter_context(socket.socket())
+                    sock.bind((host, port))
+            except OSError:
+                continue
             return base
-    raise RuntimeError("no four free consecutive ports")
+    raise RuntimeError("no five free consecutive ports")
 
 
 class Up:
