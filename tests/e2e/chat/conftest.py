@@ -19,7 +19,7 @@ from chat.settings import ChatSettings
 from shared.natsserver import NatsServer
 from shared.settings import CommonSettings, Environment
 from tests.conftest import TEST_JWT_SECRET
-from tests.e2e.chat.harness import ChatProcess, start_chat_process
+from tests.support.chat import ChatProcess, start_chat_process
 
 PREFIX = "chate2e"
 
