@@ -31,16 +31,14 @@ from tickets.application.numbers import NumberAllocator
 from tickets.application.public_events import TICKET_PUBLICATION
 from tickets.application.service import TicketService, process_owner
 from tickets.domain.values import Actor, ActorKind, Importance
+from tickets.entrypoints import dev_token, http, http_directory, http_history, http_stream
 from tickets.entrypoints.breaches import BreachChecker
 from tickets.entrypoints.cli import add_cli_commands
-from tickets.entrypoints.dev_token import dev_token_router, dev_tokens_enabled
+from tickets.entrypoints.dev_token import dev_tokens_enabled
 from tickets.entrypoints.directory_workers import migrate_directory_stream, start_directory_relay
-from tickets.entrypoints.http import build_router
-from tickets.entrypoints.http_directory import build_directory_router
 from tickets.entrypoints.http_errors import install_ticket_error_handlers
-from tickets.entrypoints.http_history import history_router
+from tickets.entrypoints.http_history import HistoryReads
 from tickets.entrypoints.http_limits import PUBLIC_ROUTES, body_limits
-from tickets.entrypoints.http_stream import stream_router
 from tickets.entrypoints.workers import _supervised as supervised
 from tickets.entrypoints.workers import migrate_publication, open_history_store, start_workers
 from tickets.projections.waiter import ViewWaiter
@@ -152,20 +150,18 @@ def create_app(settings: TicketsSettings) -> FastAPI:
     )
     install_ticket_error_handlers(app)
     app.state.clock = lambda: datetime.now(UTC)  # tests put a fixed clock here
-    app.include_router(build_router())
-    app.include_router(build_directory_router())
-    # Before the history router: `/stream` is not a `/{ticket_id}`.
-    app.include_router(stream_router(heartbeat_seconds=settings.stream_heartbeat_seconds))
-    app.include_router(
-        history_router(
-            store=lambda: app.state.history,
-            waiter=waiter,
-            secure_cookies=settings.common.environment is Environment.PRODUCTION,
-            topic_names=DirectoryTopicNames(lambda: app.state.directory),
-        )
+    app.state.history_reads = HistoryReads(
+        waiter=waiter,
+        secure_cookies=settings.common.environment is Environment.PRODUCTION,
+        topic_names=DirectoryTopicNames(lambda: app.state.directory),
     )
+    app.include_router(http.router)
+    app.include_router(http_directory.router)
+    # Before the history router: `/stream` is not a `/{ticket_id}`.
+    app.include_router(http_stream.router)
+    app.include_router(http_history.router)
     if dev_tokens_enabled(settings.common):  # development only: absent (404) in test and production
-        app.include_router(dev_token_router())
+        app.include_router(dev_token.router)
     return app
 
 

@@ -23,6 +23,7 @@ from shared.contracts.subjects import DLQ_STREAM
 from shared.health import Readiness
 from shared.http import create_app
 from shared.nats import ensure_dead_letter_stream, stream_config
+from shared.outbox import OutboxRelay
 from shared.settings import CommonSettings, ServiceSettings
 from tests.conftest import TokenFactory, auth
 from tests.integration.tickets.test_tickets_relay import make_stream
@@ -34,9 +35,10 @@ from tests.integration.tickets.tickets_streams_helpers import (
     wait_until,
     write_tickets,
 )
-from tickets.adapters.relay import OutboxRelay
+from tickets.adapters.relay import envelope_relay
+from tickets.entrypoints import http_history
 from tickets.entrypoints.cli import add_cli_commands, rebuild_history
-from tickets.entrypoints.http_history import CONSISTENT_HEADER, history_router
+from tickets.entrypoints.http_history import CONSISTENT_HEADER, HistoryReads
 from tickets.entrypoints.workers import open_history_store
 from tickets.projections.notices import follow_applied, publish_applied
 from tickets.projections.projector import HistoryProjector, rebuild
@@ -81,7 +83,7 @@ class Pipeline:
     store: HistoryStore
     waiter: ViewWaiter
     projector: HistoryProjector
-    relay: OutboxRelay
+    relay: OutboxRelay[Any]
 
 
 @pytest.fixture
@@ -95,7 +97,7 @@ async def pipeline(
     app = FakeTickets(env=sqlite_env(tmp_path / "store.sqlite"))
     store = store_factory()
     waiter = ViewWaiter()
-    relay = OutboxRelay(
+    relay = envelope_relay(
         js=js, source=app.recorder, to_envelope=fake_to_envelope(app), prefix=nats_prefix, idle_wait=0.01
     )
 
@@ -213,7 +215,8 @@ async def test_a_poison_message_is_dead_lettered_and_the_view_moves_on(pipeline:
 def history_client(pipeline: Pipeline, common: CommonSettings, waiter: ViewWaiter) -> httpx.AsyncClient:
     settings = ServiceSettings(common=common)
     app: FastAPI = create_app(service="tickets", title="t", settings=settings, readiness=Readiness())
-    app.include_router(history_router(store=lambda: pipeline.store, waiter=waiter, wait_timeout=3.0))
+    app.state.history, app.state.history_reads = pipeline.store, HistoryReads(waiter=waiter, wait_timeout=3.0)
+    app.include_router(http_history.router)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
 

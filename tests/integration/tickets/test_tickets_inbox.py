@@ -18,7 +18,8 @@ from shared.settings import CommonSettings, ServiceSettings
 from tests.conftest import TokenFactory, auth
 from tests.integration.tickets.test_tickets_history import store_factory
 from tickets.domain.values import ALLOWED_TRANSITIONS, Status
-from tickets.entrypoints.http_history import history_router
+from tickets.entrypoints import http_history
+from tickets.entrypoints.http_history import HistoryReads
 from tickets.projections.history import TicketChange
 from tickets.projections.store import _INSERT_TICKET, HistoryStore, _change_sql
 
@@ -78,7 +79,8 @@ async def inbox(
     app = create_app(
         service="tickets", title="t", settings=ServiceSettings(common=common_settings), readiness=Readiness()
     )
-    app.include_router(history_router(store=lambda: store))
+    app.state.history, app.state.history_reads = store, HistoryReads()
+    app.include_router(http_history.router)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         yield client, rows
 

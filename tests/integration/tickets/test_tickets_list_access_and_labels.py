@@ -21,7 +21,8 @@ from shared.http import create_app
 from shared.settings import CommonSettings, ServiceSettings
 from tests.conftest import TokenFactory, auth
 from tests.integration.tickets.test_tickets_history import store_factory
-from tickets.entrypoints.http_history import history_router
+from tickets.entrypoints import http_history
+from tickets.entrypoints.http_history import HistoryReads
 from tickets.projections.history import project
 from tickets.projections.store import HistoryStore
 from tickets.projections.waiter import ViewWaiter
@@ -87,7 +88,8 @@ async def listing(store_factory: Any, common_settings: CommonSettings) -> AsyncI
         service="tickets", title="t", settings=ServiceSettings(common=common_settings), readiness=Readiness()
     )
     # A short wait keeps the tests quick: what matters is which answer comes, not how long it takes.
-    app.include_router(history_router(store=lambda: store, waiter=ViewWaiter(), wait_timeout=0.3))
+    app.state.history, app.state.history_reads = store, HistoryReads(waiter=ViewWaiter(), wait_timeout=0.3)
+    app.include_router(http_history.router)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
         yield Listing(http, tickets)
 

@@ -56,39 +56,37 @@ def dev_tokens_enabled(common: CommonSettings) -> bool:
     return common.environment is Environment.DEVELOPMENT and common.dev_tokens_allowed
 
 
-def dev_token_router() -> APIRouter:
-    router = APIRouter(prefix="/api/v1/dev", tags=["development only"])
+router = APIRouter(prefix="/api/v1/dev", tags=["development only"])
 
-    @router.post(
-        "/token",
-        response_model=DevToken,
-        summary="Development only: a 10-minute bearer token for any role",
-        description=DEVELOPMENT_ONLY
-        + "Signs in as the given role, account and user without a password, for the widget's demo page.",
-        responses={403: {"model": ErrorBody}, 422: {"model": ErrorBody}},
-        openapi_extra={"x-development-only": True},
-    )
-    async def issue(body: DevTokenRequest, request: Request, response: Response) -> DevToken:
-        common: CommonSettings = request.app.state.settings.common
-        try:
-            token = issue_dev_token(
-                common,
-                role=body.role,
-                sub=body.sub,
-                account_id=body.account_id,
-                name=body.name,
-                ttl_seconds=TOKEN_SECONDS,
-            )
-        except PermissionError as exc:  # settings changed under a mounted route: refuse, never sign
-            raise Forbidden(str(exc)) from None
-        # The expiry the token itself carries (`issue_dev_token` reads the clock once).
-        expires = int(jwt.decode(token, options={"verify_signature": False})["exp"])
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["Pragma"] = "no-cache"
-        return DevToken(
-            access_token=token,
-            expires_in=TOKEN_SECONDS,
-            expires_at=datetime.fromtimestamp(expires, tz=UTC),
+
+@router.post(
+    "/token",
+    response_model=DevToken,
+    summary="Development only: a 10-minute bearer token for any role",
+    description=DEVELOPMENT_ONLY
+    + "Signs in as the given role, account and user without a password, for the widget's demo page.",
+    responses={403: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+    openapi_extra={"x-development-only": True},
+)
+async def issue(body: DevTokenRequest, request: Request, response: Response) -> DevToken:
+    common: CommonSettings = request.app.state.settings.common
+    try:
+        token = issue_dev_token(
+            common,
+            role=body.role,
+            sub=body.sub,
+            account_id=body.account_id,
+            name=body.name,
+            ttl_seconds=TOKEN_SECONDS,
         )
-
-    return router
+    except PermissionError as exc:  # settings changed under a mounted route: refuse, never sign
+        raise Forbidden(str(exc)) from None
+    # The expiry the token itself carries (`issue_dev_token` reads the clock once).
+    expires = int(jwt.decode(token, options={"verify_signature": False})["exp"])
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return DevToken(
+        access_token=token,
+        expires_in=TOKEN_SECONDS,
+        expires_at=datetime.fromtimestamp(expires, tz=UTC),
+    )

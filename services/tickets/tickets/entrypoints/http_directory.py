@@ -10,6 +10,8 @@ change is one event on the directory's stream (published by its relay, never fro
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -41,6 +43,7 @@ MOSCOW = "Europe/Moscow"
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (401, 403, 409, 412, 422)}
 AdminUser = Annotated[Principal, Depends(requires_role(Role.ADMIN))]
 Language = Literal["uk", "ru", "en", "pl"]
+Edit = Callable[[dict[str, Any]], dict[str, Any]]  # the directory document, changed
 
 
 class Moment(BaseModel):
@@ -172,43 +175,23 @@ def _relative(exc: InvalidInput, prefix: str) -> InvalidInput:
     return exc
 
 
-def build_directory_router() -> APIRouter:
-    router = APIRouter(prefix=PREFIX, tags=["support directory"], responses=ERRORS)
+@dataclass(frozen=True)
+class DirectoryEdit:
+    """What every admin change shares: who makes it, the version it is based on (`If-Match`), and the
+    answer's `ETag`."""
 
-    @router.get(
-        "",
-        response_model=PublicDirectory,
-        summary="Support's contacts, topics and hours; open now and next opening (no token needed)",
-    )
-    async def read(
-        request: Request,
-        response: Response,
-        directory: Directory,
-        lang: Annotated[Language | None, Query(description="uk, ru, en or pl; else Accept-Language.")] = None,
-        tz: Annotated[str, Query(max_length=64, description="The caller's IANA zone.")] = MOSCOW,
-        accept_language: Annotated[
-            str | None, Header(alias="Accept-Language", include_in_schema=False)
-        ] = None,
-    ) -> PublicDirectory:
-        language = choose_language(lang, accept_language)
-        view = await directory.current()
-        response.headers["ETag"] = f'"{view.version}"'
-        response.headers["Content-Language"] = language
-        response.headers["Vary"] = "Accept-Language"
-        response.headers["Cache-Control"] = "no-cache"
-        return public_view(view, language=language, tz=tz, now=request.app.state.clock())
+    request: Request
+    response: Response
+    directory: DirectoryService
+    principal: Principal
+    if_match: str | None
 
-    async def change(
-        request: Request,
-        response: Response,
-        directory: DirectoryService,
-        principal: Principal,
-        if_match: str | None,
-        edit: Any,
-        item: tuple[str, str] | None = None,
-    ) -> DirectoryChanged:
-        expected = expected_version(if_match)
-        correlation = getattr(request.state, "correlation_id", None)
+    async def apply(self, edit: Edit, item: tuple[str, str] | None = None) -> DirectoryChanged:
+        """Replace the document with `edit(document)`; `item` (list key, id): the part a rule broken
+        inside it is named from."""
+        directory, principal = self.directory, self.principal
+        expected = expected_version(self.if_match)
+        correlation = getattr(self.request.state, "correlation_id", None)
 
         def run() -> DirectoryChange:
             current = directory.view()
@@ -229,7 +212,7 @@ def build_directory_router() -> APIRouter:
                 raise _relative(exc, prefix) from None
 
         result = await asyncio.to_thread(run)
-        relay = getattr(request.app.state, "directory_relay", None)
+        relay = getattr(self.request.app.state, "directory_relay", None)
         if relay is not None and result.changed:
             relay.wake()
         log.info(
@@ -238,90 +221,78 @@ def build_directory_router() -> APIRouter:
             changed=result.changed,
             part=item[0] if item else "all",
         )
-        response.headers["ETag"] = f'"{result.view.version}"'
+        self.response.headers["ETag"] = f'"{result.view.version}"'
         return DirectoryChanged(
             version=result.view.version, changed=result.changed, directory=result.view.document
         )
 
-    @router.put("", response_model=DirectoryChanged, summary="Replace the whole directory (admins)")
-    async def replace_all(
-        body: SupportDirectory,
-        request: Request,
-        response: Response,
-        directory: Directory,
-        principal: AdminUser,
-        if_match: IfMatch = None,
-    ) -> DirectoryChanged:
-        document = body.model_dump(mode="json")
-        return await change(request, response, directory, principal, if_match, lambda _: document)
 
-    @router.put(
-        "/calendars/{calendar_id}", response_model=DirectoryChanged, summary="Add or replace a calendar"
+async def directory_edit(
+    request: Request,
+    response: Response,
+    directory: Directory,
+    principal: AdminUser,
+    if_match: IfMatch = None,
+) -> DirectoryEdit:
+    return DirectoryEdit(
+        request=request, response=response, directory=directory, principal=principal, if_match=if_match
     )
-    async def put_calendar(
-        calendar_id: str,
-        body: CalendarSpec,
-        request: Request,
-        response: Response,
-        directory: Directory,
-        principal: AdminUser,
-        if_match: IfMatch = None,
-    ) -> DirectoryChanged:
-        _same_id(calendar_id, body.id)
-        return await change(
-            request,
-            response,
-            directory,
-            principal,
-            if_match,
-            _upsert("calendars", body),
-            ("calendars", body.id),
-        )
 
-    @router.put("/topics/{topic_id}", response_model=DirectoryChanged, summary="Add or replace a topic")
-    async def put_topic(
-        topic_id: str,
-        body: TopicSpec,
-        request: Request,
-        response: Response,
-        directory: Directory,
-        principal: AdminUser,
-        if_match: IfMatch = None,
-    ) -> DirectoryChanged:
-        _same_id(topic_id, body.id)
-        return await change(
-            request, response, directory, principal, if_match, _upsert("topics", body), ("topics", body.id)
-        )
 
-    @router.put("/contacts", response_model=DirectoryChanged, summary="Replace the phones and e-mails")
-    async def put_contacts(
-        body: Contacts,
-        request: Request,
-        response: Response,
-        directory: Directory,
-        principal: AdminUser,
-        if_match: IfMatch = None,
-    ) -> DirectoryChanged:
-        value = body.model_dump(mode="json")
-        return await change(
-            request, response, directory, principal, if_match, lambda d: {**d, "contacts": value}
-        )
+AdminEdit = Annotated[DirectoryEdit, Depends(directory_edit)]
+router = APIRouter(prefix=PREFIX, tags=["support directory"], responses=ERRORS)
 
-    @router.put("/response-targets", response_model=DirectoryChanged, summary="First-response targets")
-    async def put_targets(
-        body: ResponseTargets,
-        request: Request,
-        response: Response,
-        directory: Directory,
-        principal: AdminUser,
-        if_match: IfMatch = None,
-    ) -> DirectoryChanged:
-        value = body.model_dump(mode="json")
-        return await change(
-            request, response, directory, principal, if_match, lambda d: {**d, "response_targets": value}
-        )
 
-    return router
+@router.get(
+    "",
+    response_model=PublicDirectory,
+    summary="Support's contacts, topics and hours; open now and next opening (no token needed)",
+)
+async def read(
+    request: Request,
+    response: Response,
+    directory: Directory,
+    lang: Annotated[Language | None, Query(description="uk, ru, en or pl; else Accept-Language.")] = None,
+    tz: Annotated[str, Query(max_length=64, description="The caller's IANA zone.")] = MOSCOW,
+    accept_language: Annotated[str | None, Header(alias="Accept-Language", include_in_schema=False)] = None,
+) -> PublicDirectory:
+    language = choose_language(lang, accept_language)
+    view = await directory.current()
+    response.headers["ETag"] = f'"{view.version}"'
+    response.headers["Content-Language"] = language
+    response.headers["Vary"] = "Accept-Language"
+    response.headers["Cache-Control"] = "no-cache"
+    return public_view(view, language=language, tz=tz, now=request.app.state.clock())
+
+
+@router.put("", response_model=DirectoryChanged, summary="Replace the whole directory (admins)")
+async def replace_all(body: SupportDirectory, edit: AdminEdit) -> DirectoryChanged:
+    document = body.model_dump(mode="json")
+    return await edit.apply(lambda _: document)
+
+
+@router.put("/calendars/{calendar_id}", response_model=DirectoryChanged, summary="Add or replace a calendar")
+async def put_calendar(calendar_id: str, body: CalendarSpec, edit: AdminEdit) -> DirectoryChanged:
+    _same_id(calendar_id, body.id)
+    return await edit.apply(_upsert("calendars", body), ("calendars", body.id))
+
+
+@router.put("/topics/{topic_id}", response_model=DirectoryChanged, summary="Add or replace a topic")
+async def put_topic(topic_id: str, body: TopicSpec, edit: AdminEdit) -> DirectoryChanged:
+    _same_id(topic_id, body.id)
+    return await edit.apply(_upsert("topics", body), ("topics", body.id))
+
+
+@router.put("/contacts", response_model=DirectoryChanged, summary="Replace the phones and e-mails")
+async def put_contacts(body: Contacts, edit: AdminEdit) -> DirectoryChanged:
+    value = body.model_dump(mode="json")
+    return await edit.apply(lambda d: {**d, "contacts": value})
+
+
+@router.put("/response-targets", response_model=DirectoryChanged, summary="First-response targets")
+async def put_targets(body: ResponseTargets, edit: AdminEdit) -> DirectoryChanged:
+    value = body.model_dump(mode="json")
+    return await edit.apply(lambda d: {**d, "response_targets": value})
 
 
 def _same_id(path_id: str, body_id: str) -> None:
@@ -330,7 +301,7 @@ def _same_id(path_id: str, body_id: str) -> None:
         raise Unprocessable("the id in the body differs from the path's", details=[detail])
 
 
-def _upsert(key: str, body: BaseModel) -> Any:
+def _upsert(key: str, body: BaseModel) -> Edit:
     item = body.model_dump(mode="json")
 
     def edit(document: dict[str, Any]) -> dict[str, Any]:

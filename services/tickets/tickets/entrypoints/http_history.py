@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import date, datetime, tzinfo
+from dataclasses import dataclass, field, replace
+from datetime import date, tzinfo
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Cookie, Depends, Header, Query, Response
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Cookie, Depends, Header, Query, Request, Response
+from pydantic import Field
 
 from shared.auth import AccountScope, CurrentUser, Principal, Role, account_scope
 from shared.contracts.tickets import Importance, Priority, Status
@@ -35,6 +34,12 @@ from tickets.adapters.topic_names import SettingsTopicNames
 from tickets.application.labels import DEFAULT_LANGUAGE, Language, TopicNames, status_label
 from tickets.domain.values import ALLOWED_TRANSITIONS
 from tickets.domain.values import Status as LifecycleStatus
+from tickets.entrypoints.http_history_models import (
+    StatusCounts,
+    TicketCounts,
+    TicketDetail,
+    TicketPage,
+)
 from tickets.entrypoints.last_write import COOKIE, forget_write, last_write
 from tickets.projections.history import timeline_item
 from tickets.projections.store import NO_DUE_US, HistoryStore, ListQuery
@@ -50,83 +55,6 @@ LastWrite = Annotated[
     str | None,
     Cookie(alias=COOKIE, include_in_schema=False, description="Set by the commands: read-your-writes."),
 ]
-
-
-class Assignee(BaseModel):
-    id: str
-    name: str | None = None
-
-
-class TicketSummary(BaseModel):
-    """One line of the request list."""
-
-    ticket_id: UUID
-    number: str
-    account_id: str
-    topic: str
-    topic_label: str = Field(description="The topic's name in the response's `Content-Language`.")
-    status: Status
-    status_label: str = Field(description="The status's label in the response's `Content-Language`.")
-    importance: str
-    comment: str
-    created_at: datetime
-    updated_at: datetime
-    version: int = Field(description="The ticket's version the view reflects.")
-    priority: Priority | None = Field(default=None, description="Support only.")
-    assignee: Assignee | None = Field(default=None, description="Support only.")
-    first_response_due: datetime | None = Field(
-        default=None, description="When support promised a first answer (null: no promise)."
-    )
-
-
-class TicketListItem(TicketSummary):
-    ordinal: int = Field(
-        description="`#`: the row's position in this filtered, sorted list, from 1, continuing across pages."
-    )
-
-
-class TicketPage(BaseModel):
-    items: list[TicketListItem]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last one.")
-
-
-class TimelineActor(BaseModel):
-    kind: str
-    id: str
-    name: str
-
-
-class TimelineItem(BaseModel):
-    event_id: UUID
-    version: int
-    type: str
-    occurred_at: datetime
-    actor: TimelineActor
-    internal: bool = Field(description="Internal notes: shown to support only.")
-    data: dict[str, Any]
-
-
-class TicketDetail(TicketSummary):
-    allowed_statuses: list[Status] = Field(
-        description="The statuses the lifecycle allows from the current one (in lifecycle order); "
-        "empty when closed. The response's `ETag` is the version, for `If-Match` on the next change."
-    )
-    timeline: list[TimelineItem]
-
-
-class StatusCounts(BaseModel):
-    new: int = 0
-    in_progress: int = 0
-    waiting_for_user: int = 0
-    resolved: int = 0
-    closed: int = 0
-
-
-class TicketCounts(BaseModel):
-    """Tickets per status under the list's filters other than `status`."""
-
-    by_status: StatusCounts
-    total: int = Field(description="The sum of `by_status`.")
 
 
 def allowed_statuses(current: str) -> list[Status]:
@@ -281,135 +209,151 @@ def inbox_filters(
 Filters = Annotated[ListQuery, Depends(inbox_filters)]
 
 
-def history_router(
-    *,
-    store: Callable[[], HistoryStore],
-    waiter: ViewWaiter | None = None,
-    wait_timeout: float = 2.0,
-    secure_cookies: bool = False,
-    topic_names: TopicNames | None = None,
-) -> APIRouter:
-    """The history endpoints; `store()` returns the process's store (built in the lifespan).
-    `secure_cookies`: the read-your-writes cookie is `Secure` (production, behind TLS). `topic_names`:
-    the topics' names (the default topics' when not given)."""
-    router = APIRouter(prefix="/api/v1/tickets", tags=["history"])
-    waits = waiter or ViewWaiter()
-    topic_names = topic_names or SettingsTopicNames(DEFAULT_TOPICS)
+@dataclass(frozen=True)
+class HistoryReads:
+    """How the history routes read the views (`app.state.history_reads`, set by the composition root).
 
-    async def caught_up(ticket_id: str, min_version: int | None, scope: AccountScope) -> bool:
+    `waiter`: a projector's notice that wakes a read-your-writes wait, which lasts at most
+    `wait_timeout` seconds; `secure_cookies`: the read-your-writes cookie is `Secure` (production,
+    behind TLS); `topic_names`: the topics' names (the default topics' when not given)."""
+
+    waiter: ViewWaiter = field(default_factory=ViewWaiter)
+    wait_timeout: float = 2.0
+    secure_cookies: bool = False
+    topic_names: TopicNames = field(default_factory=lambda: SettingsTopicNames(DEFAULT_TOPICS))
+
+    async def caught_up(
+        self, store: HistoryStore, ticket_id: str, min_version: int | None, scope: AccountScope
+    ) -> bool:
         """Whether the view holds `ticket_id` at `min_version`, among the tickets `scope` may read."""
         if min_version is None:
             return True
         account = None if scope.every_account else scope.account_id
 
         async def check() -> bool:
-            version = await asyncio.to_thread(store().ticket_version, ticket_id, account_id=account)
+            version = await asyncio.to_thread(store.ticket_version, ticket_id, account_id=account)
             return version is not None and version >= min_version
 
         # A projector's notice wakes the wait whatever account the ticket is in: only a ticket the
         # caller may read counts, and any other waits out the time, just like one that does not exist.
-        deadline = time.monotonic() + wait_timeout
+        deadline = time.monotonic() + self.wait_timeout
         while True:
             remaining = max(0.0, deadline - time.monotonic())
-            if await waits.wait_for(ticket_id, min_version, check, within=remaining) and await check():
+            if await self.waiter.wait_for(ticket_id, min_version, check, within=remaining) and await check():
                 return True
             if time.monotonic() >= deadline:
                 return False
 
-    @router.get("", response_model=TicketPage, summary="List requests, newest update first")
-    async def list_tickets(
-        principal: CurrentUser,
-        response: Response,
-        filters: Filters,
-        lang: CallerLanguage,
-        status: Annotated[
-            list[Status] | None, Query(max_length=5, description="One or more statuses.")
-        ] = None,
-        cursor: Annotated[str | None, Query(max_length=200)] = None,
-        limit: Annotated[int, Query(ge=1, le=100)] = 25,
-        sort: Annotated[
-            Literal["updated", "due"],
-            Query(description="`updated`: newest update first; `due`: earliest first-response due first."),
-        ] = "updated",
-        ticket_id: Annotated[UUID | None, Query(description="Read-your-writes: with `min_version`.")] = None,
-        min_version: Annotated[int | None, Query(ge=1)] = None,
-        last_write_cookie: LastWrite = None,
-    ) -> dict[str, Any]:
-        if (ticket_id is None) != (min_version is None):
-            raise Unprocessable("`ticket_id` and `min_version` go together")
-        scope = account_scope(principal)
-        after = read_cursor(cursor) if cursor else None
-        query = replace(
-            filters,
-            statuses=sorted({s.value for s in status or ()}),
-            after=after.key if after else None,
-            limit=limit + 1,
-            sort=sort,
-        )
-        if ticket_id is not None:
-            consistent = await caught_up(str(ticket_id), min_version, scope)
-        else:  # the caller's own last write, if its cookie came along (`last_write.py`)
-            own = last_write(last_write_cookie)
-            consistent = await caught_up(*own, scope) if own else True
-            if own and consistent:
-                forget_write(response, secure=secure_cookies)
-        response.headers[CONSISTENT_HEADER] = "true" if consistent else "false"
-        rows = await asyncio.to_thread(store().list_tickets, query)
-        staff, words = principal.role is Role.AGENT, Words(topics=topic_names, lang=lang)
-        page, shown = rows[:limit], after.shown if after else 0
-        next_cursor = (
-            encode_cursor(_sort_key(page[-1], sort), page[-1]["ticket_id"], shown=shown + len(page))
-            if len(rows) > limit
-            else None
-        )
-        items = [
-            {**_summary(r, staff=staff, words=words), "ordinal": shown + n} for n, r in enumerate(page, 1)
-        ]
-        return {"items": items, "next_cursor": next_cursor}
 
-    @router.get(
-        "/counts",
-        response_model=TicketCounts,
-        summary="Requests per status under the list's filters (all but `status`)",
-    )
-    async def count_tickets(filters: Filters) -> TicketCounts:
-        counts = await asyncio.to_thread(store().count_by_status, filters)
-        by_status = StatusCounts(**{s.value: counts.get(s.value, 0) for s in Status})
-        return TicketCounts(by_status=by_status, total=sum(by_status.model_dump().values()))
+def history_of(request: Request) -> HistoryStore:
+    """The process's history store (opened in the lifespan)."""
+    store: HistoryStore = request.app.state.history
+    return store
 
-    @router.get(
-        "/{ticket_id}",
-        response_model=TicketDetail,
-        summary="One request with its timeline and the statuses it may move to",
-        responses={200: {"headers": {"ETag": ETAG_HEADER}}},
+
+def reads_of(request: Request) -> HistoryReads:
+    reads: HistoryReads = request.app.state.history_reads
+    return reads
+
+
+History = Annotated[HistoryStore, Depends(history_of)]
+Reads = Annotated[HistoryReads, Depends(reads_of)]
+router = APIRouter(prefix="/api/v1/tickets", tags=["history"])
+
+
+@router.get("", response_model=TicketPage, summary="List requests, newest update first")
+async def list_tickets(
+    principal: CurrentUser,
+    response: Response,
+    filters: Filters,
+    lang: CallerLanguage,
+    store: History,
+    reads: Reads,
+    status: Annotated[list[Status] | None, Query(max_length=5, description="One or more statuses.")] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 25,
+    sort: Annotated[
+        Literal["updated", "due"],
+        Query(description="`updated`: newest update first; `due`: earliest first-response due first."),
+    ] = "updated",
+    ticket_id: Annotated[UUID | None, Query(description="Read-your-writes: with `min_version`.")] = None,
+    min_version: Annotated[int | None, Query(ge=1)] = None,
+    last_write_cookie: LastWrite = None,
+) -> dict[str, Any]:
+    if (ticket_id is None) != (min_version is None):
+        raise Unprocessable("`ticket_id` and `min_version` go together")
+    scope = account_scope(principal)
+    after = read_cursor(cursor) if cursor else None
+    query = replace(
+        filters,
+        statuses=sorted({s.value for s in status or ()}),
+        after=after.key if after else None,
+        limit=limit + 1,
+        sort=sort,
     )
-    async def get_ticket(
-        ticket_id: UUID,
-        principal: CurrentUser,
-        response: Response,
-        lang: CallerLanguage,
-        min_version: Annotated[int | None, Query(ge=1, description="Read-your-writes.")] = None,
-        last_write_cookie: LastWrite = None,
-    ) -> dict[str, Any]:
-        key, scope = str(ticket_id), account_scope(principal)
+    if ticket_id is not None:
+        consistent = await reads.caught_up(store, str(ticket_id), min_version, scope)
+    else:  # the caller's own last write, if its cookie came along (`last_write.py`)
         own = last_write(last_write_cookie)
-        if min_version is None and own is not None and own[0] == key:
-            min_version = own[1]  # this caller just changed this very ticket
-        consistent = await caught_up(key, min_version, scope)
-        if own is not None and own[0] == key and consistent:
-            forget_write(response, secure=secure_cookies)
-        response.headers[CONSISTENT_HEADER] = "true" if consistent else "false"
-        view = store()
-        row = await asyncio.to_thread(view.get_ticket, key)
-        if row is None or not scope.allows(row["account_id"]):
-            raise NotFound("no such request")
-        staff = principal.role is Role.AGENT
-        timeline = await asyncio.to_thread(view.timeline, key, include_internal=staff)
-        response.headers["ETag"] = f'"{row["version"]}"'
-        return {
-            **_summary(row, staff=staff, words=Words(topics=topic_names, lang=lang)),
-            "allowed_statuses": allowed_statuses(row["status"]),
-            "timeline": [timeline_item(t) for t in timeline],
-        }
+        consistent = await reads.caught_up(store, *own, scope) if own else True
+        if own and consistent:
+            forget_write(response, secure=reads.secure_cookies)
+    response.headers[CONSISTENT_HEADER] = "true" if consistent else "false"
+    rows = await asyncio.to_thread(store.list_tickets, query)
+    staff, words = principal.role is Role.AGENT, Words(topics=reads.topic_names, lang=lang)
+    page, shown = rows[:limit], after.shown if after else 0
+    next_cursor = (
+        encode_cursor(_sort_key(page[-1], sort), page[-1]["ticket_id"], shown=shown + len(page))
+        if len(rows) > limit
+        else None
+    )
+    items = [{**_summary(r, staff=staff, words=words), "ordinal": shown + n} for n, r in enumerate(page, 1)]
+    return {"items": items, "next_cursor": next_cursor}
 
-    return router
+
+@router.get(
+    "/counts",
+    response_model=TicketCounts,
+    summary="Requests per status under the list's filters (all but `status`)",
+)
+async def count_tickets(filters: Filters, store: History) -> TicketCounts:
+    counts = await asyncio.to_thread(store.count_by_status, filters)
+    by_status = StatusCounts(**{s.value: counts.get(s.value, 0) for s in Status})
+    return TicketCounts(by_status=by_status, total=sum(by_status.model_dump().values()))
+
+
+@router.get(
+    "/{ticket_id}",
+    response_model=TicketDetail,
+    summary="One request with its timeline and the statuses it may move to",
+    responses={200: {"headers": {"ETag": ETAG_HEADER}}},
+)
+async def get_ticket(
+    ticket_id: UUID,
+    principal: CurrentUser,
+    response: Response,
+    lang: CallerLanguage,
+    store: History,
+    reads: Reads,
+    min_version: Annotated[int | None, Query(ge=1, description="Read-your-writes.")] = None,
+    last_write_cookie: LastWrite = None,
+) -> dict[str, Any]:
+    key, scope = str(ticket_id), account_scope(principal)
+    own = last_write(last_write_cookie)
+    if min_version is None and own is not None and own[0] == key:
+        min_version = own[1]  # this caller just changed this very ticket
+    consistent = await reads.caught_up(store, key, min_version, scope)
+    if own is not None and own[0] == key and consistent:
+        forget_write(response, secure=reads.secure_cookies)
+    response.headers[CONSISTENT_HEADER] = "true" if consistent else "false"
+    row = await asyncio.to_thread(store.get_ticket, key)
+    if row is None or not scope.allows(row["account_id"]):
+        raise NotFound("no such request")
+    staff = principal.role is Role.AGENT
+    timeline = await asyncio.to_thread(store.timeline, key, include_internal=staff)
+    response.headers["ETag"] = f'"{row["version"]}"'
+    return {
+        **_summary(row, staff=staff, words=Words(topics=reads.topic_names, lang=lang)),
+        "allowed_statuses": allowed_statuses(row["status"]),
+        "timeline": [timeline_item(t) for t in timeline],
+    }

@@ -29,6 +29,7 @@ from shared.errors import ApiError, ErrorBody, ServiceUnavailable
 from shared.logging import get_logger
 from shared.parsing import event_id
 from tickets.adapters.live import FeedClosed, Follower, LiveEvent, TicketFeed
+from tickets.entrypoints.http_deps import Settings
 
 log = get_logger(__name__)
 
@@ -115,37 +116,42 @@ STREAM_RESPONSES: dict[int | str, dict[str, object]] = {
 }
 
 
-def stream_router(*, heartbeat_seconds: float = 15.0) -> APIRouter:
-    router = APIRouter(prefix="/api/v1/tickets", tags=["history"])
+async def heartbeat_of(settings: Settings) -> float:
+    return settings.stream_heartbeat_seconds
 
-    @router.get(
-        "/stream",
-        response_class=EventSourceResponse,
-        summary="Support: every ticket event, live (Server-Sent Events, resumable with Last-Event-ID)",
-        responses=STREAM_RESPONSES,
+
+Feed = Annotated[TicketFeed, Depends(feed_of)]
+Heartbeat = Annotated[float, Depends(heartbeat_of)]
+router = APIRouter(prefix="/api/v1/tickets", tags=["history"])
+
+
+@router.get(
+    "/stream",
+    response_class=EventSourceResponse,
+    summary="Support: every ticket event, live (Server-Sent Events, resumable with Last-Event-ID)",
+    responses=STREAM_RESPONSES,
+)
+async def stream(
+    request: Request,
+    principal: AgentUser,
+    feed: Feed,
+    heartbeat_seconds: Heartbeat,
+    last_event_id: Annotated[
+        str | None,
+        Header(alias="Last-Event-ID", max_length=20, description="Resume after this event's id."),
+    ] = None,
+) -> EventSourceResponse:
+    accepts_event_stream(request)  # after the caller is known: 401 and 403 come first
+    resume_after = resume_point(last_event_id)
+    try:
+        follower = await feed.open(resume_after)
+    except FeedClosed:
+        raise ServiceUnavailable("shutting down: reconnect") from None
+    start = follower.start
+    log.info("ticket_stream_opened", start=start.sequence, reset=start.reset, agent=principal.sub)
+    return EventSourceResponse(
+        _events(feed, follower),
+        ping=heartbeat_seconds,
+        send_timeout=30,
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
-    async def stream(
-        request: Request,
-        principal: AgentUser,
-        feed: Annotated[TicketFeed, Depends(feed_of)],
-        last_event_id: Annotated[
-            str | None,
-            Header(alias="Last-Event-ID", max_length=20, description="Resume after this event's id."),
-        ] = None,
-    ) -> EventSourceResponse:
-        accepts_event_stream(request)  # after the caller is known: 401 and 403 come first
-        resume_after = resume_point(last_event_id)
-        try:
-            follower = await feed.open(resume_after)
-        except FeedClosed:
-            raise ServiceUnavailable("shutting down: reconnect") from None
-        start = follower.start
-        log.info("ticket_stream_opened", start=start.sequence, reset=start.reset, agent=principal.sub)
-        return EventSourceResponse(
-            _events(feed, follower),
-            ping=heartbeat_seconds,
-            send_timeout=30,
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-        )
-
-    return router
