@@ -13,6 +13,7 @@ from kb_search.adapters.article_files import read_articles
 from kb_search.adapters.article_log import kb_stream_name
 from kb_search.application.commands import KbCommands
 from kb_search.application.importer import import_articles
+from kb_search.application.ports import ArticleEvent, Origin
 from kb_search.domain.article import Article
 from kb_search.domain.errors import VersionConflict
 from kb_search.entrypoints.cli import import_path
@@ -48,8 +49,9 @@ async def test_two_writers_with_the_same_read_version_cannot_both_win(commands: 
     state = await log.state("kb:1")
     outcomes = await asyncio.gather(
         *(
-            log.append(article_id="kb:1", event_type="article.updated", data=_data(article(1, body=f"v{i}")),
-                       version=2, expected=state, event_key=f"w{i}", actor=SYSTEM_ACTOR, correlation_id=None)
+            log.append(ArticleEvent(article_id="kb:1", event_type="article.updated",
+                                    data=_data(article(1, body=f"v{i}")), version=2, expected=state,
+                                    event_key=f"w{i}", origin=Origin(SYSTEM_ACTOR, None)))
             for i in range(2)
         ),
         return_exceptions=True,

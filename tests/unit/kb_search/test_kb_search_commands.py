@@ -9,10 +9,10 @@ import pytest
 from kb_search.adapters.article_files import parse_front_matter, read_articles
 from kb_search.application.commands import KbCommands
 from kb_search.application.importer import import_articles
-from kb_search.application.ports import Appended
+from kb_search.application.ports import Appended, ArticleEvent, FeedbackEvent
 from kb_search.domain.article import Article, ArticleState, Change
 from kb_search.domain.errors import ArticleAlreadyPublished, ArticleNotFound, InvalidArticle, VersionConflict
-from shared.contracts.envelope import SYSTEM_ACTOR, Actor
+from shared.contracts.envelope import SYSTEM_ACTOR
 from shared.contracts.kb import ArticleContent, KbEventData
 
 pytestmark = pytest.mark.unit
@@ -32,18 +32,9 @@ class MemoryLog:
     async def state(self, article_id: str) -> ArticleState | None:
         return self.states.get(article_id)
 
-    async def append(
-        self,
-        *,
-        article_id: str,
-        event_type: str,
-        data: KbEventData,
-        version: int,
-        expected: ArticleState | None,
-        event_key: str,
-        actor: Actor,
-        correlation_id: str | None,
-    ) -> Appended:
+    async def append(self, event: ArticleEvent) -> Appended:
+        article_id, event_type, data, version = event.article_id, event.event_type, event.data, event.version
+        expected, event_key = event.expected, event.event_key
         if event_key in self.event_keys:
             return Appended(sequence=len(self.events), duplicate=True)
         current = self.states.get(article_id)
@@ -58,8 +49,8 @@ class MemoryLog:
         )
         return Appended(sequence=len(self.events), duplicate=False)
 
-    async def append_feedback(self, **kwargs: object) -> Appended:
-        self.events.append((str(kwargs["article_id"]), "article.feedback_given", kwargs["data"], 1))  # type: ignore[arg-type]
+    async def append_feedback(self, feedback: FeedbackEvent) -> Appended:
+        self.events.append((feedback.article_id, "article.feedback_given", feedback.data, 1))
         return Appended(sequence=len(self.events), duplicate=False)
 
 

@@ -9,7 +9,7 @@ import pytest
 from helpdesk import discovery
 from kb_search.application.commands import KbCommands
 from kb_search.application.importer import SourceItem, import_articles
-from kb_search.application.ports import Appended
+from kb_search.application.ports import Appended, SectionEvent
 from kb_search.application.sections import SectionCommands
 from kb_search.domain.article import Article, url_problem
 from kb_search.domain.errors import (
@@ -23,7 +23,7 @@ from kb_search.domain.errors import (
 from kb_search.domain.section import DEFAULT_SECTIONS, Section, SectionState, section_id_from
 from kb_search.entrypoints.cli import parse_section_map
 from kb_search.entrypoints.markdown_html import render_markdown
-from shared.contracts.envelope import SYSTEM_ACTOR, Actor
+from shared.contracts.envelope import SYSTEM_ACTOR
 from tests.unit.kb_search.test_kb_search_commands import RAW, MemoryLog
 
 pytestmark = pytest.mark.unit
@@ -44,21 +44,13 @@ class MemorySections:
     async def all(self) -> list[SectionState]:
         return list(self.states.values())
 
-    async def append(
-        self,
-        *,
-        event_type: str,
-        section: Section,
-        version: int,
-        expected: SectionState | None,
-        actor: Actor,
-        correlation_id: str | None,
-    ) -> Appended:
+    async def append(self, event: SectionEvent) -> Appended:
+        section, version, expected = event.section, event.version, event.expected
         current = self.states.get(section.id)
         if (current and current.sequence) != (expected and expected.sequence):
             raise SectionVersionConflict(section.id, expected=None, actual=None)
         self.sequence += 1
-        retired = event_type == "section.retired"
+        retired = event.event_type == "section.retired"
         self.states[section.id] = SectionState(section, version, retired, sequence=self.sequence)
         return Appended(sequence=self.sequence, duplicate=False)
 

@@ -12,22 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from nats.js import JetStreamContext
 from nats.js.api import Header, RawStreamMsg
 from nats.js.errors import APIError, NotFoundError
 
-from kb_search.application.ports import Appended
+from kb_search.application.ports import Appended, ArticleEvent, FeedbackEvent, Origin, SectionEvent
 from kb_search.domain.article import ArticleState, Change
 from kb_search.domain.errors import SectionVersionConflict, VersionConflict
 from kb_search.domain.section import Section, SectionChange, SectionState
 from shared.contracts import kb_v2
-from shared.contracts.envelope import (
-    Actor,
-    EventEnvelope,
-    envelope_headers,
-)
+from shared.contracts.envelope import EventEnvelope, envelope_headers
 from shared.contracts.kb import (
     ARTICLE_NAMESPACE,
     KB_ACCOUNT_ID,
@@ -49,12 +46,51 @@ def kb_stream_name(prefix: str) -> str:
     return KB_STREAM.stream_name(prefix)
 
 
-class JetStreamArticleLog:
+class _KbStream:
+    """The article stream under this deployment's prefix."""
+
     def __init__(self, js: JetStreamContext, *, prefix: str) -> None:
         self._js = js
         self._prefix = prefix
         self._stream = kb_stream_name(prefix)
 
+    async def _last(self, subject: str) -> RawStreamMsg | None:
+        try:
+            return await self._js.get_last_msg(self._stream, with_prefix(self._prefix, subject))
+        except NotFoundError:
+            return None
+
+    async def _publish(
+        self,
+        subject: str,
+        envelope: EventEnvelope[KbEventData],
+        *,
+        after: int | None = None,
+        conflict: Callable[[], Exception] | None = None,
+    ) -> Appended:
+        """Publish `envelope` on `subject`; with `after`, only if the subject's last message is still
+        that one (0: none), else `conflict()` is raised: the optimistic concurrency of articles and
+        sections alike."""
+        headers = envelope_headers(envelope)
+        if after is not None:
+            headers[Header.EXPECTED_LAST_SUBJECT_SEQUENCE.value] = str(after)
+        inject(headers)  # the request's trace goes on in the index of every replica
+        try:
+            ack = await self._js.publish(
+                with_prefix(self._prefix, subject),
+                envelope.model_dump_json().encode(),
+                headers=headers,
+                stream=self._stream,
+                timeout=PUBLISH_TIMEOUT,
+            )
+        except APIError as exc:
+            if conflict is not None and exc.err_code == WRONG_LAST_SEQUENCE:
+                raise conflict() from None
+            raise
+        return Appended(sequence=ack.seq, duplicate=bool(ack.duplicate))
+
+
+class JetStreamArticleLog(_KbStream):
     async def state(self, article_id: str) -> ArticleState | None:
         msg = await self._last(kb_v2.article_subject(article_id))
         write_sequence = msg.seq if msg is not None else 0
@@ -74,87 +110,48 @@ class JetStreamArticleLog:
             write_sequence=write_sequence or 0,
         )
 
-    async def _last(self, subject: str) -> RawStreamMsg | None:
-        try:
-            return await self._js.get_last_msg(self._stream, with_prefix(self._prefix, subject))
-        except NotFoundError:
-            return None
-
-    async def append(
-        self,
-        *,
-        article_id: str,
-        event_type: str,
-        data: KbEventData,
-        version: int,
-        expected: ArticleState | None,
-        event_key: str,
-        actor: Actor,
-        correlation_id: str | None,
-    ) -> Appended:
+    async def append(self, event: ArticleEvent) -> Appended:
         envelope = _envelope(
-            event_type=event_type,
-            data=data,
-            aggregate_id=article_uuid(article_id),
-            version=version,
-            schema_version=kb_v2.SCHEMA_VERSION,
-            account_id=KB_ACCOUNT_ID,
-            event_key=event_key,
-            actor=actor,
-            correlation_id=correlation_id,
+            event.event_type,
+            event.data,
+            aggregate_id=article_uuid(event.article_id),
+            version=event.version,
+            event_key=event.event_key,
+            origin=event.origin,
         )
-        subject = with_prefix(self._prefix, kb_v2.article_subject(article_id))
-        after = expected.write_sequence if expected else 0
-        try:
-            return await _publish_after(self._js, self._stream, subject, envelope, after=after)
-        except _SubjectMovedOn:
-            expected_version = expected.version if expected else None
-            raise VersionConflict(article_id, expected=expected_version, actual=None) from None
+        expected = event.expected
+        seen = expected.version if expected else None
+        return await self._publish(
+            kb_v2.article_subject(event.article_id),
+            envelope,
+            after=expected.write_sequence if expected else 0,
+            conflict=lambda: VersionConflict(event.article_id, expected=seen, actual=None),
+        )
 
-    async def append_feedback(
-        self,
-        *,
-        article_id: str,
-        data: KbEventData,
-        account_id: str,
-        event_key: str,
-        actor: Actor,
-        correlation_id: str | None,
-    ) -> Appended:
+    async def append_feedback(self, feedback: FeedbackEvent) -> Appended:
         envelope = _envelope(
-            event_type="article.feedback_given",
-            data=data,
-            aggregate_id=article_uuid(article_id),
+            "article.feedback_given",
+            feedback.data,
+            aggregate_id=article_uuid(feedback.article_id),
             version=1,
+            event_key=feedback.event_key,
+            origin=feedback.origin,
             schema_version=FEEDBACK_SCHEMA_VERSION,
-            account_id=account_id,
-            event_key=event_key,
-            actor=actor,
-            correlation_id=correlation_id,
+            account_id=feedback.account_id,
         )
-        headers = envelope_headers(envelope)
-        inject(headers)  # the request's trace goes on in the index of every replica
-        ack = await self._js.publish(
-            with_prefix(self._prefix, feedback_subject(article_id)),
-            envelope.model_dump_json().encode(),
-            headers=headers,
-            stream=self._stream,
-            timeout=PUBLISH_TIMEOUT,
-        )
-        return Appended(sequence=ack.seq, duplicate=bool(ack.duplicate))
+        return await self._publish(feedback_subject(feedback.article_id), envelope)
 
 
 def _envelope(
-    *,
     event_type: str,
     data: KbEventData,
+    *,
     aggregate_id: uuid.UUID,
     version: int,
-    schema_version: int,
-    account_id: str,
     event_key: str,
-    actor: Actor,
-    correlation_id: str | None,
+    origin: Origin,
+    schema_version: int = kb_v2.SCHEMA_VERSION,
+    account_id: str = KB_ACCOUNT_ID,
 ) -> EventEnvelope[KbEventData]:
     """`event_key` names the event deterministically (the same write retried gives the same key), so
     its `event_id`, which is also its `Nats-Msg-Id`, lets JetStream drop a duplicate."""
@@ -166,28 +163,18 @@ def _envelope(
         account_id=account_id,
         aggregate_id=aggregate_id,
         aggregate_version=version,
-        actor=actor,
-        correlation_id=correlation_id,
+        actor=origin.actor,
+        correlation_id=origin.correlation_id,
         data=data,
     )
 
 
-class JetStreamSectionLog:
+class JetStreamSectionLog(_KbStream):
     """Sections' events, each section on its own subject of the article stream."""
 
-    def __init__(self, js: JetStreamContext, *, prefix: str) -> None:
-        self._js = js
-        self._prefix = prefix
-        self._stream = kb_stream_name(prefix)
-
     async def state(self, section_id: str) -> SectionState | None:
-        try:
-            msg = await self._js.get_last_msg(
-                self._stream, with_prefix(self._prefix, kb_v2.section_subject(section_id))
-            )
-        except NotFoundError:
-            return None
-        return _section_state(msg)
+        msg = await self._last(kb_v2.section_subject(section_id))
+        return _section_state(msg) if msg is not None else None
 
     async def all(self) -> list[SectionState]:
         info = await self._js.stream_info(
@@ -197,75 +184,31 @@ class JetStreamSectionLog:
         messages = await asyncio.gather(*(self._js.get_last_msg(self._stream, s) for s in subjects))
         return [_section_state(msg) for msg in messages]
 
-    async def append(
-        self,
-        *,
-        event_type: str,
-        section: Section,
-        version: int,
-        expected: SectionState | None,
-        actor: Actor,
-        correlation_id: str | None,
-    ) -> Appended:
+    async def append(self, event: SectionEvent) -> Appended:
+        section, version, expected = event.section, event.version, event.expected
         model = {
             SectionChange.CREATED.value: kb_v2.SectionCreated,
             SectionChange.UPDATED.value: kb_v2.SectionUpdated,
             SectionChange.RETIRED.value: kb_v2.SectionRetired,
-        }[event_type]
+        }[event.event_type]
         data: KbEventData = model(
             section_id=section.id, names=kb_v2.SectionNames(**section.names), order=section.order
         )
-        event_key = f"kb.section.{section.id}.{version}.{event_type}"
         envelope = _envelope(
-            event_type=event_type,
-            data=data,
+            event.event_type,
+            data,
             aggregate_id=kb_v2.section_uuid(section.id),
             version=version,
-            schema_version=kb_v2.SCHEMA_VERSION,
-            account_id=KB_ACCOUNT_ID,
-            event_key=event_key,
-            actor=actor,
-            correlation_id=correlation_id,
+            event_key=f"kb.section.{section.id}.{version}.{event.event_type}",
+            origin=event.origin,
         )
-        subject = with_prefix(self._prefix, kb_v2.section_subject(section.id))
-        after = expected.sequence if expected else 0
-        try:
-            return await _publish_after(self._js, self._stream, subject, envelope, after=after)
-        except _SubjectMovedOn:
-            expected_version = expected.version if expected else None
-            raise SectionVersionConflict(section.id, expected=expected_version, actual=None) from None
-
-
-class _SubjectMovedOn(Exception):
-    """Raised when the subject's last sequence is not the one the write was based on."""
-
-
-async def _publish_after(
-    js: JetStreamContext,
-    stream: str,
-    subject: str,
-    envelope: EventEnvelope[KbEventData],
-    *,
-    after: int,
-) -> Appended:
-    """Publish `envelope` on `subject` only if the subject's last message is still `after` (0: none):
-    the optimistic concurrency of articles and sections alike."""
-    headers = envelope_headers(envelope)
-    headers[Header.EXPECTED_LAST_SUBJECT_SEQUENCE.value] = str(after)
-    inject(headers)  # the request's trace goes on in the index of every replica
-    try:
-        ack = await js.publish(
-            subject,
-            envelope.model_dump_json().encode(),
-            headers=headers,
-            stream=stream,
-            timeout=PUBLISH_TIMEOUT,
+        seen = expected.version if expected else None
+        return await self._publish(
+            kb_v2.section_subject(section.id),
+            envelope,
+            after=expected.sequence if expected else 0,
+            conflict=lambda: SectionVersionConflict(section.id, expected=seen, actual=None),
         )
-    except APIError as exc:
-        if exc.err_code == WRONG_LAST_SEQUENCE:
-            raise _SubjectMovedOn from None
-        raise
-    return Appended(sequence=ack.seq, duplicate=bool(ack.duplicate))
 
 
 def _section_state(msg: RawStreamMsg) -> SectionState:

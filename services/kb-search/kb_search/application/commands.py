@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import asdict, dataclass
 
-from kb_search.application.ports import ArticleLog
+from kb_search.application.ports import ArticleEvent, ArticleLog, FeedbackEvent, Origin
 from kb_search.application.sections import SectionCommands
 from kb_search.domain.article import (
     Article,
@@ -89,16 +89,16 @@ class KbCommands:
         decide_retire(article_id, state, expected_version=expected_version)
         assert state is not None
         version = state.version + 1
-        appended = await self._log.append(
+        retired = ArticleEvent(
             article_id=article_id,
             event_type=Change.RETIRED.value,
             data=ArticleRetiredV2(article_id=article_id, reason=reason),
             version=version,
             expected=state,
             event_key=f"kb.{article_key(article_id)}.{version}.retired",
-            actor=actor,
-            correlation_id=correlation_id,
+            origin=Origin(actor, correlation_id),
         )
+        appended = await self._log.append(retired)
         return WriteResult(article_id, version, appended.sequence, True, Change.RETIRED)
 
     async def feedback(
@@ -117,14 +117,14 @@ class KbCommands:
         if state is None or state.retired:
             raise ArticleNotFound(article_id)
         key = idempotency_key or uuid.uuid4().hex
-        appended = await self._log.append_feedback(
+        given = FeedbackEvent(
             article_id=article_id,
             data=ArticleFeedbackGiven(article_id=article_id, helpful=helpful, comment=comment),
             account_id=account_id,
             event_key=f"kb.{article_key(article_id)}.feedback.{actor.id}.{key}"[:250],
-            actor=actor,
-            correlation_id=correlation_id,
+            origin=Origin(actor, correlation_id),
         )
+        appended = await self._log.append_feedback(given)
         return appended.sequence
 
     async def _check_section(self, article: Article) -> None:
@@ -150,7 +150,7 @@ class KbCommands:
         fields = asdict(article)
         fields["article_id"] = fields.pop("id")
         data: KbEventData = model.model_validate({**fields, "content_hash": content_hash})
-        appended = await self._log.append(
+        event = ArticleEvent(
             article_id=article.id,
             event_type=change.value,
             data=data,
@@ -159,7 +159,7 @@ class KbCommands:
             # Same article, same content, same place in its history → same id: JetStream drops the
             # second copy of a concurrent duplicate write.
             event_key=f"kb.{article_key(article.id)}.{version}.{content_hash[:32]}",
-            actor=actor,
-            correlation_id=correlation_id,
+            origin=Origin(actor, correlation_id),
         )
+        appended = await self._log.append(event)
         return WriteResult(article.id, version, appended.sequence, not appended.duplicate, change)

@@ -17,6 +17,50 @@ class Appended:
     duplicate: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Who writes (the actor) and for which request (its correlation id)."""
+
+    actor: Actor
+    correlation_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleEvent:
+    """A lifecycle event for `article_id`; `version` follows `expected`, the state the writer read
+    (None: a new article). `event_key` names the write: the same write retried is a duplicate."""
+
+    article_id: str
+    event_type: str
+    data: KbEventData
+    version: int
+    expected: ArticleState | None
+    event_key: str
+    origin: Origin
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackEvent:
+    """A "was this helpful?" answer about `article_id` from a user of `account_id`."""
+
+    article_id: str
+    data: KbEventData
+    account_id: str
+    event_key: str
+    origin: Origin
+
+
+@dataclass(frozen=True, slots=True)
+class SectionEvent:
+    """An event for `section`; `version` follows `expected`, the state the writer read (None: new)."""
+
+    event_type: str
+    section: Section
+    version: int
+    expected: SectionState | None
+    origin: Origin
+
+
 class ArticleLog(Protocol):
     """The article stream: the store of record."""
 
@@ -24,31 +68,11 @@ class ArticleLog(Protocol):
         """The article's last lifecycle event as the stream's leader sees it now."""
         ...
 
-    async def append(
-        self,
-        *,
-        article_id: str,
-        event_type: str,
-        data: KbEventData,
-        version: int,
-        expected: ArticleState | None,
-        event_key: str,
-        actor: Actor,
-        correlation_id: str | None,
-    ) -> Appended:
+    async def append(self, event: ArticleEvent) -> Appended:
         """Append one lifecycle event; `VersionConflict` when another write came first."""
         ...
 
-    async def append_feedback(
-        self,
-        *,
-        article_id: str,
-        data: KbEventData,
-        account_id: str,
-        event_key: str,
-        actor: Actor,
-        correlation_id: str | None,
-    ) -> Appended: ...
+    async def append_feedback(self, feedback: FeedbackEvent) -> Appended: ...
 
 
 class SectionLog(Protocol):
@@ -62,15 +86,6 @@ class SectionLog(Protocol):
         """Every section ever created, live or retired, as its last event left it."""
         ...
 
-    async def append(
-        self,
-        *,
-        event_type: str,
-        section: Section,
-        version: int,
-        expected: SectionState | None,
-        actor: Actor,
-        correlation_id: str | None,
-    ) -> Appended:
+    async def append(self, event: SectionEvent) -> Appended:
         """Append one section event; `SectionVersionConflict` when another write came first."""
         ...

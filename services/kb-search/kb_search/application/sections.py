@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from kb_search.application.ports import SectionLog
+from kb_search.application.ports import Origin, SectionEvent, SectionLog
 from kb_search.domain.errors import SectionNotFound, SectionVersionConflict, UnknownSection
 from kb_search.domain.section import (
     DEFAULT_SECTIONS,
@@ -141,12 +141,7 @@ class SectionCommands:
             return SectionWritten(section.id, state.version, state.sequence, False)
         version = (state.version if state else 0) + 1
         appended = await self._log.append(
-            event_type=change.value,
-            section=section,
-            version=version,
-            expected=state,
-            actor=actor,
-            correlation_id=correlation_id,
+            SectionEvent(change.value, section, version, expected=state, origin=Origin(actor, correlation_id))
         )
         self._listed = None
         return SectionWritten(section.id, version, appended.sequence, not appended.duplicate)
