@@ -28,7 +28,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
-__all__ = ["Database", "Dialect", "Params", "Row", "Transaction"]
+__all__ = ["Database", "Dialect", "Params", "Row", "Transaction", "half_open"]
 
 Dialect = Literal["sqlite", "postgres"]
 Params = Mapping[str, object]
@@ -252,3 +252,22 @@ def _pool(dsn: str, *, schema: str, size: int, name: str) -> ConnectionPool[psyc
     return ConnectionPool(
         dsn, kwargs=kwargs, min_size=1, max_size=size, configure=configure, open=True, name=name
     )
+
+
+def half_open(
+    column: str,
+    start: object | None,
+    end: object | None,
+    *,
+    name: str,
+    where: list[str],
+    params: dict[str, object],
+) -> None:
+    """Add `start <= column < end` to a read's conditions, each bound only if given, as the
+    parameters `<name>_from` and `<name>_to`."""
+    if start is not None:
+        where.append(f"{column} >= :{name}_from")
+        params[f"{name}_from"] = start
+    if end is not None:
+        where.append(f"{column} < :{name}_to")
+        params[f"{name}_to"] = end

@@ -29,7 +29,7 @@ from notifications.projections.follower import FollowedView
 from notifications.projections.rows import insert_raised, record_status, time_of
 from shared.contracts.popups import PopupKind, PopupStatus
 from shared.days import to_micros
-from shared.sql import Transaction
+from shared.sql import Transaction, half_open
 
 NAME = "popup_history"
 RECIPIENTS = recipients.table_name(NAME)
@@ -110,12 +110,9 @@ def history_sql(table: str, query: HistoryQuery, *, own: str) -> tuple[str, dict
         "limit": query.limit,
     }
     where: list[str] = []
-    if query.raised_from_us is not None:
-        where.append("raised_at >= :raised_from")
-        params["raised_from"] = query.raised_from_us
-    if query.raised_to_us is not None:
-        where.append("raised_at < :raised_to")
-        params["raised_to"] = query.raised_to_us
+    half_open(
+        "raised_at", query.raised_from_us, query.raised_to_us, name="raised", where=where, params=params
+    )
     if query.kind is not None:
         where.append("kind = :kind")
         params["kind"] = query.kind.value

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared.sql import Database, Transaction
+from shared.sql import Database, Transaction, half_open
 from tickets.projections.history import Projected, TicketChange, TicketRow
 
 PROJECTION_NAME = "tickets-history"
@@ -167,12 +167,9 @@ def _conditions(query: ListQuery, *, with_status: bool = True) -> tuple[list[str
         params["assignee_id"] = query.assignee_id
     if query.unassigned:
         where.append("assignee_id IS NULL")
-    if query.created_from_us is not None:
-        where.append("created_us >= :created_from")
-        params["created_from"] = query.created_from_us
-    if query.created_to_us is not None:
-        where.append("created_us < :created_to")
-        params["created_to"] = query.created_to_us
+    half_open(
+        "created_us", query.created_from_us, query.created_to_us, name="created", where=where, params=params
+    )
     return where, params
 
 
