@@ -25,6 +25,7 @@ from notifications.adapters.fanout import Hub
 from notifications.adapters.relay import Relay
 from notifications.adapters.store_watch import StoreWatcher
 from notifications.adapters.stream_tokens import StreamTokens, signing_key
+from notifications.application.public import check_public_forms
 from notifications.application.service import SYSTEM_CAUSE, NewMessage, PopupService
 from notifications.application.store import PopupStore, open_store
 from notifications.components import Components
@@ -161,6 +162,7 @@ def _listens(settings: NotificationsSettings) -> bool:
 
 
 def create_app(settings: NotificationsSettings, *, clock: Clock | None = None) -> FastAPI:
+    check_public_forms()  # a stored event without a public form refuses to start
     readiness = Readiness()
     clock = clock or SystemClock()
 

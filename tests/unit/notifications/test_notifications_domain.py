@@ -1,4 +1,5 @@
-"""The popup aggregate's rules, with the time passed in."""
+"""The popup aggregate's rules, with the time passed in: the lifecycle's table of transitions, and a
+popup and one user's own state of a popup sent to their whole account both living by it."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ import pytest
 
 from notifications.domain.errors import IdempotencyKeyReused, IllegalTransition, InvalidSnooze
 from notifications.domain.ids import popup_id_for_message, popup_id_for_ticket_event, public_event_id
+from notifications.domain.lifecycle import Action, Lifecycle, next_status
 from notifications.domain.model import Cause, Popup
+from notifications.domain.recipient import RecipientState
 from shared.contracts.popups import PopupStatus
+from shared.contracts.popups import PopupStatus as S
 from shared.idempotency import fingerprint
 
 pytestmark = pytest.mark.unit
@@ -165,3 +169,45 @@ def test_a_popup_raised_for_a_request_refuses_a_repeat_that_asked_for_something_
     with pytest.raises(IdempotencyKeyReused):
         p.check_same_request(fingerprint("hotel-b", "x"))
     popup().check_same_request(fingerprint("anything"))  # raised before requests were fingerprinted
+
+
+# action → {status it starts from: status it leaves (None: nothing new is recorded)}; any status
+# missing from a row is an illegal transition.
+EXPECTED: dict[Action, dict[S, S | None]] = {
+    Action.DELIVER: {S.RAISED: S.DELIVERED, S.DUE: S.DELIVERED, S.DELIVERED: None},
+    Action.SNOOZE: {s: S.SNOOZED for s in (S.RAISED, S.DELIVERED, S.SNOOZED, S.DUE)},
+    Action.OPEN: {**{s: S.OPENED for s in (S.RAISED, S.DELIVERED, S.SNOOZED, S.DUE)}, S.OPENED: None},
+    Action.DELETE: {s: S.DELETED for s in (S.RAISED, S.DELIVERED, S.SNOOZED, S.DUE, S.OPENED)},
+}
+
+
+@pytest.mark.parametrize("action", list(Action))
+@pytest.mark.parametrize("status", list(S))
+def test_each_action_goes_where_the_table_says_or_is_an_illegal_transition(action: Action, status: S) -> None:
+    if status in EXPECTED[action]:
+        assert next_status(action, status) is EXPECTED[action][status]
+    else:
+        with pytest.raises(IllegalTransition, match=f"cannot {action.value} a popup that is {status.value}"):
+            next_status(action, status)
+
+
+def a_users_own_state() -> Lifecycle:
+    return RecipientState.start(popup(user_id=None), user_id="u1", at=T0, cause=USER)
+
+
+@pytest.mark.parametrize("make", [popup, a_users_own_state], ids=["popup", "own state"])
+def test_a_popup_and_a_users_own_state_live_by_the_same_lifecycle(make: Callable[[], Lifecycle]) -> None:
+    subject = make()
+    subject.mark_delivered(at=T0, cause=USER)
+    subject.snooze(until=T0 + timedelta(hours=1), at=T0, longest=LONGEST, cause=USER)
+    assert (subject.status, subject.snoozed_until) == (S.SNOOZED, T0 + timedelta(hours=1))
+    # Delivered again once due: "due again" is recorded first, by the same call.
+    subject.mark_delivered(at=T0 + timedelta(hours=2), cause=USER)
+    assert (subject.status, subject.snoozed_until) == (S.DELIVERED, None)
+    subject.open(at=T0, cause=USER)
+    subject.delete(at=T0, cause=USER)
+    recorded = subject.collect_events()[1:]
+    names = [type(e).__name__ for e in recorded]
+    assert names == ["Delivered", "Snoozed", "DueAgain", "Delivered", "Opened", "Deleted"]
+    # Each aggregate records the lifecycle's changes as events of its own (stored under its own name).
+    assert {type(e) for e in recorded if isinstance(e, Lifecycle.Delivered)} == {type(subject).Delivered}

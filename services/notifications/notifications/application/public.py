@@ -7,35 +7,81 @@ user sees it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Notification
 
 from notifications.application.store import PopupStore
 from notifications.application.views import snapshot
 from notifications.domain.ids import public_event_id
-from notifications.domain.model import Cause, Popup
+from notifications.domain.lifecycle import Cause, Change, Lifecycle
+from notifications.domain.model import Popup, TicketRequester
 from notifications.domain.recipient import RecipientState, SeenPopup
 from shared.contracts import popups_v2
 from shared.contracts.envelope import Actor, ActorKind, EventEnvelope
 from shared.contracts.popups_v2 import PopupEventDataV2
 from shared.contracts.subjects import event_subject
 
-_CHANGES = {
-    "Delivered": "popup.delivered",
-    "Snoozed": "popup.snoozed",
-    "DueAgain": "popup.due_again",
-    "Opened": "popup.opened",
-    "Deleted": "popup.deleted",
+# The public type of each stored event class. A lifecycle change maps for both aggregates that record
+# it: a popup's own (every recipient sees it) and one user's own state of a popup sent to their whole
+# account (`Popup.Snoozed` and `RecipientState.Snoozed` are both a `Lifecycle.Snoozed`).
+PUBLIC: Mapping[type[Aggregate.Event], str] = {
+    Popup.Raised: "popup.raised",
+    Lifecycle.Delivered: "popup.delivered",
+    Lifecycle.Snoozed: "popup.snoozed",
+    Lifecycle.DueAgain: "popup.due_again",
+    Lifecycle.Opened: "popup.opened",
+    Lifecycle.Deleted: "popup.deleted",
 }
-_TYPES: dict[type[object], str] = {
-    Popup.Raised: "popup.raised",  # type: ignore[attr-defined]
-    **{getattr(Popup, name): type_ for name, type_ in _CHANGES.items()},
-    # A recipient's `Started` is not published: it changes nothing they see.
-    **{getattr(RecipientState, name): type_ for name, type_ in _CHANGES.items()},
+# Stored, never published, and why.
+PRIVATE: Mapping[type[Aggregate.Event], str] = {
+    RecipientState.Started: "a user's first record of a popup changes nothing they see",
+    TicketRequester.Remembered: "who opened a ticket: the popups of its replies carry it",
 }
+# Every aggregate this service stores.
+STORED: tuple[type[Aggregate], ...] = (Popup, RecipientState, TicketRequester)
+
+
+class UnmappedEvent(RuntimeError):
+    """Raised at start-up when a stored event class has no public form and is not declared private."""
+
+
+def recorded_events(aggregate: type[Aggregate]) -> list[type[Aggregate.Event]]:
+    """The event classes `aggregate` records: every one declared on it but the library's `Event` and
+    `Created` bases (each aggregate here declares its own first event)."""
+    return [
+        value
+        for name, value in vars(aggregate).items()
+        if isinstance(value, type) and issubclass(value, Aggregate.Event) and name not in {"Event", "Created"}
+    ]
+
+
+def check_public_forms() -> None:
+    """`UnmappedEvent` unless every event the stored aggregates record is published (`PUBLIC`) or
+    declared private (`PRIVATE`): run at start-up, so that no new event goes unpublished by oversight."""
+    missing = [
+        f"{aggregate.__qualname__}.{event_cls.__name__}"
+        for aggregate in STORED
+        for event_cls in recorded_events(aggregate)
+        if _mapped(event_cls, PUBLIC) is None and _mapped(event_cls, PRIVATE) is None
+    ]
+    if missing:
+        raise UnmappedEvent(
+            f"stored events without a public form (declare them in PUBLIC or PRIVATE): {', '.join(missing)}"
+        )
+
+
+def _mapped(event_cls: type[object], mapping: Mapping[type[Aggregate.Event], str]) -> str | None:
+    """What `mapping` says of `event_cls` or of the nearest of its bases it names."""
+    for cls in event_cls.__mro__:
+        found = mapping.get(cls)
+        if found is not None:
+            return found
+    return None
 
 
 @dataclass(frozen=True)
@@ -56,9 +102,8 @@ class PublicEvent:
 
 
 def event_type(stored: object) -> str | None:
-    """The public type of a stored event, or None for events that are not published (requesters,
-    a recipient's first record of a popup)."""
-    return _TYPES.get(type(stored))
+    """The public type of a stored event, or None for events that are not published (`PRIVATE`)."""
+    return _mapped(type(stored), PUBLIC)
 
 
 def public_event(store: PopupStore, notification: Notification, *, path_template: str) -> PublicEvent | None:
@@ -99,7 +144,7 @@ def to_public(
     if isinstance(changed, RecipientState):
         fields["recipient_id"] = changed.user_id
     cause: Cause = changed.cause
-    at: datetime = getattr(stored, "at", None) or changed.modified_on
+    at: datetime = stored.at if isinstance(stored, Popup.Raised | Change) else changed.modified_on
     aggregate_id: UUID = changed.id
     # A recipient's first stored record (`Started`) is not published: their changes count from 1.
     aggregate_version = changed.version - 1 if isinstance(changed, RecipientState) else changed.version

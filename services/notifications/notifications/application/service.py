@@ -15,7 +15,8 @@ from notifications.application.store import PopupStore
 from notifications.domain.clock import Clock
 from notifications.domain.errors import PopupNotFound, RequesterNotSeenYet
 from notifications.domain.ids import popup_id_for_ticket_event, requester_id
-from notifications.domain.model import Cause, Lifecycle, Popup, TicketRequester
+from notifications.domain.lifecycle import Cause, Lifecycle
+from notifications.domain.model import Popup, TicketRequester
 from notifications.domain.recipient import RecipientState, SeenPopup
 from shared.contracts.envelope import ActorKind, EventEnvelope
 from shared.contracts.popups import PopupKind

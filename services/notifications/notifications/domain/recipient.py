@@ -10,19 +10,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Generic, TypeVar, overload
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from notifications.domain.ids import recipient_state_id
-from notifications.domain.model import Cause, Lifecycle, Popup, status_at
+from notifications.domain.lifecycle import Cause, Lifecycle, status_at
+from notifications.domain.model import Popup
 from shared.contracts.popups import PopupKind, PopupStatus
 
+T = TypeVar("T")
 
-class RecipientState(Lifecycle, Aggregate):
-    """What one user did with a popup sent to their whole account (the same rules as a popup's)."""
 
-    @event("Started")
+class RecipientState(Lifecycle):
+    """What one user did with a popup sent to their whole account (the same rules as a popup's).
+
+    Its events: `Started`, then the lifecycle's (`RecipientState.Delivered` and so on).
+    """
+
+    class Started(Aggregate.Created):
+        popup_id: UUID
+        account_id: str
+        user_id: str
+        status: str
+        snoozed_until: datetime | None
+        base_version: int
+        at: datetime
+        cause: Cause
+
+    @event(Started)
     def __init__(
         self,
         *,
@@ -38,11 +55,9 @@ class RecipientState(Lifecycle, Aggregate):
         self.popup_id = popup_id
         self.account_id = account_id
         self.user_id = user_id
-        self.status = PopupStatus(status)
-        self.snoozed_until = snoozed_until
         self.base_version = base_version
         self.started_at = at
-        self.cause = cause
+        self.enter(PopupStatus(status), snoozed_until=snoozed_until, cause=cause)
 
     @staticmethod
     def create_id(popup_id: UUID, user_id: str, **_: object) -> UUID:
@@ -67,36 +82,22 @@ class RecipientState(Lifecycle, Aggregate):
         """The popup's version as its user sees it: its base plus every change of their own."""
         return self.base_version + self.version
 
-    # --- events (the same as a popup's, for this user alone) -----------------------------------
 
-    @event("Delivered")
-    def _delivered(self, *, at: datetime, cause: Cause) -> None:
-        self.status = PopupStatus.DELIVERED
-        self.cause = cause
+class _OfThePopup(Generic[T]):
+    """A field of the popup itself: the same for every recipient, whatever they did with it."""
 
-    @event("Snoozed")
-    def _snoozed(self, *, until: datetime, at: datetime, cause: Cause) -> None:
-        self.status = PopupStatus.SNOOZED
-        self.snoozed_until = until
-        self.cause = cause
+    def __set_name__(self, owner: type[SeenPopup], name: str) -> None:
+        self.name = name
 
-    @event("DueAgain")
-    def _due_again(self, *, at: datetime, cause: Cause) -> None:
-        self.status = PopupStatus.DUE
-        self.snoozed_until = None
-        self.cause = cause
-
-    @event("Opened")
-    def _opened(self, *, at: datetime, cause: Cause) -> None:
-        self.status = PopupStatus.OPENED
-        self.snoozed_until = None
-        self.cause = cause
-
-    @event("Deleted")
-    def _deleted(self, *, at: datetime, cause: Cause) -> None:
-        self.status = PopupStatus.DELETED
-        self.snoozed_until = None
-        self.cause = cause
+    @overload
+    def __get__(self, seen: None, owner: type[SeenPopup]) -> _OfThePopup[T]: ...
+    @overload
+    def __get__(self, seen: SeenPopup, owner: type[SeenPopup]) -> T: ...
+    def __get__(self, seen: SeenPopup | None, owner: type[SeenPopup]) -> T | _OfThePopup[T]:
+        if seen is None:
+            return self
+        found: T = getattr(seen.popup, self.name)
+        return found
 
 
 @dataclass(frozen=True)
@@ -106,41 +107,15 @@ class SeenPopup:
     popup: Popup
     own: RecipientState | None = None
 
-    @property
-    def id(self) -> UUID:
-        return self.popup.id
-
-    @property
-    def account_id(self) -> str:
-        return self.popup.account_id
-
-    @property
-    def user_id(self) -> str | None:
-        return self.popup.user_id
-
-    @property
-    def kind(self) -> PopupKind:
-        return self.popup.kind
-
-    @property
-    def title(self) -> str:
-        return self.popup.title
-
-    @property
-    def text(self) -> str:
-        return self.popup.text
-
-    @property
-    def ticket_id(self) -> UUID | None:
-        return self.popup.ticket_id
-
-    @property
-    def ticket_number(self) -> str | None:
-        return self.popup.ticket_number
-
-    @property
-    def raised_at(self) -> datetime:
-        return self.popup.raised_at
+    id = _OfThePopup[UUID]()
+    account_id = _OfThePopup[str]()
+    user_id = _OfThePopup[str | None]()
+    kind = _OfThePopup[PopupKind]()
+    title = _OfThePopup[str]()
+    text = _OfThePopup[str]()
+    ticket_id = _OfThePopup[UUID | None]()
+    ticket_number = _OfThePopup[str | None]()
+    raised_at = _OfThePopup[datetime]()
 
     @property
     def status(self) -> PopupStatus:

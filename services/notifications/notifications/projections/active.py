@@ -128,14 +128,14 @@ class ActivePopups(FollowedView):
             insert_raised(
                 tx, table=self._table, columns=_RAISED_COLUMNS, event=event, key=key, position=notification.id
             )
-        elif isinstance(event, Popup.Snoozed):  # type: ignore[attr-defined]
+        elif isinstance(event, Popup.Snoozed):
             tx.execute(
                 f"UPDATE {self._table} SET status = 'snoozed', snoozed_until = :until, version = :version "
                 + where,
                 {**key, "until": to_micros(event.until)},
             )
-        elif isinstance(event, Popup.Delivered | Popup.DueAgain):  # type: ignore[attr-defined]
-            status = "delivered" if isinstance(event, Popup.Delivered) else "due"  # type: ignore[attr-defined]
+        elif isinstance(event, Popup.Delivered | Popup.DueAgain):
+            status = "delivered" if isinstance(event, Popup.Delivered) else "due"
             tx.execute(
                 f"UPDATE {self._table} SET status = :status, snoozed_until = NULL, version = :version "
                 + where,

@@ -40,11 +40,11 @@ _COLUMNS = (
 _RAISED_COLUMNS = (*_COLUMNS.split(", "), "raised_position")  # a raised popup's new row
 # The status each later event leaves behind (the first one, "raised", is the created row's).
 _STATUS_AFTER: dict[type[object], PopupStatus] = {
-    Popup.Delivered: PopupStatus.DELIVERED,  # type: ignore[attr-defined]
-    Popup.Snoozed: PopupStatus.SNOOZED,  # type: ignore[attr-defined]
-    Popup.DueAgain: PopupStatus.DUE,  # type: ignore[attr-defined]
-    Popup.Opened: PopupStatus.OPENED,  # type: ignore[attr-defined]
-    Popup.Deleted: PopupStatus.DELETED,  # type: ignore[attr-defined]
+    Popup.Delivered: PopupStatus.DELIVERED,
+    Popup.Snoozed: PopupStatus.SNOOZED,
+    Popup.DueAgain: PopupStatus.DUE,
+    Popup.Opened: PopupStatus.OPENED,
+    Popup.Deleted: PopupStatus.DELETED,
 }
 
 

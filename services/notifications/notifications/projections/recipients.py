@@ -13,6 +13,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import Notification
 
+from notifications.domain.lifecycle import Change
 from notifications.domain.recipient import RecipientState
 from notifications.projections.rows import record_status
 from shared.contracts.popups import PopupStatus
@@ -52,18 +53,20 @@ SEEN = {
 JOIN = "LEFT JOIN {recipients} o ON o.popup_id = p.popup_id AND o.user_id = :user"
 
 _STATUS_AFTER: dict[type[object], PopupStatus] = {
-    RecipientState.Delivered: PopupStatus.DELIVERED,  # type: ignore[attr-defined]
-    RecipientState.Snoozed: PopupStatus.SNOOZED,  # type: ignore[attr-defined]
-    RecipientState.DueAgain: PopupStatus.DUE,  # type: ignore[attr-defined]
-    RecipientState.Opened: PopupStatus.OPENED,  # type: ignore[attr-defined]
-    RecipientState.Deleted: PopupStatus.DELETED,  # type: ignore[attr-defined]
+    RecipientState.Delivered: PopupStatus.DELIVERED,
+    RecipientState.Snoozed: PopupStatus.SNOOZED,
+    RecipientState.DueAgain: PopupStatus.DUE,
+    RecipientState.Opened: PopupStatus.OPENED,
+    RecipientState.Deleted: PopupStatus.DELETED,
 }
 
 
 def apply(tx: Transaction, table: str, notification: Notification, event: DomainEventProtocol[UUID]) -> None:
     """The row change one event of a `RecipientState` makes; applying it twice changes nothing."""
+    if not isinstance(event, RecipientState.Started | Change):
+        return  # a state records nothing else
     key = {"id": str(notification.originator_id), "version": notification.originator_version}
-    at = to_micros(event.at)  # type: ignore[attr-defined]  # every event of a state carries its time
+    at = to_micros(event.at)
     if isinstance(event, Aggregate.Created):
         state = event.mutate(None)
         assert isinstance(state, RecipientState)
