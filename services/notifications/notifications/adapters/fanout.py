@@ -41,7 +41,7 @@ class Change:
         """The SSE event as sent, encoded once however many streams it goes to (an account-wide
         popup reaches every tab of the account: serialising it per stream cost most of its fan-out)."""
         return ServerSentEvent(
-            data=self.envelope.model_dump_json(serialize_as_any=True),
+            data=self.envelope.model_dump_json(),
             event=self.envelope.type,
             id=str(self.position),
         ).encode()

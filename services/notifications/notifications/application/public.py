@@ -93,7 +93,7 @@ class PublicEvent:
     envelope: EventEnvelope[PopupEventDataV2]
 
     def body(self) -> bytes:
-        return self.envelope.model_dump_json(serialize_as_any=True).encode()
+        return self.envelope.model_dump_json().encode()
 
     def is_for(self, *, account_id: str, user_id: str) -> bool:
         """Shown on the screens of `user_id` of `account_id`."""
