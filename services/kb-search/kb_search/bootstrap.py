@@ -113,7 +113,7 @@ def create_app(settings: KbSearchSettings) -> FastAPI:
         lifespan=lifespan,
         body_limits=api.BODY_LIMITS,
     )
-    app.include_router(api.router())
+    app.include_router(api.router)
     return app
 
 

@@ -111,7 +111,7 @@ async def test_healthz_answers_while_a_search_waits_for_the_model_and_suggest_ne
     )  # fmt: skip
     app = FastAPI()
     app.include_router(health_router(Readiness()))
-    app.include_router(api.router())
+    app.include_router(api.router)
     app.dependency_overrides[current_principal] = lambda: Principal(sub="u1", role=Role.AGENT)
     projection = SearchIndexProjection(index)
     app.state.kb = KbRuntime(
