@@ -23,7 +23,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from pydantic import SecretStr
 from shared.auth import Role, issue_dev_token
 from shared.settings import CommonSettings, Environment
 from tests.support.processes import SERVICES, free_port_base
+from tests.support.wait import wait_until
 
 JWT_SECRET = "gateway-e2e-secret-that-is-long-enough-for-hs256-0123456789"
 
@@ -80,19 +80,22 @@ class HelpdeskSystem:
 
     def wait_ready(self, timeout: float = 150) -> dict[str, int]:
         """Until the gateway answers and every process is in `up.pids`; returns those pids."""
-        deadline = time.monotonic() + timeout
         pids_file = self.data_dir / "up.pids"
         with httpx.Client(timeout=2) as client:
-            while time.monotonic() < deadline:
+
+            def ready() -> dict[str, int] | None:
                 if self.process.poll() is not None:
                     raise AssertionError(f"helpdesk up exited early:\n{self.log_tail()}")
                 with contextlib.suppress(httpx.HTTPError, OSError, ValueError):
                     pids: dict[str, int] = json.loads(pids_file.read_text())
                     if "caddy" in pids and client.get(f"{self.url}/healthz").status_code == 200:
-                        self.pids = pids
                         return pids
-                time.sleep(0.3)
-        raise AssertionError(f"helpdesk up not ready in {timeout}s:\n{self.log_tail()}")
+                return None
+
+            self.pids = wait_until(
+                ready, timeout=timeout, interval=0.3, what=lambda: f"helpdesk up ready:\n{self.log_tail()}"
+            )
+        return self.pids
 
     def interrupt(self, timeout: float = 60) -> int:
         """Ctrl-C, as a terminal sends it; the exit code."""

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 
 from shared.natsserver import free_port
+from tests.support.wait import wait_until
 
 SERVICES = ("tickets", "notifications", "chat", "kb-search")
 
@@ -65,17 +66,20 @@ class ServiceProcess:
         return self
 
     def wait_ready(self, timeout: float = 60) -> ServiceProcess:
-        deadline = time.monotonic() + timeout
         with httpx.Client(timeout=2) as client:
-            while time.monotonic() < deadline:
+
+            def ready() -> bool:
                 assert self.process is not None
                 if self.process.poll() is not None:
                     raise AssertionError(f"{self.module} exited:\n{self.log_tail()}")
                 with contextlib.suppress(httpx.HTTPError):
-                    if client.get(f"{self.url}/readyz").status_code == 200:
-                        return self
-                time.sleep(0.2)
-        raise AssertionError(f"{self.module} not ready in {timeout}s:\n{self.log_tail()}")
+                    return client.get(f"{self.url}/readyz").status_code == 200
+                return False
+
+            wait_until(
+                ready, timeout=timeout, interval=0.2, what=lambda: f"{self.module} ready:\n{self.log_tail()}"
+            )
+        return self
 
     def log_tail(self, chars: int = 4000) -> str:
         with contextlib.suppress(FileNotFoundError):
@@ -142,21 +146,26 @@ class Up:
         return f"http://127.0.0.1:{self.port_base + 1 + SERVICES.index(service)}"
 
     def wait_ready(self, timeout: float = 150) -> dict[str, int]:
-        deadline = time.monotonic() + timeout
+        pids_file = self.data_dir / "up.pids"
         with httpx.Client(timeout=2) as client:
-            while time.monotonic() < deadline:
+
+            def ready() -> dict[str, int] | None:
                 assert self.process.poll() is None, self.log.read_text()[-4000:]
-                pids_file = self.data_dir / "up.pids"
-                ready = 0
+                answered = 0
                 for service in SERVICES:
                     with contextlib.suppress(httpx.HTTPError):
-                        if client.get(f"{self.url(service)}/readyz").status_code == 200:
-                            ready += 1
-                if ready == len(SERVICES) and pids_file.exists():
-                    pids: dict[str, int] = json.loads(pids_file.read_text())
-                    return pids
-                time.sleep(0.5)
-        raise AssertionError("helpdesk up not ready in time:\n" + self.log.read_text()[-4000:])
+                        answered += client.get(f"{self.url(service)}/readyz").status_code == 200
+                if answered < len(SERVICES) or not pids_file.exists():
+                    return None
+                pids: dict[str, int] = json.loads(pids_file.read_text())
+                return pids
+
+            return wait_until(
+                ready,
+                timeout=timeout,
+                interval=0.5,
+                what=lambda: "helpdesk up ready:\n" + self.log.read_text()[-4000:],
+            )
 
     def interrupt(self, timeout: float = 60) -> int:
         self.process.send_signal(signal.SIGINT)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -14,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.natsserver import free_port
 from shared.settings import CommonSettings
 from tests.conftest import TEST_JWT_SECRET, auth
+from tests.support.processes import ServiceProcess
 from tests.support.tickets_api import TOPIC
 from tickets.bootstrap import migrate
 from tickets.settings import TicketsSettings
@@ -26,23 +25,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def wait_ready(url: str, proc: subprocess.Popen[bytes], *, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the tickets process exited with {proc.returncode}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(f"{url} not ready within {timeout}s")
-
-
 @pytest.fixture
 async def two_processes(
-    common_settings: CommonSettings, nats_prefix: str, tickets_backend: dict[str, Any]
+    common_settings: CommonSettings, nats_prefix: str, tickets_backend: dict[str, Any], tmp_path: Path
 ) -> AsyncIterator[list[str]]:
     settings = TicketsSettings(
         common=common_settings.model_copy(update={"nats_prefix": nats_prefix}), **tickets_backend
@@ -65,32 +50,20 @@ async def two_processes(
     if "postgres_dsn" in tickets_backend:
         env["HELPDESK_TICKETS_POSTGRES_DSN"] = tickets_backend["postgres_dsn"]
         env["HELPDESK_TICKETS_POSTGRES_SCHEMA"] = tickets_backend["postgres_schema"]
-    procs: list[subprocess.Popen[bytes]] = []
-    urls: list[str] = []
+    procs = [
+        ServiceProcess("tickets", env, tmp_path / f"t{n}.log", env_prefix="HELPDESK_TICKETS_", cwd=ROOT)
+        for n in range(2)
+    ]
     try:
-        for _ in range(2):
-            port = free_port()
-            procs.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "tickets"],
-                    env={**env, "HELPDESK_TICKETS_PORT": str(port)},
-                    cwd=ROOT,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-            )
-            urls.append(f"http://127.0.0.1:{port}")
-        for url, proc in zip(urls, procs, strict=True):
-            await asyncio.to_thread(wait_ready, url, proc)
-        yield urls
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            await asyncio.to_thread(proc.wait_ready, 30)
+        yield [proc.url for proc in procs]
     finally:
         for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.terminate(timeout=15)
 
 
 async def test_two_processes_creating_at_once_never_hand_out_the_same_number(

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from functools import partial
 
 import nats
@@ -18,16 +16,9 @@ from chat.bootstrap import migrate
 from chat.domain.model import QueueEntry, QueueState
 from chat.settings import ChatSettings
 from shared.settings import CommonSettings
+from tests.support.wait import eventually
 
 pytestmark = pytest.mark.integration
-
-
-async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not met")
-        await asyncio.sleep(0.02)
 
 
 def holds(directory: Directory, sid: str, agent: str | None) -> bool:
@@ -56,7 +47,7 @@ async def test_the_bucket_keeps_nothing_on_disk_and_expires_what_is_not_refreshe
             await directory.put_queue(QueueEntry(sid="s1", account_id="a", since=1.0, proc="p"), revision=0)
             assert "s1" in directory.queue
             # No refresh: the server expires it and its delete marker reaches the mirror.
-            await wait_until(lambda: "s1" not in directory.queue, timeout=6.0)
+            await eventually(lambda: "s1" not in directory.queue, timeout=6.0)
         finally:
             await directory.stop()
     finally:
@@ -77,7 +68,7 @@ async def test_two_processes_racing_to_assign_one_user_only_one_wins(nats_url: s
                 await one.put_queue(
                     QueueEntry(sid=sid, account_id="a", since=float(i), proc="p1"), revision=0
                 )
-                await wait_until(partial(holds, two, sid, None))
+                await eventually(partial(holds, two, sid, None))
                 seen_one, seen_two = one.queue[sid], two.queue[sid]
                 results = await asyncio.gather(
                     one.put_queue(seen_one.value.assign("agent-1", now=1.0), revision=seen_one.revision),
@@ -85,8 +76,8 @@ async def test_two_processes_racing_to_assign_one_user_only_one_wins(nats_url: s
                 )
                 assert sum(r is not None for r in results) == 1
                 winner = "agent-1" if results[0] is not None else "agent-2"
-                await wait_until(partial(holds, one, sid, winner))
-                await wait_until(partial(holds, two, sid, winner))
+                await eventually(partial(holds, one, sid, winner))
+                await eventually(partial(holds, two, sid, winner))
                 assert one.queue[sid].value.agent == winner
         finally:
             await one.stop()

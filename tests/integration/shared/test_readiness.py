@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
@@ -16,6 +14,7 @@ from shared.http import create_app
 from shared.nats import connect
 from shared.natsserver import NatsServer
 from shared.settings import CommonSettings, Environment, ServiceSettings
+from tests.support.wait import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -42,15 +41,6 @@ def build_app(common: CommonSettings) -> FastAPI:
         readiness=readiness,
         lifespan=lifespan,
     )
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 async def test_readyz_turns_503_when_nats_goes_away_and_200_when_it_returns(

@@ -16,7 +16,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from tests.conftest import auth
-from tests.integration.chat.test_chat_directory import wait_until
+from tests.support.wait import eventually
 from tickets.bootstrap import create_app, migrate
 from tickets.settings import TicketsSettings
 
@@ -62,7 +62,7 @@ async def test_a_passed_promise_is_recorded_once_and_an_answered_one_never(
             assert reply.status_code == 201, reply.text
             checker = app.state.breaches
             # Both created, one answered: only the unanswered one stays on the book.
-            await wait_until(lambda: len(checker.book) == 1 and checker.book.kept == 1, timeout=10)
+            await eventually(lambda: len(checker.book) == 1 and checker.book.kept == 1, timeout=10)
 
             now["at"] = datetime(2026, 3, 30, 9, 29, tzinfo=MSK)
             assert await checker.check() == 0  # not due yet

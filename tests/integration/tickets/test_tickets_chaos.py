@@ -22,6 +22,7 @@ from shared.contracts.envelope import HEADER_MSG_ID
 from shared.natsserver import free_port, wait_for_port
 from shared.settings import CommonSettings
 from tests.conftest import TEST_JWT_SECRET, TokenFactory, auth
+from tests.support.wait import eventually
 from tickets.adapters.relay import tickets_stream_name
 from tickets.adapters.store import open_application
 from tickets.bootstrap import migrate
@@ -184,14 +185,6 @@ async def published_ids(js: Any, stream: str) -> list[str]:
     ]
 
 
-async def wait_for(check: Any, *, timeout: float = 60.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("not reached in time")
-        await asyncio.sleep(0.1)
-
-
 async def test_killing_the_relay_and_the_projection_repeatedly_loses_and_doubles_nothing(
     settings: TicketsSettings, processes: Processes, make_token: TokenFactory, tmp_path: Path
 ) -> None:
@@ -229,7 +222,7 @@ async def test_killing_the_relay_and_the_projection_repeatedly_loses_and_doubles
             assert info.state.messages <= len(expected), "an event was published twice"
             return bool(info.state.messages == len(expected))
 
-        await wait_for(relayed)
+        await eventually(relayed, timeout=60.0)
         assert await published_ids(js, stream) == expected
 
         history = open_history_store(settings)
@@ -238,7 +231,7 @@ async def test_killing_the_relay_and_the_projection_repeatedly_loses_and_doubles
             async def projected() -> bool:
                 return await asyncio.to_thread(history.position) == len(expected)
 
-            await wait_for(projected)
+            await eventually(projected, timeout=60.0)
             view = await asyncio.to_thread(history.dump)
         finally:
             history.close()
