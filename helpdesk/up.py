@@ -34,7 +34,7 @@ from pathlib import Path
 
 import httpx
 
-from helpdesk import discovery, gateway, services
+from helpdesk import discovery, gateway, prepared, services
 from helpdesk.supervisor import Outcome, Supervised
 from shared import processes
 from shared.caddy import CaddyExited, CaddyNotFound, CaddyServer
@@ -82,7 +82,7 @@ def _wait_ready(children: list[Child], *, timeout: float) -> list[str]:
                 with contextlib.suppress(httpx.HTTPError):
                     if client.get(f"{child.url}/readyz").status_code == 200:
                         del pending[name]
-            time.sleep(0.2)
+            time.sleep(0.05)
     return [f"{name} is not ready after {timeout:.0f}s" for name in pending]
 
 
@@ -213,12 +213,20 @@ def run_up(args: argparse.Namespace) -> int:
         env.setdefault("HELPDESK_CHAT_TICKETS_URL", f"http://{host}:{ports['tickets']}")
 
         discovery.record(data_dir, nats_url=nats_url)
-        steps = [["migrate"]] + ([] if args.no_seed else [["seed"]])
-        for step in steps:
-            code = subprocess.call([sys.executable, "-m", "helpdesk.cli", *step], env=env)
-            if code != 0 or stopping.is_set():
-                print(f"helpdesk: `helpdesk {step[0]}` failed with code {code}", file=sys.stderr)
-                return code or 1
+        # With its own NATS under the data folder, a folder prepared by this code is not prepared again.
+        stamp = prepared.fingerprint(env, seeded=not args.no_seed) if nats is not None else None
+        if stamp is None or not prepared.is_prepared(data_dir, stamp):
+            prepared.forget_prepared(data_dir)
+            steps = [["migrate"]] + ([] if args.no_seed else [["seed"]])
+            for step in steps:
+                code = subprocess.call([sys.executable, "-m", "helpdesk.cli", *step], env=env)
+                if code != 0 or stopping.is_set():
+                    print(f"helpdesk: `helpdesk {step[0]}` failed with code {code}", file=sys.stderr)
+                    return code or 1
+            if stamp is not None:
+                prepared.mark_prepared(data_dir, stamp)
+        else:
+            print(f"helpdesk: {data_dir} was prepared by this code: migrate and seed skipped", flush=True)
 
         units: list[Supervised] = []
         if nats is not None:
@@ -238,12 +246,8 @@ def run_up(args: argparse.Namespace) -> int:
 
         write_pids()
 
-        problems = _wait_ready(children, timeout=90)
-        if problems:
-            print("helpdesk: " + "; ".join(problems), file=sys.stderr)
-            return 1
-        if stopping.is_set():
-            return 0
+        # The gateway starts beside the services (Caddy needs no upstream to start); the URL is
+        # printed once every service is ready.
         try:
             caddy = gateway.start_gateway(
                 data_dir=data_dir,
@@ -255,6 +259,12 @@ def run_up(args: argparse.Namespace) -> int:
         except (CaddyNotFound, CaddyExited, TimeoutError) as exc:
             print(f"helpdesk: the gateway did not start: {exc}", file=sys.stderr)
             return 1
+        problems = _wait_ready(children, timeout=90)
+        if problems:
+            print("helpdesk: " + "; ".join(problems), file=sys.stderr)
+            return 1
+        if stopping.is_set():
+            return 0
         proxy = caddy
         units.append(Supervised("caddy", start=lambda: proxy.start().process, process=caddy.process))
         write_pids()

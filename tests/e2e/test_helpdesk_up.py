@@ -111,6 +111,9 @@ def test_up_serves_all_four_services_stops_on_ctrl_c_and_keeps_its_data(
         assert found.status_code == 200, found.text
     assert second.interrupt() == 0
     assert processes_mentioning(str(data_dir)) == []
+    # The data was prepared by this code: the second start skips migrate and seed (cold start).
+    skipped = "migrate and seed skipped"
+    assert skipped not in first.log.read_text() and skipped in second.log.read_text()
 
 
 def test_token_command_refuses_when_a_production_key_is_configured() -> None:
