@@ -4,7 +4,11 @@ to the projection, in stream order.
 The ordered consumer is ephemeral and in memory: each replica replays everything itself and the
 client recreates the consumer from the next sequence after a gap or a reconnect. The replica counts
 as caught up once it has applied everything the stream held when it subscribed. A message that is
-not a valid kb event is dead-lettered with the reason and skipped: it never stops the index.
+not a valid kb event, or whose article the domain refuses, is dead-lettered with the reason and
+skipped: it never stops the index. Any other failure to apply an event is a bug on this side, not a
+bad message: skipping it would drop the article from every replica, so it is logged with its
+traceback and retried, with back-off, until it applies (the ordered consumer has no acknowledgements
+to withhold: the callback holds its place in the stream instead).
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
 from kb_search.adapters.article_log import kb_stream_name
+from kb_search.domain.errors import InvalidArticle
 from kb_search.projections.search_index import SearchIndexProjection
-from shared.contracts.envelope import UnknownEventType
-from shared.contracts.kb import DOMAIN
+from shared.contracts.envelope import EventEnvelope, UnknownEventType
+from shared.contracts.kb import DOMAIN, KbEventData
 from shared.contracts.kb_v2 import parse_kb_event
 from shared.contracts.subjects import ROOT, with_prefix
 from shared.logging import get_logger
@@ -35,6 +40,8 @@ log = get_logger(__name__)
 CONSUMER = "kb-index"
 YIELD_EVERY = 200
 RETRY_SECONDS = 1.0
+APPLY_RETRY_FIRST = 0.1  # seconds before the first retry of an event the index failed to apply
+APPLY_RETRY_MAX = 5.0
 
 
 class ArticleFollower:
@@ -50,6 +57,7 @@ class ArticleFollower:
         self._subscription: object | None = None
         self._since_yield = 0
         self.dead_lettered = 0
+        self.apply_failures = 0
 
     @property
     def caught_up(self) -> bool:
@@ -73,7 +81,7 @@ class ArticleFollower:
                 await self._task
         subscription = self._subscription
         if subscription is not None:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(NatsError):
                 await subscription.unsubscribe()  # type: ignore[attr-defined]
 
     async def _run(self) -> None:
@@ -124,17 +132,31 @@ class ArticleFollower:
         except (ValidationError, UnknownEventType, ValueError) as exc:
             await self._park(msg, sequence, reason=f"{type(exc).__name__}: {exc}")
         else:
-            try:
-                self._projection.apply(envelope, sequence=sequence)
-            except Exception as exc:  # an event the index cannot take is poison for this replica
-                log.exception("kb_apply_failed", sequence=sequence)
-                await self._park(msg, sequence, reason=f"apply failed: {type(exc).__name__}: {exc}")
+            await self._index(msg, envelope, sequence)
         self._check_caught_up()
         self._since_yield += 1
         if self._since_yield >= YIELD_EVERY:
             # A replay of thousands of articles must not starve the HTTP server (/healthz).
             self._since_yield = 0
             await asyncio.sleep(0)
+
+    async def _index(self, msg: Msg, envelope: EventEnvelope[KbEventData], sequence: int) -> None:
+        """Apply one event: dead-letter it when the domain refuses its article, else retry until the
+        index takes it (see the module docstring)."""
+        delay = APPLY_RETRY_FIRST
+        while True:
+            try:
+                self._projection.apply(envelope, sequence=sequence)
+            except InvalidArticle as exc:  # valid as a contract, refused by the domain: a bad message
+                await self._park(msg, sequence, reason=f"apply failed: {type(exc).__name__}: {exc}")
+                return
+            except Exception:  # noqa: BLE001, RUF100 — a bug in the index: never skipped, retried after a pause
+                self.apply_failures += 1
+                log.exception("kb_apply_failed", sequence=sequence, retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, APPLY_RETRY_MAX)
+            else:
+                return
 
     async def _park(self, msg: Msg, sequence: int, *, reason: str) -> None:
         # Every replica meets the same poison message; the stream sequence as message id makes the
@@ -148,7 +170,7 @@ class ArticleFollower:
                 prefix=self._prefix,
                 msg_id=f"{CONSUMER}.{self._prefix}.{sequence}",
             )
-        except Exception as exc:  # the index must go on even when the DLQ is unavailable
-            log.error("kb_dead_letter_failed", sequence=sequence, error=str(exc))
+        except (NatsError, TimeoutError):  # the index must go on even when the DLQ is unavailable
+            log.exception("kb_dead_letter_failed", sequence=sequence)
         self.dead_lettered += 1
         self._projection.skip(sequence)

@@ -1,0 +1,92 @@
+"""What the index builder does with an event it cannot apply: a bad message is dead-lettered and
+skipped; a bug in the index is retried until it applies, never dead-lettered or skipped."""
+
+from __future__ import annotations
+
+import json
+
+import nats.errors
+import pytest
+from nats.aio.client import Client as NATS
+from structlog.testing import capture_logs
+
+from kb_search.adapters.article_log import kb_stream_name
+from kb_search.application.commands import KbCommands
+from kb_search.domain.article import Article
+from kb_search.search.index import SearchIndex
+from kb_search.settings import KbSearchSettings
+from shared.contracts.envelope import SYSTEM_ACTOR
+from shared.contracts.kb import article_subject
+from shared.contracts.subjects import with_prefix
+from tests.integration.kb_search.conftest import Replicas
+
+pytestmark = pytest.mark.integration
+
+WAIT = 10.0
+DLQ = "helpdesk.dlq.>"
+
+
+def article(n: int) -> Article:
+    return Article.from_mapping(
+        {"id": f"kb:{n}", "lang": "uk", "section": "reports", "title": f"Нічний аудит {n}", "body": "Звіти."}
+    )
+
+
+async def test_an_event_whose_article_the_domain_refuses_is_dead_lettered_and_the_index_goes_on(
+    commands: KbCommands, nc: NATS, migrated: KbSearchSettings, replica: Replicas
+) -> None:
+    prefix = migrated.common.nats_prefix
+    js = nc.jetstream()
+    await commands.publish(article(1), actor=SYSTEM_ACTOR)
+    stream = kb_stream_name(prefix)
+    stored = await js.get_msg(stream, seq=(await js.stream_info(stream)).state.last_seq)  # kb:1's
+    # A valid event by the contract (any text is a url there) that the domain refuses (not http/https).
+    poison = json.loads(stored.data or b"")
+    poison["data"] |= {"article_id": "kb:evil", "url": "javascript:alert(1)"}
+    await js.publish(with_prefix(prefix, article_subject("kb:evil")), json.dumps(poison).encode())
+    await commands.publish(article(2), actor=SYSTEM_ACTOR)
+    dlq = await js.subscribe(with_prefix(prefix, DLQ), ordered_consumer=True)
+    async with replica() as r:
+        assert await r.follower.wait_caught_up(WAIT)
+        assert "kb:1" in r.projection.index and "kb:2" in r.projection.index
+        assert "kb:evil" not in r.projection.index
+        parked = await dlq.next_msg(timeout=WAIT)
+        assert parked.headers is not None
+        assert "InvalidArticle" in parked.headers["Helpdesk-Dead-Letter-Reason"]
+        assert (r.follower.dead_lettered, r.follower.apply_failures) == (1, 0)
+    await dlq.unsubscribe()
+
+
+async def test_a_bug_in_the_index_is_retried_with_its_traceback_logged_and_never_dead_lettered(
+    commands: KbCommands,
+    nc: NATS,
+    migrated: KbSearchSettings,
+    replica: Replicas,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    failures = 3
+    upsert = SearchIndex.upsert
+
+    def broken_upsert(index: SearchIndex, item: Article, *, version: int) -> None:
+        nonlocal failures
+        if failures:
+            failures -= 1
+            raise RuntimeError("a bug in the index")
+        upsert(index, item, version=version)
+
+    monkeypatch.setattr(SearchIndex, "upsert", broken_upsert)
+    js = nc.jetstream()
+    await commands.publish(article(1), actor=SYSTEM_ACTOR)
+    dlq = await js.subscribe(with_prefix(migrated.common.nats_prefix, DLQ), ordered_consumer=True)
+    with capture_logs() as logs:
+        async with replica() as r:
+            assert await r.follower.wait_caught_up(WAIT)
+            # Not skipped: the event that failed three times is in the index once the bug is gone.
+            assert "kb:1" in r.projection.index
+            assert (r.follower.dead_lettered, r.follower.apply_failures) == (0, 3)
+    with pytest.raises(nats.errors.TimeoutError):
+        await dlq.next_msg(timeout=0.5)
+    await dlq.unsubscribe()
+    failed = [entry for entry in logs if entry["event"] == "kb_apply_failed"]
+    assert len(failed) == 3
+    assert all(entry["exc_info"] and entry["log_level"] == "error" for entry in failed)
