@@ -11,7 +11,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from notifications.application.store import PopupStore
+from notifications.application.store import PopupStore, WrongAggregate
 from notifications.domain.clock import Clock
 from notifications.domain.errors import PopupNotFound, RequesterNotSeenYet
 from notifications.domain.ids import popup_id_for_ticket_event, requester_id
@@ -99,7 +99,7 @@ class PopupService:
     def _addressed(self, popup_id: UUID, by: Recipient) -> Popup:
         try:
             popup = self.store.popup(popup_id)
-        except (AggregateNotFoundError, TypeError):
+        except (AggregateNotFoundError, WrongAggregate):
             raise PopupNotFound(popup_id) from None
         if not popup.is_addressed_to(account_id=by.account_id, user_id=by.user_id):
             raise PopupNotFound(popup_id)
@@ -168,7 +168,7 @@ class PopupService:
                 if user_id is None
                 else self.store.recipient_state(popup_id, user_id)
             )
-        except (AggregateNotFoundError, TypeError):
+        except (AggregateNotFoundError, WrongAggregate):
             return False
         if target is None or not target.end_snooze_if_due(at=self.clock.now(), cause=SYSTEM_CAUSE):
             return False

@@ -14,6 +14,11 @@ from notifications.domain.model import Popup
 from notifications.domain.recipient import RecipientState
 
 
+class WrongAggregate(TypeError):
+    """Raised when an id names a stored aggregate of another kind than the one asked for (for a
+    caller: no such popup)."""
+
+
 class PopupStore(Application[UUID]):
     """Popups, each user's own state of popups sent to their whole account, and ticket requesters: one
     notification log (the outbox the relay follows)."""
@@ -38,7 +43,7 @@ class PopupStore(Application[UUID]):
     def popup(self, popup_id: UUID, *, version: int | None = None) -> Popup:
         popup: object = self.repository.get(popup_id, version=version)
         if not isinstance(popup, Popup):
-            raise TypeError(f"{popup_id} is not a popup")
+            raise WrongAggregate(f"{popup_id} is not a popup")
         return popup
 
     def recipient_state(
@@ -53,7 +58,7 @@ class PopupStore(Application[UUID]):
         except AggregateNotFoundError:
             return None
         if not isinstance(state, RecipientState):
-            raise TypeError(f"{state_id} is not a recipient's state")
+            raise WrongAggregate(f"{state_id} is not a recipient's state")
         return state
 
 
