@@ -2,14 +2,17 @@
 
     {"error": {"code": "not_found", "message": "…", "details": [...], "request_id": "…"}}
 
-Services raise subclasses of `ApiError` (or map their domain errors onto them at the boundary);
+Services raise subclasses of `ApiError`, or map their domain errors onto them once, at the boundary:
+each declares an `ErrorMapping` beside its entry points and its composition root registers it with
+`install_error_mapping`;
 validation errors, unknown routes and unexpected exceptions are caught here so a client never sees a
 stack trace or a framework-specific body.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -40,11 +43,21 @@ class ErrorBody(BaseModel):
 
 
 class ApiError(Exception):
-    """Base of every error an HTTP entry point turns into the shared error shape."""
+    """Base of every error an HTTP entry point turns into the shared error shape.
 
-    status_code = 400
-    code = "bad_request"
+    A subclass names its status and code in its header: `class NotFound(ApiError, status=404,
+    code="not_found")`."""
+
+    status_code: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
     headers: dict[str, str] | None = None
+
+    def __init_subclass__(cls, *, status: int | None = None, code: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status_code = status
+        if code is not None:
+            cls.code = code
 
     def __init__(self, message: str | None = None, *, details: list[ErrorDetail] | None = None) -> None:
         self.message = message or self.default_message()
@@ -60,67 +73,40 @@ class BadRequest(ApiError):
     """Raised when a request is well-formed but cannot be acted on as given."""
 
 
-class Unauthorized(ApiError):
+class Unauthorized(ApiError, status=401, code="unauthorized"):
     """Raised when no valid bearer token came with the request."""
 
-    status_code = 401
-    code = "unauthorized"
 
-
-class Forbidden(ApiError):
+class Forbidden(ApiError, status=403, code="forbidden"):
     """Raised when the token is valid but its role may not do this."""
 
-    status_code = 403
-    code = "forbidden"
 
-
-class NotFound(ApiError):
+class NotFound(ApiError, status=404, code="not_found"):
     """Raised when the thing does not exist, or belongs to another account (never 403 across tenants)."""
 
-    status_code = 404
-    code = "not_found"
 
-
-class Conflict(ApiError):
+class Conflict(ApiError, status=409, code="conflict"):
     """Raised when the request contradicts the current state (illegal transition, version clash)."""
 
-    status_code = 409
-    code = "conflict"
 
-
-class PreconditionFailed(ApiError):
+class PreconditionFailed(ApiError, status=412, code="precondition_failed"):
     """Raised when an `If-Match` version no longer matches."""
 
-    status_code = 412
-    code = "precondition_failed"
 
-
-class PayloadTooLarge(ApiError):
+class PayloadTooLarge(ApiError, status=413, code="payload_too_large"):
     """Raised when a body or file exceeds its size limit, before it is read."""
 
-    status_code = 413
-    code = "payload_too_large"
 
-
-class UnsupportedMediaType(ApiError):
+class UnsupportedMediaType(ApiError, status=415, code="unsupported_media_type"):
     """Raised when a file's sniffed content type is not on the allow-list."""
 
-    status_code = 415
-    code = "unsupported_media_type"
 
-
-class Unprocessable(ApiError):
+class Unprocessable(ApiError, status=422, code="validation_error"):
     """Raised when input fails a rule that pydantic cannot express (e.g. a second file)."""
 
-    status_code = 422
-    code = "validation_error"
 
-
-class TooManyRequests(ApiError):
+class TooManyRequests(ApiError, status=429, code="rate_limited"):
     """Raised when a client exceeds a rate limit; `Retry-After` says in how many seconds to try again."""
-
-    status_code = 429
-    code = "rate_limited"
 
     def __init__(
         self, message: str | None = None, *, retry_after: int = 1, details: list[ErrorDetail] | None = None
@@ -130,29 +116,38 @@ class TooManyRequests(ApiError):
         self.headers = {"Retry-After": str(self.retry_after)}
 
 
-class ServiceUnavailable(ApiError):
+class ServiceUnavailable(ApiError, status=503, code="unavailable"):
     """Raised when a dependency (NATS, the store) does not answer, or the process is shutting down."""
 
-    status_code = 503
-    code = "unavailable"
 
-
+SHARED_ERRORS: tuple[type[ApiError], ...] = (
+    *(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PreconditionFailed, PayloadTooLarge),
+    *(UnsupportedMediaType, Unprocessable, TooManyRequests, ServiceUnavailable),
+)
+# The code of a framework error (`HTTPException`) by its status: the errors above, and three more.
 _STATUS_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
+    **{error.status_code: error.code for error in SHARED_ERRORS},
     405: "method_not_allowed",
     406: "not_acceptable",
-    409: "conflict",
     411: "length_required",
-    412: "precondition_failed",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    422: "validation_error",
-    429: "rate_limited",
-    503: "unavailable",
 }
+
+# A service's domain exception → the shared error it answers with (`install_error_mapping`).
+ErrorMapping = Mapping[type[Exception], Callable[[Any], ApiError]]
+
+
+def with_message(error: type[ApiError]) -> Callable[[Exception], ApiError]:
+    """The factory of an `error` whose message is the domain exception's own."""
+    return lambda exc: error(str(exc))
+
+
+def api_error_for(exc: Exception, mapping: ErrorMapping) -> ApiError | None:
+    """The shared error of `exc` by the most specific of its classes `mapping` names, or None."""
+    for cls in type(exc).__mro__:
+        factory = mapping.get(cls)
+        if factory is not None:
+            return factory(exc)
+    return None
 
 
 def error_body(
@@ -195,20 +190,38 @@ def json_error(
     )
 
 
+def api_error_response(request: Request, error: ApiError) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if error.status_code == 401 else error.headers
+    return json_error(
+        request,
+        status=error.status_code,
+        code=error.code,
+        message=error.message,
+        details=error.details,
+        headers=headers,
+    )
+
+
+def install_error_mapping(app: FastAPI, mapping: ErrorMapping) -> None:
+    """Answer every exception class of `mapping` (and its subclasses) with the shared error its
+    factory builds: a service's one translation of its domain errors, registered once on its app."""
+
+    async def on_domain_error(request: Request, exc: Exception) -> JSONResponse:
+        error = api_error_for(exc, mapping)
+        if error is None:  # never: only the mapped classes reach this handler
+            raise exc
+        return api_error_response(request, error)
+
+    for exc_type in mapping:
+        app.add_exception_handler(exc_type, on_domain_error)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Make every error of `app` answer in the shared shape with the right status code."""
 
     async def on_api_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else exc.headers
-        return json_error(
-            request,
-            status=exc.status_code,
-            code=exc.code,
-            message=exc.message,
-            details=exc.details,
-            headers=headers,
-        )
+        return api_error_response(request, exc)
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError | ValidationError)

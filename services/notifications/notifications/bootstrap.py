@@ -34,6 +34,7 @@ from notifications.domain.ids import popup_id_for_message
 from notifications.entrypoints import history, messages, popups, stream
 from notifications.entrypoints.background import follow, supervised
 from notifications.entrypoints.cli import add_cli_commands
+from notifications.entrypoints.errors import POPUP_ERRORS
 from notifications.entrypoints.ticket_events import create_broker, ticket_events_router
 from notifications.projections.active import ActivePopups
 from notifications.projections.follower import FollowedView
@@ -41,6 +42,7 @@ from notifications.projections.history import PopupHistory
 from notifications.settings import NotificationsSettings
 from shared.consumerlag import ConsumerLagSampler, DurableConsumer
 from shared.contracts.subjects import POPUPS_STREAM, TICKETS_STREAM, StreamSpec
+from shared.errors import install_error_mapping
 from shared.health import Readiness
 from shared.http import create_app as create_http_app
 from shared.logging import get_logger
@@ -288,6 +290,7 @@ def create_app(settings: NotificationsSettings, *, clock: Clock | None = None) -
         lifespan=lifespan,
         public_routes=stream.PUBLIC_ROUTES,
     )
+    install_error_mapping(app, POPUP_ERRORS)
     # Before /{popup_id}, so "stream" and "history" are not taken for an id.
     app.include_router(stream.router)
     app.include_router(history.router)

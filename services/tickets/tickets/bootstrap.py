@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from shared.errors import install_error_mapping
 from shared.health import Readiness
 from shared.http import create_app as create_http_app
 from shared.logging import get_logger
@@ -36,7 +37,7 @@ from tickets.entrypoints.breaches import BreachChecker
 from tickets.entrypoints.cli import add_cli_commands
 from tickets.entrypoints.dev_token import dev_tokens_enabled
 from tickets.entrypoints.directory_workers import migrate_directory_stream, start_directory_relay
-from tickets.entrypoints.http_errors import install_ticket_error_handlers
+from tickets.entrypoints.http_errors import TICKET_ERRORS
 from tickets.entrypoints.http_history import HistoryReads
 from tickets.entrypoints.http_limits import PUBLIC_ROUTES, body_limits
 from tickets.entrypoints.workers import _supervised as supervised
@@ -148,7 +149,7 @@ def create_app(settings: TicketsSettings) -> FastAPI:
         public_routes=PUBLIC_ROUTES,
         body_limits=body_limits(settings),
     )
-    install_ticket_error_handlers(app)
+    install_error_mapping(app, TICKET_ERRORS)
     app.state.clock = lambda: datetime.now(UTC)  # tests put a fixed clock here
     app.state.history_reads = HistoryReads(
         waiter=waiter,

@@ -1,34 +1,23 @@
-"""Domain and application errors → the shared HTTP errors."""
+"""Domain and application errors → the shared error shape: the notifications service's one mapping,
+registered on the app by the composition root (`shared.errors.install_error_mapping`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
-
 from notifications.application.service import ConcurrentChange
 from notifications.domain.errors import IdempotencyKeyReused, IllegalTransition, InvalidSnooze, PopupNotFound
-from shared.errors import Conflict, ErrorDetail, NotFound, Unprocessable
+from shared.errors import ApiError, Conflict, ErrorDetail, ErrorMapping, NotFound, Unprocessable, with_message
 from shared.idempotency import HEADER
 
-T = TypeVar("T")
+
+def _key_reused(exc: IdempotencyKeyReused) -> ApiError:
+    detail = ErrorDetail(loc=["header", HEADER], msg=str(exc), type="value_error")
+    return Unprocessable(str(exc), details=[detail])
 
 
-def translated(call: Callable[[], T]) -> Callable[[], T]:
-    """Wrap a blocking command so its domain errors leave as `shared.errors` (run in a thread)."""
-
-    def run() -> T:
-        try:
-            return call()
-        except PopupNotFound:
-            raise NotFound("no such popup") from None
-        except IllegalTransition as exc:
-            raise Conflict(str(exc)) from None
-        except InvalidSnooze as exc:
-            raise Unprocessable(str(exc)) from None
-        except IdempotencyKeyReused as exc:
-            detail = ErrorDetail(loc=["header", HEADER], msg=str(exc), type="value_error")
-            raise Unprocessable(str(exc), details=[detail]) from None
-        except ConcurrentChange:
-            raise Conflict("the popup is changing; try again") from None
-
-    return run
+POPUP_ERRORS: ErrorMapping = {
+    PopupNotFound: lambda _: NotFound("no such popup"),
+    IllegalTransition: with_message(Conflict),
+    InvalidSnooze: with_message(Unprocessable),
+    IdempotencyKeyReused: _key_reused,
+    ConcurrentChange: lambda _: Conflict("the popup is changing; try again"),
+}

@@ -14,7 +14,6 @@ from notifications.application.views import snapshot
 from notifications.components import Components, components
 from notifications.domain.ids import popup_id_for_message
 from notifications.domain.model import Cause
-from notifications.entrypoints.errors import translated
 from shared.auth import AgentUser
 from shared.contracts.envelope import ActorKind
 from shared.contracts.popups import PopupSnapshot
@@ -73,6 +72,6 @@ async def send_message(
         correlation_id=request.state.correlation_id,
         causation_id=None,
     )
-    popup = await asyncio.to_thread(translated(lambda: parts.service.send_message(message, cause=cause)))
+    popup = await asyncio.to_thread(parts.service.send_message, message, cause=cause)
     parts.changed()
     return snapshot(popup, path_template=parts.settings.ticket_path_template, now=parts.clock.now())

@@ -15,7 +15,6 @@ from notifications.application.service import Recipient
 from notifications.application.views import Shown, navigation, snapshot
 from notifications.components import Components, components
 from notifications.domain.recipient import SeenPopup
-from notifications.entrypoints.errors import translated
 from notifications.projections.active import ActivePopup
 from shared.auth import Principal, Role, requires_role
 from shared.contracts.popups import Navigation, PopupSnapshot
@@ -63,7 +62,7 @@ async def _command(
 ) -> SeenPopup:
     """Run one command for the caller in a thread, then let the relay publish what it recorded."""
     by, correlation_id = recipient_of(principal), request.state.correlation_id
-    popup = await asyncio.to_thread(translated(lambda: command(by, correlation_id)))
+    popup = await asyncio.to_thread(command, by, correlation_id)
     parts.changed()
     return popup
 
@@ -87,9 +86,7 @@ async def list_active(principal: HotelUser, parts: Parts) -> PopupList:
 
 @router.get("/{popup_id}", response_model=PopupSnapshot)
 async def get_popup(popup_id: UUID, principal: HotelUser, parts: Parts) -> PopupSnapshot:
-    popup = await asyncio.to_thread(
-        translated(lambda: parts.service.get(popup_id, by=recipient_of(principal)))
-    )
+    popup = await asyncio.to_thread(parts.service.get, popup_id, by=recipient_of(principal))
     return _view(parts, popup)
 
 

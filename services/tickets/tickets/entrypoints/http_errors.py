@@ -1,16 +1,16 @@
-"""Domain and adapter errors → the shared error shape (one place, registered on the app)."""
+"""Domain and adapter errors → the shared error shape: the tickets service's one mapping, registered
+on the app by the composition root (`shared.errors.install_error_mapping`)."""
 
 from __future__ import annotations
 
-from eventsourcing.persistence import OperationalError, PersistenceError
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from eventsourcing.persistence import OperationalError
 from nats.errors import Error as NatsError
 
 from shared.errors import (
     ApiError,
     Conflict,
     ErrorDetail,
+    ErrorMapping,
     Forbidden,
     NotFound,
     PayloadTooLarge,
@@ -18,10 +18,9 @@ from shared.errors import (
     ServiceUnavailable,
     Unprocessable,
     UnsupportedMediaType,
-    json_error,
+    with_message,
 )
 from tickets.adapters.attachments import (
-    AttachmentError,
     AttachmentMissing,
     EmptyFile,
     FileTooLarge,
@@ -33,50 +32,42 @@ from tickets.domain.errors import (
     InvalidInput,
     NotAllowed,
     TicketConflict,
-    TicketError,
     TicketNotFound,
     VersionMismatch,
 )
 
 
-def to_api_error(exc: Exception) -> ApiError:
-    """The shared error an exception of the tickets service answers with."""
-    match exc:
-        case TicketNotFound() | AttachmentNotFound() | AttachmentMissing():
-            return NotFound(str(exc))
-        case InvalidInput():
-            loc: list[str | int] = ["header" if exc.field == "Idempotency-Key" else "body", exc.field]
-            return Unprocessable(str(exc), details=[ErrorDetail(loc=loc, msg=str(exc), type="value_error")])
-        case EmptyFile():
-            return Unprocessable(
-                str(exc), details=[ErrorDetail(loc=["body", "file"], msg=str(exc), type="empty")]
-            )
-        case NotAllowed():
-            return Forbidden(str(exc))
-        case VersionMismatch():
-            return PreconditionFailed(str(exc))
-        case TicketConflict():
-            return Conflict(str(exc))
-        case FileTooLarge():
-            return PayloadTooLarge(str(exc))
-        case UnsupportedFileType():
-            return UnsupportedMediaType(str(exc))
-        case OperationalError() | PersistenceError() | ServiceStopping():
-            return ServiceUnavailable("the ticket store is not available; try again")
-        case NatsError():
-            # The attachments object store (JetStream) timed out, e.g. while a NATS node is lost.
-            return ServiceUnavailable("the file store is not available; try again")
-        case ApiError():
-            return exc
-    raise exc
+def _invalid_input(exc: InvalidInput) -> ApiError:
+    loc: list[str | int] = ["header" if exc.field == "Idempotency-Key" else "body", exc.field]
+    return Unprocessable(str(exc), details=[ErrorDetail(loc=loc, msg=str(exc), type="value_error")])
 
 
-def install_ticket_error_handlers(app: FastAPI) -> None:
-    async def handle(request: Request, exc: Exception) -> JSONResponse:
-        error = to_api_error(exc)
-        return json_error(
-            request, status=error.status_code, code=error.code, message=error.message, details=error.details
-        )
+def _empty_file(exc: EmptyFile) -> ApiError:
+    return Unprocessable(str(exc), details=[ErrorDetail(loc=["body", "file"], msg=str(exc), type="empty")])
 
-    for exc_type in (TicketError, AttachmentError, OperationalError, ServiceStopping, NatsError):
-        app.add_exception_handler(exc_type, handle)
+
+def _store_unavailable(_: Exception) -> ApiError:
+    return ServiceUnavailable("the ticket store is not available; try again")
+
+
+def _file_store_unavailable(_: Exception) -> ApiError:
+    # The attachments object store (JetStream) timed out, e.g. while a NATS node is lost.
+    return ServiceUnavailable("the file store is not available; try again")
+
+
+# The most specific class of an exception that is named here decides its answer.
+TICKET_ERRORS: ErrorMapping = {
+    TicketNotFound: with_message(NotFound),
+    AttachmentNotFound: with_message(NotFound),
+    AttachmentMissing: with_message(NotFound),
+    InvalidInput: _invalid_input,
+    EmptyFile: _empty_file,
+    NotAllowed: with_message(Forbidden),
+    VersionMismatch: with_message(PreconditionFailed),
+    TicketConflict: with_message(Conflict),
+    FileTooLarge: with_message(PayloadTooLarge),
+    UnsupportedFileType: with_message(UnsupportedMediaType),
+    OperationalError: _store_unavailable,
+    ServiceStopping: _store_unavailable,
+    NatsError: _file_store_unavailable,
+}
