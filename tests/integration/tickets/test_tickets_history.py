@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,36 +41,11 @@ from tickets.entrypoints.http_history import CONSISTENT_HEADER, HistoryReads
 from tickets.entrypoints.workers import open_history_store
 from tickets.projections.notices import follow_applied, publish_applied
 from tickets.projections.projector import HistoryProjector, rebuild
-from tickets.projections.store import HistoryStore, open_postgres, open_sqlite
+from tickets.projections.store import HistoryStore
 from tickets.projections.waiter import ViewWaiter
 from tickets.settings import TicketsSettings
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    """Makes history stores (one per name) on the backend under test."""
-    made: list[HistoryStore] = []
-
-    def make(name: str = "history") -> HistoryStore:
-        store: HistoryStore
-        if request.param == "sqlite":
-            store = open_sqlite(tmp_path / f"{name}.sqlite")
-        else:
-            dsn = request.getfixturevalue("postgres_dsn")
-            schema = request.getfixturevalue("postgres_schema")
-            store = open_postgres(dsn, schema=f"{schema}_{name}")
-        store.migrate()
-        made.append(store)
-        return store
-
-    yield make
-    for store in made:
-        if store.dialect == "postgres":
-            with contextlib.suppress(Exception), store.db.connection() as conn:
-                conn.execute(f'DROP SCHEMA IF EXISTS "{store.db.schema}" CASCADE')
-        store.close()
 
 
 @dataclass

@@ -8,12 +8,10 @@ from typing import Any
 
 import pytest
 
-from tests.integration.tickets.test_tickets_history import store_factory
 from tickets.projections.history import TicketChange
 from tickets.projections.store import _INSERT_TICKET, ListQuery, _change_sql
 
 pytestmark = pytest.mark.integration
-__all__ = ["store_factory"]
 
 DAY_US = 86_400 * 1_000_000
 

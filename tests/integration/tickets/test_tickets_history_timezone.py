@@ -17,14 +17,12 @@ from shared.health import Readiness
 from shared.http import create_app
 from shared.settings import CommonSettings, ServiceSettings
 from tests.conftest import TokenFactory, auth
-from tests.integration.tickets.test_tickets_history import store_factory
 from tickets.entrypoints import http_history
 from tickets.entrypoints.http_history import HistoryReads
 from tickets.projections.history import project
 from tickets.projections.store import HistoryStore
 
 pytestmark = pytest.mark.integration
-__all__ = ["store_factory"]
 
 # 22:30 UTC on 1 March is 00:30 on 2 March in Kyiv (EET, UTC+2).
 LATE_EVENING_UTC = datetime(2026, 3, 1, 22, 30, tzinfo=UTC)

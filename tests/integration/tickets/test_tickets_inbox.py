@@ -16,7 +16,6 @@ from shared.health import Readiness
 from shared.http import create_app
 from shared.settings import CommonSettings, ServiceSettings
 from tests.conftest import TokenFactory, auth
-from tests.integration.tickets.test_tickets_history import store_factory
 from tickets.domain.values import ALLOWED_TRANSITIONS, Status
 from tickets.entrypoints import http_history
 from tickets.entrypoints.http_history import HistoryReads
@@ -24,7 +23,6 @@ from tickets.projections.history import TicketChange
 from tickets.projections.store import _INSERT_TICKET, HistoryStore, _change_sql
 
 pytestmark = pytest.mark.integration
-__all__ = ["store_factory"]
 
 ACCOUNTS = ["hotel-a", "hotel-b", "hotel-c"]
 TOPICS = ["reports", "billing", "bookings"]

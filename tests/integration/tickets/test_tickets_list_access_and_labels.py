@@ -20,7 +20,6 @@ from shared.health import Readiness
 from shared.http import create_app
 from shared.settings import CommonSettings, ServiceSettings
 from tests.conftest import TokenFactory, auth
-from tests.integration.tickets.test_tickets_history import store_factory
 from tickets.entrypoints import http_history
 from tickets.entrypoints.http_history import HistoryReads
 from tickets.projections.history import project
@@ -28,7 +27,6 @@ from tickets.projections.store import HistoryStore
 from tickets.projections.waiter import ViewWaiter
 
 pytestmark = pytest.mark.integration
-__all__ = ["store_factory"]
 
 LIST = "/api/v1/tickets"
 CONSISTENT = "x-history-consistent"
