@@ -15,6 +15,10 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
 Check = Callable[[], Awaitable[bool]]
 Detail = Callable[[], str]
 
@@ -38,15 +42,16 @@ class Readiness:
     def details(self) -> dict[str, str]:
         return {name: detail() for name, detail in self._details.items()}
 
-    async def _run(self, check: Check) -> bool:
+    async def _run(self, name: str, check: Check) -> bool:
         try:
             return bool(await asyncio.wait_for(check(), timeout=self._timeout))
-        except Exception:
+        except Exception:  # noqa: BLE001, RUF100 — a check failing in any way means "not ready", never a 500
+            log.warning("readiness_check_failed", check=name, exc_info=True)
             return False
 
     async def evaluate(self) -> tuple[bool, dict[str, bool]]:
         names = list(self._checks)
-        results = await asyncio.gather(*(self._run(self._checks[n]) for n in names))
+        results = await asyncio.gather(*(self._run(n, self._checks[n]) for n in names))
         status = dict(zip(names, results, strict=True))
         return (not self.shutting_down and all(results)), status
 
