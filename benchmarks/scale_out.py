@@ -17,9 +17,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.scale.checks import expected_popups, history_ids, popups_of, store_events, stream_msg_ids
-from tests.e2e.scale.system import Scaled, scaled_system
-from tests.e2e.scale.traffic import Figures, run_traffic
+from tests.support.scale.checks import expected_popups, history_ids, popups_of, store_events, stream_msg_ids
+from tests.support.scale.system import Scaled, scaled_system
+from tests.support.scale.traffic import Figures, run_traffic
 
 ACCOUNTS = [f"bench-hotel-{i}" for i in range(4)]
 REPLIES = 2

@@ -65,7 +65,9 @@ class ServiceProcess:
         )
         return self
 
-    def wait_ready(self, timeout: float = 60) -> ServiceProcess:
+    def wait_ready(self, timeout: float = 60, *, url: str | None = None) -> ServiceProcess:
+        """Until `url` (its /readyz by default) answers 200; fails at once if the process exits."""
+        url = url or f"{self.url}/readyz"
         with httpx.Client(timeout=2) as client:
 
             def ready() -> bool:
@@ -73,12 +75,11 @@ class ServiceProcess:
                 if self.process.poll() is not None:
                     raise AssertionError(f"{self.module} exited:\n{self.log_tail()}")
                 with contextlib.suppress(httpx.HTTPError):
-                    return client.get(f"{self.url}/readyz").status_code == 200
+                    return client.get(url).status_code == 200
                 return False
 
-            wait_until(
-                ready, timeout=timeout, interval=0.2, what=lambda: f"{self.module} ready:\n{self.log_tail()}"
-            )
+            what = f"{url} of {self.module}"
+            wait_until(ready, timeout=timeout, interval=0.2, what=lambda: f"{what}:\n{self.log_tail()}")
         return self
 
     def log_tail(self, chars: int = 4000) -> str:

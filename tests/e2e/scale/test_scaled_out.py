@@ -20,7 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.scale.checks import (
+from tests.support.chat import WsClient
+from tests.support.scale.checks import (
     duplicates,
     expected_popups,
     history_ids,
@@ -28,18 +29,17 @@ from tests.e2e.scale.checks import (
     store_events,
     stream_msg_ids,
 )
-from tests.e2e.scale.system import Scaled, scaled_system
-from tests.e2e.scale.traffic import (
+from tests.support.scale.system import Scaled, scaled_system
+from tests.support.scale.traffic import (
     Created,
     Figures,
     Tab,
     bearer,
     run_traffic,
     sample_readiness,
-    wait_until,
     window,
 )
-from tests.support.chat import WsClient
+from tests.support.wait import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos, pytest.mark.slow, pytest.mark.postgres]
 
@@ -144,8 +144,11 @@ async def test_every_service_answers_readyz_on_two_nodes_of_three(outcome: Outco
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection((victim.host, victim.port), timeout=1).close()
     async with httpx.AsyncClient(timeout=5) as http:
-        await wait_until(
-            lambda: all_ready(outcome.system, http), timeout=CONVERGE_SECONDS, what="every service ready"
+        await eventually(
+            lambda: all_ready(outcome.system, http),
+            interval=0.5,
+            timeout=CONVERGE_SECONDS,
+            what="every service ready",
         )
     print(f"scale-out: all services ready {time.monotonic() - outcome.killed_at:.1f}s after the node loss")
 
@@ -160,7 +163,9 @@ async def test_every_created_ticket_appears_exactly_once_in_the_history(outcome:
                 ids = await history_ids(http, history_url, agent=outcome.agent, account=account)
                 return ids if sorted(set(ids)) == mine else None
 
-            ids = await wait_until(listed, timeout=CONVERGE_SECONDS, what=f"the history of {account}")
+            ids = await eventually(
+                listed, interval=0.5, timeout=CONVERGE_SECONDS, what=f"the history of {account}"
+            )
             assert not duplicates(ids), duplicates(ids)
             assert sorted(ids) == mine
 
@@ -174,7 +179,9 @@ async def test_the_tickets_stream_holds_each_public_event_of_the_store_exactly_o
         ids = await stream_msg_ids(outcome.system)
         return ids if len(ids) >= len(event_ids) else None
 
-    msg_ids = await wait_until(relayed, timeout=CONVERGE_SECONDS, what="the relay published the whole store")
+    msg_ids = await eventually(
+        relayed, interval=0.5, timeout=CONVERGE_SECONDS, what="the relay published the whole store"
+    )
     assert not duplicates(msg_ids), duplicates(msg_ids)
     assert msg_ids == event_ids, "the stream holds the store's public events once each, in store order"
 
@@ -192,7 +199,9 @@ async def listed_popups(
             items = await popups_of(http, outcome.system.notifications[1].url, token)
             return items if len(items) >= replies else None
 
-        found += await wait_until(raised, timeout=CONVERGE_SECONDS, what=f"the popups of {account}")
+        found += await eventually(
+            raised, interval=0.5, timeout=CONVERGE_SECONDS, what=f"the popups of {account}"
+        )
     return found
 
 
@@ -219,7 +228,7 @@ async def test_the_open_tab_on_one_notifications_replica_got_every_reply_made_th
         return expected <= set(outcome.tab.popups)
 
     with contextlib.suppress(AssertionError):
-        await wait_until(complete, timeout=30, what="every popup of hotel 0 on its open tab")
+        await eventually(complete, interval=0.5, timeout=30, what="every popup of hotel 0 on its open tab")
     missing = sorted(expected - set(outcome.tab.popups))
     print(
         f"scale-out: the open tab got {len(outcome.tab.popups)} popups ({outcome.tab.reconnects} reconnects),"
@@ -296,4 +305,6 @@ async def test_an_article_published_through_one_kb_replica_is_found_on_the_other
             assert hits.status_code == 200, hits.text
             return "kb:scale-night-audit" in [h["id"] for h in hits.json()["hits"]]
 
-        await wait_until(found, timeout=20, what="the article indexed by the other kb-search replica")
+        await eventually(
+            found, interval=0.5, timeout=20, what="the article indexed by the other kb-search replica"
+        )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 if TYPE_CHECKING:
-    from tests.e2e.scale.system import Scaled
+    from tests.support.scale.system import Scaled
 
 RETRYABLE = frozenset({502, 503, 504})
 
@@ -291,15 +291,3 @@ class Tab:
                 elif name == "popup.raised" and data:
                     self.popups.append(json.loads("\n".join(data))["data"]["popup"]["popup_id"])
                 name, data, event_id = "", [], None
-
-
-async def wait_until(check: Any, *, timeout: float, every: float = 0.5, what: str = "") -> Any:
-    """Poll the coroutine function `check` until it returns something truthy, within `timeout`."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(every)
-    raise AssertionError(f"not within {timeout}s: {what} (last: {last!r})")

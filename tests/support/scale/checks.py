@@ -16,8 +16,8 @@ from notifications.domain.ids import popup_id_for_ticket_event
 from shared.contracts.envelope import HEADER_MSG_ID
 from shared.contracts.subjects import TICKETS_STREAM
 from shared.nats import stream_config
-from tests.e2e.scale.system import Scaled
-from tests.e2e.scale.traffic import bearer
+from tests.support.scale.system import Scaled
+from tests.support.scale.traffic import bearer
 from tickets.adapters.store import open_application
 from tickets.entrypoints.workers import public_form
 from tickets.settings import TicketsSettings

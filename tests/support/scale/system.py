@@ -25,7 +25,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import nats
 import psycopg
 from nats.aio.client import Client as NATS
@@ -37,6 +36,7 @@ from shared.natsserver import NatsCluster, NatsServer, free_port
 from shared.settings import CommonSettings, Environment
 from tests.conftest import TEST_JWT_SECRET
 from tests.support.processes import ServiceProcess, clean_env
+from tests.support.wait import eventually
 
 REPLICAS = 3
 TICKETS_PREFIX = "HELPDESK_TICKETS_"
@@ -161,15 +161,15 @@ async def _stream_leader(url: str, stream: str) -> str:
 
 async def _wait_jetstream(url: str, timeout: float) -> None:
     nc = await nats.connect(servers=url.split(","), connect_timeout=5)
+
+    async def meta_leader() -> bool:
+        with contextlib.suppress(nats.errors.Error):
+            reply = await nc.request("$JS.API.INFO", b"", timeout=1)
+            return "error" not in json.loads(reply.data)
+        return False
+
     try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with contextlib.suppress(nats.errors.Error):
-                reply = await nc.request("$JS.API.INFO", b"", timeout=1)
-                if "error" not in json.loads(reply.data):
-                    return
-            await asyncio.sleep(0.2)
-        raise AssertionError(f"JetStream has no meta leader after {timeout}s")
+        await eventually(meta_leader, timeout=timeout, interval=0.2, what="a JetStream meta leader")
     finally:
         await nc.close()
 
@@ -234,16 +234,7 @@ def stream_leader(cluster: NatsCluster, prefix: str) -> NatsServer:
 
 def wait_metrics(process: ServiceProcess, port: int, *, timeout: float = 60) -> None:
     """The relay and the projector serve no /readyz, only /metrics (on `METRICS_PORT`)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.process is not None
-        if process.process.poll() is not None:
-            raise AssertionError(f"{process.module} exited:\n{process.log_tail()}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise AssertionError(f"{process.module} serves no /metrics after {timeout}s:\n{process.log_tail()}")
+    process.wait_ready(timeout, url=f"http://127.0.0.1:{port}/metrics")
 
 
 @contextlib.contextmanager
