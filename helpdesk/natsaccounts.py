@@ -208,14 +208,15 @@ def _bucket_fields(cls: type[BaseSettings]) -> list[str]:
     ]
 
 
-def _shared_constants(suffixes: tuple[str, ...]) -> list[tuple[str, str, str]]:
-    """(constant name, value, defining module's source) for `shared` string constants by suffix."""
+def _shared_constants(suffixes: tuple[str, ...]) -> list[tuple[str, str, str, str]]:
+    """(constant name, value, defining module's source, its name) for `shared` string constants by
+    suffix."""
     found = []
     for module in _modules(shared):
         source = Path(module.__file__).read_text() if module.__file__ else ""
         for name, value in vars(module).items():
             if name.isupper() and name.endswith(suffixes) and isinstance(value, str):
-                found.append((name, value, source))
+                found.append((name, value, source, module.__name__))
     return found
 
 
@@ -248,9 +249,11 @@ def grants() -> dict[str, Grants]:
     streams = defined_streams()
     by_service: dict[str, Grants] = {}
     migrate, subscriber = Grants(), Grants()
-    shared_buckets = [(value, source) for _, value, source in _shared_constants(("_BUCKET",))] + [
-        (b, _common_bucket_source()) for b in _bucket_fields(CommonSettings)
-    ]
+    # A bucket of a `shared` module (the relays' leases) goes to the services that use that module;
+    # one of the common settings to every service.
+    shared_buckets = [
+        (value, source, module) for _, value, source, module in _shared_constants(("_BUCKET",))
+    ] + [(b, _common_bucket_source(), None) for b in _bucket_fields(CommonSettings)]
     for service, package in services.PACKAGES.items():
         source = package_source(package)
         g = Grants(responds=".respond(" in source)
@@ -271,7 +274,9 @@ def grants() -> dict[str, Grants]:
         for bucket in _bucket_fields(settings_class(package)):
             for stream in _bucket_streams(bucket, source):
                 g.bucket(stream)
-        for bucket, bucket_source in shared_buckets:
+        for bucket, bucket_source, module in shared_buckets:
+            if module is not None and not names(source, module):
+                continue
             for stream in _bucket_streams(bucket, bucket_source):
                 g.bucket(stream)
         modules = [(package, importlib.import_module(m.name)) for m in _walk(package)]

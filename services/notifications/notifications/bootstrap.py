@@ -22,8 +22,7 @@ from notifications.adapters.consumer import (
     filter_subject,
 )
 from notifications.adapters.fanout import Hub
-from notifications.adapters.relay import Relay
-from notifications.adapters.store_watch import StoreWatcher
+from notifications.adapters.relay import popup_relay
 from notifications.adapters.stream_tokens import StreamTokens, signing_key
 from notifications.application.public import check_public_forms
 from notifications.application.service import SYSTEM_CAUSE, NewMessage, PopupService
@@ -45,8 +44,10 @@ from shared.contracts.subjects import POPUPS_STREAM, TICKETS_STREAM, StreamSpec
 from shared.errors import install_error_mapping
 from shared.health import Readiness
 from shared.http import create_app as create_http_app
+from shared.lease import open_lease_bucket, run_single
 from shared.logging import get_logger
 from shared.nats import connect, ensure_dead_letter_stream, ensure_stream, stream_config
+from shared.pglisten import PgListener, channel_of
 from shared.ratelimit import RateLimiter
 from shared.service import define_service
 from shared.sql import Database
@@ -183,7 +184,7 @@ def create_app(settings: NotificationsSettings, *, clock: Clock | None = None) -
         await hub.start(nc)
         relay = None
         if settings.run_relay:
-            relay = Relay(
+            relay = popup_relay(
                 store,
                 js=js,
                 stream=stream_name(settings, POPUPS_STREAM),
@@ -227,16 +228,27 @@ def create_app(settings: NotificationsSettings, *, clock: Clock | None = None) -
             consumers=[DurableConsumer(stream_name(settings, TICKETS_STREAM), consumer_name(prefix))],
         )
         jobs: list[Awaitable[None]] = [follow(parts), lag.run()]
-        if relay is not None:
-            jobs.append(relay.run())
         if _listens(settings) and settings.postgres_dsn is not None:
-            channel = getattr(store.recorder, "channel_name", "notifications_events")
-            watcher = StoreWatcher(
-                dsn=settings.postgres_dsn.get_secret_value(), channel=channel, on_change=parts.store_changed
-            )
-            jobs.append(watcher.run())
+            channel = channel_of(store.recorder) or "notifications_events"
+            listener = PgListener(dsn=settings.postgres_dsn.get_secret_value(), channel=channel)
+            listener.subscribe(parts.store_changed)  # wakes the relay and the view follower
+            jobs.append(listener.run())
         await broker.start()
         tasks = [asyncio.create_task(supervised(job)) for job in jobs]
+        # Every replica may run the relay; the one holding the stream's lease publishes.
+        relay_stop = asyncio.Event()
+        relaying: list[asyncio.Task[None]] = []
+        if relay is not None:
+            relay_job = run_single(
+                js,
+                name=relay.stream,
+                work=relay.run,
+                stop=relay_stop,
+                prefix=prefix,
+                replicas=settings.common.nats_stream_replicas,
+            )
+            relaying.append(asyncio.create_task(supervised(relay_job)))
+        tasks += relaying
 
         async def consumer_ready() -> bool:
             return await broker.ping(timeout=1.0)
@@ -270,6 +282,9 @@ def create_app(settings: NotificationsSettings, *, clock: Clock | None = None) -
                 await broker.stop()
             except Exception:  # shutting down goes on regardless: unacked events are redelivered
                 log.exception("consumer_stop_failed")
+            relay_stop.set()  # the relay finishes its batch and gives its lease back
+            if relaying:
+                await asyncio.wait(relaying, timeout=settings.consumer_graceful_stop_seconds)
             for task in tasks:
                 task.cancel()
             # A job that died already logged why (`supervised`); shutting down goes on regardless.
@@ -319,6 +334,7 @@ async def migrate(settings: NotificationsSettings) -> None:
                 js, stream_config(spec, prefix=common.nats_prefix, replicas=common.nats_stream_replicas)
             )
         await ensure_dead_letter_stream(js, prefix=common.nats_prefix, replicas=common.nats_stream_replicas)
+        await open_lease_bucket(js, prefix=common.nats_prefix, replicas=common.nats_stream_replicas)
         await _ensure_consumer(js, settings)
     finally:
         await nc.drain()

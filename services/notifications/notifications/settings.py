@@ -40,7 +40,8 @@ class NotificationsSettings(ServiceSettings):
     listen_fallback_poll_seconds: float = Field(default=5.0, gt=0, le=300)
     # How often the active-popups view follows the store and due snoozes are recorded as due again.
     due_scan_seconds: float = Field(default=1.0, gt=0, le=60)
-    # Run the relay (store → POPUPS stream) in this process; the header chain makes a second harmless.
+    # Run the relay (store → POPUPS stream) in this process: every replica may, the one holding the
+    # stream's lease publishes (the header chain would make a second one harmless anyway).
     run_relay: bool = True
     # Stream tokens (`?access_token=` for EventSource): their lifetime, and the key that signs them.
     # Without a secret the key is derived from the HS256 bearer secret; with RS256 bearer tokens every

@@ -11,13 +11,13 @@ from uuid import uuid4
 import pytest
 from nats.aio.client import Client as NATS
 
-from notifications.adapters.relay import Relay
-from notifications.adapters.store_watch import StoreWatcher
+from notifications.adapters.relay import popup_relay
 from notifications.application.service import SYSTEM_CAUSE, NewMessage
 from notifications.application.store import open_store
 from notifications.bootstrap import build_service, migrate, stream_name
 from notifications.settings import NotificationsSettings
 from shared.contracts.subjects import POPUPS_STREAM
+from shared.pglisten import PgListener
 from tests.support.notifications import FakeClock
 from tests.support.wait import eventually
 
@@ -36,7 +36,7 @@ async def test_a_commit_by_another_process_reaches_the_stream_at_once_though_the
     assert settings.postgres_dsn is not None
     js = nc.jetstream()
     ours, theirs = (open_store(settings.store_env(create_tables=False)) for _ in range(2))
-    relay = Relay(
+    relay = popup_relay(
         ours,
         js=js,
         stream=stream_name(settings, POPUPS_STREAM),
@@ -44,12 +44,12 @@ async def test_a_commit_by_another_process_reaches_the_stream_at_once_though_the
         path_template=settings.ticket_path_template,
         poll_seconds=60.0,  # were it polling, the test would time out
     )
-    watcher = StoreWatcher(
+    watcher = PgListener(
         dsn=settings.postgres_dsn.get_secret_value(),
         channel=ours.recorder.channel_name,  # type: ignore[attr-defined]
-        on_change=relay.wake,
     )
-    tasks = [asyncio.create_task(relay.run()), asyncio.create_task(watcher.run())]
+    watcher.subscribe(relay.wake)
+    tasks = [asyncio.create_task(relay.run(asyncio.Event())), asyncio.create_task(watcher.run())]
     try:
         await eventually(lambda: watcher.listening)
         stream = stream_name(settings, POPUPS_STREAM)

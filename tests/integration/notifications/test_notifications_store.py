@@ -9,7 +9,7 @@ import pytest
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
-from notifications.adapters.relay import HEADER_STORE_POSITION, Relay
+from notifications.adapters.relay import HEADER_STORE_POSITION, Relay, popup_relay
 from notifications.application.replay import changes_since
 from notifications.application.service import Recipient
 from notifications.application.store import PopupStore, open_store
@@ -33,7 +33,7 @@ U1 = Recipient(account_id="hotel-a", user_id="u1")
 
 
 def relay(store: PopupStore, js: JetStreamContext, settings: NotificationsSettings) -> Relay:
-    return Relay(
+    return popup_relay(
         store,
         js=js,
         stream=stream_name(settings, POPUPS_STREAM),

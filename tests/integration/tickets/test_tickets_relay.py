@@ -18,6 +18,8 @@ from shared.contracts.envelope import HEADER_MSG_ID
 from shared.contracts.subjects import TICKETS_STREAM
 from shared.nats import ensure_stream, stream_config
 from shared.natsserver import NatsServer
+from shared.outbox import OutboxRelay
+from shared.pglisten import PgListener
 from tests.integration.tickets.tickets_streams_helpers import (
     FakeTicket,
     FakeTickets,
@@ -27,7 +29,7 @@ from tests.integration.tickets.tickets_streams_helpers import (
     wait_until,
     write_tickets,
 )
-from tickets.adapters.relay import HEADER_NOTIFICATION_ID, OutboxRelay, read_stream_position, to_message
+from tickets.adapters.relay import HEADER_NOTIFICATION_ID, envelope_relay, read_position, to_message
 
 pytestmark = pytest.mark.integration
 
@@ -44,9 +46,11 @@ def public_event_ids(app: FakeTickets) -> list[str]:
 
 
 @contextlib.asynccontextmanager
-async def running(relay: OutboxRelay, *, listen: object | None = None) -> AsyncIterator[asyncio.Task[None]]:
+async def running(
+    relay: OutboxRelay[Any], *, listen: PgListener | None = None
+) -> AsyncIterator[asyncio.Task[None]]:
     stop = asyncio.Event()
-    task = asyncio.create_task(relay.run(stop, listener_source=listen))
+    task = asyncio.create_task(relay.run(stop, wakeups=listen))
     try:
         yield task
     finally:
@@ -85,7 +89,7 @@ async def test_the_relay_publishes_every_public_event_once_in_store_order(
     stream = await make_stream(js, nats_prefix)
     app = FakeTickets(env=sqlite_env(tmp_path / "store.sqlite"))
     write_tickets(app, 20)
-    relay = OutboxRelay(js=js, source=app.recorder, to_envelope=fake_to_envelope(app), prefix=nats_prefix)
+    relay = envelope_relay(js=js, source=app.recorder, to_envelope=fake_to_envelope(app), prefix=nats_prefix)
     async with running(relay):
         await wait_until(lambda: _count(js, stream, 60))
         write_tickets(app, 5, start=20)
@@ -117,10 +121,10 @@ async def test_a_relay_restarted_after_a_crash_mid_batch_resumes_from_the_stream
             continue
         message = to_message(envelope, notification_id=notification.id, prefix=nats_prefix)
         await js.publish(message.subject, message.payload, headers=message.headers)
-    position = await read_stream_position(js, stream)
+    position = await read_position(js, stream)
     assert position.stream_seq == 8
     await asyncio.sleep(1.2)
-    relay = OutboxRelay(js=js, source=app.recorder, to_envelope=convert, prefix=nats_prefix, batch_size=4)
+    relay = envelope_relay(js=js, source=app.recorder, to_envelope=convert, prefix=nats_prefix, batch_size=4)
     async with running(relay):
         await wait_until(lambda: _count(js, stream, 30))
     await assert_published_exactly_once(js, stream, app)
@@ -132,7 +136,7 @@ async def test_two_relays_racing_on_one_store_publish_each_event_once(
     stream = await make_stream(js, nats_prefix)
     app = FakeTickets(env=sqlite_env(tmp_path / "store.sqlite"))
     relays = [
-        OutboxRelay(
+        envelope_relay(
             js=js,
             source=app.recorder,
             to_envelope=fake_to_envelope(app),
@@ -166,10 +170,11 @@ async def test_on_postgresql_the_relay_follows_notify_and_skips_notification_id_
         with pytest.raises(Exception, match=r"(?i)integrity|duplicate|unique"):
             app.save(stale)
         write_tickets(app, 2, start=4)
-        relay = OutboxRelay(
+        relay = envelope_relay(
             js=js, source=app.recorder, to_envelope=fake_to_envelope(app), prefix=nats_prefix, idle_wait=30.0
         )
-        async with running(relay, listen=app.recorder):
+        channel = app.recorder.channel_name  # type: ignore[attr-defined]
+        async with running(relay, listen=PgListener(dsn=postgres_dsn, channel=channel)):
             await wait_until(lambda: _count(js, stream, 19))
             # Polling waits 5 s on PostgreSQL: a quick arrival proves NOTIFY woke the relay.
             await asyncio.sleep(0.2)
@@ -188,7 +193,7 @@ async def test_a_nats_server_restart_while_the_relay_runs_loses_and_doubles_noth
     try:
         stream = await make_stream(js, nats_prefix, window=1.0)
         app = FakeTickets(env=sqlite_env(tmp_path / "store.sqlite"))
-        relay = OutboxRelay(
+        relay = envelope_relay(
             js=js,
             source=app.recorder,
             to_envelope=fake_to_envelope(app),

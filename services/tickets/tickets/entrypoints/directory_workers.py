@@ -6,16 +6,18 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from eventsourcing.persistence import Notification
 from nats.aio.client import Client as NATS
 from prometheus_client import Gauge
 
 from shared.contracts.directory import DOMAIN
 from shared.contracts.subjects import DIRECTORY_STREAM
 from shared.nats import ensure_stream, stream_config
-from tickets.adapters.relay import OutboxRelay
+from shared.outbox import OutboxRelay
+from tickets.adapters.relay import envelope_relay
 from tickets.application.directory import DirectoryApplication
 from tickets.application.directory_events import to_public
-from tickets.entrypoints.workers import _supervised
+from tickets.entrypoints.workers import _supervised, single_relay
 from tickets.settings import TicketsSettings
 
 DIRECTORY_RELAY_POSITION = Gauge(
@@ -31,9 +33,9 @@ async def migrate_directory_stream(settings: TicketsSettings, js: Any) -> None:
 
 def start_directory_relay(
     settings: TicketsSettings, *, app: DirectoryApplication, nc: NATS, stop: asyncio.Event
-) -> tuple[OutboxRelay, asyncio.Task[None]]:
+) -> tuple[OutboxRelay[Notification], asyncio.Task[None]]:
     """Publish the directory's store to its stream until `stop` (`relay.wake()` after each save)."""
-    relay = OutboxRelay(
+    relay = envelope_relay(
         js=nc.jetstream(),
         source=app.recorder,
         to_envelope=lambda n: to_public(app.mapper.to_domain_event(n)),
@@ -43,5 +45,6 @@ def start_directory_relay(
         position_gauge=DIRECTORY_RELAY_POSITION,
         idle_wait=0.5,
     )
-    work = _supervised("directory-relay", lambda s: relay.run(s, listener_source=app.recorder), stop)
+    single = single_relay(settings, relay=relay, nc=nc, recorder=app.recorder)
+    work = _supervised("directory-relay", single, stop)
     return relay, asyncio.create_task(work, name="directory-relay")

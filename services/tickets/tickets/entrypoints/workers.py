@@ -2,7 +2,8 @@
 
 Both run inside the API process by default (`run_relay`, `run_projection` settings; the lifespan
 starts them with `start_workers`) or alone as `python -m tickets.relay` / `python -m tickets.projector`
-(Kubernetes: the relay as a single-replica Deployment; a second one is harmless but wasteful).
+(Kubernetes: any number of relay replicas; the one holding the stream's lease publishes, the others
+stand by to take over).
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ from nats.aio.client import Client as NATS
 
 from shared.contracts.envelope import EventEnvelope
 from shared.contracts.subjects import TICKETS_STREAM
+from shared.lease import open_lease_bucket, run_single
 from shared.logging import get_logger
 from shared.nats import ensure_dead_letter_stream, ensure_stream, stream_config
+from shared.outbox import OutboxRelay
+from shared.pglisten import PgListener, channel_of
 from shared.tracing import stored_trace_parent
-from tickets.adapters.relay import OutboxRelay
+from tickets.adapters.relay import envelope_relay
 from tickets.application.app import TicketsApplication
 from tickets.application.public_events import to_public
 from tickets.projections.notices import follow_applied, publish_applied
@@ -45,11 +49,13 @@ def open_history_store(settings: TicketsSettings) -> HistoryStore:
 
 
 async def migrate_publication(settings: TicketsSettings, js: Any) -> None:
-    """Idempotent: the TICKETS stream, the dead-letter stream and the history tables."""
+    """Idempotent: the TICKETS stream, the dead-letter stream, the relays' lease bucket and the
+    history tables."""
     common = settings.common
     config = stream_config(TICKETS_STREAM, prefix=common.nats_prefix, replicas=common.nats_stream_replicas)
     await ensure_stream(js, config)
     await ensure_dead_letter_stream(js, prefix=common.nats_prefix, replicas=common.nats_stream_replicas)
+    await open_lease_bucket(js, prefix=common.nats_prefix, replicas=common.nats_stream_replicas)
     store = open_history_store(settings)
     try:
         await asyncio.to_thread(store.migrate)
@@ -73,9 +79,9 @@ def trace_parent_form(app: TicketsApplication) -> Callable[[Notification], str |
     return trace_parent
 
 
-def build_relay(settings: TicketsSettings, *, app: TicketsApplication, nc: NATS) -> OutboxRelay:
+def build_relay(settings: TicketsSettings, *, app: TicketsApplication, nc: NATS) -> OutboxRelay[Notification]:
     """The relay over `app`'s store, woken by every save of this process."""
-    relay = OutboxRelay(
+    relay = envelope_relay(
         js=nc.jetstream(),
         source=app.recorder,
         to_envelope=public_form(app),
@@ -86,17 +92,45 @@ def build_relay(settings: TicketsSettings, *, app: TicketsApplication, nc: NATS)
     return relay
 
 
+def single_relay(
+    settings: TicketsSettings, *, relay: OutboxRelay[Notification], nc: NATS, recorder: object
+) -> Callable[[asyncio.Event], Awaitable[None]]:
+    """`relay` as the one active instance among the replicas (a lease per stream); on PostgreSQL it
+    follows the store's NOTIFY and polls only as a safety net."""
+    common = settings.common
+
+    def wakeups() -> PgListener | None:
+        channel = channel_of(recorder)
+        if settings.postgres_dsn is None or channel is None:
+            return None
+        return PgListener(dsn=settings.postgres_dsn.get_secret_value(), channel=channel)
+
+    async def work(stop: asyncio.Event) -> None:
+        await run_single(
+            nc.jetstream(),
+            name=relay.stream,
+            work=lambda held: relay.run(held, wakeups=wakeups()),
+            stop=stop,
+            prefix=common.nats_prefix,
+            replicas=common.nats_stream_replicas,
+        )
+
+    return work
+
+
 async def run_relay(
     settings: TicketsSettings,
     *,
     app: TicketsApplication,
     nc: NATS,
     stop: asyncio.Event,
-    relay: OutboxRelay | None = None,
+    relay: OutboxRelay[Notification] | None = None,
 ) -> None:
-    """Publish the store's events until `stop`; woken by this process's saves and by NOTIFY."""
+    """Publish the store's events until `stop` (in the replica holding the relay's lease); woken by
+    this process's saves and by NOTIFY."""
     relay = relay or build_relay(settings, app=app, nc=nc)
-    await _supervised("tickets-relay", lambda s: relay.run(s, listener_source=app.recorder), stop)
+    work = single_relay(settings, relay=relay, nc=nc, recorder=app.recorder)
+    await _supervised("tickets-relay", work, stop)
 
 
 async def run_projector(
