@@ -20,13 +20,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from chat.adapters.directory import Change
-from chat.application.agents import AgentConnection
+from chat.adapters.errors import NATS_AWAY
+from chat.application.agent_connection import AgentConnection
 from chat.application.context import HubContext
 from chat.domain import server_frames as out
 from chat.domain.model import QueueEntry, QueueState, waiting_in_order
 from shared.logging import get_logger
 
 log = get_logger(__name__)
+
+# NATS away, or a user's process answered with something that is not JSON.
+_NOT_SHOWN: tuple[type[Exception], ...] = (*NATS_AWAY, ValueError)
 
 # How long to wait for a user's process to tell the name and question, and how long to wait before
 # asking again one that did not answer (the row is shown meanwhile, without them).
@@ -97,8 +101,8 @@ class QueueBoard:
             conn.watching = True  # under the lock: no broadcast can come before this first frame
             try:
                 entries = await self._entries()
-            except Exception as exc:  # NATS away: the next round sends it to everyone watching
-                log.warning("chat_queue_not_shown", error=type(exc).__name__)
+            except _NOT_SHOWN:  # NATS away (or a bad reply): the next round sends it
+                log.warning("chat_queue_not_shown", exc_info=True)
                 self._sent = None
                 self._changed.set()
                 return
@@ -115,8 +119,8 @@ class QueueBoard:
                 await self._broadcast()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # NATS away: try again after the interval; never the content logged
-                log.warning("chat_queue_board_failed", error=type(exc).__name__)
+            except Exception:  # noqa: BLE001, RUF100 — the board serves every specialist here: try again after the interval
+                log.exception("chat_queue_board_failed")
                 self._changed.set()
             await asyncio.sleep(interval)  # the debounce: changes meanwhile make one frame
 

@@ -72,3 +72,19 @@ class TooManyChats(ChatError):
         else:
             message = f"your hotel account already has {chats}; try again when one ends"
         super().__init__(message)
+
+
+class IllegalTransition(ChatError):
+    """Raised when an event may not happen to a chat in its current phase (see `chat.domain.session`):
+    the caller refuses or ignores it, and the chat stays as it was."""
+
+    code = "illegal_transition"
+
+    def __init__(self, phase: str, event: str) -> None:
+        self.phase = phase
+        self.event = event
+        super().__init__(f"{event} may not happen to a chat that is {phase}")
+
+
+class WrongSpecialist(IllegalTransition):
+    """Raised when a specialist speaks in a chat that is not (or no longer) theirs."""

@@ -41,15 +41,17 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, WebSocket
 from prometheus_client import Counter
 
+from chat.adapters.errors import NATS_AWAY
 from chat.adapters.tickets import TicketsUnavailable
-from chat.application.agents import AgentConnection
+from chat.application.agent_connection import AgentConnection
 from chat.application.hub import ChatHub
-from chat.application.users import UserSession
+from chat.application.user_session import UserSession
 from chat.domain.errors import ChatError, InvalidIntake, NotAssigned, TooManyChats
 from chat.domain.intake import IntakeLimits, make_intake
 from chat.domain.server_frames import Ended, Pong
@@ -86,6 +88,8 @@ RELAYED = Counter(
 CLOSE_INTERNAL = 1011
 F = TypeVar("F")
 log = get_logger(__name__)
+# NATS away, or the specialist's entry kept changing (CapacityExceeded after every attempt).
+_NOT_CONNECTED: tuple[type[Exception], ...] = (*NATS_AWAY, ChatError)
 router = APIRouter(tags=["chat"])
 
 
@@ -96,11 +100,13 @@ class BadFrame(ChatError):
 
 
 async def _internal_error(conn: FrameConnection, exc: Exception) -> None:
-    """A bug, not bad input: tell the peer and close (1011). Logged by type and place only: an
-    exception's message may quote the frame (pydantic's does), and chat text never reaches a log."""
+    """A bug, not bad input: tell the peer and close (1011). Logged with its type and the whole
+    traceback but not its message: an exception's message may quote the frame (pydantic's does), and
+    chat text never reaches a log."""
     frames = traceback.extract_tb(exc.__traceback__)
     where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
-    log.error("chat_frame_failed", error=type(exc).__name__, where=where)
+    stack = "".join(traceback.format_list(frames))
+    log.error("chat_frame_failed", error=type(exc).__name__, where=where, traceback=stack)
     await conn.error("internal_error", "something went wrong on our side")
     await conn.close(CLOSE_INTERNAL, "internal error")
 
@@ -111,12 +117,26 @@ def _hub(ws: WebSocket) -> ChatHub:
     return hub
 
 
-async def _accept(ws: WebSocket, role: Role) -> tuple[FrameConnection, Authenticated] | None:
-    conn = FrameConnection(ws, ws.app.state.settings)
+@dataclass(frozen=True, slots=True)
+class _Peer:
+    conn: FrameConnection
+    auth: Authenticated
+    settings: ChatSettings
+    hub: ChatHub
+
+
+async def _accept(ws: WebSocket, role: Role, /, **context: str | None) -> _Peer | None:
+    """The WebSocket accepted and authenticated for `role`, its ids bound to the log context; None
+    when authentication failed (the peer was told and the socket closed)."""
+    settings: ChatSettings = ws.app.state.settings
+    conn = FrameConnection(ws, settings)
     await ws.accept()
     clear_contextvars()
     auth = await conn.authenticate(ws.app.state.token_verifier, role=role)
-    return (conn, auth) if auth is not None else None
+    if auth is None:
+        return None
+    bind_context(user=auth.principal.sub, **context)
+    return _Peer(conn=conn, auth=auth, settings=settings, hub=_hub(ws))
 
 
 def _limits(settings: ChatSettings) -> FrameLimits:
@@ -152,19 +172,17 @@ async def _serve(
             await conn.error(exc.code, str(exc))
         except TicketsUnavailable:
             await conn.error("tickets_unavailable", "the request could not be created; try again later")
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001, RUF100 — one frame's bug closes its connection, not the process
             await _internal_error(conn, exc)
 
 
 @router.websocket("/api/v1/chat/user")
 async def user_chat(ws: WebSocket) -> None:
-    accepted = await _accept(ws, Role.USER)
-    if accepted is None:
+    peer = await _accept(ws, Role.USER)
+    if peer is None:
         return
-    conn, auth = accepted
-    settings: ChatSettings = ws.app.state.settings
-    hub = _hub(ws)
-    bind_context(user=auth.principal.sub, account_id=auth.principal.account_id)
+    conn, auth, settings, hub = peer.conn, peer.auth, peer.settings, peer.hub
+    bind_context(account_id=auth.principal.account_id)
     limits = IntakeLimits(
         max_name_chars=settings.max_name_chars,
         max_question_chars=settings.max_question_chars,
@@ -216,17 +234,14 @@ async def user_chat(ws: WebSocket) -> None:
 
 @router.websocket("/api/v1/chat/agent")
 async def agent_chat(ws: WebSocket) -> None:
-    accepted = await _accept(ws, Role.AGENT)
-    if accepted is None:
+    peer = await _accept(ws, Role.AGENT, role="agent")
+    if peer is None:
         return
-    conn, auth = accepted
-    settings: ChatSettings = ws.app.state.settings
-    hub = _hub(ws)
-    bind_context(user=auth.principal.sub, role="agent")
+    conn, auth, settings, hub = peer.conn, peer.auth, peer.settings, peer.hub
     try:
         agent: AgentConnection = await hub.agents.connect(auth.principal, send=conn.send, close=conn.close)
-    except Exception as exc:  # NATS away or the bucket lost: say so rather than drop the socket
-        log.warning("agent_not_connected", error=type(exc).__name__)
+    except _NOT_CONNECTED:  # NATS away or the bucket lost: say so rather than drop the socket
+        log.warning("agent_not_connected", exc_info=True)
         await conn.error("unavailable", "the chat is not available right now; try again shortly")
         await conn.close(CLOSE_INTERNAL, "unavailable")
         return
