@@ -36,6 +36,7 @@ Record = QueueEntry | AgentPresence | Seat
 QUEUE = "q."
 AGENT = "a."
 SEAT = "s."
+R = TypeVar("R", QueueEntry, AgentPresence)
 _DELETES = frozenset({"DEL", "PURGE"})
 
 
@@ -251,21 +252,20 @@ class Directory:
 
     async def fetch_agent(self, akey: str) -> Versioned[AgentPresence] | None:
         """The agent's entry as the server has it now (not the mirror), or None."""
-        entry = await self._fetch(AGENT + akey)
-        if entry is None or entry.value is None or entry.revision is None:
-            return None
-        presence = AgentPresence.decode(entry.value)
-        self._apply(entry.key, presence, entry.revision)
-        return Versioned(presence, entry.revision)
+        return await self._fetch_record(AGENT + akey, AgentPresence.decode)
 
     async def fetch_queue(self, sid: str) -> Versioned[QueueEntry] | None:
         """The session's queue entry as the server has it now (not the mirror), or None."""
-        entry = await self._fetch(QUEUE + sid)
+        return await self._fetch_record(QUEUE + sid, QueueEntry.decode)
+
+    async def _fetch_record(self, key: str, decode: Callable[[bytes], R]) -> Versioned[R] | None:
+        """A key's record as the server has it now, also applied to the mirror; None when absent."""
+        entry = await self._fetch(key)
         if entry is None or entry.value is None or entry.revision is None:
             return None
-        queued = QueueEntry.decode(entry.value)
-        self._apply(entry.key, queued, entry.revision)
-        return Versioned(queued, entry.revision)
+        record = decode(entry.value)
+        self._apply(entry.key, record, entry.revision)
+        return Versioned(record, entry.revision)
 
     async def _fetch(self, key: str) -> KeyValue.Entry | None:
         try:

@@ -21,6 +21,13 @@ class ServerFrame(BaseModel):
         return self.model_dump(mode="json", by_alias=True)
 
 
+class _SparseFrame(ServerFrame):
+    """A frame whose absent (None) parts are left out of the JSON rather than sent as null."""
+
+    def wire(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
 # -- both endpoints ----------------------------------------------------------------------------
 
 
@@ -33,7 +40,7 @@ class Pong(ServerFrame):
     type: Literal["pong"] = "pong"
 
 
-class Error(ServerFrame):
+class Error(_SparseFrame):
     """`field`: the frame's field at fault; `scope` and `limit`: which cap refused a chat."""
 
     type: Literal["error"] = "error"
@@ -42,9 +49,6 @@ class Error(ServerFrame):
     field: str | None = None
     scope: Literal["user", "account"] | None = None
     limit: int | None = None
-
-    def wire(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_none=True)
 
 
 # -- to a user ---------------------------------------------------------------------------------
@@ -123,15 +127,12 @@ class RequestOffered(ServerFrame):
     type: Literal["request_offered"] = "request_offered"
 
 
-class Ended(ServerFrame):
+class Ended(_SparseFrame):
     """The session ended by the server's side; `draft` where the chat could become a request."""
 
     type: Literal["ended"] = "ended"
     reason: Literal["specialist_ended", "idle_timeout"]
     draft: Draft | None = None
-
-    def wire(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_none=True)
 
 
 class RequestCreated(ServerFrame):
