@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from nats.js import JetStreamContext
 from nats.js.api import StorageType
 
+from chat.adapters.errors import NATS_AWAY
 from shared.contracts.chat import DOMAIN, EVENT_TYPES, SCHEMA_VERSION, ChatEventData
 from shared.contracts.envelope import Actor, EventEnvelope, envelope_headers
 from shared.contracts.subjects import CHAT_STATS_STREAM, event_subject, with_prefix
@@ -59,8 +60,8 @@ class StatsPublisher:
         headers = envelope_headers(envelope)
         try:
             await self._js.publish(subject, envelope.model_dump_json().encode(), headers=headers, timeout=5)
-        except Exception as exc:  # statistics are best effort by design: a chat never waits on them
-            log.warning("chat_stats_not_published", event_type=envelope.type, error=type(exc).__name__)
+        except NATS_AWAY:  # statistics are best effort by design: a chat never waits on them
+            log.warning("chat_stats_not_published", event_type=envelope.type, exc_info=True)
 
     async def drain(self, *, within: float = 5.0) -> None:
         if self._tasks:

@@ -14,6 +14,7 @@ import contextlib
 import uuid
 
 from chat.adapters.directory import Change, Directory
+from chat.adapters.errors import NATS_AWAY
 from chat.adapters.relay import Relay
 from chat.adapters.stats import StatsPublisher
 from chat.adapters.support_hours import SupportHours
@@ -26,6 +27,9 @@ from shared.contracts.chat import EndReason
 from shared.logging import get_logger
 
 log = get_logger(__name__)
+
+# The directory cannot reopen its bucket yet (NATS away), or at all (RuntimeError: nothing to reopen).
+_NOT_RECOVERED: tuple[type[Exception], ...] = (*NATS_AWAY, RuntimeError)
 
 
 class ChatHub:
@@ -91,8 +95,8 @@ class ChatHub:
                 await self.step()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # the loop supervises every session of this process: it goes on
-                log.warning("chat_loop_step_failed", error=type(exc).__name__)
+            except Exception:  # noqa: BLE001, RUF100 — the loop supervises every session of this process: it goes on
+                log.exception("chat_loop_step_failed")
                 await asyncio.sleep(ctx.config.tick_seconds)
                 await self._recover_if_lost()
 
@@ -121,8 +125,8 @@ class ChatHub:
                 return False
             presences = self.agents.own_presences()
             await directory.reopen()
-        except Exception as exc:  # NATS still away: the next tick tries again
-            log.warning("chat_directory_not_recovered", error=type(exc).__name__)
+        except _NOT_RECOVERED:  # NATS still away (or no bucket to reopen): the next tick tries
+            log.warning("chat_directory_not_recovered", exc_info=True)
             return False
         self.ctx.recovered_at = self.ctx.clock()
         await self.users.republish()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from chat.adapters.errors import NATS_AWAY
 from chat.application.context import HubContext
 from chat.domain.errors import ChatUnavailable, TooManyChats
 from chat.domain.model import Seat, seat_owners
@@ -40,9 +41,9 @@ class Seats:
         except TooManyChats:
             await self.release(taken)
             raise
-        except Exception as exc:  # NATS away or the bucket lost
+        except NATS_AWAY:  # NATS away or the bucket lost
             await self.release(taken)
-            log.warning("chat_not_opened", error=type(exc).__name__)
+            log.warning("chat_not_opened", exc_info=True)
             raise ChatUnavailable("the chat is not available right now; try again shortly") from None
         return tuple(taken)
 
@@ -51,8 +52,8 @@ class Seats:
         for ident in seats:
             try:
                 await self._ctx.directory.release_seat(ident)
-            except Exception as exc:
-                log.warning("chat_seat_not_released", error=type(exc).__name__)
+            except NATS_AWAY:
+                log.warning("chat_seat_not_released", exc_info=True)
 
     async def refresh(self, sid: str, seats: Iterable[str]) -> None:
         """Rewrite a session's seats before the bucket's TTL drops them."""

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from fastapi import WebSocket
 from prometheus_client import Counter
-from starlette.websockets import WebSocketState
+from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from chat.domain.limits import AbuseMeter, TokenBucket
 from chat.domain.server_frames import Error, Ready, ServerFrame
@@ -39,6 +39,9 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_IDLE = 4408
 SEND_TIMEOUT_SECONDS = 5.0
+# What sending on (or closing) a WebSocket the peer already left raises: uvicorn's `ClientDisconnected`
+# is an OSError, Starlette raises `WebSocketDisconnect`, or a RuntimeError once a close was sent.
+PEER_GONE = (OSError, RuntimeError, WebSocketDisconnect)
 
 
 class Idle:
@@ -78,9 +81,9 @@ class FrameConnection:
             except TimeoutError:
                 log.warning("chat_peer_not_reading")
                 self.closed = True
-                with contextlib.suppress(Exception):
+                with contextlib.suppress(*PEER_GONE, TimeoutError):
                     await asyncio.wait_for(self._ws.close(code=CLOSE_POLICY, reason="not reading"), 1.0)
-            except Exception:  # the peer went away mid-send; the receive loop will see the close
+            except PEER_GONE:  # the peer went away mid-send; the receive loop will see the close
                 self.closed = True
 
     async def error(
@@ -103,7 +106,7 @@ class FrameConnection:
             if self._ws.application_state is WebSocketState.CONNECTED:
                 try:
                     await self._ws.close(code=code, reason=reason)
-                except Exception:  # already closed by the peer
+                except PEER_GONE:  # already closed by the peer
                     log.debug("ws_close_failed")
 
     async def authenticate(self, verifier: TokenVerifier, *, role: Role) -> Authenticated | None:
