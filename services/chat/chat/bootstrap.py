@@ -21,8 +21,10 @@ from chat.adapters.tickets import TicketsClient
 from chat.application.context import HubConfig
 from chat.application.hub import ChatHub
 from chat.domain.model import SessionCaps
+from chat.entrypoints import asyncapi
 from chat.entrypoints.ws import router
 from chat.settings import ChatSettings
+from shared.edge import RouteRule
 from shared.health import Readiness
 from shared.http import create_app as create_http_app
 from shared.nats import connect
@@ -119,8 +121,12 @@ def create_app(settings: ChatSettings) -> FastAPI:
         settings=settings,
         readiness=readiness,
         lifespan=lifespan,
+        description=asyncapi.OPENAPI_DESCRIPTION,
+        public_routes=[RouteRule("GET", asyncapi.PATH)],
     )
     app.include_router(router)
+    if settings.docs_enabled:
+        app.include_router(asyncapi.router())
     return app
 
 
