@@ -7,21 +7,17 @@ from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from notifications.application.views import navigation
-from notifications.components import Components, components
-from notifications.entrypoints.popups import recipient_of
+from notifications.components import Components
+from notifications.entrypoints.deps import HotelUser, Parts, recipient_of
 from notifications.projections.history import HistoryEntry, HistoryQuery
-from shared.auth import Principal, Role, requires_role
 from shared.contracts.popups import Navigation, PopupKind, PopupStatus
 from shared.days import day_end, day_start, to_micros
 from shared.errors import ErrorBody, Unprocessable
 from shared.listing import decode_cursor, encode_cursor, zone_of
-
-HotelUser = Annotated[Principal, Depends(requires_role(Role.USER))]
-Parts = Annotated[Components, Depends(components)]
 
 router = APIRouter(prefix="/api/v1/popups", tags=["popups"])
 

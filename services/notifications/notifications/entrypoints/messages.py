@@ -6,14 +6,14 @@ import asyncio
 from typing import Annotated
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from notifications.application.service import NewMessage
 from notifications.application.views import snapshot
-from notifications.components import Components, components
 from notifications.domain.ids import popup_id_for_message
 from notifications.domain.model import Cause
+from notifications.entrypoints.deps import Parts
 from shared.auth import AgentUser
 from shared.contracts.envelope import ActorKind
 from shared.contracts.popups import PopupSnapshot
@@ -23,7 +23,6 @@ from shared.ratelimit import Action, limiter_of
 from shared.types import AccountId, TextOnly, TicketNumber, UserId
 
 router = APIRouter(prefix="/api/v1/messages", tags=["messages"])
-Parts = Annotated[Components, Depends(components)]
 
 
 class SendMessage(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
 from uuid import UUID
@@ -11,23 +12,16 @@ from uuid import UUID
 from fastapi import APIRouter, Body, Depends, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from notifications.application.service import Recipient
+from notifications.application.service import PopupService, Recipient
 from notifications.application.views import Shown, navigation, snapshot
-from notifications.components import Components, components
+from notifications.components import Components
 from notifications.domain.recipient import SeenPopup
+from notifications.entrypoints.deps import HotelUser, Parts, recipient_of
 from notifications.projections.active import ActivePopup
-from shared.auth import Principal, Role, requires_role
+from shared.auth import Principal
 from shared.contracts.popups import Navigation, PopupSnapshot
 
-HotelUser = Annotated[Principal, Depends(requires_role(Role.USER))]
-Parts = Annotated[Components, Depends(components)]
-
 router = APIRouter(prefix="/api/v1/popups", tags=["popups"])
-
-
-def recipient_of(principal: Principal) -> Recipient:
-    assert principal.account_id is not None  # a user token always carries one (shared.auth)
-    return Recipient(account_id=principal.account_id, user_id=principal.sub, name=principal.name)
 
 
 class PopupList(BaseModel):
@@ -54,21 +48,32 @@ class Opened(BaseModel):
     navigate_to: Navigation | None = Field(description="Where the browser goes: the request, if any.")
 
 
-async def _command(
-    parts: Components,
-    principal: Principal,
-    request: Request,
-    command: Callable[[Recipient, str | None], SeenPopup],
-) -> SeenPopup:
-    """Run one command for the caller in a thread, then let the relay publish what it recorded."""
-    by, correlation_id = recipient_of(principal), request.state.correlation_id
-    popup = await asyncio.to_thread(command, by, correlation_id)
-    parts.changed()
-    return popup
-
-
 def _view(parts: Components, popup: Shown) -> PopupSnapshot:
     return snapshot(popup, path_template=parts.settings.ticket_path_template, now=parts.clock.now())
+
+
+@dataclass(frozen=True)
+class PopupAction:
+    """What every action on one popup shares: the caller, the request's correlation id, and the
+    process's components."""
+
+    principal: Principal
+    parts: Components
+    request: Request
+
+    async def run(self, command: Callable[[PopupService, Recipient, str | None], SeenPopup]) -> SeenPopup:
+        """Run one command for the caller in a thread, then let the relay publish what it recorded."""
+        by, correlation_id = recipient_of(self.principal), self.request.state.correlation_id
+        popup = await asyncio.to_thread(command, self.parts.service, by, correlation_id)
+        self.parts.changed()
+        return popup
+
+
+async def popup_action(principal: HotelUser, parts: Parts, request: Request) -> PopupAction:
+    return PopupAction(principal=principal, parts=parts, request=request)
+
+
+Action = Annotated[PopupAction, Depends(popup_action)]
 
 
 @router.get("", response_model=PopupList)
@@ -91,57 +96,43 @@ async def get_popup(popup_id: UUID, principal: HotelUser, parts: Parts) -> Popup
 
 
 @router.post("/{popup_id}/delivered", response_model=PopupSnapshot)
-async def mark_delivered(
-    popup_id: UUID, principal: HotelUser, parts: Parts, request: Request
-) -> PopupSnapshot:
+async def mark_delivered(popup_id: UUID, action: Action) -> PopupSnapshot:
     """Shown on a screen; every tab may say so, only the first one is recorded. Like every action
     here, on a popup sent to the whole account it changes the caller's own state of it only."""
-    popup = await _command(
-        parts,
-        principal,
-        request,
-        lambda by, corr: parts.service.mark_delivered(popup_id, by=by, correlation_id=corr),
+    popup = await action.run(
+        lambda service, by, corr: service.mark_delivered(popup_id, by=by, correlation_id=corr)
     )
-    return _view(parts, popup)
+    return _view(action.parts, popup)
 
 
 @router.post("/{popup_id}/snooze", response_model=PopupSnapshot)
 async def snooze(
     popup_id: UUID,
-    principal: HotelUser,
-    parts: Parts,
-    request: Request,
+    action: Action,
     body: Annotated[SnoozeRequest | None, Body()] = None,
 ) -> PopupSnapshot:
     """ "Remind later": hidden from every tab of the caller until the time comes, then shown again."""
     until = body.until if body else None
     if body is not None and body.minutes is not None:
-        until = parts.clock.now() + timedelta(minutes=body.minutes)
-    popup = await _command(
-        parts,
-        principal,
-        request,
-        lambda by, corr: parts.service.snooze(popup_id, by=by, until=until, correlation_id=corr),
+        until = action.parts.clock.now() + timedelta(minutes=body.minutes)
+    popup = await action.run(
+        lambda service, by, corr: service.snooze(popup_id, by=by, until=until, correlation_id=corr)
     )
-    return _view(parts, popup)
+    return _view(action.parts, popup)
 
 
 @router.post("/{popup_id}/open", response_model=Opened)
-async def open_popup(popup_id: UUID, principal: HotelUser, parts: Parts, request: Request) -> Opened:
+async def open_popup(popup_id: UUID, action: Action) -> Opened:
     """ "View fully": marks it opened in every tab of the caller and says where to go."""
-    popup = await _command(
-        parts, principal, request, lambda by, corr: parts.service.open(popup_id, by=by, correlation_id=corr)
-    )
+    popup = await action.run(lambda service, by, corr: service.open(popup_id, by=by, correlation_id=corr))
     return Opened(
-        popup=_view(parts, popup),
-        navigate_to=navigation(popup, path_template=parts.settings.ticket_path_template),
+        popup=_view(action.parts, popup),
+        navigate_to=navigation(popup, path_template=action.parts.settings.ticket_path_template),
     )
 
 
 @router.post("/{popup_id}/delete", response_model=PopupSnapshot)
-async def delete_popup(popup_id: UUID, principal: HotelUser, parts: Parts, request: Request) -> PopupSnapshot:
+async def delete_popup(popup_id: UUID, action: Action) -> PopupSnapshot:
     """Gone from every tab of the caller, for good (the answer stays in the request's history)."""
-    popup = await _command(
-        parts, principal, request, lambda by, corr: parts.service.delete(popup_id, by=by, correlation_id=corr)
-    )
-    return _view(parts, popup)
+    popup = await action.run(lambda service, by, corr: service.delete(popup_id, by=by, correlation_id=corr))
+    return _view(action.parts, popup)

@@ -30,8 +30,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from notifications.adapters.fanout import Change, Connection, Hub
 from notifications.application.replay import changes_since
-from notifications.components import Components, components
-from notifications.entrypoints.popups import HotelUser, recipient_of
+from notifications.entrypoints.deps import HotelUser, Parts, recipient_of
 from shared.auth import Principal, Role, current_principal
 from shared.edge import RouteRule
 from shared.errors import Forbidden, Unauthorized
@@ -40,7 +39,6 @@ from shared.parsing import event_id
 from shared.ratelimit import StreamSlot, limiter_of
 
 router = APIRouter(prefix="/api/v1/popups", tags=["popups"])
-Parts = Annotated[Components, Depends(components)]
 # For the HTTP edge: the stream checks its own token (a bearer one, or the stream's `access_token`).
 PUBLIC_ROUTES = (RouteRule("GET", f"{router.prefix}/stream"),)
 
