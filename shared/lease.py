@@ -18,7 +18,6 @@ pause longer than the TTL, cost a refused publication, not a doubled event).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
 import time
@@ -30,7 +29,6 @@ from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StorageType
 from nats.js.errors import (
     APIError,
-    BucketNotFoundError,
     KeyDeletedError,
     KeyNotFoundError,
     KeyWrongLastSequenceError,
@@ -46,6 +44,7 @@ LEASE_BUCKET = "RELAY_LEASES"
 LEASE_SECONDS = 5.0
 _EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence"
 _TRANSIENT = (NatsError, APIError, TimeoutError, OSError)
+_STREAM_NAME_IN_USE = 10058  # JSStreamNameExistErr: a stream of that name with another configuration
 
 Work = Callable[[asyncio.Event], Awaitable[None]]
 
@@ -64,19 +63,21 @@ async def open_lease_bucket(js: JetStreamContext, *, prefix: str = "", replicas:
     """The lease bucket, created if missing: file storage (a holder survives a server restart), one
     revision per key, no bucket-wide age (each key carries its own TTL). Idempotent: the migration
     step creates it, and a relay that finds it missing too."""
-    name = lease_bucket_name(prefix)
-    with contextlib.suppress(BucketNotFoundError):
-        return await js.key_value(name)
-    return await js.create_key_value(
-        KeyValueConfig(
-            bucket=name,
-            description="single-active-instance leases (who runs each outbox relay)",
-            history=1,
-            storage=StorageType.FILE,
-            replicas=replicas,
-            max_value_size=1024,
-        )
+    config = KeyValueConfig(
+        bucket=lease_bucket_name(prefix),
+        description="single-active-instance leases (who runs each outbox relay)",
+        history=1,
+        storage=StorageType.FILE,
+        replicas=replicas,
+        max_value_size=1024,
     )
+    try:
+        return await js.create_key_value(config)  # the same configuration again: a no-op
+    except APIError as exc:
+        if exc.err_code != _STREAM_NAME_IN_USE:
+            raise
+        # Created with another configuration (other replicas): the bucket is there, use it as it is.
+        return await js.key_value(config.bucket)
 
 
 class Lease:

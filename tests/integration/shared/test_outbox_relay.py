@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import nats
@@ -63,15 +63,6 @@ def message_of(prefix: str) -> Callable[[Stored], OutgoingMessage | None]:
         return OutgoingMessage(f"{prefix}.outbox.{item.id}", item.event_id.encode(), headers)
 
     return to_message
-
-
-@pytest.fixture
-async def nc(nats_url: str) -> AsyncIterator[NATS]:
-    connection = await nats.connect(nats_url)
-    try:
-        yield connection
-    finally:
-        await connection.close()
 
 
 async def make_stream(js: JetStreamContext, prefix: str, *, window: float = 1.0) -> str:
