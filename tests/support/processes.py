@@ -56,13 +56,14 @@ class ServiceProcess:
             env[f"{self.env_prefix}PORT"] = str(self.port)
             env[f"{self.env_prefix}HOST"] = "127.0.0.1"
         env.update(self.extra_env)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", self.module],
-            env=env,
-            stdout=self.log_path.open("ab"),
-            stderr=subprocess.STDOUT,
-            cwd=self.cwd,
-        )
+        with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", self.module],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.cwd,
+            )
         return self
 
     def wait_ready(self, timeout: float = 60, *, url: str | None = None) -> ServiceProcess:

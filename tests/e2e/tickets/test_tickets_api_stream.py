@@ -8,8 +8,6 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +21,7 @@ from httpx_sse import aconnect_sse
 from shared.natsserver import free_port
 from shared.settings import CommonSettings
 from tests.conftest import TEST_JWT_SECRET, auth
-from tests.e2e.tickets.test_tickets_api_two_processes import wait_ready
+from tests.support.processes import ServiceProcess
 from tests.support.tickets_api import TOPIC
 from tickets.bootstrap import create_app, migrate
 from tickets.settings import TicketsSettings
@@ -316,11 +314,12 @@ async def test_sigterm_ends_an_open_stream_and_the_process_exits(
         "HELPDESK_TICKETS_PORT": str(port),
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "services" / "tickets")]),
     }
-    log = (tmp_path / "tickets.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "tickets"], env=env, cwd=ROOT, stdout=log, stderr=log)
+    service = ServiceProcess("tickets", env, tmp_path / "tickets.log", port=port, cwd=ROOT).start()
+    proc = service.process
+    assert proc is not None
     try:
-        base_url = f"http://127.0.0.1:{port}"
-        await asyncio.to_thread(wait_ready, base_url, proc)
+        base_url = service.url
+        await asyncio.to_thread(service.wait_ready)
         token = make_token(role="agent", account=None, sub="agent-1")
         async with (
             httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(WAIT)) as client,
@@ -343,4 +342,3 @@ async def test_sigterm_ends_an_open_stream_and_the_process_exits(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        log.close()

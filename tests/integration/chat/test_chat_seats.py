@@ -10,7 +10,7 @@ import pytest
 
 from chat.adapters.directory import Directory, bucket_name, ensure_bucket
 from chat.domain.model import Seat
-from tests.integration.chat.test_chat_directory import wait_until
+from tests.support.wait import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -34,13 +34,13 @@ async def test_two_processes_racing_for_seats_get_no_more_than_the_cap_between_t
             ]
             granted = [ident for ident in await asyncio.gather(*claims) if ident is not None]
             assert sorted(granted) == ["uowner.0", "uowner.1", "uowner.2"]
-            await wait_until(lambda: one.seats_held("uowner") == two.seats_held("uowner") == 3)
+            await eventually(lambda: one.seats_held("uowner") == two.seats_held("uowner") == 3)
             assert await two.claim_seat("uowner", limit=3, seat=Seat(sid="late", proc="p0")) is None
             # Another owner's seats are counted apart.
             assert await one.claim_seat("aother", limit=1, seat=Seat(sid="s0", proc="p1")) == "aother.0"
 
             await one.release_seat("uowner.1")
-            await wait_until(lambda: two.seats_held("uowner") == 2)
+            await eventually(lambda: two.seats_held("uowner") == 2)
             assert await two.claim_seat("uowner", limit=3, seat=Seat(sid="late", proc="p0")) == "uowner.1"
         finally:
             await one.stop()
@@ -61,7 +61,7 @@ async def test_a_seat_not_refreshed_expires_and_can_be_taken_again(nats_url: str
             assert await directory.put_seat("uone.0", mine)  # the owning process refreshes it
             assert await directory.claim_seat("uone", limit=1, seat=Seat(sid="s2", proc="p")) is None
             # Its process is gone: the seat expires, and its expiry marker does not block a new chat.
-            await wait_until(lambda: directory.seats_held("uone") == 0, timeout=6.0)
+            await eventually(lambda: directory.seats_held("uone") == 0, timeout=6.0)
             assert await directory.claim_seat("uone", limit=1, seat=Seat(sid="s2", proc="p")) == "uone.0"
         finally:
             await directory.stop()

@@ -29,7 +29,7 @@ from shared.auth import Principal, Role
 from shared.contracts.subjects import DIRECTORY_STREAM
 from shared.directory import DirectoryView
 from tests.conftest import auth
-from tests.integration.chat.test_chat_directory import wait_until
+from tests.support.wait import eventually
 from tickets.application.directory import default_document
 from tickets.bootstrap import create_app, migrate
 from tickets.settings import TicketsSettings
@@ -108,7 +108,7 @@ async def test_an_admins_change_is_published_once_and_chat_and_due_times_follow_
                 httpx.AsyncClient(transport=transport, base_url="http://tickets.test", timeout=20) as client,
                 chat_hub(nc, prefix, hours=hours, clock=SATURDAY_NOON.timestamp) as hub,
             ):
-                await wait_until(lambda: hours.view is not None and hours.view.version == 1, timeout=10)
+                await eventually(lambda: hours.view is not None and hours.view.version == 1, timeout=10)
 
                 # Saturday: additional services are closed; the user gets a request offer, no queue.
                 session, frames = await open_chat(hub, 1, "services")
@@ -130,7 +130,7 @@ async def test_an_admins_change_is_published_once_and_chat_and_due_times_follow_
                     headers={**admin, "If-Match": '"1"'},
                 )
                 assert response.status_code == 200, response.text
-                await wait_until(lambda: hours.view is not None and hours.view.version == 2, timeout=10)
+                await eventually(lambda: hours.view is not None and hours.view.version == 2, timeout=10)
                 info = await js.stream_info(stream)
                 assert info.state.messages == 2  # the seed and the one change: published once
 
@@ -176,14 +176,14 @@ async def test_a_topics_chat_goes_to_its_team_first_then_to_anyone_free(
 
             # Both are free: the payments chat (billing's topic) goes to billing, not to general.
             first, _ = await open_chat(hub, 1, "payments")
-            await wait_until(lambda: "chat_assigned" in billing.types(), timeout=5)
+            await eventually(lambda: "chat_assigned" in billing.types(), timeout=5)
             assert billing.first("chat_assigned")["session"] == first.sid
             assert "chat_assigned" not in general.types()
             assert [f for f in billing.items if f["type"] == "status"][-1]["teams"] == ["billing"]
 
             # Billing is full now: the next payments chat goes to anyone free.
             second, _ = await open_chat(hub, 2, "payments")
-            await wait_until(lambda: "chat_assigned" in general.types(), timeout=5)
+            await eventually(lambda: "chat_assigned" in general.types(), timeout=5)
             assert general.first("chat_assigned")["session"] == second.sid
     finally:
         await nc.close()
@@ -217,7 +217,7 @@ async def test_without_the_team_fallback_a_chat_waits_for_its_team(nats_url: str
             await hub.agents.set_available(agent, capacity=2, teams=("general",))
             waiting, _ = await open_chat(hub, 1, "payments")
             other, _ = await open_chat(hub, 2, "reports")
-            await wait_until(lambda: "chat_assigned" in general.types(), timeout=5)
+            await eventually(lambda: "chat_assigned" in general.types(), timeout=5)
             assert general.first("chat_assigned")["session"] == other.sid
             await hub.step()
             assert hub.ctx.directory.queue[waiting.sid].value.state.value == "waiting"
