@@ -20,6 +20,7 @@ from kb_search.application.sections import SectionCommands
 from kb_search.embedding.dense import DenseIndex, open_dense
 from kb_search.entrypoints import api
 from kb_search.entrypoints.cli import add_cli_commands
+from kb_search.entrypoints.errors import KB_ERRORS
 from kb_search.projections.search_index import SearchIndexProjection
 from kb_search.search.analysis import Analyzer
 from kb_search.search.crosslang import Glossary
@@ -28,6 +29,7 @@ from kb_search.search.index import SearchIndex
 from kb_search.settings import KbSearchSettings
 from shared.contracts.envelope import SYSTEM_ACTOR
 from shared.contracts.subjects import KB_STREAM
+from shared.errors import install_error_mapping
 from shared.health import Readiness
 from shared.http import create_app as create_http_app
 from shared.logging import get_logger
@@ -113,6 +115,7 @@ def create_app(settings: KbSearchSettings) -> FastAPI:
         lifespan=lifespan,
         body_limits=api.BODY_LIMITS,
     )
+    install_error_mapping(app, KB_ERRORS)
     app.include_router(api.router)
     return app
 

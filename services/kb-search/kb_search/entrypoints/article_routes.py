@@ -12,9 +12,7 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 from kb_search.application.commands import WriteResult
 from kb_search.application.runtime import KbRuntime
 from kb_search.domain.article import Article
-from kb_search.domain.errors import InvalidArticle
 from kb_search.entrypoints.deps import Author, Editing, Kb, Lang, Ready, SectionParam, actor_of
-from kb_search.entrypoints.errors import _details, domain_errors
 from kb_search.entrypoints.markdown_html import render_markdown
 from kb_search.entrypoints.schemas import (
     ArticleIn,
@@ -34,12 +32,7 @@ router = APIRouter(prefix="/api/v1/kb", tags=["knowledge base"])
 
 
 def _article(raw: dict[str, object]) -> Article:
-    try:
-        return Article.from_mapping(raw)
-    except InvalidArticle as exc:
-        raise Unprocessable(
-            "the article is not valid", details=_details(exc.problems, "invalid_article")
-        ) from None
+    return Article.from_mapping(raw)  # `InvalidArticle`: 422 (`errors.KB_ERRORS`)
 
 
 def _stored_id(kb: KbRuntime, article_id: str) -> str:
@@ -64,8 +57,7 @@ async def browse(
 ) -> ArticleListOut:
     """Browse a section (a retired one too): its articles by title, in the preferred language
     where one exists. A section that never existed: 422."""
-    async with domain_errors():
-        known = {s.section.id for s in await kb.sections.all()}
+    known = {s.section.id for s in await kb.sections.all()}
     if section not in known:
         problem = f"no section {section!r}"
         detail = ErrorDetail(loc=["query", "section"], msg=problem, type="unknown_section")
@@ -118,24 +110,22 @@ async def feedback(
     idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
 ) -> dict[str, object]:
     stored_id = _stored_id(kb, article_id)
-    async with domain_errors():
-        await kb.commands.feedback(
-            stored_id,
-            helpful=body.helpful,
-            comment=body.comment,
-            actor=actor_of(user),
-            account_id=user.account_id or "otelms",
-            idempotency_key=idempotency_key,
-            correlation_id=getattr(request.state, "correlation_id", None),
-        )
+    await kb.commands.feedback(
+        stored_id,
+        helpful=body.helpful,
+        comment=body.comment,
+        actor=actor_of(user),
+        account_id=user.account_id or "otelms",
+        idempotency_key=idempotency_key,
+        correlation_id=getattr(request.state, "correlation_id", None),
+    )
     return {"article_id": stored_id, "helpful": body.helpful, "recorded": True}
 
 
 @router.post("/articles", response_model=WriteOut, status_code=status.HTTP_201_CREATED)
 async def publish(body: ArticleIn, author: Author, kb: Kb, response: Response) -> WriteOut:
     article = _article(body.model_dump())
-    async with domain_errors():
-        result = await kb.commands.publish(article, **author)
+    result = await kb.commands.publish(article, **author)
     if not result.changed:
         response.status_code = status.HTTP_200_OK
     return await _written(kb, result)
@@ -144,14 +134,12 @@ async def publish(body: ArticleIn, author: Author, kb: Kb, response: Response) -
 @router.put("/articles/{article_id:path}", response_model=WriteOut)
 async def update(article_id: str, body: ArticleUpdateIn, edit: Editing, kb: Kb) -> WriteOut:
     article = _article({**body.model_dump(), "id": article_id})
-    async with domain_errors():
-        result = await kb.commands.update(article, **edit.based_on())
+    result = await kb.commands.update(article, **edit.based_on())
     return await _written(kb, result)
 
 
 @router.delete("/articles/{article_id:path}", response_model=WriteOut)
 async def retire(article_id: str, edit: Editing, kb: Kb) -> WriteOut:
     stored_id = _stored_id(kb, article_id)
-    async with domain_errors():
-        result = await kb.commands.retire(stored_id, **edit.based_on())
+    result = await kb.commands.retire(stored_id, **edit.based_on())
     return await _written(kb, result)

@@ -1,9 +1,7 @@
-"""Domain and messaging failures of the kb-search routes → the shared error shape."""
+"""Domain and messaging failures of the kb-search routes → the shared error shape: the service's one
+mapping, registered on the app by the composition root (`shared.errors.install_error_mapping`)."""
 
 from __future__ import annotations
-
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from nats.errors import ConnectionClosedError, NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
@@ -12,6 +10,7 @@ from nats.js.errors import ServiceUnavailableError
 from kb_search.domain.errors import (
     ArticleAlreadyPublished,
     ArticleNotFound,
+    InvalidArticle,
     InvalidSection,
     SectionAlreadyExists,
     SectionNotFound,
@@ -19,12 +18,15 @@ from kb_search.domain.errors import (
     VersionConflict,
 )
 from shared.errors import (
+    ApiError,
     Conflict,
     ErrorDetail,
+    ErrorMapping,
     NotFound,
     PreconditionFailed,
     ServiceUnavailable,
     Unprocessable,
+    with_message,
 )
 
 
@@ -39,27 +41,36 @@ def _details(problems: list[str], kind: str) -> list[ErrorDetail]:
     return details
 
 
-@asynccontextmanager
-async def domain_errors() -> AsyncIterator[None]:
-    """Domain and messaging failures → the shared error shape."""
-    try:
-        yield
-    except ArticleNotFound as exc:
-        raise NotFound(f"no article {exc.article_id!r}") from None
-    except SectionNotFound as exc:
-        raise NotFound(str(exc)) from None
-    except UnknownSection as exc:
-        detail = ErrorDetail(loc=["body", "section"], msg=str(exc), type="unknown_section")
-        raise Unprocessable("the article names no live section", details=[detail]) from None
-    except InvalidSection as exc:
-        raise Unprocessable(
-            "the section is not valid", details=_details(exc.problems, "invalid_section")
-        ) from None
-    except (ArticleAlreadyPublished, SectionAlreadyExists) as exc:
-        raise Conflict(str(exc)) from None
-    except VersionConflict as exc:
-        if exc.expected is not None and exc.actual is not None:
-            raise PreconditionFailed(str(exc)) from None
-        raise Conflict("it changed at the same time; read it again and retry") from None
-    except (NatsTimeoutError, NoRespondersError, ConnectionClosedError, ServiceUnavailableError):
-        raise ServiceUnavailable("the article stream does not answer; try again") from None
+def _unknown_section(exc: UnknownSection) -> ApiError:
+    detail = ErrorDetail(loc=["body", "section"], msg=str(exc), type="unknown_section")
+    return Unprocessable("the article names no live section", details=[detail])
+
+
+def _version_conflict(exc: VersionConflict) -> ApiError:
+    if exc.expected is not None and exc.actual is not None:
+        return PreconditionFailed(str(exc))
+    return Conflict("it changed at the same time; read it again and retry")
+
+
+def _stream_unavailable(_: Exception) -> ApiError:
+    return ServiceUnavailable("the article stream does not answer; try again")
+
+
+KB_ERRORS: ErrorMapping = {
+    ArticleNotFound: lambda exc: NotFound(f"no article {exc.article_id!r}"),
+    SectionNotFound: with_message(NotFound),
+    UnknownSection: _unknown_section,
+    InvalidArticle: lambda exc: Unprocessable(
+        "the article is not valid", details=_details(exc.problems, "invalid_article")
+    ),
+    InvalidSection: lambda exc: Unprocessable(
+        "the section is not valid", details=_details(exc.problems, "invalid_section")
+    ),
+    ArticleAlreadyPublished: with_message(Conflict),
+    SectionAlreadyExists: with_message(Conflict),
+    VersionConflict: _version_conflict,
+    NatsTimeoutError: _stream_unavailable,
+    NoRespondersError: _stream_unavailable,
+    ConnectionClosedError: _stream_unavailable,
+    ServiceUnavailableError: _stream_unavailable,
+}

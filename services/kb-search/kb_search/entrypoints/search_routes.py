@@ -10,7 +10,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from kb_search.entrypoints.deps import Lang, QueryText, Ready, SectionParam
-from kb_search.entrypoints.errors import domain_errors
 from kb_search.entrypoints.schemas import DeflectIn, DeflectOut, HitOut, SearchOut, SuggestOut
 from shared.auth import CurrentUser
 from shared.ratelimit import Action, limited
@@ -59,8 +58,7 @@ async def suggest(
 @router.post("/deflect", response_model=DeflectOut, dependencies=[limited(Action.FAQ)])
 async def deflect(user: CurrentUser, kb: Ready, body: DeflectIn) -> DeflectOut:
     topic_section = body.topic.strip().lower().replace(" ", "-")
-    async with domain_errors():
-        live = {s.section.id for s in await kb.sections.all() if not s.retired}
+    live = {s.section.id for s in await kb.sections.all() if not s.retired}
     boost = topic_section if topic_section in live else ""
     result = await kb.index.search_async(
         f"{body.topic} {body.text}",

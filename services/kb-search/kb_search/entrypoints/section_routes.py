@@ -9,7 +9,6 @@ from fastapi import APIRouter, Query, Response, status
 
 from kb_search.domain.section import Section, SectionState
 from kb_search.entrypoints.deps import Author, Editing, Kb, Ready, SectionPath
-from kb_search.entrypoints.errors import domain_errors
 from kb_search.entrypoints.schemas import SectionIn, SectionOut, SectionsOut, SectionUpdateIn, SectionWriteOut
 from shared.auth import CurrentUser
 
@@ -25,8 +24,7 @@ async def sections(
     ] = False,
 ) -> SectionsOut:
     """The sections by order, with their names in every language and live article counts."""
-    async with domain_errors():
-        found = await kb.sections.all()
+    found = await kb.sections.all()
     counts = kb.index.sections()
     return SectionsOut(
         sections=[
@@ -37,13 +35,12 @@ async def sections(
 
 @router.post("/sections", response_model=SectionWriteOut, status_code=status.HTTP_201_CREATED)
 async def create_section(body: SectionIn, author: Author, kb: Kb, response: Response) -> SectionWriteOut:
-    async with domain_errors():
-        order = body.order
-        if order is None:  # where it was (a live or retired one), else after every other
-            known = {s.section.id: s.section.order for s in await kb.sections.all()}
-            order = known.get(body.id, max(known.values(), default=0) + 10)
-        section = Section.of(body.id, body.names.model_dump(), order)
-        written = await kb.sections.create(section, **author)
+    order = body.order
+    if order is None:  # where it was (a live or retired one), else after every other
+        known = {s.section.id: s.section.order for s in await kb.sections.all()}
+        order = known.get(body.id, max(known.values(), default=0) + 10)
+    section = Section.of(body.id, body.names.model_dump(), order)
+    written = await kb.sections.create(section, **author)
     if not written.changed:
         response.status_code = status.HTTP_200_OK
     return SectionWriteOut(id=written.section_id, version=written.version, changed=written.changed)
@@ -53,11 +50,10 @@ async def create_section(body: SectionIn, author: Author, kb: Kb, response: Resp
 async def update_section(
     section_id: SectionPath, body: SectionUpdateIn, edit: Editing, kb: Kb
 ) -> SectionWriteOut:
-    async with domain_errors():
-        current = await kb.sections.live(section_id)
-        names = body.names.model_dump() if body.names else dict(current.section.names)
-        order = current.section.order if body.order is None else body.order
-        written = await kb.sections.update(Section.of(section_id, names, order), **edit.based_on())
+    current = await kb.sections.live(section_id)
+    names = body.names.model_dump() if body.names else dict(current.section.names)
+    order = current.section.order if body.order is None else body.order
+    written = await kb.sections.update(Section.of(section_id, names, order), **edit.based_on())
     return SectionWriteOut(id=written.section_id, version=written.version, changed=written.changed)
 
 
@@ -65,8 +61,7 @@ async def update_section(
 async def retire_section(section_id: SectionPath, edit: Editing, kb: Kb) -> SectionWriteOut:
     """Retire a section: it is no longer listed or offered; its articles keep its id, stay
     searchable and are listed under it (`GET /articles?section=`) until they are moved."""
-    async with domain_errors():
-        written = await kb.sections.retire(section_id, **edit.based_on())
+    written = await kb.sections.retire(section_id, **edit.based_on())
     return SectionWriteOut(id=written.section_id, version=written.version, changed=written.changed)
 
 
