@@ -194,14 +194,6 @@ def _position(s: SessionState, e: PositionChanged) -> Outcome:
     return replace(s, position=e.position), (ToUser(out.Position(position=e.position)),)
 
 
-def _unchanged(s: SessionState, e: Event) -> Outcome:
-    return s, ()
-
-
-def _card(s: SessionState, e: CardAsked) -> Outcome:
-    return s, (Reply("card"),)
-
-
 def _joined(s: SessionState, e: SpecialistJoined) -> Outcome:
     if s.phase is Phase.ASSIGNED and s.agent == e.agent:
         return s, (Reply("intake"),)  # asked again (the specialist reconnected): the intake only
@@ -230,14 +222,6 @@ def _specialist_said(s: SessionState, e: SpecialistSaid) -> Outcome:
     )
 
 
-def _specialist_typed(s: SessionState, e: SpecialistTyped) -> Outcome:
-    return s, (ToUser(out.SpecialistTyping()),)
-
-
-def _specialist_offered(s: SessionState, e: SpecialistOffered) -> Outcome:
-    return s, (ToUser(out.RequestOffered()), Reply())
-
-
 def _specialist_ended(s: SessionState, e: SpecialistEnded) -> Outcome:
     ended, effects = _end(s, EndReason.SPECIALIST_ENDED, e.now)
     return ended, (*effects, TellEnded("specialist_ended"))
@@ -252,6 +236,17 @@ def _specialist_gone(s: SessionState, e: SpecialistGone) -> Outcome:
 
 # Each handler takes the one event type its rows name.
 Handler = Callable[[SessionState, Any], Outcome]
+
+
+def _only(*effects: Effect) -> Handler:
+    """The state stays as it is; `effects` are asked for."""
+
+    def handler(s: SessionState, e: Event) -> Outcome:
+        return s, effects
+
+    return handler
+
+
 W, A, E = Phase.WAITING, Phase.ASSIGNED, Phase.ENDED
 
 # (phase, event type) → what happens. A pair not here is refused.
@@ -262,16 +257,16 @@ TABLE: dict[tuple[Phase, type[Event]], Handler] = {
     (A, UserSaid): _user_said,
     (W, UserLeft): _user_left,
     (A, UserLeft): _user_left,
-    (E, UserLeft): _unchanged,
+    (E, UserLeft): _only(),
     (W, QueueJoined): _queue_joined,
     (W, PositionChanged): _position,
-    (A, PositionChanged): _unchanged,  # a stale queue snapshot: the user is no longer in the queue
-    (W, CardAsked): _card,
+    (A, PositionChanged): _only(),  # a stale queue snapshot: the user is no longer in the queue
+    (W, CardAsked): _only(Reply("card")),
     (W, SpecialistJoined): _joined,
     (A, SpecialistJoined): _joined,
     (A, SpecialistSaid): _specialist_said,
-    (A, SpecialistTyped): _specialist_typed,
-    (A, SpecialistOffered): _specialist_offered,
+    (A, SpecialistTyped): _only(ToUser(out.SpecialistTyping())),
+    (A, SpecialistOffered): _only(ToUser(out.RequestOffered()), Reply()),
     (A, SpecialistEnded): _specialist_ended,
     (A, SpecialistGone): _specialist_gone,
 }
