@@ -140,6 +140,20 @@ async def read_stream_position(js: JetStreamContext, stream: str, *, position_he
     )
 
 
+# With LISTEN/NOTIFY, how long the relay waits between looks at the store when nothing woke it.
+LISTEN_WAIT = 5.0
+
+
+class WakeupSource(Protocol):
+    """Calls its subscribers when the store may hold new events (`shared.pglisten.PgListener`)."""
+
+    def subscribe(self, callback: Callable[[], None]) -> None: ...
+
+    def unsubscribe(self, callback: Callable[[], None]) -> None: ...
+
+    async def run(self, stop: asyncio.Event | None = None) -> None: ...
+
+
 class Wakeup:
     """Wakes the relay when the store may hold new events: thread-safe, coalescing."""
 
@@ -328,7 +342,7 @@ class OutboxRelay(Generic[N]):
 
     async def run(self, stop: asyncio.Event, *, wakeups: WakeupSource | None = None) -> None:
         """Publish until `stop` is set. With `wakeups` (PostgreSQL LISTEN/NOTIFY, `shared.pglisten`)
-        the relay runs them for as long as it runs and waits `listen_wait` between looks at the store
+        the relay runs them for as long as it runs and waits `LISTEN_WAIT` between looks at the store
         as a safety net only; without, `idle_wait` is its polling interval."""
         self._wakeup = Wakeup()
         listening: asyncio.Task[None] | None = None
@@ -369,20 +383,6 @@ class OutboxRelay(Generic[N]):
             self._wakeup = None
             position = self._position.notification_id if self._position else None
             log.info("relay_stopped", stream=self._stream, position=position)
-
-
-# With LISTEN/NOTIFY, how long the relay waits between looks at the store when nothing woke it.
-LISTEN_WAIT = 5.0
-
-
-class WakeupSource(Protocol):
-    """Calls its subscribers when the store may hold new events (`shared.pglisten.PgListener`)."""
-
-    def subscribe(self, callback: Callable[[], None]) -> None: ...
-
-    def unsubscribe(self, callback: Callable[[], None]) -> None: ...
-
-    async def run(self, stop: asyncio.Event | None = None) -> None: ...
 
 
 async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
