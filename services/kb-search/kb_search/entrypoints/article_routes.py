@@ -12,7 +12,7 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 from kb_search.application.commands import WriteResult
 from kb_search.application.runtime import KbRuntime
 from kb_search.domain.article import Article
-from kb_search.entrypoints.deps import Author, Editing, Kb, Lang, Ready, SectionParam, actor_of
+from kb_search.entrypoints.deps import Author, Editing, Kb, Lang, Reading, SectionParam, actor_of
 from kb_search.entrypoints.markdown_html import render_markdown
 from kb_search.entrypoints.schemas import (
     ArticleIn,
@@ -48,8 +48,7 @@ async def _written(kb: KbRuntime, result: WriteResult) -> WriteOut:
 
 @router.get("/articles", response_model=ArticleListOut)
 async def browse(
-    user: CurrentUser,
-    kb: Ready,
+    kb: Reading,
     section: SectionParam,
     lang: Lang = None,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
@@ -82,7 +81,7 @@ async def browse(
 
 
 @router.get("/articles/{article_id:path}", response_model=ArticleOut)
-async def get_article(article_id: str, user: CurrentUser, kb: Ready) -> ArticleOut:
+async def get_article(article_id: str, kb: Reading) -> ArticleOut:
     doc = kb.index.resolve(article_id)
     if doc is None:
         raise NotFound(f"no article {article_id!r}")

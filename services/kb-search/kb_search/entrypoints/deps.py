@@ -8,7 +8,7 @@ from typing import Annotated, TypedDict
 from fastapi import Depends, Header, Path, Query, Request
 
 from kb_search.application.runtime import KbRuntime
-from shared.auth import EditorUser, Principal, Role
+from shared.auth import CurrentUser, EditorUser, Principal, Role
 from shared.contracts.envelope import Actor, ActorKind
 from shared.contracts.kb import Language
 from shared.contracts.kb_v2 import MAX_SECTION_ID_LENGTH, SECTION_ID_PATTERN
@@ -34,6 +34,14 @@ def ready_runtime(kb: Annotated[KbRuntime, Depends(runtime)]) -> KbRuntime:
 
 
 Ready = Annotated[KbRuntime, Depends(ready_runtime)]
+
+
+def reader_runtime(user: CurrentUser, kb: Ready) -> KbRuntime:
+    """The ready runtime, for any signed-in user (the reads: search, sections, articles)."""
+    return kb
+
+
+Reading = Annotated[KbRuntime, Depends(reader_runtime)]
 Kb = Annotated[KbRuntime, Depends(runtime)]
 QueryText = Annotated[str, Query(max_length=MAX_QUERY_LENGTH, description="What the user typed."), TextOnly]
 Lang = Annotated[Language | None, Query(description="Preferred language: its versions come first.")]

@@ -9,9 +9,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from kb_search.entrypoints.deps import Lang, QueryText, Ready, SectionParam
+from kb_search.entrypoints.deps import Lang, QueryText, Reading, SectionParam
 from kb_search.entrypoints.schemas import DeflectIn, DeflectOut, HitOut, SearchOut, SuggestOut
-from shared.auth import CurrentUser
 from shared.ratelimit import Action, limited
 
 DEFLECT_LIMIT = 3
@@ -21,8 +20,7 @@ router = APIRouter(prefix="/api/v1/kb", tags=["knowledge base"])
 
 @router.get("/search", response_model=SearchOut, dependencies=[limited(Action.FAQ)])
 async def search(
-    user: CurrentUser,
-    kb: Ready,
+    kb: Reading,
     q: QueryText,
     lang: Lang = None,
     section: Annotated[SectionParam | None, Query()] = None,
@@ -42,8 +40,7 @@ async def search(
 
 @router.get("/suggest", response_model=SuggestOut, dependencies=[limited(Action.FAQ)])
 async def suggest(
-    user: CurrentUser,
-    kb: Ready,
+    kb: Reading,
     q: QueryText,
     lang: Lang = None,
     limit: Annotated[int, Query(ge=1, le=20)] = 5,
@@ -56,7 +53,7 @@ async def suggest(
 
 
 @router.post("/deflect", response_model=DeflectOut, dependencies=[limited(Action.FAQ)])
-async def deflect(user: CurrentUser, kb: Ready, body: DeflectIn) -> DeflectOut:
+async def deflect(kb: Reading, body: DeflectIn) -> DeflectOut:
     topic_section = body.topic.strip().lower().replace(" ", "-")
     live = {s.section.id for s in await kb.sections.all() if not s.retired}
     boost = topic_section if topic_section in live else ""

@@ -8,17 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from kb_search.domain.section import Section, SectionState
-from kb_search.entrypoints.deps import Author, Editing, Kb, Ready, SectionPath
+from kb_search.entrypoints.deps import Author, Editing, Kb, Reading, SectionPath
 from kb_search.entrypoints.schemas import SectionIn, SectionOut, SectionsOut, SectionUpdateIn, SectionWriteOut
-from shared.auth import CurrentUser
 
 router = APIRouter(prefix="/api/v1/kb", tags=["knowledge base"])
 
 
 @router.get("/sections", response_model=SectionsOut)
 async def sections(
-    user: CurrentUser,
-    kb: Ready,
+    kb: Reading,
     include_retired: Annotated[
         bool, Query(description="Also retired sections (whose articles wait to be moved).")
     ] = False,
