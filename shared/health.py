@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from nats.aio.client import Client as NATS
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
 from shared.logging import get_logger
@@ -34,6 +35,14 @@ class Readiness:
 
     def add(self, name: str, check: Check) -> None:
         self._checks[name] = check
+
+    def add_nats(self, nc: NATS) -> None:
+        """Ready while the process's NATS connection is up (every service checks it)."""
+
+        async def connected() -> bool:
+            return bool(nc.is_connected)
+
+        self.add("nats", connected)
 
     def describe(self, name: str, detail: Detail) -> None:
         """A state reported in `/readyz` details that does not decide readiness (a degraded mode)."""

@@ -99,13 +99,10 @@ def create_app(settings: ChatSettings) -> FastAPI:
         await hub.start()
         app.state.chat_hub = hub
 
-        async def nats_ready() -> bool:
-            return bool(nc.is_connected)
-
         async def directory_ready() -> bool:
             return await hub.ctx.directory.healthy()
 
-        readiness.add("nats", nats_ready)
+        readiness.add_nats(nc)
         readiness.add("kv", directory_ready)
         try:
             yield

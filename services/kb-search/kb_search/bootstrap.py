@@ -79,13 +79,10 @@ def create_app(settings: KbSearchSettings) -> FastAPI:
         projection = SearchIndexProjection(build_index(settings, dense=dense))
         follower = ArticleFollower(js, projection, prefix=prefix)
 
-        async def nats_ready() -> bool:
-            return bool(nc.is_connected)
-
         async def index_ready() -> bool:
             return follower.caught_up
 
-        readiness.add("nats", nats_ready)
+        readiness.add_nats(nc)
         readiness.add("index", index_ready)
         readiness.describe("dense", lambda: dense.state.value)
         sections = SectionCommands(JetStreamSectionLog(js, prefix=prefix))

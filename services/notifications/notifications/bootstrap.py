@@ -215,9 +215,6 @@ def create_app(settings: NotificationsSettings, *, clock: Clock | None = None) -
         )
         app.state.components = parts
 
-        async def nats_ready() -> bool:
-            return bool(nc.is_connected)
-
         async def store_ready() -> bool:
             await asyncio.to_thread(store.head)
             return True
@@ -256,7 +253,7 @@ def create_app(settings: NotificationsSettings, *, clock: Clock | None = None) -
         async def jobs_running() -> bool:
             return not any(task.done() for task in tasks)
 
-        readiness.add("nats", nats_ready)
+        readiness.add_nats(nc)
         readiness.add("consumer", consumer_ready)
         readiness.add("store", store_ready)
 

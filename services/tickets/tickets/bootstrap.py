@@ -111,14 +111,11 @@ def create_app(settings: TicketsSettings) -> FastAPI:
             work = supervised("breach-checker", checker.run, workers.stop_event)
             workers.tasks.append(asyncio.create_task(work, name="breach-checker"))
 
-        async def nats_ready() -> bool:
-            return bool(nc.is_connected)
-
         async def store_ready() -> bool:
             await asyncio.to_thread(store.recorder.max_notification_id)
             return True
 
-        readiness.add("nats", nats_ready)
+        readiness.add_nats(nc)
         readiness.add("event_store", store_ready)
         readiness.add("attachments", attachments.ready)
         # Everything built so far (modules, app, connections) lives as long as the process: keep it
