@@ -31,9 +31,9 @@ from tests.integration.tickets.tickets_streams_helpers import (
     FakeTickets,
     fake_to_envelope,
     sqlite_env,
-    wait_until,
     write_tickets,
 )
+from tests.support.wait import eventually
 from tickets.adapters.relay import envelope_relay
 from tickets.entrypoints import http_history
 from tickets.entrypoints.cli import add_cli_commands, rebuild_history
@@ -97,7 +97,7 @@ async def caught_up(p: Pipeline) -> None:
         info = await p.js.stream_info(p.stream)
         return published == stored and p.projector.position == info.state.last_seq
 
-    await wait_until(check)
+    await eventually(check, timeout=20.0)
 
 
 async def test_the_views_hold_each_ticket_once_with_its_latest_state_and_timeline(pipeline: Pipeline) -> None:
@@ -106,7 +106,7 @@ async def test_the_views_hold_each_ticket_once_with_its_latest_state_and_timelin
     ticket.note(text="internal only")
     ticket.change_status(old="in_progress", new="resolved")
     pipeline.app.save(ticket)
-    await wait_until(lambda: _version(pipeline.store, ids[0], 5))
+    await eventually(lambda: _version(pipeline.store, ids[0], 5), timeout=20.0)
     row = pipeline.store.get_ticket(str(ids[0]))
     assert row is not None
     assert (row["status"], row["number"], row["version"]) == ("resolved", "HD-000000", 5)
@@ -288,7 +288,7 @@ async def test_a_ticket_of_another_account_is_not_found_and_internal_notes_stay_
     ticket: FakeTicket = pipeline.app.repository.get(ticket_id)
     ticket.note(text="internal")
     pipeline.app.save(ticket)
-    await wait_until(lambda: _version(pipeline.store, ticket_id, 4))
+    await eventually(lambda: _version(pipeline.store, ticket_id, 4), timeout=20.0)
     other = await client.get(f"/api/v1/tickets/{ticket_id}", headers=auth(make_token(account="hotel-a")))
     assert other.status_code == 404
     assert other.json()["error"]["code"] == "not_found"

@@ -26,9 +26,9 @@ from tests.integration.tickets.tickets_streams_helpers import (
     fake_to_envelope,
     postgres_env,
     sqlite_env,
-    wait_until,
     write_tickets,
 )
+from tests.support.wait import eventually
 from tickets.adapters.relay import HEADER_NOTIFICATION_ID, envelope_relay, read_position, to_message
 
 pytestmark = pytest.mark.integration
@@ -91,10 +91,10 @@ async def test_the_relay_publishes_every_public_event_once_in_store_order(
     write_tickets(app, 20)
     relay = envelope_relay(js=js, source=app.recorder, to_envelope=fake_to_envelope(app), prefix=nats_prefix)
     async with running(relay):
-        await wait_until(lambda: _count(js, stream, 60))
+        await eventually(lambda: _count(js, stream, 60), timeout=20.0)
         write_tickets(app, 5, start=20)
         relay.wake()
-        await wait_until(lambda: _count(js, stream, 75))
+        await eventually(lambda: _count(js, stream, 75), timeout=20.0)
     await assert_published_exactly_once(js, stream, app)
     first = (await stream_messages(js, stream))[0]
     assert first.subject == f"{nats_prefix}.helpdesk.tickets.v1.created"
@@ -126,7 +126,7 @@ async def test_a_relay_restarted_after_a_crash_mid_batch_resumes_from_the_stream
     await asyncio.sleep(1.2)
     relay = envelope_relay(js=js, source=app.recorder, to_envelope=convert, prefix=nats_prefix, batch_size=4)
     async with running(relay):
-        await wait_until(lambda: _count(js, stream, 30))
+        await eventually(lambda: _count(js, stream, 30), timeout=20.0)
     await assert_published_exactly_once(js, stream, app)
 
 
@@ -149,7 +149,7 @@ async def test_two_relays_racing_on_one_store_publish_each_event_once(
     async with running(relays[0]), running(relays[1]):
         for start in range(0, 40, 8):
             await asyncio.to_thread(write_tickets, app, 8, start=start)
-        await wait_until(lambda: _count(js, stream, 120))
+        await eventually(lambda: _count(js, stream, 120), timeout=20.0)
     await assert_published_exactly_once(js, stream, app)
 
 
@@ -175,11 +175,11 @@ async def test_on_postgresql_the_relay_follows_notify_and_skips_notification_id_
         )
         channel = app.recorder.channel_name  # type: ignore[attr-defined]
         async with running(relay, listen=PgListener(dsn=postgres_dsn, channel=channel)):
-            await wait_until(lambda: _count(js, stream, 19))
+            await eventually(lambda: _count(js, stream, 19), timeout=20.0)
             # Polling waits 5 s on PostgreSQL: a quick arrival proves NOTIFY woke the relay.
             await asyncio.sleep(0.2)
             write_tickets(app, 1, start=6)
-            await wait_until(lambda: _count(js, stream, 22), timeout=0.8, interval=0.01)
+            await eventually(lambda: _count(js, stream, 22), timeout=0.8, interval=0.01)
         await assert_published_exactly_once(js, stream, app)
     finally:
         app.close()
@@ -210,7 +210,7 @@ async def test_a_nats_server_restart_while_the_relay_runs_loses_and_doubles_noth
             own_nats_server.port = port
             own_nats_server.start()
             await writer
-            await wait_until(lambda: _count(js, stream, 120), timeout=30)
+            await eventually(lambda: _count(js, stream, 120), timeout=30)
         await assert_published_exactly_once(js, stream, app)
     finally:
         await nc.close()

@@ -3,9 +3,7 @@ the public ticket envelopes, so the relay and the projection can be proven witho
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4, uuid5
@@ -139,15 +137,3 @@ def write_tickets(app: FakeTickets, count: int, *, start: int = 0, account: str 
         app.save(ticket, NotPublic(name=str(uuid4())) if i % 5 == 0 else None)
         ids.append(ticket.id)
     return ids
-
-
-async def wait_until(
-    check: Callable[[], Awaitable[bool]], *, timeout: float = 20.0, interval: float = 0.05
-) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if await check():
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not reached in time")
-        await asyncio.sleep(interval)
