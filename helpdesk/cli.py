@@ -128,8 +128,6 @@ def _add_system_options(sub: argparse._SubParsersAction[Any]) -> None:
 
 def _use_system(args: argparse.Namespace) -> int:
     """Point this process's settings at the system's NATS and check it is this product's."""
-    from shared.settings import CommonSettings
-
     data_dir = discovery.data_dir_of(getattr(args, "data_dir", None), os.environ)
     choice = discovery.choose_nats_url(
         explicit=getattr(args, "nats_url", None), data_dir=data_dir, environ=os.environ

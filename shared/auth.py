@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from shared.errors import Forbidden, Unauthorized
 from shared.jwks import JwksKeys
+from shared.logging import bind_context
 from shared.settings import CommonSettings
 from shared.types import AccountId, TextOnly, UserId
 
@@ -267,8 +268,6 @@ async def current_principal(request: Request) -> Principal:
     if not isinstance(principal, Principal):
         principal = await _verifier(request).verify_async(bearer_token(request))
     request.state.principal = principal
-    from shared.logging import bind_context
-
     bind_context(user=principal.sub, role=principal.role.value, account_id=principal.account_id)
     return principal
 
