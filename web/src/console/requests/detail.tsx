@@ -9,16 +9,15 @@ import type { ComponentChildren, JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError } from "../../widget/core/api";
 import { formatBytes, formatDateTime, type Translate } from "../../widget/core/i18n";
-import type { TimelineItem } from "../../widget/core/timeline";
+import { str, type TimelineItem } from "../../widget/core/timeline";
 import { FilePicker, useFormPolicy, useTopicNames } from "../../widget/panel/files";
 import { ReplyForm } from "../../widget/panel/reply";
+import { EntryFrame, sharedEntry, type TimelineLook } from "../../widget/panel/timeline";
 import { ErrorNotice, Spinner, topicLabel } from "../../widget/panel/ui";
 import { useConsole, useId, useLatest, useStore, useT } from "../hooks";
 import { assigneeName, supportStatus } from "./inbox";
 import type { LiveTickets } from "./live";
 import { PRIORITIES, allowedStatuses, sendChange, ticketPath, type Accepted, type Change, type Status, type TicketDetail } from "./model";
-
-const str = (value: unknown): string => (typeof value === "string" ? value : "");
 
 export function RequestDetail({ ticketId, live, onClose }: { ticketId: string; live: LiveTickets; onClose: () => void }): JSX.Element {
   const ctx = useConsole();
@@ -304,66 +303,31 @@ function actorName(t: Translate, item: TimelineItem): string {
   return item.actor.name || item.actor.id || t(item.actor.kind === "agent" ? "requests.actor.support" : "requests.actor.user");
 }
 
+const LOOK: TimelineLook = { keys: "requests", cls: "req", commentClass: "req-text req-comment-line", status: supportStatus };
+
 function Entry({ item, ticketId }: { item: TimelineItem; ticketId: string }): JSX.Element {
   const { t, lang } = useT();
   const d = item.data;
-  let kind = "event";
-  let title: string;
-  let body: ComponentChildren = null;
-  switch (item.type) {
-    case "ticket.created":
-      kind = "message";
-      title = t("requests.event.created");
-      body = (
-        <>
-          {str(d.comment) && <p class="req-text req-comment-line">{str(d.comment)}</p>}
-          <p class="req-text">{str(d.message)}</p>
-        </>
-      );
-      break;
-    case "ticket.replied":
-      kind = d.author_role === "agent" ? "support" : "message";
-      title = d.author_role === "agent" ? t("requests.event.support_replied") : t("requests.event.user_replied");
-      body = str(d.text) ? <p class="req-text">{str(d.text)}</p> : null;
-      break;
-    case "ticket.internal_note_added":
-      kind = "note";
-      title = t("requests.event.note");
-      body = <p class="req-text">{str(d.text)}</p>;
-      break;
-    case "ticket.status_changed":
-      title = t("requests.event.status", { old: supportStatus(t, str(d.old)), new: supportStatus(t, str(d.new)) });
-      if (d.reason === "user_replied") body = <p class="hint">{t("requests.event.reason.user_replied")}</p>;
-      else if (str(d.reason)) body = <p class="req-text">{str(d.reason)}</p>;
-      break;
-    case "ticket.topic_changed":
-      title = t("requests.event.topic", { old: topicLabel(t, str(d.old)), new: topicLabel(t, str(d.new)) });
-      break;
-    case "ticket.priority_changed":
-      title = t("requests.event.priority", { old: str(d.old).toUpperCase() || t("requests.none"), new: str(d.new).toUpperCase() || t("requests.none") });
-      break;
-    case "ticket.assignee_changed":
-      title = d.new ? t("requests.event.assigned", { name: str(d.new_name) || str(d.new) }) : t("requests.event.unassigned");
-      break;
-    case "ticket.attachment_added":
-      kind = "file";
-      title = t("requests.event.file");
-      body = <Attachment item={item} ticketId={ticketId} />;
-      break;
-    default:
-      title = item.type;
+  let parts = sharedEntry(t, item, LOOK);
+  if (!parts) {
+    switch (item.type) {
+      case "ticket.internal_note_added":
+        parts = { kind: "note", title: t("requests.event.note"), body: <p class="req-text">{str(d.text)}</p> };
+        break;
+      case "ticket.priority_changed":
+        parts = { kind: "event", title: t("requests.event.priority", { old: str(d.old).toUpperCase() || t("requests.none"), new: str(d.new).toUpperCase() || t("requests.none") }), body: null };
+        break;
+      case "ticket.assignee_changed":
+        parts = { kind: "event", title: d.new ? t("requests.event.assigned", { name: str(d.new_name) || str(d.new) }) : t("requests.event.unassigned"), body: null };
+        break;
+      case "ticket.attachment_added":
+        parts = { kind: "file", title: t("requests.event.file"), body: <Attachment item={item} ticketId={ticketId} /> };
+        break;
+      default:
+        parts = { kind: "event", title: item.type, body: null };
+    }
   }
-  return (
-    <li class={`req-item req-${kind}`}>
-      <div class="req-item-head">
-        <span class="req-actor">{actorName(t, item)}</span>
-        <time dateTime={item.occurred_at}>{formatDateTime(lang, item.occurred_at)}</time>
-      </div>
-      {item.internal && <p class="req-internal-flag">{t("requests.internal")}</p>}
-      <p class="req-item-title">{title}</p>
-      {body}
-    </li>
-  );
+  return <EntryFrame look={LOOK} lang={lang} item={item} actor={actorName(t, item)} parts={parts} flag={item.internal && <p class="req-internal-flag">{t("requests.internal")}</p>} />;
 }
 
 /** A download button: the file comes through the authorised endpoint (a bare link has no token). */

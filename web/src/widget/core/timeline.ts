@@ -9,3 +9,6 @@ export interface TimelineItem {
   internal: boolean;
   data: Record<string, unknown>;
 }
+
+/** A field of `data` as text ("" when absent or not a string). */
+export const str = (value: unknown): string => (typeof value === "string" ? value : "");

@@ -1,12 +1,13 @@
 /** One request: its number, topic and status, the public timeline, and the user's reply form. */
-import type { ComponentChildren, JSX } from "preact";
+import type { JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError } from "../../core/api";
 import { formatBytes, formatDateTime, type Translate } from "../../core/i18n";
-import type { TimelineItem } from "../../core/timeline";
+import { str, type TimelineItem } from "../../core/timeline";
 import { useTopicNames } from "../../panel/files";
 import { useLatest, useT, useWidget } from "../../panel/hooks";
 import { ReplyForm, type FileFieldProps } from "../../panel/reply";
+import { EntryFrame, sharedEntry, type TimelineLook } from "../../panel/timeline";
 import { ErrorNotice, Spinner, statusLabel, topicLabel } from "../../panel/ui";
 import { useRequestForm, type RequestForm } from "./shared";
 import type { TicketSummary } from "./list";
@@ -24,8 +25,6 @@ interface Accepted {
 
 /** What a user sees of the timeline; priority and assignee are support's business. */
 const SHOWN = new Set(["ticket.created", "ticket.replied", "ticket.status_changed", "ticket.topic_changed", "ticket.attachment_added"]);
-
-const str = (value: unknown): string => (typeof value === "string" ? value : "");
 
 export function TicketDetailView({ ticketId, onBack }: { ticketId: string; onBack: () => void }): JSX.Element {
   const ctx = useWidget();
@@ -127,49 +126,13 @@ function actorName(t: Translate, item: TimelineItem): string {
   return item.actor.name || t("history.actor.user");
 }
 
+const LOOK: TimelineLook = { keys: "history", cls: "hist", commentClass: "hist-comment", status: statusLabel };
+
 function TimelineEntry({ item, ticketId, files }: { item: TimelineItem; ticketId: string; files: TimelineItem[] }): JSX.Element {
   const { t, lang } = useT();
-  const d = item.data;
-  let kind = "event";
-  let title: string;
-  let body: ComponentChildren = null;
-  switch (item.type) {
-    case "ticket.created":
-      kind = "message";
-      title = t("history.event.created");
-      body = (
-        <>
-          {str(d.comment) && <p class="hist-comment">{str(d.comment)}</p>}
-          <p class="hist-text">{str(d.message)}</p>
-        </>
-      );
-      break;
-    case "ticket.replied":
-      kind = d.author_role === "agent" ? "support" : "message";
-      title = d.author_role === "agent" ? t("history.event.support_replied") : t("history.event.user_replied");
-      body = str(d.text) ? <p class="hist-text">{str(d.text)}</p> : null;
-      break;
-    case "ticket.status_changed":
-      title = t("history.event.status", { old: statusLabel(t, str(d.old)), new: statusLabel(t, str(d.new)) });
-      if (d.reason === "user_replied") body = <p class="hint">{t("history.event.reason.user_replied")}</p>;
-      else if (str(d.reason)) body = <p class="hist-text">{str(d.reason)}</p>;
-      break;
-    case "ticket.topic_changed":
-      title = t("history.event.topic", { old: topicLabel(t, str(d.old)), new: topicLabel(t, str(d.new)) });
-      break;
-    default:
-      kind = "file";
-      title = t("history.event.file");
-      body = <Attachment item={item} ticketId={ticketId} />;
-  }
+  const parts = sharedEntry(t, item, LOOK) ?? { kind: "file", title: t("history.event.file"), body: <Attachment item={item} ticketId={ticketId} /> };
   return (
-    <li class={`hist-item hist-${kind}`}>
-      <div class="hist-item-head">
-        <span class="hist-actor">{actorName(t, item)}</span>
-        <time dateTime={item.occurred_at}>{formatDateTime(lang, item.occurred_at)}</time>
-      </div>
-      <p class="hist-item-title">{title}</p>
-      {body}
+    <EntryFrame look={LOOK} lang={lang} item={item} actor={actorName(t, item)} parts={parts}>
       {files.length > 0 && (
         <ul class="hist-files" aria-label={t("history.files")}>
           {files.map((file) => (
@@ -179,7 +142,7 @@ function TimelineEntry({ item, ticketId, files }: { item: TimelineItem; ticketId
           ))}
         </ul>
       )}
-    </li>
+    </EntryFrame>
   );
 }
 
