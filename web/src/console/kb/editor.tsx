@@ -6,7 +6,7 @@ import type { ComponentChildren, JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError } from "../../widget/core/api";
 import { Markdown } from "../../widget/panel/markdown";
-import { ErrorNotice, Spinner } from "../../widget/panel/ui";
+import { ErrorNotice, FieldNotes, Spinner, describedBy } from "../../widget/panel/ui";
 import { useConsole, useLatest, useT } from "../hooks";
 import {
   KB_LANGS,
@@ -36,21 +36,11 @@ interface FieldProps {
 
 function FieldBox({ name, label, hint, error, children }: FieldProps): JSX.Element {
   const id = `kb-f-${name}`;
-  const described = [hint ? `${id}-hint` : "", error ? `${id}-error` : ""].filter(Boolean).join(" ");
   return (
     <div class={`field kb-field-${name}`}>
       <label for={id}>{label}</label>
-      {children({ id, name, "aria-invalid": error ? "true" : undefined, "aria-describedby": described || undefined })}
-      {hint && (
-        <p class="hint" id={`${id}-hint`}>
-          {hint}
-        </p>
-      )}
-      {error && (
-        <p class="field-error" id={`${id}-error`}>
-          {error}
-        </p>
-      )}
+      {children({ id, name, "aria-invalid": error ? "true" : undefined, "aria-describedby": describedBy(id, hint, error) })}
+      <FieldNotes id={id} hint={hint} error={error} />
     </div>
   );
 }

@@ -8,7 +8,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError } from "../../widget/core/api";
 import { register } from "../../widget/core/i18n";
 import { popupStrings } from "../../widget/i18n/popups";
-import { ErrorNotice } from "../../widget/panel/ui";
+import { ErrorNotice, FieldNotes, describedBy } from "../../widget/panel/ui";
 import { useConsole, useStore, useT } from "../hooks";
 import { messageStrings } from "../i18n/message";
 
@@ -111,24 +111,10 @@ export function MessageView(): JSX.Element {
   const field = (name: Name, label: string, hint?: string) => {
     const id = `msg-${name}`;
     const error = errors[name];
-    const described = [hint ? `${id}-hint` : "", error ? `${id}-error` : ""].filter(Boolean).join(" ") || undefined;
     return {
       label: <label for={id}>{label}</label>,
-      attrs: { id, "aria-invalid": error ? ("true" as const) : undefined, "aria-describedby": described, "aria-required": "true" as const },
-      after: (
-        <>
-          {hint && (
-            <p class="hint" id={`${id}-hint`}>
-              {hint}
-            </p>
-          )}
-          {error && (
-            <p class="field-error" id={`${id}-error`}>
-              {error}
-            </p>
-          )}
-        </>
-      ),
+      attrs: { id, "aria-invalid": error ? ("true" as const) : undefined, "aria-describedby": describedBy(id, hint, error), "aria-required": "true" as const },
+      after: <FieldNotes id={id} hint={hint} error={error} />,
     };
   };
 

@@ -91,3 +91,26 @@ export function LanguageSelect({ value, label, onChange }: { value: Lang; label:
     </label>
   );
 }
+
+/** The ids a field's `aria-describedby` names: its hint and its error, where there are. */
+export function describedBy(id: string, hint?: string, error?: string): string | undefined {
+  return [hint ? `${id}-hint` : "", error ? `${id}-error` : ""].filter(Boolean).join(" ") || undefined;
+}
+
+/** A field's hint and error under the field, as `describedBy` names them. */
+export function FieldNotes({ id, hint, error }: { id: string; hint?: string | undefined; error?: string | undefined }): JSX.Element {
+  return (
+    <>
+      {hint && (
+        <p class="hint" id={`${id}-hint`}>
+          {hint}
+        </p>
+      )}
+      {error && (
+        <p class="field-error" id={`${id}-error`}>
+          {error}
+        </p>
+      )}
+    </>
+  );
+}
