@@ -1,33 +1,18 @@
 /** The knowledge-base API's shapes as the editor uses them, and its 422 details mapped to fields. */
 import { ApiError, type Api } from "../../widget/core/api";
 import type { Lang, Translate } from "../../widget/core/i18n";
+import type { KbArticle, Variant } from "../../widget/core/kb";
 
 /** The languages an article may be written in (shared/contracts/kb.py). */
 export const KB_LANGS: readonly Lang[] = ["uk", "ru", "en", "pl"];
 /** Each language named in itself (marked with `lang` wherever it is shown). */
 export const LANG_NAMES: Record<string, string> = { uk: "Українська", ru: "Русский", en: "English", pl: "Polski" };
 
-export interface Variant {
-  id: string;
-  lang: string;
-  title: string;
+export interface Article extends KbArticle {
   slug: string;
-  url: string;
-}
-
-export interface Article {
-  id: string;
-  key: string;
-  lang: string;
-  section: string;
-  title: string;
-  body: string;
-  slug: string;
-  url: string;
   tags: string[];
   translations: string[];
   version: number;
-  variants: Variant[];
   feedback: { helpful: number; not_helpful: number };
 }
 
@@ -52,14 +37,7 @@ export interface Written {
 }
 
 /** What the editor's form holds: lists as the text the editor typed. */
-export interface Draft {
-  id: string;
-  lang: string;
-  section: string;
-  title: string;
-  body: string;
-  slug: string;
-  url: string;
+export interface Draft extends Pick<Article, "id" | "lang" | "section" | "title" | "body" | "slug" | "url"> {
   tags: string;
   translations: string;
 }

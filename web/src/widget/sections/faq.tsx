@@ -6,19 +6,13 @@
 import { createContext, type JSX } from "preact";
 import { useContext, useState } from "preact/hooks";
 import { register } from "../core/i18n";
+import type { KbArticle } from "../core/kb";
 import { faqStrings } from "../i18n/faq";
 import { useDebounced, useId, useLatest, useT, useWidget } from "../panel/hooks";
 import { Markdown } from "../panel/markdown";
 import { ErrorNotice, Highlighted, Spinner } from "../panel/ui";
 
 register(faqStrings);
-
-interface Variant {
-  id: string;
-  lang: string;
-  title: string;
-  url: string;
-}
 
 interface Hit {
   id: string;
@@ -37,16 +31,7 @@ interface SearchAnswer {
   corrections: Record<string, string>;
 }
 
-interface Article {
-  id: string;
-  key: string;
-  lang: string;
-  section: string;
-  title: string;
-  body: string;
-  url: string;
-  variants: Variant[];
-}
+type Article = KbArticle;
 
 interface SectionInfo {
   section: string;
