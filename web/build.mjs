@@ -56,6 +56,7 @@ async function copyStatic() {
   await cp("console/kb.css", join(dist, "console", "kb.css"));
   await mkdir(join(dist, "support"), { recursive: true });
   await cp("support/index.html", join(dist, "support", "index.html"));
+  await cp("src/widget/sections/contacts.css", join(dist, "support", "contacts.css"));
   await cp("support/support.css", join(dist, "support", "support.css"));
 }
 
