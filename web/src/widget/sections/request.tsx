@@ -215,6 +215,19 @@ function RequestForm({ policy }: { policy: FormPolicy }): JSX.Element {
     ) : null;
   const describedBy = (name: keyof typeof problems, hint?: string): string =>
     [hint, touched && problems[name] ? `hd-req-${name}-error` : null].filter(Boolean).join(" ");
+  /** The comment's input and the message's textarea alike: required, within the limit, with a hint. */
+  const textAttrs = (name: "comment" | "message", hint: string) => ({
+    id: `hd-req-${name}`,
+    value: form[name],
+    required: true,
+    maxLength: name === "comment" ? policy.comment_max : policy.message_max,
+    "aria-invalid": touched && problems[name] ? ("true" as const) : undefined,
+    "aria-describedby": describedBy(name, hint),
+    onInput: (e: Event) => {
+      const value = (e.currentTarget as HTMLInputElement | HTMLTextAreaElement).value;
+      set(name === "comment" ? { comment: value } : { message: value });
+    },
+  });
 
   return (
     <form class="request-form" noValidate onSubmit={submit} aria-labelledby="hd-req-title">
@@ -241,16 +254,7 @@ function RequestForm({ policy }: { policy: FormPolicy }): JSX.Element {
       </div>
       <div class="field">
         <label for="hd-req-comment">{t("request.comment")}</label>
-        <input
-          id="hd-req-comment"
-          type="text"
-          value={form.comment}
-          required
-          maxLength={policy.comment_max}
-          aria-invalid={touched && problems.comment ? "true" : undefined}
-          aria-describedby={describedBy("comment", "hd-req-comment-count")}
-          onInput={(e) => set({ comment: (e.currentTarget as HTMLInputElement).value })}
-        />
+        <input type="text" {...textAttrs("comment", "hd-req-comment-count")} />
         <div class="hint" id="hd-req-comment-count">
           {t("request.chars", { count: form.comment.length, max: policy.comment_max })}
         </div>
@@ -258,16 +262,7 @@ function RequestForm({ policy }: { policy: FormPolicy }): JSX.Element {
       </div>
       <div class="field">
         <label for="hd-req-message">{t("request.message")}</label>
-        <textarea
-          id="hd-req-message"
-          rows={6}
-          value={form.message}
-          required
-          maxLength={policy.message_max}
-          aria-invalid={touched && problems.message ? "true" : undefined}
-          aria-describedby={describedBy("message", "hd-req-message-hint")}
-          onInput={(e) => set({ message: (e.currentTarget as HTMLTextAreaElement).value })}
-        />
+        <textarea rows={6} {...textAttrs("message", "hd-req-message-hint")} />
         <div class="hint" id="hd-req-message-hint">
           {t("request.message.hint")}
         </div>

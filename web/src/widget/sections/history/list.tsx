@@ -3,7 +3,7 @@ import type { JSX } from "preact";
 import { useDebounced, useId, useT, useWidget } from "../../panel/hooks";
 import { ErrorNotice, Spinner, statusLabel, topicLabel } from "../../panel/ui";
 import { formatDateTime, userTimeZone } from "../../core/i18n";
-import { DateRange, MoreButton, rangeValid, usePaged, useRequestForm, type Page, type Range } from "./shared";
+import { DateRange, FilterSelect, MoreButton, rangeValid, usePaged, useRequestForm, type Page, type Range } from "./shared";
 
 export const STATUSES = ["new", "in_progress", "waiting_for_user", "resolved", "closed"] as const;
 
@@ -73,29 +73,21 @@ export function RequestsView({
       <form class="hist-filters" aria-label={t("history.filters")} onSubmit={(e) => e.preventDefault()}>
         <DateRange legend={t("history.filter.date")} value={filters} onChange={(range) => onFilters({ ...filters, ...range })} />
         <div class="hist-selects">
-          <div class="field">
-            <label for={`${id}-topic`}>{t("history.filter.topic")}</label>
-            <select id={`${id}-topic`} value={filters.topic} onChange={(e) => onFilters({ ...filters, topic: (e.currentTarget as HTMLSelectElement).value })}>
-              <option value="">{t("history.filter.all_topics")}</option>
-              {topics.map((topic) => (
-                <option key={topic.id} value={topic.id}>
-                  {topicLabel(t, topic.id, topic.name)}
-                </option>
-              ))}
-              {!knownTopic && <option value={filters.topic}>{topicLabel(t, filters.topic)}</option>}
-            </select>
-          </div>
-          <div class="field">
-            <label for={`${id}-status`}>{t("history.filter.status")}</label>
-            <select id={`${id}-status`} value={filters.status} onChange={(e) => onFilters({ ...filters, status: (e.currentTarget as HTMLSelectElement).value })}>
-              <option value="">{t("history.filter.all_statuses")}</option>
-              {STATUSES.map((status) => (
-                <option key={status} value={status}>
-                  {statusLabel(t, status)}
-                </option>
-              ))}
-            </select>
-          </div>
+          <FilterSelect id={`${id}-topic`} label={t("history.filter.topic")} all={t("history.filter.all_topics")} value={filters.topic} onChange={(topic) => onFilters({ ...filters, topic })}>
+            {topics.map((topic) => (
+              <option key={topic.id} value={topic.id}>
+                {topicLabel(t, topic.id, topic.name)}
+              </option>
+            ))}
+            {!knownTopic && <option value={filters.topic}>{topicLabel(t, filters.topic)}</option>}
+          </FilterSelect>
+          <FilterSelect id={`${id}-status`} label={t("history.filter.status")} all={t("history.filter.all_statuses")} value={filters.status} onChange={(status) => onFilters({ ...filters, status })}>
+            {STATUSES.map((status) => (
+              <option key={status} value={status}>
+                {statusLabel(t, status)}
+              </option>
+            ))}
+          </FilterSelect>
         </div>
         {filtered && (
           <button type="button" class="link" onClick={() => onFilters(NO_FILTERS)}>

@@ -8,7 +8,7 @@ import { formatDateTime, userTimeZone } from "../../core/i18n";
 import type { Popup, PopupStatus } from "../../core/popups";
 import { useDebounced, useId, useStore, useT, useWidget } from "../../panel/hooks";
 import { ErrorNotice, Spinner } from "../../panel/ui";
-import { DateRange, MoreButton, rangeValid, usePaged, type Page, type Range } from "./shared";
+import { DateRange, FilterSelect, MoreButton, rangeValid, usePaged, type Page, type Range } from "./shared";
 
 export interface PopupHistoryItem extends Omit<Popup, "account_id"> {
   changed_at: string;
@@ -87,25 +87,17 @@ export function MessagesView({
       <form class="hist-filters" aria-label={t("history.messages.filters")} onSubmit={(e) => e.preventDefault()}>
         <DateRange legend={t("history.messages.filter.date")} value={filters} onChange={(range) => onFilters({ ...filters, ...range })} />
         <div class="hist-selects">
-          <div class="field">
-            <label for={`${id}-state`}>{t("history.messages.filter.state")}</label>
-            <select id={`${id}-state`} value={filters.state} onChange={(e) => onFilters({ ...filters, state: (e.currentTarget as HTMLSelectElement).value })}>
-              <option value="">{t("history.messages.filter.all_states")}</option>
-              {MESSAGE_STATES.map((state) => (
-                <option key={state} value={state}>
-                  {t(`history.messages.state.${state}`)}
-                </option>
-              ))}
-            </select>
-          </div>
-          <div class="field">
-            <label for={`${id}-kind`}>{t("history.messages.filter.kind")}</label>
-            <select id={`${id}-kind`} value={filters.kind} onChange={(e) => onFilters({ ...filters, kind: (e.currentTarget as HTMLSelectElement).value })}>
-              <option value="">{t("history.messages.filter.all_kinds")}</option>
-              <option value="ticket_reply">{t("history.messages.kind.ticket_reply")}</option>
-              <option value="message">{t("history.messages.kind.message")}</option>
-            </select>
-          </div>
+          <FilterSelect id={`${id}-state`} label={t("history.messages.filter.state")} all={t("history.messages.filter.all_states")} value={filters.state} onChange={(state) => onFilters({ ...filters, state })}>
+            {MESSAGE_STATES.map((state) => (
+              <option key={state} value={state}>
+                {t(`history.messages.state.${state}`)}
+              </option>
+            ))}
+          </FilterSelect>
+          <FilterSelect id={`${id}-kind`} label={t("history.messages.filter.kind")} all={t("history.messages.filter.all_kinds")} value={filters.kind} onChange={(kind) => onFilters({ ...filters, kind })}>
+            <option value="ticket_reply">{t("history.messages.kind.ticket_reply")}</option>
+            <option value="message">{t("history.messages.kind.message")}</option>
+          </FilterSelect>
         </div>
         {filtered && (
           <button type="button" class="link" onClick={() => onFilters(NO_MESSAGE_FILTERS)}>

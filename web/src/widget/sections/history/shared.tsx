@@ -1,5 +1,5 @@
 /** Pieces both history views share: the request-form policy, a paged list loader, the date range. */
-import type { JSX } from "preact";
+import type { ComponentChildren, JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { WidgetContext } from "../../core/context";
 import { localDay } from "../../core/i18n";
@@ -200,6 +200,33 @@ export function MoreButton({ paged, label }: { paged: Paged<unknown>; label: str
           {paged.loadingMore ? t("history.loading_more") : label}
         </button>
       )}
+    </div>
+  );
+}
+
+/** One filter as a drop-down: "all" (the empty value) first, then the `children` options. */
+export function FilterSelect({
+  id,
+  label,
+  all,
+  value,
+  onChange,
+  children,
+}: {
+  id: string;
+  label: string;
+  all: string;
+  value: string;
+  onChange: (next: string) => void;
+  children: ComponentChildren;
+}): JSX.Element {
+  return (
+    <div class="field">
+      <label for={id}>{label}</label>
+      <select id={id} value={value} onChange={(e) => onChange((e.currentTarget as HTMLSelectElement).value)}>
+        <option value="">{all}</option>
+        {children}
+      </select>
     </div>
   );
 }
