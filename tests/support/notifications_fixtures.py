@@ -1,5 +1,5 @@
 """Fixtures the notifications suites share (a plugin of tests/conftest.py): settings on SQLite or
-PostgreSQL, the migrated store, a NATS connection. The service is imported when a fixture runs, so
+PostgreSQL, the migrated store. The service is imported when a fixture runs, so
 loading the plugin costs the other suites nothing."""
 
 from __future__ import annotations
@@ -7,9 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-import nats
 import pytest
-from nats.aio.client import Client as NATS
 
 from shared.settings import CommonSettings
 
@@ -55,12 +53,3 @@ async def store(settings: NotificationsSettings) -> AsyncIterator[PopupStore]:
         yield opened
     finally:
         opened.close()
-
-
-@pytest.fixture
-async def nc(nats_url: str) -> AsyncIterator[NATS]:
-    connection = await nats.connect(nats_url)
-    try:
-        yield connection
-    finally:
-        await connection.drain()

@@ -6,6 +6,7 @@ real store and nats-server. The service is imported when a fixture runs, not whe
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from shared.settings import CommonSettings
 from tests.conftest import auth
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from tickets.settings import TicketsSettings
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(256)) * 4
@@ -92,33 +95,11 @@ def file_part(name: str, content: bytes, content_type: str = "application/octet-
     return ("file", (name, io.BytesIO(content), content_type))
 
 
-@pytest.fixture
-async def api(
-    tickets_settings: TicketsSettings, make_token: Callable[..., str], tmp_path: Path
-) -> AsyncIterator[Api]:
+@contextlib.asynccontextmanager
+async def in_process(settings: TicketsSettings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The tickets app on `settings`, migrated and started, and a client to it over ASGI (no port)."""
     from tickets.bootstrap import create_app, migrate
 
-    await migrate(tickets_settings)
-    app = create_app(tickets_settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://tickets.test", timeout=20
-        ) as client:
-            yield Api(client=client, settings=tickets_settings, make_token=make_token)
-
-
-@pytest.fixture
-async def full_client(
-    common_settings: CommonSettings, nats_prefix: str, tickets_backend: dict[str, Any]
-) -> AsyncIterator[tuple[httpx.AsyncClient, TicketsSettings]]:
-    """The whole app, relay and history projection included, in this process."""
-    from tickets.bootstrap import create_app, migrate
-    from tickets.settings import TicketsSettings
-
-    settings = TicketsSettings(
-        common=common_settings.model_copy(update={"nats_prefix": nats_prefix}), **tickets_backend
-    )
     await migrate(settings)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
@@ -126,4 +107,26 @@ async def full_client(
         async with httpx.AsyncClient(
             transport=transport, base_url="http://tickets.test", timeout=20
         ) as client:
-            yield client, settings
+            yield app, client
+
+
+@pytest.fixture
+async def api(
+    tickets_settings: TicketsSettings, make_token: Callable[..., str], tmp_path: Path
+) -> AsyncIterator[Api]:
+    async with in_process(tickets_settings) as (_, client):
+        yield Api(client=client, settings=tickets_settings, make_token=make_token)
+
+
+@pytest.fixture
+async def full_client(
+    common_settings: CommonSettings, nats_prefix: str, tickets_backend: dict[str, Any]
+) -> AsyncIterator[tuple[httpx.AsyncClient, TicketsSettings]]:
+    """The whole app, relay and history projection included, in this process."""
+    from tickets.settings import TicketsSettings
+
+    settings = TicketsSettings(
+        common=common_settings.model_copy(update={"nats_prefix": nats_prefix}), **tickets_backend
+    )
+    async with in_process(settings) as (_, client):
+        yield client, settings

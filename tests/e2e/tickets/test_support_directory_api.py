@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.conftest import auth
-from tickets.bootstrap import create_app, migrate
+from tests.support.tickets_api import in_process
 from tickets.settings import TicketsSettings
 
 pytestmark = pytest.mark.e2e
@@ -51,14 +51,8 @@ class Directory:
 async def directory(
     tickets_settings: TicketsSettings, make_token: Callable[..., str]
 ) -> AsyncIterator[Directory]:
-    await migrate(tickets_settings)
-    app = create_app(tickets_settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://tickets.test", timeout=20
-        ) as client:
-            yield Directory(app=app, client=client, make_token=make_token)
+    async with in_process(tickets_settings) as (app, client):
+        yield Directory(app=app, client=client, make_token=make_token)
 
 
 def topic(body: dict[str, Any], topic_id: str) -> dict[str, Any]:

@@ -3,9 +3,6 @@ unacknowledged messages, as the server counts them, in gauges labelled by servic
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import nats
 import pytest
 from nats.aio.client import Client as NATS
 from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
@@ -14,15 +11,6 @@ from prometheus_client import REGISTRY
 from shared.consumerlag import ConsumerLagSampler, DurableConsumer
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def nc(nats_url: str) -> AsyncIterator[NATS]:
-    connection = await nats.connect(nats_url)
-    try:
-        yield connection
-    finally:
-        await connection.drain()
 
 
 def gauge(name: str, stream: str, consumer: str) -> float | None:

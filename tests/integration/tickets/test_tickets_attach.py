@@ -5,9 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-from collections.abc import AsyncIterator
 
-import nats
 import pytest
 from nats.aio.client import Client as NATS
 
@@ -27,15 +25,6 @@ from tickets.adapters.attachments import (
 pytestmark = pytest.mark.integration
 
 PNG_HEAD = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
-
-
-@pytest.fixture
-async def nc(nats_url: str) -> AsyncIterator[NATS]:
-    client = await nats.connect(nats_url)
-    try:
-        yield client
-    finally:
-        await client.drain()
 
 
 @pytest.fixture
