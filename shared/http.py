@@ -109,7 +109,7 @@ class RequestContextMiddleware:
                 # A streaming response (SSE) that stops on shutdown may return without its last
                 # chunk; end the body so the client sees a clean end of stream, not a cut connection.
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except Exception as exc:  # noqa: BLE001, RUF100 — the last boundary of a request: anything becomes a 500
+        except Exception as exc:  # noqa: BLE001 — the last boundary of a request: anything becomes a 500
             # Starlette re-raises unhandled errors past the app's handlers; answer here so even a 500
             # carries the shared shape and the request id, and is counted.
             get_logger(__name__).error("unhandled_error", path=scope.get("path", ""), exc_info=exc)

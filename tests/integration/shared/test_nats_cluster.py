@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from nats.errors import Error as NatsError
 
 from shared.contracts.subjects import TICKETS_STREAM
 from shared.nats import connect, ensure_stream, stream_config
@@ -26,7 +27,7 @@ async def test_an_r3_stream_keeps_every_message_when_one_node_dies(tmp_path: Pat
                 try:
                     await ensure_stream(js, config)
                     break
-                except Exception:
+                except (NatsError, TimeoutError):  # no meta leader / stream leader yet
                     await asyncio.sleep(0.5)
             else:
                 raise AssertionError("stream not created")
@@ -44,7 +45,7 @@ async def test_an_r3_stream_keeps_every_message_when_one_node_dies(tmp_path: Pat
                             "helpdesk.tickets.v1.created", f"{i}".encode(), headers={"Nats-Msg-Id": f"m{i}"}
                         )
                         break
-                    except Exception:
+                    except (NatsError, TimeoutError):  # no meta leader / stream leader yet
                         await asyncio.sleep(0.25)
                 else:
                     raise AssertionError(f"publish {i} never succeeded with two of three nodes up")

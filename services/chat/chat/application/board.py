@@ -119,7 +119,7 @@ class QueueBoard:
                 await self._broadcast()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001, RUF100 — the board serves every specialist here: try again after the interval
+            except Exception:  # the board serves every specialist here: try again after the interval
                 log.exception("chat_queue_board_failed")
                 self._changed.set()
             await asyncio.sleep(interval)  # the debounce: changes meanwhile make one frame

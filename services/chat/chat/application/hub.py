@@ -95,7 +95,7 @@ class ChatHub:
                 await self.step()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001, RUF100 — the loop supervises every session of this process: it goes on
+            except Exception:  # the loop supervises every session of this process: it goes on
                 log.exception("chat_loop_step_failed")
                 await asyncio.sleep(ctx.config.tick_seconds)
                 await self._recover_if_lost()

@@ -172,7 +172,7 @@ async def _serve(
             await conn.error(exc.code, str(exc))
         except TicketsUnavailable:
             await conn.error("tickets_unavailable", "the request could not be created; try again later")
-        except Exception as exc:  # noqa: BLE001, RUF100 — one frame's bug closes its connection, not the process
+        except Exception as exc:  # noqa: BLE001 — one frame's bug closes its connection, not the process
             await _internal_error(conn, exc)
 
 

@@ -150,7 +150,7 @@ class ArticleFollower:
             except InvalidArticle as exc:  # valid as a contract, refused by the domain: a bad message
                 await self._park(msg, sequence, reason=f"apply failed: {type(exc).__name__}: {exc}")
                 return
-            except Exception:  # noqa: BLE001, RUF100 — a bug in the index: never skipped, retried after a pause
+            except Exception:  # a bug in the index: never skipped, retried after a pause
                 self.apply_failures += 1
                 log.exception("kb_apply_failed", sequence=sequence, retry_in=delay)
                 await asyncio.sleep(delay)

@@ -73,7 +73,7 @@ class QueryBatcher:
         self.batches.append(len(live))
         try:
             vectors = self._embed([text for text, _ in live])
-        except Exception as exc:  # noqa: BLE001, RUF100 — handed on: each waiting search raises it
+        except Exception as exc:  # noqa: BLE001 — handed on: each waiting search raises it
             for _, future in live:
                 future.set_exception(exc)
             return

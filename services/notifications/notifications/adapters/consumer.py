@@ -118,7 +118,7 @@ class TicketEventsConsumer:
                 log.info("ticket_reply_waits_for_requester", attempt=delivered)
                 TICKET_EVENTS.labels("waiting_for_requester").inc()
                 return Retry(self._requester_wait)
-            except Exception as exc:  # any failure: retried with back-off, then dead-lettered
+            except Exception as exc:  # noqa: BLE001 - any failure: retried with back-off, then dead-lettered
                 return await self._retry_or_dead_letter(js, msg, exc)
             if popup_id is not None:
                 log.info("popup_raised_for_ticket_event", popup_id=str(popup_id))
@@ -136,7 +136,7 @@ class TicketEventsConsumer:
             await self._dead_letter(js, msg, reason)
             return None
         delay = self._backoff[min(delivered, len(self._backoff)) - 1]
-        log.warning("ticket_event_retry", attempt=delivered, delay=delay, error=repr(exc))
+        log.warning("ticket_event_retry", attempt=delivered, delay=delay, error=repr(exc), exc_info=exc)
         TICKET_EVENTS.labels("retried").inc()
         return Retry(delay)
 

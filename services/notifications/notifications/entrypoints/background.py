@@ -44,12 +44,12 @@ async def follow(parts: Components) -> None:
             if ended:
                 parts.changed()
                 continue  # the view has more to apply now, and more snoozes may be due
-        except Exception:  # noqa: BLE001, RUF100 — the store is away for a moment: try again next round
+        except Exception:  # the store is away for a moment: try again next round
             log.warning("follow_failed", exc_info=True)
         try:  # apart from the above: the history lagging must not hold back popups coming due
             await asyncio.to_thread(parts.history.catch_up)
             HISTORY_VIEW_POSITION.set(parts.history.position)
-        except Exception:  # noqa: BLE001, RUF100 — likewise: the job outlives a store outage
+        except Exception:  # likewise: the job outlives a store outage
             log.warning("history_follow_failed", exc_info=True)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(parts.follow_wake.wait(), timeout=interval)

@@ -117,7 +117,7 @@ class Executor:
                 # Two writers retrying in lockstep would keep colliding: back off by a random bit.
                 time.sleep(random.uniform(0, 0.004) * (attempt + 1))  # noqa: S311 -- jitter, not secrets
                 continue
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the command's own failure goes back to its caller
                 uow.rollback()
                 return exc
             BATCH_SIZE.observe(1)
@@ -167,7 +167,8 @@ class CommandBatcher:
                 outcomes = await loop.run_in_executor(
                     self._thread, self._executor.execute, [c for c, _ in live]
                 )
-            except Exception as exc:  # a bug in the executor: every caller hears about it
+            except Exception as exc:  # a bug in the executor: every caller hears of it
+                log.exception("command_batch_failed", commands=len(live))
                 outcomes = [exc] * len(live)
             for (_, future), outcome in zip(live, outcomes, strict=True):
                 if future.done():
