@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import httpx
 import pytest
 
 from tests.support.processes import SERVICES, Up, dev_token, free_port_base
+from tests.support.wait import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -47,16 +47,19 @@ def processes_mentioning(text: str) -> list[int]:
 
 def wait_for_gateway(up: Up, timeout: float = 30) -> dict[str, int]:
     """Until the gateway (started once the services are ready) answers; the pids then recorded."""
-    deadline = time.monotonic() + timeout
     gateway = f"http://127.0.0.1:{up.port_base}"
-    while time.monotonic() < deadline:
+
+    def answering() -> dict[str, int] | None:
         assert up.process.poll() is None, up.log.read_text()[-4000:]
         with contextlib.suppress(httpx.HTTPError, OSError, ValueError):
             pids: dict[str, int] = json.loads((up.data_dir / "up.pids").read_text())
             if "caddy" in pids and httpx.get(f"{gateway}/healthz", timeout=2).status_code == 200:
                 return pids
-        time.sleep(0.2)
-    raise AssertionError("the gateway did not answer:\n" + up.log.read_text()[-4000:])
+        return None
+
+    return wait_until(
+        answering, timeout=timeout, interval=0.2, what=lambda: "the gateway:\n" + up.log.read_text()[-4000:]
+    )
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -14,6 +13,7 @@ import pytest
 from helpdesk import services
 from shared.natsserver import NatsServer
 from tests.support.processes import ServiceProcess, clean_env
+from tests.support.wait import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos, pytest.mark.slow]
 
@@ -26,12 +26,10 @@ def readyz(url: str) -> int:
 
 
 def wait_for_status(url: str, status: int, *, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if readyz(url) == status:
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{url}/readyz never answered {status} within {timeout}s (last: {readyz(url)})")
+    what = f"{url}/readyz answering {status}"
+    wait_until(
+        lambda: readyz(url) == status, timeout=timeout, interval=0.2, what=lambda: f"{what} ({readyz(url)})"
+    )
 
 
 @pytest.mark.parametrize("name", list(services.PACKAGES))

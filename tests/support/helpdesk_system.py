@@ -22,7 +22,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +32,7 @@ from pydantic import SecretStr
 
 from shared.auth import Role, issue_dev_token
 from shared.settings import CommonSettings, Environment
-from tests.support.processes import SERVICES, free_port_base
+from tests.support.processes import SERVICES, free_port_base, up_command
 from tests.support.wait import wait_until
 
 JWT_SECRET = "gateway-e2e-secret-that-is-long-enough-for-hs256-0123456789"
@@ -126,18 +125,7 @@ def start_system(
     env = {k: v for k, v in os.environ.items() if not k.startswith("HELPDESK_")}
     env.update(HELPDESK_JWT_SECRET=jwt_secret, HELPDESK_ENVIRONMENT="development", PYTHONUNBUFFERED="1")
     env.update(settings or {})
-    args = [
-        sys.executable,
-        "-m",
-        "helpdesk.cli",
-        "up",
-        "--data-dir",
-        str(data_dir),
-        "--nats-port",
-        "0",
-        "--port-base",
-        str(port_base),
-    ]
+    args = up_command(data_dir, port_base)
     if web_dir is not None:
         args += ["--web-dir", str(web_dir)]
     if not seed:

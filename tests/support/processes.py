@@ -120,29 +120,22 @@ def free_port_base(host: str = "127.0.0.1") -> int:
     raise RuntimeError("no five free consecutive ports")
 
 
+def up_command(data_dir: Path, port_base: int) -> list[str]:
+    """`helpdesk up` with its data in `data_dir`, nats-server on a free port, the gateway on `port_base`."""
+    up = ["up", "--data-dir", str(data_dir), "--nats-port", "0", "--port-base", str(port_base)]
+    return [sys.executable, "-m", "helpdesk.cli", *up]
+
+
 class Up:
     def __init__(self, data_dir: Path, port_base: int) -> None:
         self.data_dir = data_dir
         self.port_base = port_base
         self.log = data_dir.parent / f"up-{time.monotonic_ns()}.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith("HELPDESK_")}
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "helpdesk.cli",
-                "up",
-                "--data-dir",
-                str(data_dir),
-                "--nats-port",
-                "0",
-                "--port-base",
-                str(port_base),
-            ],
-            stdout=self.log.open("wb"),
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                up_command(data_dir, port_base), stdout=log, stderr=subprocess.STDOUT, env=env
+            )
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.port_base + 1 + SERVICES.index(service)}"

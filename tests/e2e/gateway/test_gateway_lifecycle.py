@@ -6,13 +6,13 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.helpdesk_system import HelpdeskSystem, start_system
+from tests.support.wait import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -41,9 +41,9 @@ def caddy_processes_of(system: HelpdeskSystem) -> list[int]:
 
 
 def wait_gone(pids: list[int], timeout: float = 15) -> list[int]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(alive(p) for p in pids):
-        time.sleep(0.1)
+    """The pids still alive after `timeout` (none, once all are gone)."""
+    with contextlib.suppress(AssertionError):
+        wait_until(lambda: not any(alive(p) for p in pids), timeout=timeout, interval=0.1)
     return [p for p in pids if alive(p)]
 
 

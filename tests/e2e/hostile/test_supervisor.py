@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 from pathlib import Path
 
 import httpx
@@ -14,34 +13,39 @@ import pytest
 
 from tests.support.helpdesk_system import HelpdeskSystem, running_system, start_system
 from tests.support.processes import SERVICES
+from tests.support.wait import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def _wait_new_pid(system: HelpdeskSystem, name: str, old: int, timeout: float = 30) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def restarted() -> int | None:
         assert system.process.poll() is None, f"helpdesk up stopped:\n{system.log_tail()}"
         pids = json.loads((system.data_dir / "up.pids").read_text())
-        if pids.get(name) not in (None, old):
-            return int(pids[name])
-        time.sleep(0.2)
-    raise AssertionError(f"{name} was not restarted in {timeout}s:\n{system.log_tail()}")
+        return int(pids[name]) if pids.get(name) not in (None, old) else None
+
+    return wait_until(
+        restarted, timeout=timeout, interval=0.2, what=lambda: f"{name} restarted:\n{system.log_tail()}"
+    )
 
 
 def _wait_all_ready(system: HelpdeskSystem, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
     pending = set(SERVICES)
     with httpx.Client(timeout=2) as client:
-        while pending and time.monotonic() < deadline:
+
+        def all_ready() -> bool:
             for name in list(pending):
                 try:
                     if client.get(f"{system.service_url(name)}/readyz").status_code == 200:
                         pending.discard(name)
                 except httpx.HTTPError:
                     pass
-            time.sleep(0.2)
-    assert not pending, f"not ready again: {pending}\n{system.log_tail()}"
+            return not pending
+
+        def what() -> str:
+            return f"ready again: {pending}\n{system.log_tail()}"
+
+        wait_until(all_ready, timeout=timeout, interval=0.2, what=what)
 
 
 def test_a_killed_service_and_a_killed_nats_server_are_started_again(tmp_path: Path) -> None:
