@@ -16,14 +16,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, DomainEventProtocol
-from eventsourcing.persistence import Notification
-
 from notifications.domain.model import Popup, status_at
-from notifications.domain.recipient import RecipientState
 from notifications.projections import recipients
-from notifications.projections.follower import FollowedView
-from notifications.projections.rows import insert_raised, time_of
+from notifications.projections.popup_view import COLUMNS, PopupView, popup_table_ddl
+from notifications.projections.rows import time_of
 from shared.contracts.popups import PopupKind, PopupStatus
 from shared.days import to_micros
 from shared.sql import Database, Transaction
@@ -32,11 +28,7 @@ __all__ = ["DUE_SCAN", "NAME", "OWN_DUE_SCAN", "ActivePopup", "ActivePopups", "c
 
 NAME = "active_popups"
 RECIPIENTS = recipients.table_name(NAME)
-_COLUMNS = (
-    "popup_id, account_id, user_id, kind, status, title, body, ticket_id, ticket_number, "
-    "raised_at, snoozed_until, version"
-)
-_RAISED_COLUMNS = (*_COLUMNS.split(", "), "raised_position")  # a raised popup's new row
+_COLUMNS = COLUMNS
 
 # The literal status lets both planners use the partial index `active_popups_snoozed`.
 DUE_SCAN = (
@@ -98,15 +90,13 @@ class ActivePopup:
         )
 
 
-class ActivePopups(FollowedView):
+class ActivePopups(PopupView):
     NAME = NAME
+    COLUMNS = _COLUMNS
+    RECIPIENTS = RECIPIENTS
     EXTRA_TABLES = (RECIPIENTS,)
     DDL = (
-        "CREATE TABLE IF NOT EXISTS {table} ("
-        " popup_id text PRIMARY KEY, account_id text NOT NULL, user_id text,"
-        " raised_position bigint NOT NULL, kind text NOT NULL, status text NOT NULL,"
-        " title text NOT NULL, body text NOT NULL, ticket_id text, ticket_number text,"
-        " raised_at bigint NOT NULL, snoozed_until bigint, version bigint NOT NULL)",
+        popup_table_ddl(),
         # The list endpoint: one account's popups in the order they were raised.
         f"CREATE INDEX IF NOT EXISTS {NAME}_by_account ON {{table}} (account_id, raised_position)",
         # The due scan (DUE_SCAN) reads only snoozed rows whose time has come.
@@ -116,19 +106,9 @@ class ActivePopups(FollowedView):
         " WHERE status = 'snoozed'",
     )
 
-    def _apply(self, tx: Transaction, notification: Notification, event: DomainEventProtocol[UUID]) -> None:
-        if isinstance(event, RecipientState.Event):
-            recipients.apply(tx, self._extra[RECIPIENTS], notification, event)
-            return
-        if not isinstance(event, Popup.Event):
-            return  # ticket requesters are not shown
-        key = {"id": str(self._store.originator(notification)), "version": notification.originator_version}
+    def _apply_change(self, tx: Transaction, event: Popup.Event, key: dict[str, Any]) -> None:
         where = "WHERE popup_id = :id"
-        if isinstance(event, Aggregate.Created):
-            insert_raised(
-                tx, table=self._table, columns=_RAISED_COLUMNS, event=event, key=key, position=notification.id
-            )
-        elif isinstance(event, Popup.Snoozed):
+        if isinstance(event, Popup.Snoozed):
             tx.execute(
                 f"UPDATE {self._table} SET status = 'snoozed', snoozed_until = :until, version = :version "
                 + where,
@@ -167,13 +147,6 @@ class ActivePopups(FollowedView):
         rows = self.db.query(statement, {"now": to_micros(now), "limit": limit})
         return [(UUID(str(row[0])), str(row[1])) for row in rows]
 
-    def rows(self) -> list[tuple[Any, ...]]:
-        """Every row as stored, in a stable order (to compare a rebuilt view with a followed one)."""
-        return self.db.query(f"SELECT {_COLUMNS}, raised_position FROM {self._table} ORDER BY popup_id")
-
-    def recipient_rows(self) -> list[tuple[Any, ...]]:
-        """Every user's own state as stored, in a stable order (as `rows()`)."""
-        return self.db.query(f"SELECT * FROM {self._extra[RECIPIENTS]} ORDER BY state_id")
 
 
 def create_tables(db: Database) -> None:

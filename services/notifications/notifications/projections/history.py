@@ -16,28 +16,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from uuid import UUID
-
-from eventsourcing.domain import Aggregate, DomainEventProtocol
-from eventsourcing.persistence import Notification
 
 from notifications.domain.model import Popup
-from notifications.domain.recipient import RecipientState
 from notifications.projections import recipients
 from notifications.projections.active import ActivePopup
-from notifications.projections.follower import FollowedView
-from notifications.projections.rows import insert_raised, record_status, time_of
+from notifications.projections.popup_view import COLUMNS, PopupView, popup_table_ddl
+from notifications.projections.rows import record_status, time_of
 from shared.contracts.popups import PopupKind, PopupStatus
 from shared.days import to_micros
 from shared.sql import Transaction, half_open
 
 NAME = "popup_history"
 RECIPIENTS = recipients.table_name(NAME)
-_COLUMNS = (
-    "popup_id, account_id, user_id, kind, status, title, body, ticket_id, ticket_number, "
-    "raised_at, snoozed_until, version, changed_at"
-)
-_RAISED_COLUMNS = (*_COLUMNS.split(", "), "raised_position")  # a raised popup's new row
+_COLUMNS = f"{COLUMNS}, changed_at"
 # The status each later event leaves behind (the first one, "raised", is the created row's).
 _STATUS_AFTER: dict[type[object], PopupStatus] = {
     Popup.Delivered: PopupStatus.DELIVERED,
@@ -129,35 +120,21 @@ def history_sql(table: str, query: HistoryQuery, *, own: str) -> tuple[str, dict
     return statement, params
 
 
-class PopupHistory(FollowedView):
+class PopupHistory(PopupView):
     NAME = NAME
+    COLUMNS = _COLUMNS
+    RECIPIENTS = RECIPIENTS
     EXTRA_TABLES = (RECIPIENTS,)
     DDL = (
-        "CREATE TABLE IF NOT EXISTS {table} ("
-        " popup_id text PRIMARY KEY, account_id text NOT NULL, user_id text,"
-        " raised_position bigint NOT NULL, kind text NOT NULL, status text NOT NULL,"
-        " title text NOT NULL, body text NOT NULL, ticket_id text, ticket_number text,"
-        " raised_at bigint NOT NULL, snoozed_until bigint, version bigint NOT NULL,"
-        " changed_at bigint NOT NULL)",
+        popup_table_ddl("changed_at bigint NOT NULL"),
         # The history endpoint: one account's popups newest first, page after page.
         f"CREATE INDEX IF NOT EXISTS {NAME}_by_account ON {{table}} (account_id, raised_at, popup_id)",
         *recipients.ddl(NAME),
     )
 
-    def _apply(self, tx: Transaction, notification: Notification, event: DomainEventProtocol[UUID]) -> None:
-        if isinstance(event, RecipientState.Event):
-            recipients.apply(tx, self._extra[RECIPIENTS], notification, event)
-            return
-        if not isinstance(event, Popup.Event):
-            return  # ticket requesters are not popups
-        key = {"id": str(self._store.originator(notification)), "version": notification.originator_version}
+    def _apply_change(self, tx: Transaction, event: Popup.Event, key: dict[str, Any]) -> None:
         # Every popup event carries the time it happened (`at`): the row never reads a clock.
         at = to_micros(getattr(event, "at", None) or event.timestamp)
-        if isinstance(event, Aggregate.Created):
-            insert_raised(
-                tx, table=self._table, columns=_RAISED_COLUMNS, event=event, key=key, position=notification.id
-            )
-            return
         record_status(
             tx,
             table=self._table,
@@ -175,10 +152,3 @@ class PopupHistory(FollowedView):
         statement, params = history_sql(self._table, query, own=self._extra[RECIPIENTS])
         return [HistoryEntry.from_history_row(row) for row in self.db.query(statement, params)]
 
-    def rows(self) -> list[tuple[Any, ...]]:
-        """Every row as stored, in a stable order (to compare a rebuilt view with a followed one)."""
-        return self.db.query(f"SELECT {_COLUMNS}, raised_position FROM {self._table} ORDER BY popup_id")
-
-    def recipient_rows(self) -> list[tuple[Any, ...]]:
-        """Every user's own state as stored, in a stable order (as `rows()`)."""
-        return self.db.query(f"SELECT * FROM {self._extra[RECIPIENTS]} ORDER BY state_id")
