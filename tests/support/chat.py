@@ -118,15 +118,24 @@ class WsClient:
 
     async def expect(self, kind: str, timeout: float = 10.0, **match: Any) -> dict[str, Any]:
         """The next frame of `kind` (with the given field values); frames skipped stay pending."""
+
+        def wanted(frame: dict[str, Any]) -> bool:
+            return frame.get("type") == kind and all(frame.get(k) == v for k, v in match.items())
+
+        return await self._next(wanted, timeout, f"no {kind} frame {match}")
+
+    async def _next(
+        self, wanted: Callable[[dict[str, Any]], bool], timeout: float, what: str
+    ) -> dict[str, Any]:
         skipped: list[dict[str, Any]] = []
         deadline = time.monotonic() + timeout
         try:
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise TimeoutError(f"no {kind} frame {match} within {timeout}s; got {skipped}")
+                    raise TimeoutError(f"{what} within {timeout}s; got {skipped}")
                 frame = await self.recv(timeout=left)
-                if frame.get("type") == kind and all(frame.get(k) == v for k, v in match.items()):
+                if wanted(frame):
                     return frame
                 skipped.append(frame)
         finally:
@@ -156,19 +165,7 @@ class WsClient:
 
     async def first_of(self, *kinds: str, timeout: float = 10.0) -> dict[str, Any]:
         """The next frame of any of `kinds`; frames of other kinds stay pending."""
-        skipped: list[dict[str, Any]] = []
-        deadline = time.monotonic() + timeout
-        try:
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"none of {kinds} within {timeout}s; got {skipped}")
-                frame = await self.recv(timeout=left)
-                if frame.get("type") in kinds:
-                    return frame
-                skipped.append(frame)
-        finally:
-            self._pending = skipped + self._pending
+        return await self._next(lambda frame: frame.get("type") in kinds, timeout, f"none of {kinds}")
 
     def last(self, *kinds: str) -> dict[str, Any]:
         return [f for f in self.seen if f.get("type") in kinds][-1]
