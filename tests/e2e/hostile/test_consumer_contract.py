@@ -11,9 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +29,7 @@ from websockets.asyncio.client import ClientConnection
 
 from helpdesk.discovery import RECORD_FILE
 from tests.support.helpdesk_system import HelpdeskSystem, running_system
+from tests.support.wait import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -209,17 +209,6 @@ class Ws:
                 self.pending.append(frame)
 
 
-async def eventually(
-    check: Callable[[], Awaitable[bool]], what: str | Callable[[], str], timeout: float = WAIT
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, (
-            f"not within {timeout}s: {what if isinstance(what, str) else what()}"
-        )
-        await asyncio.sleep(0.2)
-
-
 @dataclass
 class Journeys:
     system: HelpdeskSystem
@@ -290,7 +279,7 @@ class Journeys:
             popup = await self.ok("GET", mine, headers=self.user)
             return bool(popup["status"] == "due" and popup["version"] >= 4)
 
-        await eventually(due, "the snoozed popup is due again")
+        await eventually(due, timeout=WAIT, interval=0.2, what="the snoozed popup is due again")
         await self.ok("POST", f"{mine}/open", headers=self.user)
         await self.ok("POST", f"{everyone}/delete", headers=self.user)
 
@@ -366,7 +355,10 @@ async def test_every_documented_channel_replays_valid_events_whose_msg_id_is_the
             return not empty
 
         await eventually(
-            every_channel_has_messages, lambda: f"a message on every channel; empty: {empty}", BREACH_WAIT
+            every_channel_has_messages,
+            timeout=BREACH_WAIT,
+            interval=0.2,
+            what=lambda: f"a message on every channel; empty: {empty}",
         )
         counts = await counts_by_channel(js, contract)
         received = await replay(js, contract, counts)
