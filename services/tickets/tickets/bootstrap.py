@@ -94,7 +94,7 @@ def create_app(settings: TicketsSettings) -> FastAPI:
         )
         app.state.live = live
         service.start()
-        workers = start_workers(settings, app=store, nc=nc, store=history, waiter=waiter)
+        workers = await start_workers(settings, app=store, nc=nc, store=history, waiter=waiter)
         if settings.run_relay:
             relay, task = start_directory_relay(settings, app=directory.app, nc=nc, stop=workers.stop_event)
             app.state.directory_relay = relay

@@ -1,9 +1,9 @@
 """The tickets service's background work: the outbox relay and the history projection.
 
 Both run inside the API process by default (`run_relay`, `run_projection` settings; the lifespan
-starts them with `start_workers`) or alone as `python -m tickets.relay` / `python -m tickets.projector`
-(Kubernetes: any number of relay replicas; the one holding the stream's lease publishes, the others
-stand by to take over).
+starts them with `start_workers`, on a thread of their own: `worker_thread`) or alone as
+`python -m tickets.relay` / `python -m tickets.projector` (Kubernetes: any number of relay replicas;
+the one holding the stream's lease publishes, the others stand by to take over).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from eventsourcing.persistence import Notification
 from nats.aio.client import Client as NATS
@@ -28,6 +28,7 @@ from shared.tracing import stored_trace_parent
 from tickets.adapters.relay import envelope_relay
 from tickets.application.app import TicketsApplication
 from tickets.application.public_events import to_public
+from tickets.entrypoints.worker_thread import WorkerThread, on_loop
 from tickets.projections.notices import follow_applied, publish_applied
 from tickets.projections.projector import HistoryProjector
 from tickets.projections.store import HistoryStore, open_postgres, open_sqlite
@@ -37,6 +38,12 @@ from tickets.settings import TicketsSettings
 log = get_logger(__name__)
 
 HISTORY_SQLITE_FILE = "tickets-history.sqlite"
+
+
+class AppliedListener(Protocol):
+    """Told which ticket versions each committed batch of the history reached (`ViewWaiter`)."""
+
+    def applied(self, position: int, versions: Mapping[str, int], /) -> None: ...
 
 
 def open_history_store(settings: TicketsSettings) -> HistoryStore:
@@ -139,7 +146,7 @@ async def run_projector(
     store: HistoryStore,
     nc: NATS,
     stop: asyncio.Event,
-    waiter: ViewWaiter | None = None,
+    waiter: AppliedListener | None = None,
 ) -> None:
     """Apply the TICKETS stream to the history views until `stop`; after each batch, release this
     process's waiting reads and tell the other processes (`notices`)."""
@@ -171,13 +178,16 @@ async def _supervised(
 
 @dataclass
 class Workers:
-    """Background tasks of one process; `stop()` lets each finish its current batch."""
+    """Background work of one process; `stop()` lets each finish its current batch."""
 
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    thread: WorkerThread | None = None  # the embedded relay and projection
 
     async def stop(self, *, grace: float = 10.0) -> None:
         self.stop_event.set()
+        if self.thread is not None:
+            await self.thread.stop(grace=grace)
         if not self.tasks:
             return
         _, pending = await asyncio.wait(self.tasks, timeout=grace)
@@ -186,7 +196,18 @@ class Workers:
         await asyncio.gather(*pending, return_exceptions=True)
 
 
-def start_workers(
+@dataclass(frozen=True)
+class _ReleasedOn:
+    """`waiter.applied` run on the requests' loop, from the projector's thread."""
+
+    waiter: ViewWaiter
+    loop: asyncio.AbstractEventLoop
+
+    def applied(self, position: int, versions: Mapping[str, int], /) -> None:
+        on_loop(self.loop, self.waiter.applied)(position, dict(versions))
+
+
+async def start_workers(
     settings: TicketsSettings,
     *,
     app: TicketsApplication,
@@ -195,18 +216,27 @@ def start_workers(
     waiter: ViewWaiter | None = None,
 ) -> Workers:
     """Start what `settings.run_relay` / `settings.run_projection` ask for (call in the lifespan);
-    `await workers.stop()` before draining NATS and closing the stores. Without the projection in
-    this process, `waiter` follows the projector's notices instead."""
+    `await workers.stop()` before draining NATS and closing the stores. The relay and the projection
+    run on their own thread, loop and NATS connection (`worker_thread`), `waiter` released on this
+    loop; without the projection in this process, `waiter` follows the projector's notices instead."""
     workers = Workers()
     stop = workers.stop_event
-    if settings.run_relay:
-        relay = build_relay(settings, app=app, nc=nc)
-        work = run_relay(settings, app=app, nc=nc, stop=stop, relay=relay)
-        workers.tasks.append(asyncio.create_task(work, name="tickets-relay"))
-    if settings.run_projection:
-        work = run_projector(settings, store=store, nc=nc, stop=stop, waiter=waiter)
-        workers.tasks.append(asyncio.create_task(work, name="tickets-history"))
-    elif waiter is not None:
+    loop = asyncio.get_running_loop()
+    released = _ReleasedOn(waiter, loop) if waiter is not None else None
+
+    async def embedded(own: NATS, own_stop: asyncio.Event) -> None:
+        work: list[Awaitable[None]] = []
+        if settings.run_relay:
+            relay = build_relay(settings, app=app, nc=own)
+            work.append(run_relay(settings, app=app, nc=own, stop=own_stop, relay=relay))
+        if settings.run_projection:
+            work.append(run_projector(settings, store=store, nc=own, stop=own_stop, waiter=released))
+        await asyncio.gather(*work)
+
+    if settings.run_relay or settings.run_projection:
+        workers.thread = WorkerThread(settings.common, embedded, name="tickets-workers")
+        await workers.thread.start()
+    if not settings.run_projection and waiter is not None:
         work = _follow_notices(nc, settings.common.nats_prefix, waiter, stop)
         workers.tasks.append(asyncio.create_task(work, name="tickets-history-notices"))
     return workers
