@@ -14,7 +14,8 @@ from nats.aio.client import Client as NATS
 from shared.auth import Principal, Role
 from shared.errors import TooManyRequests
 from shared.natsserver import NatsServer
-from shared.ratelimit import FAIL_OPEN, Action, RateLimiter, stream_configs
+from shared.ratebudgets import Action
+from shared.ratelimit import FAIL_OPEN, RateLimiter, stream_configs
 from shared.settings import CommonSettings, RateLimitSettings
 
 pytestmark = pytest.mark.integration

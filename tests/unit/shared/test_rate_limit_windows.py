@@ -13,20 +13,19 @@ from pydantic import SecretStr
 
 from shared.auth import CachingTokenVerifier, Principal, Role, issue_dev_token
 from shared.errors import install_error_handlers
-from shared.ratelimit import (
+from shared.ratebudgets import (
     Action,
     Budget,
-    RateLimiter,
     SpentBudgets,
-    StreamSlot,
     Window,
     budgets_for,
     first_over,
-    limited,
     refusal,
     subject_token,
 )
+from shared.ratelimit import RateLimiter, limited
 from shared.settings import CommonSettings, Environment, RateLimitSettings
+from shared.streamslots import StreamSlot
 
 pytestmark = pytest.mark.unit
 

@@ -8,7 +8,8 @@ from fastapi import WebSocket
 from chat.domain.errors import ChatError
 from shared.auth import Principal
 from shared.errors import TooManyRequests
-from shared.ratelimit import Action, limiter_of
+from shared.ratebudgets import Action
+from shared.ratelimit import limiter_of
 
 
 class StartLimited(ChatError):

@@ -11,7 +11,8 @@ from fastapi import APIRouter, Query
 
 from kb_search.entrypoints.deps import Lang, QueryText, Reading, SectionParam
 from kb_search.entrypoints.schemas import DeflectIn, DeflectOut, HitOut, SearchOut, SuggestOut
-from shared.ratelimit import Action, limited
+from shared.ratebudgets import Action
+from shared.ratelimit import limited
 
 DEFLECT_LIMIT = 3
 

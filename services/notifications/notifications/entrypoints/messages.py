@@ -19,7 +19,8 @@ from shared.contracts.envelope import ActorKind
 from shared.contracts.popups import PopupSnapshot
 from shared.errors import ErrorBody, Unprocessable
 from shared.idempotency import fingerprint
-from shared.ratelimit import Action, limiter_of
+from shared.ratebudgets import Action
+from shared.ratelimit import limiter_of
 from shared.types import AccountId, TextOnly, TicketNumber, UserId
 
 router = APIRouter(prefix="/api/v1/messages", tags=["messages"])

@@ -36,7 +36,8 @@ from shared.edge import RouteRule
 from shared.errors import Forbidden, Unauthorized
 from shared.logging import bind_context
 from shared.parsing import event_id
-from shared.ratelimit import StreamSlot, limiter_of
+from shared.ratelimit import limiter_of
+from shared.streamslots import StreamSlot
 
 router = APIRouter(prefix="/api/v1/popups", tags=["popups"])
 # For the HTTP edge: the stream checks its own token (a bearer one, or the stream's `access_token`).

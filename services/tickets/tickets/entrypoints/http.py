@@ -17,7 +17,8 @@ from shared.auth import CurrentUser
 from shared.errors import ErrorBody, Forbidden, Unprocessable
 from shared.logging import bind_context, get_logger
 from shared.parsing import expected_version
-from shared.ratelimit import Action, limited
+from shared.ratebudgets import Action
+from shared.ratelimit import limited
 from shared.types import TextOnly
 from tickets.adapters.attachments import ALLOWED_TYPES, allowed_extensions, content_disposition
 from tickets.application import commands

@@ -17,7 +17,8 @@ from shared.auth import AgentUser, CurrentUser, Principal, Role
 from shared.errors import Forbidden, PayloadTooLarge, Unprocessable
 from shared.logging import bind_context, get_logger
 from shared.parsing import expected_version
-from shared.ratelimit import Action, limiter_of
+from shared.ratebudgets import Action
+from shared.ratelimit import limiter_of
 from shared.settings import Environment
 from shared.tracing import current_trace_parent
 from tickets.adapters.attachments import AttachmentStore, StoredFile
