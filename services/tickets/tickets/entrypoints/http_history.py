@@ -229,17 +229,21 @@ class HistoryReads:
         if min_version is None:
             return True
         account = None if scope.every_account else scope.account_id
+        read = False  # the last `check()` found it: no need to read the view again
 
         async def check() -> bool:
+            nonlocal read
             version = await asyncio.to_thread(store.ticket_version, ticket_id, account_id=account)
-            return version is not None and version >= min_version
+            read = version is not None and version >= min_version
+            return read
 
         # A projector's notice wakes the wait whatever account the ticket is in: only a ticket the
         # caller may read counts, and any other waits out the time, just like one that does not exist.
         deadline = time.monotonic() + self.wait_timeout
         while True:
             remaining = max(0.0, deadline - time.monotonic())
-            if await self.waiter.wait_for(ticket_id, min_version, check, within=remaining) and await check():
+            released = await self.waiter.wait_for(ticket_id, min_version, check, within=remaining)
+            if released and (read or await check()):
                 return True
             if time.monotonic() >= deadline:
                 return False
