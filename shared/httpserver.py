@@ -7,12 +7,17 @@ keep-alive timer stops at the first byte of a request). Its h11 protocol bounds 
 (`h11_max_incomplete_event_size`), and costs more CPU per request. A head over `max_head_bytes` is
 answered 431, one that takes longer than `head_timeout` 408, both in the shared error shape, and the
 connection is closed. The body is the HTTP edge's business (`shared/edge.py`).
+
+It also offers a long-lived response (the popup stream) a way to hear of its client's disconnect
+without a task of its own waiting on `receive()`: the scope's `extensions[ON_DISCONNECT]` takes one
+callback, called when the connection is lost (`None` unsets it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -21,6 +26,7 @@ from shared.errors import error_body
 
 MAX_HEAD_BYTES = 64 * 1024
 HEAD_TIMEOUT = 15.0
+ON_DISCONNECT = "helpdesk.on_disconnect"
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
@@ -32,6 +38,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = True
         self._head_bytes = 0
         self._head_timer: asyncio.TimerHandle | None = None
+        self._on_disconnect: Callable[[], None] | None = None
+        self._lost = False
 
     def data_received(self, data: bytes) -> None:
         if not self._in_head:
@@ -47,7 +55,15 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._cancel_head_timer()
+        self._on_disconnect = None  # a callback is the request's: the next one starts without
+        self.scope.setdefault("extensions", {})[ON_DISCONNECT] = self._set_on_disconnect  # type: ignore[assignment]
         super().on_headers_complete()
+
+    def _set_on_disconnect(self, callback: Callable[[], None] | None) -> None:
+        if callback is not None and self._lost:
+            callback()  # gone before the response asked: it hears of it now
+            return
+        self._on_disconnect = callback
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -56,7 +72,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_timer()
+        self._lost = True
         super().connection_lost(exc)
+        callback, self._on_disconnect = self._on_disconnect, None
+        if callback is not None:
+            callback()
 
     def _cancel_head_timer(self) -> None:
         if self._head_timer is not None:

@@ -20,7 +20,7 @@ def change(position: int, *, account_id: str, addressed_to: str | None) -> Chang
     return Change(position, cast(Any, envelope))
 
 
-def drain(connection: Connection) -> list[Change | None]:
+def drain(connection: Connection) -> list[Change | bytes | None]:
     out = []
     while not connection.queue.empty():
         out.append(connection.queue.get_nowait())

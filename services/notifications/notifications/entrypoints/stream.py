@@ -12,13 +12,16 @@ it first `POST`s to `/stream-token` with its bearer token and opens
 An open stream is held by its own small response, not `EventSourceResponse`: that one runs a task
 group of four tasks (sender, ping, disconnect and exit-signal listeners) per stream and serialises
 each event per stream, ~58 KiB a stream in all. Here a stream is the request's own task sending from
-its queue (the heartbeat is the queue's timeout), one task waiting for the disconnect, and frames
-encoded once per change (`Change.frame`); one watcher per process ends every stream on shutdown.
+its queue, and frames are encoded once per change (`Change.frame`). Per process, not per stream: one
+timer queues the heartbeat for the idle streams, one watcher ends every stream on shutdown, and the
+HTTP server reports a lost connection by callback (`shared.httpserver.ON_DISCONNECT`), so no task
+waits on `receive()` per stream (one does where the server lacks it, e.g. in-process test clients).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import weakref
 from typing import Annotated
@@ -34,6 +37,7 @@ from notifications.entrypoints.deps import HotelUser, Parts, recipient_of
 from shared.auth import Principal, Role, current_principal
 from shared.edge import RouteRule
 from shared.errors import Forbidden, Unauthorized
+from shared.httpserver import ON_DISCONNECT
 from shared.logging import bind_context
 from shared.parsing import event_id
 from shared.ratelimit import limiter_of
@@ -132,15 +136,8 @@ async def stream(
     elif replay is not None:
         first.extend(Change(event.position, event.envelope).frame for event in replay.events)
     first.append(_control("ready", head))
-    _watch_exit(parts.hub)
-    return PopupStream(
-        connection=connection,
-        hub=parts.hub,
-        slot=slot,
-        first=first,
-        head=head,
-        heartbeat=parts.settings.sse_heartbeat_seconds,
-    )
+    _watch_hub(parts.hub, heartbeat=parts.settings.sse_heartbeat_seconds)
+    return PopupStream(connection=connection, hub=parts.hub, slot=slot, first=first, head=head)
 
 
 def _control(event: str, position: int) -> bytes:
@@ -149,46 +146,55 @@ def _control(event: str, position: int) -> bytes:
 
 _SEND_TIMEOUT_SECONDS = 30.0  # a tab that takes no bytes for this long is ended, and reconnects
 _PING = ServerSentEvent(comment="ping").encode()
-_exit_watches: weakref.WeakKeyDictionary[Hub, asyncio.Task[None]] = weakref.WeakKeyDictionary()
+_hub_watches: weakref.WeakKeyDictionary[Hub, asyncio.Task[None]] = weakref.WeakKeyDictionary()
 
 
-def _watch_exit(hub: Hub) -> None:
-    """One task per hub ends its streams when the server is told to exit (as `EventSourceResponse`
-    does per stream), so a graceful shutdown never waits on browsers."""
-    watch = _exit_watches.get(hub)
-    if watch is not None and not watch.done():
+def _watch_hub(hub: Hub, *, heartbeat: float) -> None:
+    """One task per hub: the heartbeat of its idle streams every `heartbeat` seconds, and the end of
+    every stream when the server is told to exit (as `EventSourceResponse` does per stream), so a
+    graceful shutdown never waits on browsers."""
+    watch = _hub_watches.get(hub)
+    loop = asyncio.get_running_loop()
+    if watch is not None and not watch.done() and watch.get_loop() is loop:
         return
 
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(heartbeat)
+            hub.heartbeat(_PING)
+
     async def run() -> None:
-        await EventSourceResponse._listen_for_exit_signal()
+        beating = loop.create_task(beat(), name="sse-heartbeat")
+        try:
+            await EventSourceResponse._listen_for_exit_signal()
+        finally:
+            beating.cancel()
         hub.close_all()
 
-    _exit_watches[hub] = asyncio.get_running_loop().create_task(run(), name="sse-exit-watch")
+    _hub_watches[hub] = loop.create_task(run(), name="sse-hub-watch")
 
 
 class PopupStream(Response):
-    """The open stream: `first` (replay or reset, then ready), then the hub's changes, pings between."""
+    """The open stream: `first` (replay or reset, then ready), then the hub's changes and heartbeats."""
 
     media_type = "text/event-stream"
 
     def __init__(
-        self,
-        *,
-        connection: Connection,
-        hub: Hub,
-        slot: StreamSlot,
-        first: list[bytes],
-        head: int,
-        heartbeat: float,
+        self, *, connection: Connection, hub: Hub, slot: StreamSlot, first: list[bytes], head: int
     ) -> None:
         # No body: no Content-Length (as `StreamingResponse` does it).
         self.status_code, self.background = 200, None
         self.init_headers({"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
         self._connection, self._hub, self._slot = connection, hub, slot
-        self._first, self._head, self._heartbeat = first, head, heartbeat
+        self._first, self._head = first, head
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        watcher = asyncio.create_task(self._until_disconnected(receive))
+        on_disconnect = scope.get("extensions", {}).get(ON_DISCONNECT)
+        watcher = None
+        if on_disconnect is not None:
+            on_disconnect(functools.partial(self._hub.close, self._connection))
+        else:
+            watcher = asyncio.create_task(self._until_disconnected(receive))
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
             for frame in self._first:
@@ -197,14 +203,12 @@ class PopupStream(Response):
             sent = self._head
             queue = self._connection.queue
             while True:
-                try:
-                    async with asyncio.timeout(self._heartbeat):
-                        change = await queue.get()
-                except TimeoutError:
-                    await self._send(send, _PING)
-                    continue
+                change = await queue.get()
                 if change is None:
                     break  # too slow, gone or shutting down: the browser reconnects with Last-Event-ID
+                if isinstance(change, bytes):
+                    await self._send(send, change)  # the heartbeat
+                    continue
                 if change.position <= sent:
                     continue  # already in the replay, or older than what the list showed
                 sent = change.position
@@ -213,7 +217,10 @@ class PopupStream(Response):
         except TimeoutError:
             pass  # a send that did not finish in time: the tab is ended and reconnects
         finally:
-            watcher.cancel()
+            if watcher is not None:
+                watcher.cancel()
+            elif on_disconnect is not None:
+                on_disconnect(None)
             self._hub.disconnect(self._connection)
             self._slot.release()
 
