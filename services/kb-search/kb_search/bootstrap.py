@@ -85,6 +85,7 @@ def create_app(settings: KbSearchSettings) -> FastAPI:
         readiness.add_nats(nc)
         readiness.add("index", index_ready)
         readiness.describe("dense", lambda: dense.state.value)
+        readiness.describe("index_apply", follower.apply_state)
         sections = SectionCommands(JetStreamSectionLog(js, prefix=prefix))
         app.state.kb = KbRuntime(
             index=projection.index,

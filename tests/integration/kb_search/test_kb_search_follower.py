@@ -19,6 +19,7 @@ from shared.contracts.envelope import SYSTEM_ACTOR
 from shared.contracts.kb import article_subject
 from shared.contracts.subjects import with_prefix
 from tests.integration.kb_search.conftest import Replicas
+from tests.support.wait import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -90,3 +91,26 @@ async def test_a_bug_in_the_index_is_retried_with_its_traceback_logged_and_never
     failed = [entry for entry in logs if entry["event"] == "kb_apply_failed"]
     assert len(failed) == 3
     assert all(entry["exc_info"] and entry["log_level"] == "error" for entry in failed)
+
+
+async def test_readiness_details_name_the_event_the_index_keeps_failing_on_until_it_goes_in(
+    commands: KbCommands, replica: Replicas, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = True
+    upsert = SearchIndex.upsert
+
+    def broken_upsert(index: SearchIndex, item: Article, *, version: int) -> None:
+        if broken:
+            raise RuntimeError("a bug in the index")
+        upsert(index, item, version=version)
+
+    monkeypatch.setattr(SearchIndex, "upsert", broken_upsert)
+    await commands.publish(article(2), actor=SYSTEM_ACTOR)
+    async with replica() as r:
+        await eventually(lambda: r.follower.apply_failures >= 1, what="the index failing")
+        assert r.follower.apply_state().startswith("retrying event ")
+        assert "kb:2" not in r.projection.index
+        broken = False  # the bug is fixed (a new release): the same event goes in
+        assert await r.follower.wait_caught_up(WAIT)
+        await eventually(lambda: "kb:2" in r.projection.index, what="the article in the index")
+        assert r.follower.apply_state() == "ok"

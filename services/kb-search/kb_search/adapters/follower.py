@@ -58,6 +58,7 @@ class ArticleFollower:
         self._since_yield = 0
         self.dead_lettered = 0
         self.apply_failures = 0
+        self.retrying: int | None = None  # the stream sequence the index keeps failing on, if any
 
     @property
     def caught_up(self) -> bool:
@@ -152,11 +153,18 @@ class ArticleFollower:
                 return
             except Exception:  # a bug in the index: never skipped, retried after a pause
                 self.apply_failures += 1
+                self.retrying = sequence
                 log.exception("kb_apply_failed", sequence=sequence, retry_in=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, APPLY_RETRY_MAX)
             else:
+                self.retrying = None
                 return
+
+    def apply_state(self) -> str:
+        """For `/readyz` details: "ok", or the event the index keeps failing on (the replica still
+        answers from what it has; every replica meets the same event, so it does not turn unready)."""
+        return "ok" if self.retrying is None else f"retrying event {self.retrying}"
 
     async def _park(self, msg: Msg, sequence: int, *, reason: str) -> None:
         # Every replica meets the same poison message; the stream sequence as message id makes the
