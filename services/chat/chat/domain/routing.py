@@ -16,8 +16,6 @@ from chat.domain.errors import InvalidIntake
 from chat.domain.model import AgentPresence, QueueEntry
 from shared.directory import DirectoryView
 
-TEAM_RE_MAX = 50
-
 
 def may_take(
     entry: QueueEntry, agent: AgentPresence, everyone: Iterable[AgentPresence], *, any_team_fallback: bool
@@ -64,22 +62,3 @@ def route(
         due = view.first_response_due(topic, importance, moment)
         return OutsideHours(topic=topic, opens_at=status.opens_at, first_response_due=due)
     return Routing(topic=topic, team=spec.team)
-
-
-def clean_teams(raw: object, *, limit: int = 20) -> tuple[str, ...]:
-    """A specialist's declared teams: slugs, at most `limit`, duplicates dropped; `ValueError` else."""
-    if not isinstance(raw, list) or len(raw) > limit:
-        raise ValueError(f'"teams" must be a list of at most {limit} team ids')
-    teams: list[str] = []
-    for item in raw:
-        if not isinstance(item, str) or not item or len(item) > TEAM_RE_MAX or not _slug(item):
-            raise ValueError('"teams" holds team ids such as "billing"')
-        if item not in teams:
-            teams.append(item)
-    return tuple(teams)
-
-
-def _slug(text: str) -> bool:
-    return (
-        text[0].isalnum() and all(c.isascii() and (c.isalnum() or c in "-_") for c in text) and text.islower()
-    )
