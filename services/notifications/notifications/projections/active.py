@@ -28,7 +28,6 @@ __all__ = ["DUE_SCAN", "NAME", "OWN_DUE_SCAN", "ActivePopup", "ActivePopups", "c
 
 NAME = "active_popups"
 RECIPIENTS = recipients.table_name(NAME)
-_COLUMNS = COLUMNS
 
 # The literal status lets both planners use the partial index `active_popups_snoozed`.
 DUE_SCAN = (
@@ -92,7 +91,7 @@ class ActivePopup:
 
 class ActivePopups(PopupView):
     NAME = NAME
-    COLUMNS = _COLUMNS
+    COLUMNS = COLUMNS
     RECIPIENTS = RECIPIENTS
     EXTRA_TABLES = (RECIPIENTS,)
     DDL = (
@@ -130,7 +129,7 @@ class ActivePopups(PopupView):
         """The popups this user sees at `now`, in the order they were raised."""
         seen = _SEEN.format(active=self._table, recipients=self._extra[RECIPIENTS])
         rows = self.db.query(
-            f"SELECT {_COLUMNS} FROM ({seen}) AS seen WHERE status NOT IN ('opened', 'deleted')"
+            f"SELECT {COLUMNS} FROM ({seen}) AS seen WHERE status NOT IN ('opened', 'deleted')"
             " AND (status <> 'snoozed' OR snoozed_until <= :now) ORDER BY raised_position",
             {"account": account_id, "user": user_id, "now": to_micros(now)},
         )
