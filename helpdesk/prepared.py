@@ -57,22 +57,22 @@ def _entries(data_dir: Path) -> list[str]:
     return sorted(p.name for p in data_dir.iterdir() if p.name not in {STAMP_FILE, "up.json", "up.pids"})
 
 
-def is_prepared(data_dir: Path, print_: str) -> bool:
+def is_prepared(data_dir: Path, stamp: str) -> bool:
     """The stamp matches and every entry the data folder had when it was written is still there."""
     try:
-        stamp = json.loads((data_dir / STAMP_FILE).read_text())
+        recorded = json.loads((data_dir / STAMP_FILE).read_text())
     except (OSError, ValueError):
         return False
-    if not isinstance(stamp, dict) or stamp.get("fingerprint") != print_:
+    if not isinstance(recorded, dict) or recorded.get("fingerprint") != stamp:
         return False
-    entries = stamp.get("entries")
+    entries = recorded.get("entries")
     return isinstance(entries, list) and set(entries) <= set(_entries(data_dir))
 
 
-def mark_prepared(data_dir: Path, print_: str) -> None:
+def mark_prepared(data_dir: Path, stamp: str) -> None:
     path = data_dir / STAMP_FILE
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"fingerprint": print_, "entries": _entries(data_dir)}))
+    tmp.write_text(json.dumps({"fingerprint": stamp, "entries": _entries(data_dir)}))
     tmp.replace(path)
 
 
