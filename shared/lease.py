@@ -36,7 +36,7 @@ from nats.js.errors import (
 from nats.js.kv import KeyValue
 
 from shared.logging import get_logger
-from shared.outbox import sleep_or_stop
+from shared.stopping import sleep_or_stop
 
 log = get_logger(__name__)
 

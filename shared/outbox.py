@@ -45,6 +45,7 @@ from prometheus_client import Counter, Gauge
 
 from shared.contracts.envelope import HEADER_EXPECTED_LAST_MSG_ID, HEADER_MSG_ID
 from shared.logging import get_logger
+from shared.stopping import sleep_or_stop
 from shared.tracing import TRACEPARENT, SpanKind, end_span, inject, start_span
 
 log = get_logger(__name__)
@@ -383,9 +384,3 @@ class OutboxRelay(Generic[N]):
             self._wakeup = None
             position = self._position.notification_id if self._position else None
             log.info("relay_stopped", stream=self._stream, position=position)
-
-
-async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    """Sleep `seconds`, or less if `stop` is set meanwhile."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)

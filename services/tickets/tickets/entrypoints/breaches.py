@@ -26,6 +26,7 @@ from shared.contracts.subjects import ROOT, TICKETS_STREAM, with_prefix
 from shared.contracts.tickets import parse_ticket_event
 from shared.logging import get_logger
 from shared.nats import follow
+from shared.stopping import sleep_or_stop
 from tickets.application.commands import Caller, MarkFirstResponseOverdue
 from tickets.application.service import TicketService
 from tickets.domain.errors import TicketError
@@ -66,8 +67,7 @@ class BreachChecker:
         try:
             while not stop.is_set():
                 await self.check()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self._every)
+                await sleep_or_stop(stop, self._every)
         finally:
             if self._subscription is not None:
                 with contextlib.suppress(Exception):
@@ -106,8 +106,7 @@ class BreachChecker:
                 return
             except (NotFoundError, NatsError, TimeoutError) as exc:
                 log.warning("breach_checker_subscribe_failed", error=repr(exc))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), RETRY_SECONDS)
+                await sleep_or_stop(stop, RETRY_SECONDS)
 
     async def _on_message(self, msg: Msg) -> None:
         try:

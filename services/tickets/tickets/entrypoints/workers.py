@@ -24,6 +24,7 @@ from shared.logging import get_logger
 from shared.nats import ensure_dead_letter_stream, ensure_stream, stream_config
 from shared.outbox import OutboxRelay
 from shared.pglisten import PgListener, channel_of
+from shared.stopping import sleep_or_stop
 from shared.tracing import stored_trace_parent
 from tickets.adapters.relay import envelope_relay
 from tickets.application.app import TicketsApplication
@@ -171,8 +172,7 @@ async def _supervised(
             await work(stop)
         except Exception:
             log.exception("worker_failed", worker=name, retry_in=backoff)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), backoff)
+            await sleep_or_stop(stop, backoff)
             backoff = min(backoff * 2, 10.0)
 
 

@@ -36,6 +36,7 @@ from shared.contracts.subjects import TICKETS_STREAM, with_prefix
 from shared.contracts.tickets import parse_ticket_event
 from shared.logging import get_logger
 from shared.nats import dead_letter
+from shared.stopping import sleep_or_stop
 from shared.tracing import SpanKind, end_span, start_span
 from tickets.adapters.relay import tickets_stream_name
 from tickets.projections.history import Projected, project
@@ -196,8 +197,7 @@ class HistoryProjector:
                 log.info("history_position_moved", position=exc.actual)
             except (NatsError, APIError, TimeoutError, OSError) as exc:
                 log.warning("history_projector_retry", error=repr(exc), retry_in=backoff)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), backoff)
+                await sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, 2.0)
             finally:
                 if sub is not None:
