@@ -1,5 +1,6 @@
-"""Helpers the notifications suites share: a controllable clock, the service on a real port, an SSE
-reader, and ticket events published the way the tickets relay publishes them."""
+"""Helpers the notifications suites share: a controllable clock, the service on a real port, its
+popup stream (read with `tests.support.sse`), and ticket events published the way the tickets relay
+publishes them."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -15,7 +16,6 @@ from uuid import UUID, uuid4
 import httpx
 import uvicorn
 from fastapi import FastAPI
-from httpx_sse import aconnect_sse
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerInfo
 
@@ -27,7 +27,11 @@ from shared.contracts.envelope import HEADER_MSG_ID, Actor, ActorKind
 from shared.contracts.subjects import TICKETS_STREAM, event_subject, with_prefix
 from shared.natsserver import free_port
 from shared.settings import CommonSettings
+from tests.support.sse import SseReader
+from tests.support.sse import open_sse as open_stream
 from tests.support.wait import WAIT
+
+POPUP_STREAM = "/api/v1/popups/stream"
 
 
 class FakeClock:
@@ -112,45 +116,6 @@ async def running(
         await service.stop()
 
 
-@dataclass
-class SseEvent:
-    event: str
-    id: str
-    data: dict[str, Any]
-
-
-@dataclass
-class SseReader:
-    """Reads one SSE connection in the background; `next()` waits (bounded) for a matching event."""
-
-    events: asyncio.Queue[SseEvent] = field(default_factory=asyncio.Queue)
-    seen: list[SseEvent] = field(default_factory=list)
-    task: asyncio.Task[None] | None = None
-    ready: asyncio.Event = field(default_factory=asyncio.Event)
-    status: int | None = None
-
-    async def next(self, event: str | None = None, *, timeout: float = WAIT) -> SseEvent:
-        async with asyncio.timeout(timeout):
-            while True:
-                found = await self.events.get()
-                if event is None or found.event == event:
-                    return found
-
-    async def nothing_for(self, seconds: float) -> list[SseEvent]:
-        """Popup events that arrived within `seconds` (should be none for an outsider)."""
-        await asyncio.sleep(seconds)
-        out = []
-        while not self.events.empty():
-            out.append(self.events.get_nowait())
-        return [e for e in out if e.event.startswith("popup.")]
-
-    async def close(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.task
-
-
 async def open_sse(
     base_url: str,
     token: str | None,
@@ -159,29 +124,11 @@ async def open_sse(
     wait_ready: bool = True,
     params: dict[str, str] | None = None,
 ) -> SseReader:
-    """`token=None` and `params={"access_token": …}`: as a browser's EventSource opens it."""
-    reader = SseReader()
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    if last_event_id is not None:
-        headers["Last-Event-ID"] = last_event_id
-
-    async def read() -> None:
-        timeout = httpx.Timeout(WAIT, read=None)
-        async with (
-            httpx.AsyncClient(base_url=base_url, timeout=timeout) as client,
-            aconnect_sse(client, "GET", "/api/v1/popups/stream", headers=headers, params=params) as source,
-        ):
-            reader.status = source.response.status_code
-            reader.ready.set()
-            async for sse in source.aiter_sse():
-                event = SseEvent(sse.event, sse.id, json.loads(sse.data) if sse.data else {})
-                reader.seen.append(event)
-                await reader.events.put(event)
-
-    reader.task = asyncio.create_task(read())
-    if wait_ready:
-        await reader.next("ready")
-    return reader
+    """A user's popup stream; `token=None` and `params={"access_token": …}`: as a browser's
+    EventSource opens it."""
+    return await open_stream(
+        base_url, POPUP_STREAM, token=token, last_event_id=last_event_id, params=params, wait_ready=wait_ready
+    )
 
 
 def ticket_event(

@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from tests.support.helpdesk_system import HelpdeskSystem, running_system
-from tests.support.notifications import SseEvent, SseReader, open_sse
+from tests.support.notifications import open_sse
+from tests.support.sse import SseEvent, SseReader
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -64,8 +64,8 @@ async def test_two_tabs_of_one_user_see_every_change_and_a_third_user_sees_nothi
                 assert due.data["data"]["popup"]["status"] == "due"
                 assert due.data["actor"]["kind"] == "system"
 
-            assert await colleague.nothing_for(0.3) == []
-            assert await stranger.nothing_for(0.0) == []
+            assert await colleague.arrived_within(0.3, prefix="popup.") == []
+            assert await stranger.arrived_within(0.0, prefix="popup.") == []
         finally:
             for reader in (tab1, tab2, colleague, stranger):
                 await reader.close()
@@ -91,7 +91,7 @@ async def test_a_support_reply_on_the_tickets_stream_reaches_the_requesters_tabs
             )
             assert popup["navigate_to"]["ticket_id"] == str(ticket)
             assert raised.data["actor"] == {"kind": "agent", "id": "agent-7", "name": "Olena"}
-            assert await colleague.nothing_for(0.3) == []
+            assert await colleague.arrived_within(0.3, prefix="popup.") == []
         finally:
             await mine.close()
             await colleague.close()

@@ -5,23 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
-from httpx_sse import aconnect_sse
 
 from shared.natsserver import free_port
 from shared.settings import CommonSettings
 from tests.conftest import TEST_JWT_SECRET, auth
 from tests.support.processes import ServiceProcess
+from tests.support.sse import SseReader, open_sse
 from tests.support.tickets_api import TOPIC
 from tickets.bootstrap import create_app, migrate
 from tickets.settings import TicketsSettings
@@ -36,63 +35,8 @@ DATA_KEYS = {"event_id", "type", "ticket_id", "number", "account_id", "version",
 SECRET_TEXTS = ("Invoices-are-doubled", "Room-12-shows-two-nights", "We-are-on-it", "internal-only-note")
 
 
-@dataclass
-class Event:
-    event: str
-    id: str
-    data: dict[str, Any]
-    raw: str
-
-
-@dataclass
-class Reader:
-    """One SSE connection read in the background; `next()` waits (bounded) for a matching event."""
-
-    events: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
-    seen: list[Event] = field(default_factory=list)
-    task: asyncio.Task[None] | None = None
-
-    async def next(self, event: str | None = None, *, timeout: float = WAIT) -> Event:
-        async with asyncio.timeout(timeout):
-            while True:
-                found = await self.events.get()
-                if event is None or found.event == event:
-                    return found
-
-    async def quiet_for(self, seconds: float) -> list[Event]:
-        await asyncio.sleep(seconds)
-        out = []
-        while not self.events.empty():
-            out.append(self.events.get_nowait())
-        return out
-
-    async def close(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.task
-
-
-async def open_stream(base_url: str, token: str, *, last_event_id: str | None = None) -> Reader:
-    reader = Reader()
-    headers = {**auth(token), **SSE}
-    if last_event_id is not None:
-        headers["Last-Event-ID"] = last_event_id
-
-    async def read() -> None:
-        async with (
-            httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(WAIT, read=None)) as client,
-            aconnect_sse(client, "GET", STREAM, headers=headers) as source,
-        ):
-            source.response.raise_for_status()
-            async for sse in source.aiter_sse():
-                event = Event(sse.event, sse.id, json.loads(sse.data) if sse.data else {}, sse.data)
-                reader.seen.append(event)
-                await reader.events.put(event)
-
-    reader.task = asyncio.create_task(read())
-    await reader.next("ready")
-    return reader
+async def open_stream(base_url: str, token: str, *, last_event_id: str | None = None) -> SseReader:
+    return await open_sse(base_url, STREAM, token=token, last_event_id=last_event_id)
 
 
 class _QuietServer(uvicorn.Server):
@@ -235,7 +179,7 @@ async def test_a_reconnect_with_last_event_id_resumes_after_it_without_duplicate
         await service.agent_reply(created["ticket_id"], "Anything else?")
         live = await second.next()
         assert live.event == "ticket.replied" and live.data["version"] == 4
-        assert await second.quiet_for(0.3) == []
+        assert await second.arrived_within(0.3) == []
         ids = [e.id for e in second.seen[1:]]
         assert len(ids) == len(set(ids)) == 3
     finally:
@@ -286,7 +230,7 @@ async def test_a_resume_point_too_far_back_or_unknown_is_told_to_reload(
             try:
                 ready = reader.seen[0]
                 assert ready.data == {"last_seq": int(last.id), "reset": True}
-                assert await reader.quiet_for(0.3) == []
+                assert await reader.arrived_within(0.3) == []
             finally:
                 await reader.close()
         # Two back is within the bound: replayed.
