@@ -2,7 +2,7 @@
 one-off closures; when a topic is open, when it next opens, and business time added to an instant.
 
 Every instant in and out is timezone-aware; the weekly intervals and holidays are read in the
-calendar's own zone (so a 9:00–18:00 Moscow day stays 9:00–18:00 whatever the caller's zone or its
+calendar's own zone (so a 9:00–18:00 Kyiv day stays 9:00–18:00 whatever the caller's zone or its
 daylight-saving changes). Nothing here reads a clock: callers pass `now`. The tickets service owns
 the directory these calendars belong to; chat evaluates the same rules on the copy it follows from
 the directory's events, which is why they live here, once.

@@ -78,7 +78,7 @@ class Closure(_Model):
 
 class CalendarSpec(_Model):
     id: Slug
-    time_zone: str = Field(min_length=1, max_length=64, description="IANA zone, e.g. Europe/Moscow.")
+    time_zone: str = Field(min_length=1, max_length=64, description="IANA zone, e.g. Europe/Kyiv.")
     always_open: bool = False
     weekly: list[WeeklyHours] = Field(default_factory=list, max_length=100)
     holidays: list[date] = Field(default_factory=list, max_length=1000)

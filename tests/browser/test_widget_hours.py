@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from playwright.async_api import expect
+from playwright.async_api import Page, expect
 
 from tests.browser.conftest import NewContext
 from tests.browser.console import open_console
@@ -45,12 +45,12 @@ async def chat_follows(system: HelpdeskSystem, version: int) -> None:
 
 @contextlib.contextmanager
 def services_closed_today(system: HelpdeskSystem) -> Iterator[dict[str, Any]]:
-    """Additional services open only two days from now (Moscow): closed whatever the time of the run;
-    their usual hours back afterwards."""
+    """Additional services open only two days from now (in their schedule's zone): closed whatever the
+    time of the run; their usual hours back afterwards."""
     with admin(system) as http:
         current = http.get(DIRECTORY)
         original = next(c for c in current.json()["directory"]["calendars"] if c["id"] == "services-hours")
-        day = WEEKDAYS[(datetime.now(ZoneInfo("Europe/Moscow")).weekday() + 2) % 7]
+        day = WEEKDAYS[(datetime.now(ZoneInfo(original["time_zone"])).weekday() + 2) % 7]
         closed = {**original, "weekly": [{"day": day, "start": "09:00", "end": "18:00"}]}
         changed = http.put(f"{DIRECTORY}/calendars/services-hours", json=closed)
         assert changed.status_code == 200, changed.text
@@ -58,6 +58,14 @@ def services_closed_today(system: HelpdeskSystem) -> Iterator[dict[str, Any]]:
             yield changed.json()
         finally:
             http.put(f"{DIRECTORY}/calendars/services-hours", json=original)
+
+
+async def zone_name(page: Page, lang: str, time_zone: str) -> str:
+    """The zone's name as this browser's `Intl` gives it in `lang` (what the view should show)."""
+    script = """([lang, timeZone]) => new Intl.DateTimeFormat(lang, { timeZone, timeZoneName: "longGeneric" })
+        .formatToParts(new Date()).find((p) => p.type === "timeZoneName").value"""
+    name: str = await page.evaluate(script, [lang, time_zone])
+    return name
 
 
 async def test_the_contacts_view_shows_phones_e_mails_and_each_topics_hours(
@@ -77,8 +85,25 @@ async def test_the_contacts_view_shows_phones_e_mails_and_each_topics_hours(
     await expect(billing).to_contain_text("Цілодобово, без вихідних")
     services = view.locator(".hours-topic").filter(has_text="Додаткові послуги")
     await expect(services).to_have_count(1)
+    # Warsaw's clock is an hour behind the schedule's (Kyiv): both times, the second named by its zone.
+    await expect(services).to_contain_text("(ваш час), ")
+    await expect(services).to_contain_text(f"({await zone_name(page, 'uk', 'Europe/Kyiv')})")
+    await expect(services).not_to_contain_text("Москв")
+    await services.scroll_into_view_if_needed()  # the panel scrolls: show the hours in the picture
     await screenshot(page, "contacts-and-hours-uk")
     assert_no_serious_a11y(await axe(page, "otelms-help"))
+
+
+async def test_a_user_in_the_schedules_own_zone_is_given_one_time_only(
+    new_context: NewContext, helpdesk_system: HelpdeskSystem
+) -> None:
+    page, _ = await open_help(new_context, helpdesk_system, lang="en", timezone_id="Europe/Kyiv")
+    view = await section(page, "Contacts and hours")
+    services = view.locator(".hours-topic").filter(has_text="Additional services")
+    # The same wall time in both zones: the second one is left out.
+    await expect(services.locator(".hint")).to_have_text(re.compile(r"^(Opens|Open until) .+ \(your time\)$"))
+    await services.scroll_into_view_if_needed()
+    await screenshot(page, "contacts-and-hours-kyiv-en")
 
 
 async def test_a_chat_outside_its_topics_hours_offers_a_request_with_the_promised_answer_time(
@@ -86,7 +111,7 @@ async def test_a_chat_outside_its_topics_hours_offers_a_request_with_the_promise
 ) -> None:
     with services_closed_today(helpdesk_system) as changed:
         await chat_follows(helpdesk_system, changed["version"])
-        page, _ = await open_help(new_context, helpdesk_system, lang="en", timezone_id="Europe/Kyiv")
+        page, _ = await open_help(new_context, helpdesk_system, lang="en", timezone_id="Europe/Warsaw")
         chat = await section(page, "Chat")
         await chat.get_by_role("combobox", name="Topic of your question").select_option("services")
         await chat.get_by_role("textbox", name="Contact phone").fill("+380 44 123 45 67")
@@ -96,7 +121,9 @@ async def test_a_chat_outside_its_topics_hours_offers_a_request_with_the_promise
             has_text="Support for this topic is not working right now."
         )
         await expect(notice).to_be_visible()
-        await expect(notice).to_contain_text("Moscow time")
+        await expect(notice).to_contain_text("(your time), ")
+        await expect(notice).to_contain_text(f"({await zone_name(page, 'en', 'Europe/Kyiv')}).")
+        await expect(notice).not_to_contain_text("Moscow")
         await expect(notice).to_contain_text("Leave a request and we will answer by")
         await expect(chat.get_by_text("Your place in the queue", exact=False)).to_have_count(0)
         await screenshot(page, "chat-outside-hours-en")
@@ -180,5 +207,8 @@ async def test_the_public_support_page_shows_contacts_and_hours_in_four_language
     await expect(page.locator("html")).to_have_attribute("lang", "uk")
     await expect(page.get_by_text("Загальні питання")).to_be_visible()
     await expect(page.get_by_text("Оплата, заборгованість, договори та акти")).to_be_visible()
+    services = page.locator(".hours-topic").filter(has_text="Додаткові послуги")
+    await expect(services).to_contain_text(f"({await zone_name(page, 'uk', 'Europe/Kyiv')})")
+    await expect(page.locator("main")).not_to_contain_text("Москв")
     await screenshot(page, "support-page-uk")
     assert_no_serious_a11y(await axe(page))

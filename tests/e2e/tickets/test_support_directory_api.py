@@ -19,9 +19,9 @@ from tickets.settings import TicketsSettings
 
 pytestmark = pytest.mark.e2e
 
-MSK = ZoneInfo("Europe/Moscow")
+KYIV = ZoneInfo("Europe/Kyiv")
 URL = "/api/v1/support/directory"
-SATURDAY_NOON = datetime(2026, 3, 28, 12, 0, tzinfo=MSK)
+SATURDAY_NOON = datetime(2026, 3, 28, 12, 0, tzinfo=KYIV)
 
 
 @dataclass
@@ -63,7 +63,7 @@ def topic(body: dict[str, Any], topic_id: str) -> dict[str, Any]:
 def services_hours(**changes: Any) -> dict[str, Any]:
     calendar = {
         "id": "services-hours",
-        "time_zone": "Europe/Moscow",
+        "time_zone": "Europe/Kyiv",
         "weekly": [{"day": d, "start": "09:00", "end": "18:00"} for d in ("mon", "tue", "wed", "thu", "fri")],
     }
     return {**calendar, **changes}
@@ -88,7 +88,8 @@ async def test_the_public_directory_holds_the_products_contacts_and_hours_withou
     assert services["name"] == "Додаткові послуги (БСО, інтернет-еквайринг)"
     assert services["email"] == "services@otelms.com"
     assert not services["open_now"]
-    assert services["opens_at"]["moscow"] == "2026-03-30T09:00:00+03:00"
+    assert {c["time_zone"] for c in body["directory"]["calendars"]} == {"Europe/Kyiv"}
+    assert datetime.fromisoformat(services["opens_at"]["utc"]) == datetime(2026, 3, 30, 9, 0, tzinfo=KYIV)
     assert services["opens_at"]["local"] == "2026-03-30T08:00:00+02:00"  # Warsaw is on summer time by then
     billing = topic(body, "payments")
     assert billing["open_now"] and billing["always_open"] and billing["closes_at"] is None
@@ -186,7 +187,7 @@ async def test_an_unknown_caller_zone_is_a_422_on_tz(directory: Directory) -> No
     assert response.json()["error"]["details"][0]["loc"] == ["query", "tz"]
 
 
-FRIDAY_1730 = datetime(2026, 3, 27, 17, 30, tzinfo=MSK)
+FRIDAY_1730 = datetime(2026, 3, 27, 17, 30, tzinfo=KYIV)
 
 
 async def file_request(directory: Directory, *, topic: str, importance: str) -> dict[str, Any]:
@@ -202,7 +203,7 @@ async def file_request(directory: Directory, *, topic: str, importance: str) -> 
     return body
 
 
-async def test_a_request_filed_friday_1730_msk_with_a_one_business_hour_target_is_due_monday_0930(
+async def test_a_request_filed_friday_1730_kyiv_with_a_one_business_hour_target_is_due_monday_0930(
     directory: Directory,
 ) -> None:
     directory.at(FRIDAY_1730)
@@ -210,10 +211,10 @@ async def test_a_request_filed_friday_1730_msk_with_a_one_business_hour_target_i
     response = await directory.client.put(f"{URL}/response-targets", json=targets, headers=directory.admin())
     assert response.status_code == 200, response.text
     body = await file_request(directory, topic="services", importance="critical")
-    assert datetime.fromisoformat(body["first_response_due"]) == datetime(2026, 3, 30, 9, 30, tzinfo=MSK)
+    assert datetime.fromisoformat(body["first_response_due"]) == datetime(2026, 3, 30, 9, 30, tzinfo=KYIV)
     # A 24/7 topic: one hour later, whatever the day.
     body = await file_request(directory, topic="payments", importance="critical")
-    assert datetime.fromisoformat(body["first_response_due"]) == datetime(2026, 3, 27, 18, 30, tzinfo=MSK)
+    assert datetime.fromisoformat(body["first_response_due"]) == datetime(2026, 3, 27, 18, 30, tzinfo=KYIV)
 
 
 async def test_due_times_follow_the_hours_an_admin_sets_without_a_restart(directory: Directory) -> None:
@@ -224,7 +225,7 @@ async def test_due_times_follow_the_hours_an_admin_sets_without_a_restart(direct
     )
     assert response.status_code == 200, response.text
     body = await file_request(directory, topic="services", importance="critical")
-    assert datetime.fromisoformat(body["first_response_due"]) == datetime(2026, 3, 28, 11, 0, tzinfo=MSK)
+    assert datetime.fromisoformat(body["first_response_due"]) == datetime(2026, 3, 28, 11, 0, tzinfo=KYIV)
 
 
 async def test_the_request_form_offers_the_expected_answer_per_topic_and_importance(
@@ -239,7 +240,7 @@ async def test_the_request_form_offers_the_expected_answer_per_topic_and_importa
     assert services["name"].startswith("Дополнительные услуги")
     assert services["open_now"] is True
     assert datetime.fromisoformat(services["first_response_due"]["critical"]) == datetime(
-        2026, 3, 30, 9, 30, tzinfo=MSK
+        2026, 3, 30, 9, 30, tzinfo=KYIV
     )
 
 

@@ -36,8 +36,8 @@ from tickets.settings import TicketsSettings
 
 pytestmark = pytest.mark.integration
 
-MSK = ZoneInfo("Europe/Moscow")
-SATURDAY_NOON = datetime(2026, 3, 28, 12, 0, tzinfo=MSK)
+KYIV = ZoneInfo("Europe/Kyiv")
+SATURDAY_NOON = datetime(2026, 3, 28, 12, 0, tzinfo=KYIV)
 
 
 @dataclass
@@ -115,13 +115,13 @@ async def test_an_admins_change_is_published_once_and_chat_and_due_times_follow_
                 assert session is None
                 assert frames.types() == ["outside_hours"]
                 offer = frames.first("outside_hours")
-                assert datetime.fromisoformat(offer["opens_at"]) == datetime(2026, 3, 30, 9, 0, tzinfo=MSK)
+                assert datetime.fromisoformat(offer["opens_at"]) == datetime(2026, 3, 30, 9, 0, tzinfo=KYIV)
                 assert offer["draft"]["topic"] == "services"
                 assert not hub.ctx.directory.queue
 
                 weekend = {
                     "id": "services-hours",
-                    "time_zone": "Europe/Moscow",
+                    "time_zone": "Europe/Kyiv",
                     "weekly": [{"day": "sat", "start": "10:00", "end": "14:00"}],
                 }
                 response = await client.put(
@@ -148,7 +148,7 @@ async def test_an_admins_change_is_published_once_and_chat_and_due_times_follow_
                 created = await client.post("/api/v1/tickets", data=data, headers=auth(make_token()))
                 assert created.status_code == 201, created.text
                 due = datetime.fromisoformat(created.json()["first_response_due"])
-                assert due == datetime(2026, 3, 28, 13, 0, tzinfo=MSK)
+                assert due == datetime(2026, 3, 28, 13, 0, tzinfo=KYIV)
             info = await js.stream_info(stream)
             assert info.state.messages == 2
     finally:

@@ -22,7 +22,7 @@ from tickets.settings import TicketsSettings
 
 pytestmark = pytest.mark.integration
 
-MSK = ZoneInfo("Europe/Moscow")
+KYIV = ZoneInfo("Europe/Kyiv")
 
 
 def breaches() -> float:
@@ -37,7 +37,7 @@ async def test_a_passed_promise_is_recorded_once_and_an_answered_one_never(
     )
     await migrate(settings)
     app = create_app(settings)
-    now = {"at": datetime(2026, 3, 27, 17, 30, tzinfo=MSK)}
+    now = {"at": datetime(2026, 3, 27, 17, 30, tzinfo=KYIV)}
     app.state.clock = lambda: now["at"]
     user, agent = auth(make_token()), auth(make_token(role="agent", account=None, sub="agent-1"))
     async with app.router.lifespan_context(app):
@@ -54,7 +54,7 @@ async def test_a_passed_promise_is_recorded_once_and_an_answered_one_never(
 
             late, answered = await create("late"), await create("answered")
             assert datetime.fromisoformat(late["first_response_due"]) == datetime(
-                2026, 3, 30, 9, 30, tzinfo=MSK
+                2026, 3, 30, 9, 30, tzinfo=KYIV
             )
             reply = await client.post(
                 f"/api/v1/tickets/{answered['ticket_id']}/replies", data={"text": "On it."}, headers=agent
@@ -64,10 +64,10 @@ async def test_a_passed_promise_is_recorded_once_and_an_answered_one_never(
             # Both created, one answered: only the unanswered one stays on the book.
             await eventually(lambda: len(checker.book) == 1 and checker.book.kept == 1, timeout=10)
 
-            now["at"] = datetime(2026, 3, 30, 9, 29, tzinfo=MSK)
+            now["at"] = datetime(2026, 3, 30, 9, 29, tzinfo=KYIV)
             assert await checker.check() == 0  # not due yet
             before = breaches()
-            now["at"] = datetime(2026, 3, 30, 9, 31, tzinfo=MSK)
+            now["at"] = datetime(2026, 3, 30, 9, 31, tzinfo=KYIV)
             assert await checker.check() == 1
             assert await checker.check() == 0
             assert breaches() == before + 1
@@ -98,7 +98,7 @@ async def test_the_support_inbox_sorts_by_first_response_due_earliest_first_acro
     settings = tickets_settings.model_copy(update={"run_relay": True, "run_projection": True})
     await migrate(settings)
     app = create_app(settings)
-    app.state.clock = lambda: datetime(2026, 3, 27, 17, 30, tzinfo=MSK)
+    app.state.clock = lambda: datetime(2026, 3, 27, 17, 30, tzinfo=KYIV)
     user, agent = auth(make_token(account="hotel-due")), auth(make_token(role="agent", account=None))
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(
@@ -137,5 +137,5 @@ async def test_the_support_inbox_sorts_by_first_response_due_earliest_first_acro
                 cursor = body["next_cursor"]
             assert [name for name, _, _ in seen] == ["friday", "saturday", "monday"]
             assert [ordinal for _, ordinal, _ in seen] == [1, 2, 3]
-            assert datetime.fromisoformat(seen[0][2]) == datetime(2026, 3, 27, 18, 30, tzinfo=MSK)
+            assert datetime.fromisoformat(seen[0][2]) == datetime(2026, 3, 27, 18, 30, tzinfo=KYIV)
             assert cursor is None

@@ -1,6 +1,6 @@
 /**
  * The public "Contacts and hours" page at /support/: no sign-in, four languages (`?lang=`, else the
- * browser's), each topic's hours in the visitor's own time and in Moscow time. The same view as the
+ * browser's), each topic's hours in the visitor's own time and in its schedule's zone. The same view as the
  * Help panel's, over the same public JSON (`GET /api/v1/support/directory`).
  */
 import { render } from "preact";

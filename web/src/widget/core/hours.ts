@@ -1,15 +1,13 @@
 /**
  * Support's contacts and hours as the server computes them (`GET /api/v1/support/directory`, no token
- * needed) and one way to show a moment: in the user's own zone and in Moscow time, through `Intl`.
+ * needed) and one way to show a moment: in the user's own zone and, when its clock shows another time,
+ * in the zone of the topic's schedule too, named in the user's language by `Intl`.
  */
 import type { Api } from "./api";
-import { userTimeZone } from "./i18n";
-
-export const MOSCOW = "Europe/Moscow";
+import { userTimeZone, type Translate } from "./i18n";
 
 export interface Moment {
   utc: string;
-  moscow: string;
   local: string;
 }
 
@@ -18,6 +16,7 @@ export interface TopicHours {
   name: string;
   team: string;
   email: string;
+  calendar: string;
   always_open: boolean;
   open_now: boolean;
   opens_at: Moment | null;
@@ -30,6 +29,7 @@ export interface SupportDirectory {
   topics: TopicHours[];
   phones: { country: string; number: string; note: string }[];
   emails: { email: string; subject: string }[];
+  directory: { calendars: { id: string; time_zone: string }[] };
 }
 
 export function loadDirectory(api: Api, lang: string, signal?: AbortSignal): Promise<SupportDirectory> {
@@ -37,14 +37,37 @@ export function loadDirectory(api: Api, lang: string, signal?: AbortSignal): Pro
   return api.get<SupportDirectory>(`/api/v1/support/directory?${query}`, { signal });
 }
 
+/** The IANA zone of the schedule `topic` (an id) is answered by, if the directory has it. */
+export function scheduleZone(data: SupportDirectory, topic: string): string | undefined {
+  const calendar = data.topics.find((t) => t.id === topic)?.calendar;
+  return data.directory.calendars.find((c) => c.id === calendar)?.time_zone;
+}
+
+const MOMENT: Intl.DateTimeFormatOptions = {
+  weekday: "short",
+  day: "numeric",
+  month: "short",
+  hour: "2-digit",
+  minute: "2-digit",
+};
+
 /** "Mon, 30 Mar, 08:00" in `timeZone` (the user's own when not given). */
 export function formatMoment(lang: string, iso: string, timeZone?: string): string {
-  return new Intl.DateTimeFormat(lang, {
-    weekday: "short",
-    day: "numeric",
-    month: "short",
-    hour: "2-digit",
-    minute: "2-digit",
-    timeZone: timeZone ?? userTimeZone(),
-  }).format(new Date(iso));
+  return new Intl.DateTimeFormat(lang, { ...MOMENT, timeZone: timeZone ?? userTimeZone() }).format(new Date(iso));
+}
+
+/** The zone's name in `lang` ("Eastern European Time", "за східноєвропейським часом"), from `Intl`. */
+export function zoneName(lang: string, timeZone: string, at: Date = new Date()): string {
+  const parts = new Intl.DateTimeFormat(lang, { timeZone, timeZoneName: "longGeneric" }).formatToParts(at);
+  return parts.find((p) => p.type === "timeZoneName")?.value ?? timeZone;
+}
+
+/** The text `key` of a moment: `{local}`, the user's time; when the schedule's zone (`scheduleTz`)
+ * shows another wall time, the text `key.zone` with `{there}`, the schedule's time, and `{zone}`, its
+ * zone's name. */
+export function sayWhen(t: Translate, key: string, lang: string, iso: string, scheduleTz?: string): string {
+  const local = formatMoment(lang, iso);
+  const there = scheduleTz ? formatMoment(lang, iso, scheduleTz) : local;
+  if (!scheduleTz || there === local) return t(key, { local });
+  return t(`${key}.zone`, { local, there, zone: zoneName(lang, scheduleTz, new Date(iso)) });
 }

@@ -8,11 +8,11 @@ import type { JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { WidgetContext } from "../core/context";
 import { register, type Translate } from "../core/i18n";
-import { formatMoment, MOSCOW } from "../core/hours";
+import { formatMoment, loadDirectory, sayWhen, scheduleZone } from "../core/hours";
 import { chatStrings } from "../i18n/chat";
 import { hoursStrings } from "../i18n/hours";
 import { useFormPolicy } from "../panel/files";
-import { useStore, useT, useWidget } from "../panel/hooks";
+import { useLatest, useStore, useT, useWidget } from "../panel/hooks";
 import {
   ChatController,
   MAX_MESSAGE_CHARS,
@@ -274,6 +274,9 @@ function OutsideHours({ controller, state }: { controller: ChatController; state
   const heading = useRef<HTMLParagraphElement>(null);
   useEffect(() => heading.current?.focus(), []);
   const outside = state.outside;
+  // The topic's schedule zone, for the opening time in it as well (the notice waits for nothing).
+  const { data: directory } = useLatest(`directory|${lang}`, (signal) => loadDirectory(ctx.api, lang, signal));
+  const zone = directory && outside ? scheduleZone(directory, outside.topic) : undefined;
   const openRequest = (): void => {
     const intake = state.intake;
     const draft = { ...(state.draft ?? {}), topic: outside?.topic ?? intake?.topic ?? "" };
@@ -286,12 +289,7 @@ function OutsideHours({ controller, state }: { controller: ChatController; state
         <strong>{t("chat.outside.title")}</strong>
       </p>
       {outside?.opensAt && (
-        <p>
-          {t("chat.outside.opens", {
-            local: formatMoment(lang, outside.opensAt),
-            moscow: formatMoment(lang, outside.opensAt, MOSCOW),
-          })}
-        </p>
+        <p>{sayWhen(t, "chat.outside.opens", lang, outside.opensAt, zone)}</p>
       )}
       {outside?.due && <p>{t("chat.outside.due", { due: formatMoment(lang, outside.due) })}</p>}
       <div class="row">

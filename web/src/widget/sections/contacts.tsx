@@ -1,10 +1,10 @@
 /**
  * Contacts and hours: support's phones and e-mails, and for each topic whether it is answered now
- * and when it next opens (or closes), in the user's own time and in Moscow time. All of it comes from
- * the support directory, which support's admins manage; nothing here is hard-coded.
+ * and when it next opens (or closes), in the user's own time and, where its clock differs, in the time
+ * of the topic's schedule, named by its zone. All of it comes from the support directory, which support's admins manage; nothing here is hard-coded.
  */
 import type { JSX } from "preact";
-import { formatMoment, loadDirectory, MOSCOW, type SupportDirectory, type TopicHours } from "../core/hours";
+import { loadDirectory, sayWhen, scheduleZone, type SupportDirectory, type TopicHours } from "../core/hours";
 import { register } from "../core/i18n";
 import { hoursStrings } from "../i18n/hours";
 import { useLatest, useT, useWidget } from "../panel/hooks";
@@ -12,17 +12,14 @@ import { ErrorNotice, Spinner } from "../panel/ui";
 
 register(hoursStrings);
 
-function Hours({ topic }: { topic: TopicHours }): JSX.Element {
+function Hours({ topic, zone }: { topic: TopicHours; zone: string | undefined }): JSX.Element {
   const { t, lang } = useT();
-  const when = (iso: string): { local: string; moscow: string } => ({
-    local: formatMoment(lang, iso),
-    moscow: formatMoment(lang, iso, MOSCOW),
-  });
   let detail: string;
   if (topic.open_now) {
-    detail = topic.always_open || !topic.closes_at ? t("hours.open.always") : t("hours.closes", when(topic.closes_at.utc));
+    detail =
+      topic.always_open || !topic.closes_at ? t("hours.open.always") : sayWhen(t, "hours.closes", lang, topic.closes_at.utc, zone);
   } else {
-    detail = topic.opens_at ? t("hours.opens", when(topic.opens_at.utc)) : t("hours.never");
+    detail = topic.opens_at ? sayWhen(t, "hours.opens", lang, topic.opens_at.utc, zone) : t("hours.never");
   }
   return (
     <li class="hours-topic" data-open={topic.open_now ? "true" : "false"}>
@@ -81,7 +78,7 @@ export function ContactsView({ data, heading }: { data: SupportDirectory; headin
         <h4 id="hd-contacts-hours">{t("hours.topics")}</h4>
         <ul class="hours-list">
           {data.topics.map((topic) => (
-            <Hours key={topic.id} topic={topic} />
+            <Hours key={topic.id} topic={topic} zone={scheduleZone(data, topic.id)} />
           ))}
         </ul>
       </section>
