@@ -104,11 +104,24 @@ def test_http_services_use_the_health_endpoints_they_serve() -> None:
                 assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
 
 
-def test_the_relay_and_projector_are_single_instances_that_never_overlap() -> None:
-    for doc in of_kind("Deployment"):
-        if doc["metadata"]["name"] in {"tickets-relay", "tickets-projector"}:
-            assert doc["spec"]["replicas"] == 1
-            assert doc["spec"]["strategy"]["type"] == "Recreate"
+def test_the_relay_runs_a_standby_that_a_rollout_or_a_drain_never_takes_with_the_active_one() -> None:
+    (relay,) = [d for d in of_kind("Deployment") if d["metadata"]["name"] == "tickets-relay"]
+    assert relay["spec"]["replicas"] == 2  # one holds the lease (shared/lease.py), one stands by
+    assert relay["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+    }
+    assert relay["spec"]["template"]["spec"]["containers"][0]["args"] == ["tickets.relay"]
+    budgets = [d for d in of_kind("PodDisruptionBudget") if d["metadata"]["name"] == "tickets-relay"]
+    assert [b["spec"] for b in budgets] == [
+        {"maxUnavailable": 1, "selector": relay["spec"]["selector"]},
+    ]
+
+
+def test_the_projector_is_a_single_instance_that_never_overlaps() -> None:
+    (projector,) = [d for d in of_kind("Deployment") if d["metadata"]["name"] == "tickets-projector"]
+    assert projector["spec"]["replicas"] == 1
+    assert projector["spec"]["strategy"]["type"] == "Recreate"
 
 
 def test_only_the_migration_job_migrates() -> None:
