@@ -1,4 +1,5 @@
-"""`python -m tickets.relay`: the outbox relay alone (Kubernetes: one replica), `HELPDESK_*` settings.
+"""`python -m tickets.relay`: the outbox relay alone, `HELPDESK_*` settings (Kubernetes: two replicas;
+the one holding the stream's lease publishes, the other stands by).
 
 Run the API with `HELPDESK_TICKETS_RUN_RELAY=false` when the relay runs as its own process.
 """
