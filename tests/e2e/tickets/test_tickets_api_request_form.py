@@ -60,3 +60,39 @@ async def test_the_form_needs_a_token_and_is_described_in_the_openapi(api: Api) 
     assert ok["content"]["application/json"]["schema"]["$ref"].endswith("/RequestForm")
     fields = spec["components"]["schemas"]["RequestForm"]["properties"]
     assert {"topics", "importance", "max_file_bytes", "allowed_types", "allowed_extensions"} <= set(fields)
+
+
+async def test_the_create_endpoint_documents_its_form_as_one_model_with_the_limits_it_applies(
+    api: Api,
+) -> None:
+    """The form is validated as one model (`NewRequestForm`), still sent as multipart: its schema
+    names every field with the limits the endpoint enforces and the form endpoint announces."""
+    spec = (await api.client.get("/openapi.json")).json()
+    body = spec["paths"]["/api/v1/tickets"]["post"]["requestBody"]
+    assert body["required"] is True
+    assert list(body["content"]) == ["multipart/form-data"]
+    assert body["content"]["multipart/form-data"]["schema"]["$ref"].endswith("/NewRequestForm")
+    form = spec["components"]["schemas"]["NewRequestForm"]
+    fields = form["properties"]
+    assert set(fields) == {"topic", "comment", "message", "importance", "account_id", "file"}
+    assert form["required"] == ["topic", "comment", "message"]
+    assert (fields["topic"]["minLength"], fields["topic"]["maxLength"]) == (1, 100)
+    assert (fields["comment"]["minLength"], fields["comment"]["maxLength"]) == (1, 200)
+    assert (fields["message"]["minLength"], fields["message"]["maxLength"]) == (1, 10_000)
+    assert fields["importance"]["default"] == "normal"
+    assert {"type": "string", "maxLength": 64} in fields["account_id"]["anyOf"]
+    assert {"type": "string", "contentMediaType": "application/octet-stream"} in fields["file"]["anyOf"]
+
+
+async def test_a_create_form_with_several_bad_fields_names_each_of_them(api: Api) -> None:
+    """One model validation still reports every field that is wrong, each under its form name."""
+    response = await api.create(topic="", comment="c" * 201, message="a\x00b", importance="urgent")
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert {tuple(d["loc"]): d["type"] for d in error["details"]} == {
+        ("body", "topic"): "missing",
+        ("body", "comment"): "string_too_long",
+        ("body", "message"): "control_character",
+        ("body", "importance"): "enum",
+    }

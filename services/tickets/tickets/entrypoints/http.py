@@ -34,8 +34,10 @@ from tickets.entrypoints.http_deps import (
 )
 from tickets.entrypoints.http_directory import choose_language, directory_of
 from tickets.entrypoints.http_models import (
+    DEFAULT_IMPORTANCE,
     AssigneeIn,
     CommandAccepted,
+    NewRequestForm,
     NoteIn,
     PriorityIn,
     RequestForm,
@@ -48,7 +50,6 @@ from tickets.entrypoints.http_models import (
 log = get_logger(__name__)
 
 PREFIX = "/api/v1"
-DEFAULT_IMPORTANCE = Importance.NORMAL
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (401, 403, 404, 409, 412, 413, 415, 422, 429, 503)
 }
@@ -125,17 +126,13 @@ async def create_ticket(
     request: Request,
     response: Response,
     form: FormChange,
-    topic: Annotated[str, Form(min_length=1, max_length=100), TextOnly],
-    comment: Annotated[str, Form(min_length=1, max_length=COMMENT_MAX), TextOnly],
-    message: Annotated[str, Form(min_length=1, max_length=MESSAGE_MAX), TextOnly],
-    importance: Annotated[Importance, Form()] = DEFAULT_IMPORTANCE,
-    account_id: Annotated[str | None, Form(max_length=64, description="Support only"), TextOnly] = None,
-    file: Annotated[UploadFile | None, File(description="One optional file")] = None,
+    fields: Annotated[NewRequestForm, Form(media_type="multipart/form-data")],
     idempotency_key: Annotated[
         str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
     ] = None,
 ) -> CommandAccepted:
     caller = form.caller()
+    account_id = fields.account_id
     if caller.account_id is not None:
         if account_id not in (None, caller.account_id):
             raise Forbidden("a user creates requests for their own account only")
@@ -143,6 +140,7 @@ async def create_ticket(
     elif not account_id:
         raise Unprocessable("support must name the account the request is for")
     upload = await form.upload()
+    topic = fields.topic
     if topic.strip() not in (await directory_of(request).current()).topics:
         raise Unprocessable(f"unknown topic {topic!r}: see GET /api/v1/topics")
     owner = account_id
@@ -152,9 +150,9 @@ async def create_ticket(
             caller=caller,
             account_id=owner,
             topic=topic,
-            importance=importance,
-            comment=comment,
-            message=message,
+            importance=fields.importance,
+            comment=fields.comment,
+            message=fields.message,
             file=file,
             idempotency_key=idempotency_key,
         ),

@@ -6,10 +6,13 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
+from fastapi import UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.types import TextOnly
-from tickets.domain.values import MESSAGE_MAX, Importance, Priority, Status
+from tickets.domain.values import COMMENT_MAX, MESSAGE_MAX, Importance, Priority, Status
+
+DEFAULT_IMPORTANCE = Importance.NORMAL
 
 
 class CommandAccepted(BaseModel):
@@ -59,6 +62,21 @@ class RequestForm(BaseModel):
     allowed_extensions: list[str] = Field(
         description="File-name extensions of the accepted types, for a file input's `accept`."
     )
+
+
+# One model for the whole form: FastAPI reads the form once and pydantic checks every field in one call
+# (before, each field was a parameter of its own, validated on its own). As for any form field, an
+# empty value counts as not sent; fields the form does not name are ignored.
+class NewRequestForm(BaseModel):
+    """The new-request form (multipart): topic, short description, message, importance, one file."""
+
+    topic: Annotated[str, Field(min_length=1, max_length=100), TextOnly]
+    comment: Annotated[str, Field(min_length=1, max_length=COMMENT_MAX), TextOnly]
+    message: Annotated[str, Field(min_length=1, max_length=MESSAGE_MAX), TextOnly]
+    importance: Importance = DEFAULT_IMPORTANCE
+    account_id: Annotated[str | None, Field(max_length=64, description="Support only"), TextOnly] = None
+    # Described here for the API document; the one-file rule reads the parsed form (`single_upload`).
+    file: UploadFile | None = Field(default=None, description="One optional file")
 
 
 class NoteIn(BaseModel):
