@@ -84,14 +84,36 @@ async def test_an_article_published_in_the_console_is_found_by_the_widget_and_re
     await expect(preview).to_contain_text(hostile)
     assert await preview.locator("img").count() == 0
 
-    await form.get_by_role("button", name="Publish").click()  # a blank title: the server's 422
+    refused = form.get_by_role("alert").filter(has_text="The article was not saved: check the marked fields.")
+    await form.get_by_role("button", name="Publish").click()  # a blank title: refused before sending
     title_field = form.get_by_label("Title", exact=True)
+    await expect(refused).to_be_visible()
     await expect(title_field).to_have_attribute("aria-invalid", "true")
     await expect(title_field).to_have_accessible_description("Fill this in.")
+    await expect(form.locator(".kb-field-title .field-error")).to_have_text("Fill this in.")
+    await expect(form.locator(".kb-field-title .field-error")).to_be_visible()
     await expect(title_field).to_be_focused()
+    await screenshot(page, "console-kb-editor-required")
+
     await title_field.fill(title)
+    link = form.get_by_label("Link to the full article (optional)")
+    await link.fill(f"ftp://wiki.otelms.com/uk/{word}")  # the server's rule: its 422 on the field
+    await form.get_by_role("button", name="Publish").click()
+    url_error = form.locator(".kb-field-url .field-error")
+    await expect(url_error).to_have_text("Give a full address starting with http:// or https://.")
+    await expect(url_error).to_be_visible()
+    await expect(link).to_have_attribute("aria-invalid", "true")
+    await expect(link).to_have_accessible_description(
+        "Give a full address starting with http:// or https://."
+    )
+    await expect(link).to_be_focused()
+    await expect(refused).to_be_visible()
+    await expect(title_field).not_to_have_attribute("aria-invalid", "true")
     assert_no_serious_a11y(await axe(page))
     await screenshot(page, "console-kb-editor")
+
+    await link.fill(f"https://wiki.otelms.com/uk/{word}")
+    await expect(url_error).to_have_count(0)
     await form.get_by_role("button", name="Publish").click()
     await expect(page.get_by_role("status").filter(has_text="Published")).to_be_visible()
     await expect(page.get_by_role("heading", name=title, level=2)).to_be_visible()

@@ -1,6 +1,7 @@
 /**
- * Create or edit one language version: the form, a live preview beside the Markdown, the server's
- * 422 details on the fields they name, and a clear conflict (412) when someone saved first.
+ * Create or edit one language version: the form, a live preview beside the Markdown, each refused
+ * field's message under it (required fields and lengths checked before sending, the server's 422
+ * details on the fields they name), and a clear conflict (412) when someone saved first.
  */
 import type { ComponentChildren, JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
@@ -11,6 +12,8 @@ import { useConsole, useLatest, useT } from "../hooks";
 import {
   KB_LANGS,
   LANG_NAMES,
+  LIMITS,
+  checkDraft,
   draftOf,
   emptyDraft,
   fieldErrors,
@@ -83,10 +86,15 @@ function ArticleForm({ initial, version, heading, go, onCancel, onReload }: Form
   const submit = async (e: Event): Promise<void> => {
     e.preventDefault();
     if (busy) return;
-    setBusy(true);
-    setErrors({});
     setConflict(false);
     setFailure(null);
+    const refused = checkDraft(t, draft, !editing);
+    if (Object.keys(refused).length) {
+      setErrors({ ...refused, form: t("kb.error.form") });
+      return;
+    }
+    setBusy(true);
+    setErrors({});
     try {
       const written = editing
         ? await ctx.api.send<Written>("PUT", path(initial.id), { json: payload(draft), headers: { "If-Match": String(version) } })
@@ -96,8 +104,10 @@ function ArticleForm({ initial, version, heading, go, onCancel, onReload }: Form
       go({ kind: "article", id: written.id }, notice);
     } catch (error) {
       setBusy(false);
-      if (error instanceof ApiError && error.status === 422) setErrors({ ...fieldErrors(t, error), form: t("kb.error.form") });
-      else if (editing && isConflict(error)) setConflict(true);
+      if (error instanceof ApiError && error.status === 422) {
+        const found = fieldErrors(t, error);
+        setErrors({ ...found, form: found.form ? `${t("kb.error.form")} ${found.form}` : t("kb.error.form") });
+      } else if (editing && isConflict(error)) setConflict(true);
       else if (!editing && error instanceof ApiError && error.status === 409) setErrors({ id: t("kb.error.exists") });
       else setFailure(error);
     }
@@ -155,7 +165,7 @@ function ArticleForm({ initial, version, heading, go, onCancel, onReload }: Form
           )}
         </FieldBox>
         <FieldBox name="title" label={t("kb.field.title")} error={errors.title}>
-          {input("title", { "aria-required": "true", maxLength: 300, lang: draft.lang })}
+          {input("title", { "aria-required": "true", maxLength: LIMITS.title, lang: draft.lang })}
         </FieldBox>
         <FieldBox name="tags" label={t("kb.field.tags")} hint={t("kb.field.tags.hint")} error={errors.tags}>
           {input("tags", { lang: draft.lang })}

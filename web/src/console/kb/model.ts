@@ -101,21 +101,34 @@ export function payload(draft: Draft): Record<string, unknown> {
   };
 }
 
+/** The service's limits (shared/contracts/kb.py, kb_search.domain.article), checked before a save. */
+export const LIMITS = { id: 500, title: 300, body: 200_000, url: 2000, tags: 50, translations: 20 } as const;
+
 interface Detail {
   loc?: (string | number)[];
   msg?: string;
   type?: string;
 }
 
+/** A problem the service names (pydantic's type and message, or the article rule's wording) in the
+ * console's language; what it does not recognise is said in general words, never in English. */
 function message(t: Translate, msg: string, type: string): string {
   if (type === "missing" || type === "string_too_short" || /required|must not be empty/.test(msg)) return t("kb.error.required");
-  if (type === "enum" || /is not one of/.test(msg)) return t("kb.error.choice");
-  return msg;
+  if (type === "enum" || type === "literal_error" || /is not one of/.test(msg)) return t("kb.error.choice");
+  if (type === "unknown_section" || /no live section|no such section/.test(msg)) return t("kb.error.section");
+  const long = /(?:longer than|at most) (\d+) character/i.exec(msg);
+  if (long) return t("kb.error.long", { max: Number(long[1]) });
+  const many = /(?:more than|at most) (\d+) item/i.exec(msg);
+  if (many) return t("kb.error.many", { max: Number(many[1]) });
+  if (/http or https/.test(msg)) return t("kb.error.url");
+  if (/control character|spaces/.test(msg)) return t("kb.error.characters");
+  return t("kb.error.invalid");
 }
 
 /**
- * A 422's details on the fields they name: pydantic's (`loc: ["body", "title"]`) and the
- * article rules' (`loc: ["body"]`, `msg: "title: must not be empty"`). Anything else goes to `form`.
+ * A 422's details on the fields they name: pydantic's (`loc: ["body", "title"]`, a list item's
+ * `["body", "tags", 3]`) and the article rules' (`loc: ["body", "url"]`, or `loc: ["body"]` with
+ * `msg: "title: must not be empty"`). Anything else goes to `form`.
  */
 export function fieldErrors(t: Translate, error: ApiError): FieldErrors {
   const out: FieldErrors = {};
@@ -134,6 +147,30 @@ export function fieldErrors(t: Translate, error: ApiError): FieldErrors {
     else out.form = out.form ? `${out.form} ${text}` : text;
   }
   if (!details.length) out.form = error.message;
+  return out;
+}
+
+function count(text: string, separator: RegExp): number {
+  return list(text, separator).length;
+}
+
+/** What can be told before asking the service: required fields and lengths (the id only when
+ * creating: an edit keeps it). Empty when the draft may be sent. */
+export function checkDraft(t: Translate, draft: Draft, creating: boolean): FieldErrors {
+  const out: FieldErrors = {};
+  const long = (name: "id" | "title" | "body" | "url"): void => {
+    if (draft[name].trim().length > LIMITS[name]) out[name] = t("kb.error.long", { max: LIMITS[name] });
+  };
+  if (creating && !draft.id.trim()) out.id = t("kb.error.required");
+  if (creating) long("id");
+  if (!draft.title.trim()) out.title = t("kb.error.required");
+  long("title");
+  long("body");
+  long("url");
+  if (count(draft.tags, /,/) > LIMITS.tags) out.tags = t("kb.error.many", { max: LIMITS.tags });
+  if (count(draft.translations, /\n/) > LIMITS.translations) {
+    out.translations = t("kb.error.many", { max: LIMITS.translations });
+  }
   return out;
 }
 
