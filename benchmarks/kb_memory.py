@@ -205,7 +205,7 @@ def main() -> int:
     postings = index._postings
     parts: list[tuple[str, Any]] = [
         ("documents (article, plain text, folded copy, terms, words)", index._docs),
-        ("postings: term → document → tf", postings.tf),
+        ("postings: term → documents and tf arrays", (postings.docs, postings._tfs)),
         ("champion lists", postings._champions),
         ("bitsets", postings._bits),
         ("vocabulary (words, delete keys, prefixes)", index.vocabulary),

@@ -146,6 +146,21 @@ def test_snippets_mark_matched_words_and_escape_html(make_index: Callable[..., S
     assert hit.title_highlighted == "Tags &lt;b&gt;"
 
 
+def test_a_snippet_comes_from_the_current_body_whether_or_not_normalising_moves_offsets(
+    make_index: Callable[..., SearchIndex],
+) -> None:
+    # The plain text a snippet is cut from is derived from the article when a hit is rendered:
+    # a stress mark (dropped by normalising, so offsets move) and an update must both show.
+    article = {"id": "s", "lang": "uk", "section": "settings", "title": "Нічний аудит"}
+    index = make_index([{**article, "body": "Запустіть **ау\u0301дит**, потім аудит уночі."}])
+    snippet = index.search("аудит", lang="uk").hits[0].snippet
+    assert snippet == "Запустіть ау\u0301дит, потім <mark>аудит</mark> уночі."  # a mark splits a word
+    index.upsert(Article.from_mapping({**article, "body": "Перевірте аудит зранку."}), version=2)
+    hit = index.search("аудит", lang="uk").hits[0]
+    assert hit.snippet == "Перевірте <mark>аудит</mark> зранку."
+    assert hit.title_highlighted == "Нічний <mark>аудит</mark>"
+
+
 def test_a_retired_article_vanishes_from_results(index: SearchIndex) -> None:
     assert top(index, "night audit", "en") == "kb:audit-en"
     assert index.remove("kb:audit-en")

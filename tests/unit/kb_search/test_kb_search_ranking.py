@@ -118,12 +118,12 @@ def test_champion_lists_and_bitsets_match_their_plain_definitions() -> None:
         postings.add(doc_id, terms, section=rng.choice(["reports", "settings"]))
     for doc_id in range(0, 600, 7):
         postings.remove(doc_id, frozenset(postings_terms(postings, doc_id)))
-    for term in postings.tf:
-        assert postings.bits(term) == sum(1 << d for d in postings.tf[term])
+    for term in postings.docs:
+        assert postings.bits(term) == sum(1 << d for d in postings.docs[term])
         for section in ("", "settings"):
             pairs = [
                 (d, postings.impact(term, d))
-                for d in postings.tf[term]
+                for d in postings.docs[term]
                 if not section or postings.section_of(d) == section
             ]
             expected = sorted(pairs, key=lambda pair: pair[1], reverse=True)[:CHAMPIONS]
@@ -132,7 +132,7 @@ def test_champion_lists_and_bitsets_match_their_plain_definitions() -> None:
 
 
 def postings_terms(postings: Postings, doc_id: int) -> list[str]:
-    return [term for term, docs in postings.tf.items() if doc_id in docs]
+    return [term for term, docs in postings.docs.items() if doc_id in docs]
 
 
 def test_prepared_term_lists_answer_alike_and_still_follow_changes(crowded: SearchIndex) -> None:

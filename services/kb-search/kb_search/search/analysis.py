@@ -24,6 +24,7 @@ from kb_search.search.normalise import (
     Script,
     fold_polish,
     script,
+    word_counts,
     words,
 )
 
@@ -57,6 +58,19 @@ class Analyzer:
             found = self.word_terms(word, lang)
             if found:
                 out.append((word, found))
+        return out
+
+    def term_counts(self, normalised: str, lang: str = "") -> list[tuple[str, int, tuple[str, ...]]]:
+        """(word, occurrences, its terms) for each distinct word of `normalised` (a text already
+        through `normalise_text`) that is not a stop word, in order of first occurrence: what
+        `terms` finds, each word analysed once however often it occurs."""
+        out = []
+        for word, count in word_counts(normalised).items():
+            if word in STOPWORDS:
+                continue
+            found = self.word_terms(word, lang)
+            if found:
+                out.append((word, count, found))
         return out
 
     def _raw_word_terms(self, raw: str, lang: str) -> tuple[str, ...]:

@@ -1,8 +1,9 @@
 """An indexed document as the index keeps it, and the hit shown for it.
 
 Rendering is the costly part of a hit (regex over the body, HTML escaping), so it runs only for the
-hits returned, and everything that does not depend on the query (the body as plain text, its
-normalised copy, the title's words and their terms) is prepared once when the article is indexed.
+hits returned. The title's words and their terms are prepared once when the article is indexed; the
+body as plain text and its normalised copy are derived from the article when a hit is rendered (and
+kept for the last `RENDERED_BODIES` bodies): two copies of every body cost ~3 KiB an article.
 """
 
 from __future__ import annotations
@@ -10,21 +11,30 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from kb_search.domain.article import Article
 from kb_search.search.normalise import normalise_text, word_spans
 from kb_search.search.results import Hit, Variant
-from kb_search.search.snippets import MAX_SCAN_CHARS, make_snippet, match_spans, word_hits
+from kb_search.search.snippets import MAX_SCAN_CHARS, make_snippet, markdown_to_text, match_spans, word_hits
 
 WordTerms = Callable[[str, str], tuple[str, ...]]
+RENDERED_BODIES = 128
+
+
+@lru_cache(maxsize=RENDERED_BODIES)
+def snippet_source(body: str) -> tuple[str, str | None]:
+    """A Markdown body as plain text, for snippets, and the start of that text normalised when
+    normalising keeps every offset (else None: matches are then found word by word)."""
+    text = markdown_to_text(body)
+    folded = normalise_text(text)
+    return text, folded[:MAX_SCAN_CHARS] if len(folded) == len(text) else None
 
 
 @dataclass(frozen=True, slots=True)
 class Document:
     article: Article
     version: int
-    text: str  # the body as plain text, for snippets
-    folded: str | None  # the start of `text` normalised, when that keeps every offset (for snippets)
     terms: tuple[str, ...]  # distinct terms
     words: tuple[str, ...]  # distinct surface words, for the vocabulary
     title_words: tuple[tuple[int, int, tuple[str, ...]], ...]  # (start, end, terms) in the title
@@ -36,12 +46,10 @@ class Document:
         article: Article,
         *,
         version: int,
-        text: str,
         terms: tuple[str, ...],
         words: tuple[str, ...],
         raw_word_terms: WordTerms,
     ) -> Document:
-        folded = normalise_text(text)
         lang, title = article.lang.value, article.title
         title_words = tuple(
             (start, end, raw_word_terms(title[start:end], lang)) for start, end in word_spans(title)
@@ -49,8 +57,6 @@ class Document:
         return cls(
             article,
             version,
-            text,
-            folded[:MAX_SCAN_CHARS] if len(folded) == len(text) else None,
             terms,
             words,
             title_words,
@@ -72,11 +78,12 @@ def render_hit(
     contains are looked for in its normalised body."""
     article = doc.article
     lang = article.lang.value
-    if doc.folded is not None:
+    text, folded = snippet_source(article.body)
+    if folded is not None:
         found = terms.intersection(doc.terms)
-        spans = word_hits(doc.folded, {w for term in found for w in surfaces.get(term, ())})
+        spans = word_hits(folded, {w for term in found for w in surfaces.get(term, ())})
     else:
-        spans = match_spans(doc.text, is_match=lambda word: not terms.isdisjoint(raw_word_terms(word, lang)))
+        spans = match_spans(text, is_match=lambda word: not terms.isdisjoint(raw_word_terms(word, lang)))
     return Hit(
         id=article.id,
         slug=article.slug,
@@ -85,7 +92,7 @@ def render_hit(
         section=article.section,
         title=article.title,
         title_highlighted=_title(doc, terms),
-        snippet=make_snippet(doc.text, hits=spans),
+        snippet=make_snippet(text, hits=spans),
         score=round(score, 4),
         variants=variants,
     )

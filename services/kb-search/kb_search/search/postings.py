@@ -1,7 +1,9 @@
 """Per-term postings of the index, and what queries read from them.
 
-Each term maps documents to their weighted term frequency. Queries read three things derived from
-them, each built when first needed and dropped when that term (or the length norms) change:
+Each term maps documents to their weighted term frequency, kept as two parallel arrays (document
+numbers and tf, in posting order: a document indexed again goes last, as in a dict): 12 bytes a
+posting, against ~90 for a dict of floats. Queries read three things derived from them, each built
+when first needed and dropped when that term (or the length norms) change:
 
 - a champion list per term and section: the `CHAMPIONS` postings with the highest saturated tf,
   best first, as two parallel tuples (documents, impacts) so scoring loops over plain tuples;
@@ -35,7 +37,9 @@ class Postings:
     """Not thread-safe: one event loop feeds and queries it."""
 
     def __init__(self) -> None:
-        self.tf: dict[str, dict[int, float]] = {}
+        # Term → its documents, and (`_tfs`) their weighted tf at the same positions.
+        self.docs: dict[str, array[int]] = {}
+        self._tfs: dict[str, array[float]] = {}
         self._lengths: dict[int, float] = {}
         self._norms: list[float] = []
         self._sections: list[str] = []
@@ -56,28 +60,34 @@ class Postings:
             self._sections.append("")
         self._sections[doc_id] = section
         self._section_bits[section] = self._section_bits.get(section, 0) | 1 << doc_id
-        tf, champions, bits = self.tf, self._champions, self._bits
+        all_docs, all_tfs, champions, bits = self.docs, self._tfs, self._champions, self._bits
         for term, value in weighted.items():
-            posting = tf.get(term)
-            if posting is None:
-                posting = tf[term] = {}
-            posting[doc_id] = value
-            champions.pop(term, None)
-            bits.pop(term, None)
+            docs = all_docs.get(term)
+            if docs is None:
+                all_docs[term] = array("i", (doc_id,))
+                all_tfs[term] = array("d", (value,))
+            else:
+                docs.append(doc_id)
+                all_tfs[term].append(value)
+                champions.pop(term, None)
+                bits.pop(term, None)
         length = float(sum(weighted.values())) or 1.0
         self._lengths[doc_id] = length
         self._total_length += length
         self._norms[doc_id] = self._norm(length)
 
     def remove(self, doc_id: int, terms: Iterable[str]) -> None:
-        tf, champions, bits = self.tf, self._champions, self._bits
+        all_docs, all_tfs, champions, bits = self.docs, self._tfs, self._champions, self._bits
         for term in terms:
             champions.pop(term, None)
             bits.pop(term, None)
-            posting = tf[term]
-            del posting[doc_id]
-            if not posting:
-                del tf[term]
+            docs = all_docs[term]
+            if len(docs) == 1:
+                del all_docs[term], all_tfs[term]
+                continue
+            # A C-level scan of the term's documents: an update costs ~1 ms at 10,000 articles.
+            at = docs.index(doc_id)
+            del docs[at], all_tfs[term][at]
         self._total_length -= self._lengths.pop(doc_id)
         self._section_bits[self._sections[doc_id]] &= ~(1 << doc_id)
 
@@ -93,20 +103,23 @@ class Postings:
     def prepare(self) -> None:
         """Build every term's champion list and bitset now rather than on the first query that
         needs them: a replica does this once it has caught up, before it reports ready."""
-        for term in self.tf:
+        for term in self.docs:
             self.champions(term)
             self.bits(term)
 
     # ---- reading -------------------------------------------------------------------------------
 
     def idf(self, term: str) -> float:
-        n_docs, df = len(self._lengths), len(self.tf[term])
+        n_docs, df = len(self._lengths), len(self.docs[term])
         return math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
 
     def impact(self, term: str, doc_id: int) -> float:
         """The saturated tf of `term` in one document (0 when absent)."""
-        tf = self.tf[term].get(doc_id)
-        return 0.0 if tf is None else tf / (tf + self._norms[doc_id])
+        docs = self.docs.get(term)
+        if docs is None or doc_id not in docs:
+            return 0.0
+        tf = self._tfs[term][docs.index(doc_id)]
+        return tf / (tf + self._norms[doc_id])
 
     def section_of(self, doc_id: int) -> str:
         return self._sections[doc_id]
@@ -125,13 +138,10 @@ class Postings:
     def _build_champions(self, term: str, section: str) -> Champion:
         # The whole list is read once per term and change: C-level `map`s over it, Python loops
         # only over the champions. Ties keep posting order, as a stable sort would.
-        posting = self.tf[term]
-        docs = list(posting)
+        docs, tfs = list(self.docs[term]), list(self._tfs[term])
         if section:
-            docs = list(compress(docs, map(eq, map(self._sections.__getitem__, docs), repeat(section))))
-            tfs = list(map(posting.__getitem__, docs))
-        else:
-            tfs = list(posting.values())
+            keep = list(map(eq, map(self._sections.__getitem__, docs), repeat(section)))
+            docs, tfs = list(compress(docs, keep)), list(compress(tfs, keep))
         impacts = list(map(truediv, tfs, map(add, tfs, map(self._norms.__getitem__, docs))))
         if len(impacts) > CHAMPIONS:
             threshold = sorted(impacts, reverse=True)[CHAMPIONS - 1]
@@ -144,7 +154,7 @@ class Postings:
         """The documents containing `term`, as a bitset."""
         found = self._bits.get(term)
         if found is None:
-            docs = self.tf[term]
+            docs = self.docs[term]
             top = max(docs)
             # Bit d is digit `top - d` of a base-2 numeral: set in C, parsed in linear time.
             digits = bytearray(b"0") * (top + 1)

@@ -9,7 +9,7 @@ counts twice.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol
@@ -47,7 +47,7 @@ MIN_TRANSLIT_LENGTH = 4
 
 class IndexView(Protocol):
     @property
-    def postings(self) -> Mapping[str, dict[int, float]]: ...
+    def postings(self) -> Mapping[str, Sequence[int]]: ...
 
     @property
     def vocabulary(self) -> Vocabulary: ...
@@ -187,7 +187,7 @@ class QueryPlanner:
     def _glossary_tokens(
         self,
         query_terms: list[frozenset[str]],
-        postings: Mapping[str, dict[int, float]],
+        postings: Mapping[str, Sequence[int]],
         *,
         skip: frozenset[str],
     ) -> list[QueryToken]:
@@ -227,7 +227,7 @@ class QueryPlanner:
         return tuple(out.items())
 
 
-def _rarest(tokens: list[QueryToken], postings: Mapping[str, dict[int, float]]) -> list[QueryToken]:
+def _rarest(tokens: list[QueryToken], postings: Mapping[str, Sequence[int]]) -> list[QueryToken]:
     def rarity(token: QueryToken) -> float:
         return max(-math.log(1 + len(postings.get(t, ()))) for t in token.alternatives)
 

@@ -6,6 +6,7 @@ lookups by id, key, section and translation group. Ranking over it is `index.Sea
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from sys import intern
 
 from kb_search.domain.article import Article
@@ -13,7 +14,7 @@ from kb_search.search.analysis import Analyzer
 from kb_search.search.fusion import DenseSignal
 from kb_search.search.grouping import TranslationGroups
 from kb_search.search.hits import Document
-from kb_search.search.normalise import Script, script
+from kb_search.search.normalise import Script, normalise_text, script
 from kb_search.search.postings import Postings
 from kb_search.search.results import Variant
 from kb_search.search.snippets import markdown_to_text
@@ -56,9 +57,9 @@ class IndexStore:
         return article_id in self._doc_ids
 
     @property
-    def postings(self) -> dict[str, dict[int, float]]:
-        """Term → document → weighted term frequency (read-only for callers)."""
-        return self._postings.tf
+    def postings(self) -> Mapping[str, Sequence[int]]:
+        """Term → the documents containing it (read-only for callers)."""
+        return self._postings.docs
 
     def get(self, article_id: str) -> Document | None:
         doc_id = self._doc_ids.get(article_id)
@@ -101,16 +102,20 @@ class IndexStore:
         surface: set[str] = set()
         plain = markdown_to_text(article.body)
         surfaces = self._surfaces
+        term_counts = self._analyzer.term_counts
         for text, weight in (
             (article.title, TITLE_WEIGHT),
             (" ".join(article.tags), TAG_WEIGHT),
             (plain, BODY_WEIGHT),
         ):
-            for word, terms in self._analyzer.terms(text, lang):
+            # Every weight and count is a whole number: a sum of them is exact in any order, so
+            # `weight * count` per distinct word equals adding `weight` at each occurrence.
+            for word, count, terms in term_counts(normalise_text(text), lang):
                 new_word = word not in surface
                 surface.add(word)
+                added = weight * count
                 for term in terms:
-                    weighted[term] = weighted.get(term, 0.0) + weight
+                    weighted[term] = weighted.get(term, 0.0) + added
                     if new_word:
                         surfaces.setdefault(term, set()).add(word)
         self._langs[doc_id] = lang
@@ -119,7 +124,6 @@ class IndexStore:
         self._docs[doc_id] = Document.build(
             article,
             version=version,
-            text=plain,
             # A tuple of shared strings: a frozenset and a str per document cost ~11 KiB an article.
             terms=tuple(weighted),
             words=tuple(map(intern, surface)),
