@@ -25,6 +25,7 @@ from notifications.bootstrap import create_app, migrate, stream_name
 from notifications.settings import NotificationsSettings
 from shared.contracts.envelope import HEADER_MSG_ID, Actor, ActorKind
 from shared.contracts.subjects import TICKETS_STREAM, event_subject, with_prefix
+from shared.httpserver import bounded_http_protocol
 from shared.natsserver import free_port
 from shared.settings import CommonSettings
 from tests.support.sse import SseReader
@@ -92,8 +93,14 @@ async def start_service(
         await migrate(settings)
     app = create_app(settings, clock=clock)
     port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, lifespan="on", log_config=None, access_log=False
+    config = uvicorn.Config(  # the HTTP protocol `shared.http.serve` runs the service with
+        app,
+        host="127.0.0.1",
+        port=port,
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+        http=bounded_http_protocol(),
     )
     server = _QuietServer(config)
     task = asyncio.create_task(server.serve())

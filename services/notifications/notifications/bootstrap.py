@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from faststream.nats import NatsBroker
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig
+from starlette.middleware import Middleware
 
 from notifications.adapters.consumer import (
     Handler,
@@ -303,6 +304,8 @@ def create_app(settings: NotificationsSettings, *, clock: Clock | None = None) -
         public_routes=stream.PUBLIC_ROUTES,
     )
     install_error_mapping(app, POPUP_ERRORS)
+    # Outermost: an open popup stream, once the whole app has checked it, is held outside its chain.
+    app.user_middleware.insert(0, Middleware(stream.StreamBranch))
     # Before /{popup_id}, so "stream" and "history" are not taken for an id.
     app.include_router(stream.router)
     app.include_router(history.router)

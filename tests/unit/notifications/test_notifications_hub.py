@@ -87,3 +87,85 @@ async def test_close_all_ends_every_open_stream() -> None:
     hub.close_all()
 
     assert [await asyncio.wait_for(tab.queue.get(), 1) for tab in tabs] == [None] * 10
+
+
+class Tab:
+    """A stream's direct write as the HTTP server offers it: takes frames until its buffer is full."""
+
+    def __init__(self, *, room: int = 100) -> None:
+        self.written: list[bytes] = []
+        self.room = room
+
+    def write(self, frame: bytes) -> bool:
+        if len(self.written) >= self.room:
+            return False
+        self.written.append(frame)
+        return True
+
+
+async def parked(connection: Connection) -> asyncio.Task[Change | bytes | None]:
+    """The stream's sender waiting for its next item, as it does when it has nothing to send."""
+    reader = asyncio.create_task(connection.queue.get())
+    await asyncio.sleep(0)
+    assert connection.queue.parked()
+    return reader
+
+
+def frame_of(change: Change) -> bytes:
+    vars(change)["frame"] = f"id: {change.position}\n\n".encode()  # the encoded frame, as cached
+    return change.frame
+
+
+async def test_an_idle_stream_is_written_to_directly_in_order_and_its_sender_is_not_woken() -> None:
+    hub = Hub(prefix="", queue_size=8)
+    tab, connection = Tab(), hub.connect(account_id="hotel-a", user_id="u1")
+    connection.write, connection.sent = tab.write, 1
+    reader = await parked(connection)
+
+    changes = [change(n, account_id="hotel-a", addressed_to=None) for n in (1, 2, 3)]
+    frames = [frame_of(c) for c in changes]
+    for c in changes:
+        hub.publish_locally(c)  # 1 was sent already (in the replay, say): not again
+    hub.heartbeat(b": ping\n\n")
+
+    assert tab.written == [frames[1], frames[2], b": ping\n\n"]
+    assert connection.sent == 3
+    assert not reader.done() and connection.queue.parked()
+    reader.cancel()
+
+
+async def test_a_stream_whose_buffer_is_full_gets_its_changes_queued_and_is_closed_when_they_overflow() -> (
+    None
+):
+    hub = Hub(prefix="", queue_size=2)
+    full, ok = Tab(room=1), Tab()
+    slow, fast = (hub.connect(account_id="hotel-a", user_id=u) for u in ("u1", "u2"))
+    slow.write, fast.write = full.write, ok.write
+    slow_reader, fast_reader = await parked(slow), await parked(fast)
+
+    changes = [change(n, account_id="hotel-a", addressed_to=None) for n in range(1, 6)]
+    for c in changes:
+        frame_of(c)
+        hub.publish_locally(c)
+
+    assert full.written == [changes[0].frame]  # then its buffer was full: queued, for its sender,
+    assert await slow_reader is None  # until the queue overflowed: ended, it reconnects and resumes
+    assert slow not in hub.streams() and slow.write is None
+    assert ok.written == [c.frame for c in changes]  # the other tab had every change, at once
+    assert fast in hub.streams() and not fast_reader.done()
+    fast_reader.cancel()
+
+
+async def test_a_stream_busy_sending_gets_the_next_change_queued_behind_what_it_sends() -> None:
+    hub = Hub(prefix="", queue_size=8)
+    tab, connection = Tab(), hub.connect(account_id="hotel-a", user_id="u1")
+    connection.write = tab.write
+    first, second = (change(n, account_id="hotel-a", addressed_to="u1") for n in (1, 2))
+    frame_of(first)
+    frame_of(second)
+
+    hub.publish_locally(first)  # no sender waiting yet (still sending its first events): queued
+    hub.publish_locally(second)  # something is queued: behind it, not around it
+
+    assert tab.written == []
+    assert drain(connection) == [first, second]

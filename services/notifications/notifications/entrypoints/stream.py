@@ -16,6 +16,12 @@ its queue, and frames are encoded once per change (`Change.frame`). Per process,
 timer queues the heartbeat for the idle streams, one watcher ends every stream on shutdown, and the
 HTTP server reports a lost connection by callback (`shared.httpserver.ON_DISCONNECT`), so no task
 waits on `receive()` per stream (one does where the server lacks it, e.g. in-process test clients).
+
+Once checked and opened, the stream leaves FastAPI's request chain (`StreamBranch`, in front of the
+app): the request's middleware, exit stacks and dependency values are freed, ~10 KB a stream. While
+its sender is idle, the hub writes changes and heartbeats to the tab itself
+(`shared.httpserver.WRITE_BODY`), with no task step per stream; a tab whose write buffer is full gets
+them through its queue and its sender, which waits for it, and is ended when the queue overflows.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from notifications.adapters.fanout import Change, Connection, Hub
 from notifications.application.replay import changes_since
@@ -37,7 +43,7 @@ from notifications.entrypoints.deps import HotelUser, Parts, recipient_of
 from shared.auth import Principal, Role, current_principal
 from shared.edge import RouteRule
 from shared.errors import Forbidden, Unauthorized
-from shared.httpserver import ON_DISCONNECT
+from shared.httpserver import ON_DISCONNECT, WRITE_BODY
 from shared.logging import bind_context
 from shared.parsing import event_id
 from shared.ratelimit import limiter_of
@@ -175,7 +181,11 @@ def _watch_hub(hub: Hub, *, heartbeat: float) -> None:
 
 
 class PopupStream(Response):
-    """The open stream: `first` (replay or reset, then ready), then the hub's changes and heartbeats."""
+    """The open stream: `first` (replay or reset, then ready), then the hub's changes and heartbeats.
+
+    Sent by the route as any response, it sends its head and `first`, then, when `StreamBranch` is in
+    front of the app, hands itself over and returns, so FastAPI's request chain (its exit stacks, the
+    dependency values, the middleware frames) ends; the branch runs it from there (`run`)."""
 
     media_type = "text/event-stream"
 
@@ -186,22 +196,41 @@ class PopupStream(Response):
         self.status_code, self.background = 200, None
         self.init_headers({"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
         self._connection, self._hub, self._slot = connection, hub, slot
-        self._first, self._head = first, head
+        self._first = first
+        connection.sent = head
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        on_disconnect = scope.get("extensions", {}).get(ON_DISCONNECT)
-        watcher = None
-        if on_disconnect is not None:
-            on_disconnect(functools.partial(self._hub.close, self._connection))
-        else:
-            watcher = asyncio.create_task(self._until_disconnected(receive))
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
             for frame in self._first:
                 await self._send(send, frame)
             self._first = []
-            sent = self._head
-            queue = self._connection.queue
+        except TimeoutError:
+            self._end()  # the tab took nothing in time: ended, it reconnects
+            return
+        except BaseException:
+            self._end()
+            raise
+        handover: _Handover | None = scope.get(_HANDOVER)
+        if handover is not None:
+            handover.stream = self
+            return
+        await self.run(scope, receive, send)
+
+    async def run(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Send the hub's changes and heartbeats until the stream ends, then end it."""
+        extensions = scope.get("extensions") or {}
+        on_disconnect = extensions.get(ON_DISCONNECT)
+        watcher = None
+        if on_disconnect is not None:
+            on_disconnect(functools.partial(self._hub.close, self._connection))
+        else:
+            watcher = asyncio.create_task(self._until_disconnected(receive))
+        connection = self._connection
+        # From now the hub writes to the tab itself while this sender is idle (`fanout.Hub._deliver`).
+        connection.write = extensions.get(WRITE_BODY)
+        try:
+            queue = connection.queue
             while True:
                 change = await queue.get()
                 if change is None:
@@ -209,9 +238,9 @@ class PopupStream(Response):
                 if isinstance(change, bytes):
                     await self._send(send, change)  # the heartbeat
                     continue
-                if change.position <= sent:
-                    continue  # already in the replay, or older than what the list showed
-                sent = change.position
+                if change.position <= connection.sent:
+                    continue  # already sent: in the replay, or older than what the list showed
+                connection.sent = change.position
                 await self._send(send, change.frame)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except TimeoutError:
@@ -221,8 +250,12 @@ class PopupStream(Response):
                 watcher.cancel()
             elif on_disconnect is not None:
                 on_disconnect(None)
-            self._hub.disconnect(self._connection)
-            self._slot.release()
+            self._end()
+
+    def _end(self) -> None:
+        self._connection.write = None
+        self._hub.disconnect(self._connection)
+        self._slot.release()
 
     @staticmethod
     async def _send(send: Send, body: bytes) -> None:
@@ -234,3 +267,50 @@ class PopupStream(Response):
         while message["type"] != "http.disconnect":
             message = await receive()
         self._hub.close(self._connection)
+
+
+_HANDOVER = "helpdesk.popup_stream_handover"
+
+
+class _Handover:
+    __slots__ = ("stream",)
+
+    def __init__(self) -> None:
+        self.stream: PopupStream | None = None
+
+
+class StreamBranch:
+    """ASGI, in front of the app's middleware: the open popup stream held outside FastAPI.
+
+    The request goes through the whole app as any other (request id, CORS, the edge, the stream's
+    token, `Last-Event-ID`, the per-user stream limit, and every refusal in the one JSON error
+    shape), on a copy of its scope. Once the stream has sent its head and first events it hands
+    itself over here and the app's chain returns (its exit stacks closed, its frames and the copy
+    of the scope freed; the request's metrics and span then record the opening, not the stream's
+    life); this branch then runs the stream with the server's own `send`, ~10 KB a stream less."""
+
+    def __init__(self, app: ASGIApp, *, path: str = f"{router.prefix}/stream") -> None:
+        self.app = app
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        stream = await self._checked(scope, receive, send)
+        if stream is not None:
+            await stream.run(scope, receive, send)
+
+    async def _checked(self, scope: Scope, receive: Receive, send: Send) -> PopupStream | None:
+        """The app's answer to the request: sent, and None, unless it is an open stream handed over."""
+        handover = _Handover()
+
+        async def send_until_handed_over(message: Message) -> None:
+            # After the handover the only message left is the request-context middleware ending the
+            # body it saw start: the stream goes on here instead.
+            if handover.stream is None:
+                await send(message)
+
+        copy = {**scope, "state": dict(scope.get("state") or {}), _HANDOVER: handover}
+        await self.app(copy, receive, send_until_handed_over)
+        return handover.stream
