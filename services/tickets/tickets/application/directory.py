@@ -102,6 +102,11 @@ class DirectoryService:
         return DirectoryView(DirectoryDocument.model_validate(aggregate.document), version=aggregate.version)
 
     async def current(self) -> DirectoryView:
+        """`view()` off the event loop; a view checked within `refresh_seconds` is returned at once
+        (no thread hop for the lookup that every create makes)."""
+        view = self._view
+        if view is not None and self._monotonic() - self._checked_at < self.refresh_seconds:
+            return view
         return await asyncio.to_thread(self.view)
 
     def ensure_started(self, *, actor: Actor = SYSTEM) -> bool:
