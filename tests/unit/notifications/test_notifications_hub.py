@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import pytest
 
-from notifications.adapters.fanout import Change, Connection, Hub
+from notifications.adapters.fanout import HEARTBEAT_SLICE, Change, Connection, Hub
 
 pytestmark = pytest.mark.unit
 
@@ -126,7 +126,7 @@ async def test_an_idle_stream_is_written_to_directly_in_order_and_its_sender_is_
     frames = [frame_of(c) for c in changes]
     for c in changes:
         hub.publish_locally(c)  # 1 was sent already (in the replay, say): not again
-    hub.heartbeat(b": ping\n\n")
+    await hub.heartbeat(b": ping\n\n")
 
     assert tab.written == [frames[1], frames[2], b": ping\n\n"]
     assert connection.sent == 3
@@ -169,3 +169,27 @@ async def test_a_stream_busy_sending_gets_the_next_change_queued_behind_what_it_
 
     assert tab.written == []
     assert drain(connection) == [first, second]
+
+
+async def test_the_heartbeat_reaches_every_idle_stream_in_slices_letting_the_loop_run_between() -> None:
+    hub = Hub(prefix="", queue_size=8)
+    tabs = [hub.connect(account_id="hotel-a", user_id=f"u{n}") for n in range(HEARTBEAT_SLICE * 2 + 1)]
+    busy = tabs[0]
+    busy.queue.put_nowait(b"queued")
+    turns = 0
+
+    async def count_turns() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    counting = asyncio.create_task(count_turns())
+    await asyncio.sleep(0)
+    before = turns
+    await hub.heartbeat(b": ping\n\n")
+    counting.cancel()
+
+    assert drain(busy) == [b"queued"]  # it has something to send: no heartbeat needed
+    assert all(drain(tab) == [b": ping\n\n"] for tab in tabs[1:])
+    assert turns - before >= 2  # the loop ran between the slices

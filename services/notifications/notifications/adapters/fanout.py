@@ -54,6 +54,7 @@ class Change:
         ).encode()
 
 
+HEARTBEAT_SLICE = 500  # streams sent the heartbeat between two turns of the event loop
 Item = Change | bytes | None  # a change, a raw frame (the heartbeat), or the end of the stream
 
 
@@ -212,12 +213,16 @@ class Hub:
         for connection in self.streams():
             self._close(connection)
 
-    def heartbeat(self, frame: bytes) -> None:
-        """Queue `frame` for every idle stream: one timer for all the process's streams keeps them
-        open, rather than a timer per stream (a stream with something queued needs no heartbeat)."""
-        for connection in self.streams():
-            if connection.queue.empty():
-                self._deliver(connection, frame)
+    async def heartbeat(self, frame: bytes) -> None:
+        """Send `frame` to every idle stream: one timer for all the process's streams keeps them
+        open, rather than a timer per stream (a stream with something queued needs no heartbeat).
+        In slices, yielding between them: 10,000 writes at once would hold up a popup for as long."""
+        streams = self.streams()
+        for start in range(0, len(streams), HEARTBEAT_SLICE):
+            for connection in streams[start : start + HEARTBEAT_SLICE]:
+                if connection.queue.empty():  # (one that ended meanwhile is not read again)
+                    self._deliver(connection, frame)
+            await asyncio.sleep(0)
 
     def streams(self) -> list[Connection]:
         """Every stream open in this process."""

@@ -167,7 +167,7 @@ def _watch_hub(hub: Hub, *, heartbeat: float) -> None:
     async def beat() -> None:
         while True:
             await asyncio.sleep(heartbeat)
-            hub.heartbeat(_PING)
+            await hub.heartbeat(_PING)
 
     async def run() -> None:
         beating = loop.create_task(beat(), name="sse-heartbeat")
