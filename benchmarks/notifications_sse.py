@@ -14,8 +14,13 @@ temporary folder, then from this process:
 round-robin (replicas behind a balancer); memory is then per process. The machine is shared: the load
 average is printed beside every figure.
 
+`--tracemalloc` runs the (first) service under `tracemalloc` and, at each step, prints what Python
+allocates per stream opened since the previous step and the sites that grew most: where a stream's
+bytes go. Tracing slows the service: take its latencies from a run without it.
+
 Bounded: each step sends a fixed number of replies; the whole run takes a few minutes at 10,000.
     .venv/bin/python -m benchmarks.notifications_sse [--steps 500,1000,2000] [--replies 200] [--processes 1]
+        [--tracemalloc]
 """
 
 from __future__ import annotations
@@ -25,11 +30,13 @@ import asyncio
 import json
 import os
 import resource
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -87,6 +94,12 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError("no VmRSS")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time `pid` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def load() -> str:
@@ -179,8 +192,9 @@ class Bench:
             out.append((received - accepted) * 1000)
         return out
 
-    async def broadcast_ms(self, agent_token: str) -> tuple[float, float, int]:
-        """One account-wide popup: ms until it reached half / all of the open streams."""
+    async def broadcast_ms(self, agent_token: str, pids: list[int]) -> tuple[float, float, int, str]:
+        """One account-wide popup: ms until it reached half / all of the open streams, and the CPU
+        the services and this client (which reads every stream) spent meanwhile."""
         marker = f"b-{uuid.uuid4().hex}"
         counts = {"n": 0}
         times: list[float] = []
@@ -198,6 +212,7 @@ class Bench:
         for client in self.clients:
             client.on_data = count
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.ports[0]}", timeout=30) as http:
+            service_cpu, client_cpu = sum(cpu_seconds(p) for p in pids), time.process_time()
             started = time.perf_counter()
             response = await http.post(
                 "/api/v1/messages",
@@ -206,9 +221,62 @@ class Bench:
             )
             response.raise_for_status()
             await asyncio.wait_for(done.wait(), timeout=60)
+            service_cpu = sum(cpu_seconds(p) for p in pids) - service_cpu
+            client_cpu = time.process_time() - client_cpu
         for client in self.clients:
             client.on_data = original
-        return (times[len(times) // 2] - started) * 1000, (times[-1] - started) * 1000, counts["n"]
+        cpu = f"CPU: service {service_cpu * 1000:.0f} ms, this client {client_cpu * 1000:.0f} ms"
+        return (times[len(times) // 2] - started) * 1000, (times[-1] - started) * 1000, counts["n"], cpu
+
+
+# The service under `tracemalloc`: SIGUSR1 dumps a snapshot to $BENCH_SNAPSHOT_DIR/<n>.snap.
+TRACED_SERVICE = """
+import os, runpy, signal, tracemalloc
+tracemalloc.start(1)
+taken = [0]
+def dump(*_):
+    taken[0] += 1
+    path = os.path.join(os.environ["BENCH_SNAPSHOT_DIR"], str(taken[0]))
+    tracemalloc.take_snapshot().dump(path + ".tmp")
+    os.replace(path + ".tmp", path + ".snap")
+signal.signal(signal.SIGUSR1, dump)
+runpy.run_module("notifications", run_name="__main__")
+"""
+
+
+class Snapshots:
+    """Snapshots of the traced service's heap, each compared with the one before."""
+
+    def __init__(self, pid: int, folder: Path) -> None:
+        self.pid, self.folder, self.taken = pid, folder, 0
+        self.previous: tracemalloc.Snapshot | None = None
+
+    async def take(self) -> tracemalloc.Snapshot:
+        self.taken += 1
+        path = self.folder / f"{self.taken}.snap"
+        os.kill(self.pid, signal.SIGUSR1)
+        deadline = time.monotonic() + 120
+        while not path.exists():
+            if time.monotonic() > deadline:
+                raise TimeoutError("no heap snapshot from the service")
+            await asyncio.sleep(0.2)
+        return tracemalloc.Snapshot.load(str(path))
+
+    async def report(self, streams: int) -> None:
+        """Bytes a stream (growth since the previous snapshot over `streams`) and the sites that grew."""
+        snapshot = await self.take()
+        if self.previous is not None and streams > 0:
+            stats = snapshot.compare_to(self.previous, "lineno")
+            grown = sum(s.size_diff for s in stats)
+            print(f"  tracemalloc: {grown / streams:,.0f} B a stream over {streams} streams; largest sites:")
+            for stat in sorted(stats, key=lambda s: -s.size_diff)[:12]:
+                frame = stat.traceback[0]
+                where = "/".join(Path(frame.filename).parts[-2:])
+                print(
+                    f"    {stat.size_diff / streams:8,.0f} B  {stat.count_diff / streams:5.2f} blocks  "
+                    f"{where}:{frame.lineno}"
+                )
+        self.previous = snapshot
 
 
 def raise_open_files(wanted: int) -> None:
@@ -233,7 +301,7 @@ async def wait_ready(port: int) -> None:
             await asyncio.sleep(0.2)
 
 
-async def main(steps: list[int], replies: int, processes: int) -> None:
+async def main(steps: list[int], replies: int, processes: int, traced: bool = False) -> None:
     raise_open_files(steps[-1] * 2 + 1000)
     with tempfile.TemporaryDirectory() as tmp:
         server = NatsServer(store_dir=Path(tmp) / "nats")
@@ -271,9 +339,12 @@ async def main(steps: list[int], replies: int, processes: int) -> None:
                         "HELPDESK_NOTIFICATIONS_RUN_RELAY": "false",
                         "HELPDESK_NOTIFICATIONS_MIGRATE_ON_START": "false",
                     }
-                procs.append(
-                    subprocess.Popen([sys.executable, "-m", "notifications"], env=env | extra, cwd=ROOT)
-                )
+                if traced and index == 0:
+                    extra["BENCH_SNAPSHOT_DIR"] = tmp
+                    command = [sys.executable, "-c", TRACED_SERVICE]
+                else:
+                    command = [sys.executable, "-m", "notifications"]
+                procs.append(subprocess.Popen(command, env=env | extra, cwd=ROOT))
                 await wait_ready(port)
             nc = await nats.connect(server.url)
             js = nc.jetstream()
@@ -291,6 +362,9 @@ async def main(steps: list[int], replies: int, processes: int) -> None:
                 await bench.open_streams([f"user-{i}" for i in range(processes - 1)])
             baseline = [rss_kib(p.pid) for p in procs]
             base_streams = len(bench.clients)
+            snapshots = Snapshots(procs[0].pid, Path(tmp)) if traced else None
+            if snapshots is not None:
+                await snapshots.report(0)
 
             held = 0
             for step in steps:
@@ -299,16 +373,18 @@ async def main(steps: list[int], replies: int, processes: int) -> None:
                 await bench.open_streams(more)
                 opened_s = time.perf_counter() - started
                 await asyncio.sleep(1)
+                if snapshots is not None:
+                    await snapshots.report(len(more))
                 rss = [rss_kib(p.pid) for p in procs]
                 per_stream = (sum(rss) - sum(baseline)) / max(1, len(bench.clients) - base_streams)
                 probes = [f"user-{i}" for i in range(0, step, max(1, step // 10))][:10]  # spread out
                 lat = await bench.reply_latencies(js, probes, replies)
                 p50, p99 = statistics.median(lat), percentile(lat, 0.99)
-                half, full, reached = await bench.broadcast_ms(agent)
+                half, full, reached, cpu = await bench.broadcast_ms(agent, [p.pid for p in procs])
                 print(
                     f"{len(bench.clients):5d} open SSE streams (opened in {opened_s:.1f} s): reply → popup "
                     f"p50 {p50:.1f} ms, p99 {p99:.1f} ms; one account-wide popup reached "
-                    f"{reached} streams: half in {half:.0f} ms, all in {full:.0f} ms; RSS "
+                    f"{reached} streams: half in {half:.0f} ms, all in {full:.0f} ms ({cpu}); RSS "
                     f"{' + '.join(f'{r / 1024:.0f}' for r in rss)} MiB, {per_stream:.1f} KiB per stream "
                     f"({load()})"
                 )
@@ -336,5 +412,7 @@ if __name__ == "__main__":
     parser.add_argument("--steps", default="500,1000,2000")
     parser.add_argument("--replies", type=int, default=200)
     parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument("--tracemalloc", action="store_true", help="where a stream's bytes go (slower)")
     args = parser.parse_args()
-    asyncio.run(main([int(s) for s in args.steps.split(",")], args.replies, args.processes))
+    steps = [int(s) for s in args.steps.split(",")]
+    asyncio.run(main(steps, args.replies, args.processes, args.tracemalloc))
