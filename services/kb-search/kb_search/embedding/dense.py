@@ -21,6 +21,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +60,12 @@ class DenseState(StrEnum):
     READY = "ready"
     WARMING = "warming"
     UNAVAILABLE = "unavailable"
+
+
+@cache
+def _state_gauges() -> dict[DenseState, Gauge]:
+    """Each state's gauge, looked up once: `labels` takes a lock and a dict lookup, ~5% of indexing."""
+    return {state: DENSE_STATE.labels(state=state.value) for state in DenseState}
 
 
 def document_texts(title: str, text: str) -> tuple[str, str]:
@@ -130,8 +137,8 @@ class DenseIndex:
             if not self.available
             else (DenseState.WARMING if self._missing else DenseState.READY)
         )
-        for state in DenseState:
-            DENSE_STATE.labels(state=state.value).set(1 if state is current else 0)
+        for state, gauge in _state_gauges().items():
+            gauge.set(1 if state is current else 0)
         DENSE_MISSING.set(len(self._missing))
 
     # ---- documents -----------------------------------------------------------------------------

@@ -22,9 +22,10 @@ from kb_search.search.normalise import (
     STOPWORDS,
     UKRAINIAN_LETTERS,
     Script,
+    fix_mixed_script,
     fold_polish,
+    raw_word_counts,
     script,
-    word_counts,
     words,
 )
 
@@ -48,6 +49,9 @@ class Analyzer:
         self.raw_word_terms: Callable[[str, str], tuple[str, ...]] = lru_cache(maxsize=CACHE_SIZE)(
             self._raw_word_terms
         )
+        self._analysed: Callable[[str, str], tuple[str, tuple[str, ...]] | None] = lru_cache(
+            maxsize=CACHE_SIZE
+        )(self._analyse)
 
     def terms(self, text: str, lang: str = "") -> list[tuple[str, tuple[str, ...]]]:
         """(word, its terms) for every word of `text` that is not a stop word."""
@@ -61,17 +65,21 @@ class Analyzer:
         return out
 
     def term_counts(self, normalised: str, lang: str = "") -> list[tuple[str, int, tuple[str, ...]]]:
-        """(word, occurrences, its terms) for each distinct word of `normalised` (a text already
-        through `normalise_text`) that is not a stop word, in order of first occurrence: what
-        `terms` finds, each word analysed once however often it occurs."""
+        """What `terms` finds in `normalised` (a text already through `normalise_text`), counted:
+        (word, occurrences, its terms) in order of first occurrence, once per distinct spelling
+        (two spellings repaired into one word by `fix_mixed_script` come apart)."""
+        analysed = self._analysed
         out = []
-        for word, count in word_counts(normalised).items():
-            if word in STOPWORDS:
-                continue
-            found = self.word_terms(word, lang)
-            if found:
-                out.append((word, count, found))
+        for raw, count in raw_word_counts(normalised).items():
+            found = analysed(raw, lang)
+            if found is not None:
+                out.append((found[0], count, found[1]))
         return out
+
+    def _analyse(self, raw: str, lang: str) -> tuple[str, tuple[str, ...]] | None:
+        word = fix_mixed_script(raw)
+        found = () if word in STOPWORDS else self.word_terms(word, lang)
+        return (word, found) if found else None
 
     def _raw_word_terms(self, raw: str, lang: str) -> tuple[str, ...]:
         """Terms of one word exactly as it appears in a text (for highlighting)."""

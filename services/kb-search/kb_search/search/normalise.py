@@ -100,14 +100,10 @@ def words(text: str) -> list[str]:
     return [fix_mixed_script(w) for w in _WORD.findall(normalise_text(text))]
 
 
-def word_counts(normalised: str) -> dict[str, int]:
-    """How often each of `words` occurs in a text already through `normalise_text`, in order of
-    first occurrence: each distinct word is repaired once rather than at every occurrence."""
-    counts: dict[str, int] = {}
-    for raw, count in Counter(_WORD.findall(normalised)).items():
-        word = fix_mixed_script(raw)
-        counts[word] = counts.get(word, 0) + count
-    return counts
+def raw_word_counts(normalised: str) -> dict[str, int]:
+    """How often each word of a text already through `normalise_text` occurs, before
+    `fix_mixed_script` (which `words` applies to each), in order of first occurrence."""
+    return Counter(_WORD.findall(normalised))
 
 
 def word_spans(text: str) -> list[tuple[int, int]]:
