@@ -112,23 +112,28 @@ class Calendar:
     def windows(self, after: datetime) -> Iterator[Window]:
         """Open windows (UTC, merged, in order) from `after` on, the first clipped to start at `after`;
         ends after `HORIZON_DAYS`."""
+        pending: Window | None = None
+        for lo, hi in self._pieces(after):
+            if pending is not None and lo <= pending[1]:
+                pending = (pending[0], max(pending[1], hi))
+                continue
+            if pending is not None:
+                yield pending
+            pending = (lo, hi)
+        if pending is not None:
+            yield pending
+
+    def _pieces(self, after: datetime) -> Iterator[Window]:
+        """Open pieces (UTC, in order, not merged: one per interval of a day, less closures) from
+        `after` on, the first clipped to start at `after`; ends after `HORIZON_DAYS`."""
         _aware(after)
         start = after.astimezone(UTC)
         horizon = start + timedelta(days=HORIZON_DAYS)
-        pending: Window | None = None
         for window in self._raw_windows(start.astimezone(self._zone).date() - timedelta(days=1), horizon):
             for piece in self._minus_closures(window):
                 lo, hi = max(piece[0], start), piece[1]
-                if hi <= lo:
-                    continue
-                if pending is not None and lo <= pending[1]:
-                    pending = (pending[0], max(pending[1], hi))
-                    continue
-                if pending is not None:
-                    yield pending
-                pending = (lo, hi)
-        if pending is not None:
-            yield pending
+                if hi > lo:
+                    yield lo, hi
 
     def _raw_windows(self, first_day: date, horizon: datetime) -> Iterator[Window]:
         day = first_day
@@ -181,7 +186,9 @@ class Calendar:
         left = duration
         if left <= timedelta(0):
             return start.astimezone(UTC)
-        for lo, hi in self.windows(start):
+        # Over the pieces, not the merged windows: pieces do not overlap, so the sum is the same, and
+        # a 24/7 calendar is not merged day by day up to the horizon (400 days) for each promise.
+        for lo, hi in self._pieces(start):
             if hi - lo >= left:
                 return lo + left
             left -= hi - lo

@@ -153,3 +153,21 @@ def test_times_of_day_are_hh_mm(text: str) -> None:
 
 def test_24_00_is_midnight_at_the_end_of_the_day() -> None:
     assert parse_hhmm("24:00", field="end") == 1440
+
+
+def test_business_time_runs_on_across_back_to_back_intervals_and_midnight() -> None:
+    """Intervals that touch (01:30 ends one and starts the next; Sunday 23:00–24:00 then Monday 00:00)
+    count as one stretch of open time."""
+    calendar = Calendar(
+        id="night",
+        time_zone="Europe/Moscow",
+        weekly=(
+            Interval(weekday=6, start=23 * 60, end=24 * 60),
+            Interval(weekday=0, start=0, end=90),
+            Interval(weekday=0, start=90, end=150),
+        ),
+    )
+    sunday_2330 = msk(2026, 3, 29, 23, 30)
+    assert calendar.add_business_time(sunday_2330, timedelta(hours=2)) == msk(*MONDAY, 1, 30)
+    assert calendar.add_business_time(sunday_2330, timedelta(hours=3)) == msk(*MONDAY, 2, 30)
+    assert calendar.add_business_time(sunday_2330, timedelta(hours=3, minutes=1)) == msk(2026, 4, 5, 23, 1)
