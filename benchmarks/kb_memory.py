@@ -11,13 +11,17 @@ generated corpus, as in `kb_search_speed.py --dense`), then the index of the gen
 adds FastAPI, NATS and the article follower on top (a few MiB; not measured here).
 
 Then the largest structures, by a deep `sys.getsizeof` walk (each object counted once, in the first
-structure that reaches it: strings shared between structures are counted where first met).
+structure that reaches it: strings shared between structures are counted where first met), and
+issue 16's targets for one replica at 10,000 articles, met or not: ≤ 150 MiB RSS, index build
+(indexing every article and preparing the term lists) ≤ 5 s. The load average is printed with
+them: on a busy machine wall time stretches most, CPU time less.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import os
 import random
 import subprocess
 import sys
@@ -30,6 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "services" / "kb-search")]
 
 MiB = 1024 * 1024
+TARGET_RSS = 150 * MiB
+TARGET_BUILD_S = 5.0
 
 
 def rss() -> int:
@@ -174,9 +180,10 @@ def main() -> int:
         index.upsert(article, version=1)
     build, build_cpu = time.perf_counter() - t0, time.process_time() - cpu0
     step(f"index built in {build:.1f} s ({build_cpu:.1f} s of CPU)")
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     index.prepare()
-    step(f"term lists prepared in {time.perf_counter() - t0:.1f} s")
+    prepare, prepare_cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    step(f"term lists prepared in {prepare:.1f} s ({prepare_cpu:.1f} s of CPU)")
     indexed = rss()
     index.search("прогріти модель перед вимірюванням", lang="uk")
     index.search("night audit report", lang="en")
@@ -200,11 +207,20 @@ def main() -> int:
         f"vectors (before the searches) "
         f"{(indexed - before_index) / MiB:.1f} MiB = {per_article / 1024:.1f} KiB per article"
     )
+    load = "/".join(f"{x:.1f}" for x in os.getloadavg())
+    build_wall, build_all_cpu = build + prepare, build_cpu + prepare_cpu
+    print(
+        f"targets ({len(corpus)} articles, load average {load}):\n"
+        f"  RSS ≤ {TARGET_RSS / MiB:.0f} MiB: {total / MiB:.1f} MiB — {_met(total <= TARGET_RSS)}\n"
+        f"  index build ≤ {TARGET_BUILD_S:.0f} s: {build_all_cpu:.1f} s of CPU, {build_wall:.1f} s wall "
+        f"(indexing {build_cpu:.1f} s CPU, term lists {prepare_cpu:.1f} s CPU) — "
+        f"{_met(build_all_cpu <= TARGET_BUILD_S)} by CPU, {_met(build_wall <= TARGET_BUILD_S)} by wall time"
+    )
 
     seen: set[int] = {id(a) for a in corpus}
     postings = index._postings
     parts: list[tuple[str, Any]] = [
-        ("documents (article, plain text, folded copy, terms, words)", index._docs),
+        ("documents (article, terms, words, title words)", index._docs),
         ("postings: term → documents and tf arrays", (postings.docs, postings._tfs)),
         ("champion lists", postings._champions),
         ("bitsets", postings._bits),
@@ -223,6 +239,10 @@ def main() -> int:
     if dense is not None:
         dense.stop()
     return 0
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
 
 
 if __name__ == "__main__":

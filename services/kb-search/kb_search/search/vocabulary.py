@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_left
-from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rapidfuzz.distance import OSA
@@ -42,7 +42,9 @@ class Vocabulary:
 
     def __init__(self) -> None:
         self._counts: dict[str, int] = {}
-        self._by_delete: defaultdict[str, set[str]] = defaultdict(set)
+        # Delete key → the word, or the set of words, it comes from: most keys come from one word,
+        # and a set of one cost ~200 bytes a key (two thirds of the vocabulary's memory).
+        self._by_delete: dict[str, str | set[str]] = {}
         self._sorted: list[str] = []
         self._sorted_stale = False
 
@@ -64,8 +66,15 @@ class Vocabulary:
         if count == 0:
             self._sorted_stale = True
             if len(word) >= MIN_TYPO_LENGTH:
+                by_delete = self._by_delete
                 for key in _deletes(word):
-                    self._by_delete[key].add(word)
+                    bucket = by_delete.get(key)
+                    if bucket is None:
+                        by_delete[key] = word
+                    elif isinstance(bucket, str):
+                        by_delete[key] = {bucket, word}
+                    else:
+                        bucket.add(word)
 
     def discard(self, word: str) -> None:
         count = self._counts.get(word, 0)
@@ -77,23 +86,30 @@ class Vocabulary:
         del self._counts[word]
         self._sorted_stale = True
         if len(word) >= MIN_TYPO_LENGTH:
+            by_delete = self._by_delete
             for key in _deletes(word):
-                bucket = self._by_delete.get(key)
-                if bucket is not None:
+                bucket = by_delete.get(key)
+                if bucket == word:
+                    del by_delete[key]
+                elif isinstance(bucket, set):
                     bucket.discard(word)
-                    if not bucket:
-                        del self._by_delete[key]
+                    if len(bucket) == 1:
+                        by_delete[key] = bucket.pop()
+
+    def _from_delete(self, key: str) -> Iterable[str]:
+        bucket = self._by_delete.get(key)
+        return () if bucket is None else (bucket,) if isinstance(bucket, str) else bucket
 
     def corrections(self, word: str, *, limit: int = 3) -> list[Correction]:
         """Known words within the typo distance allowed for `word`, closest and commonest first."""
         max_distance = max_typo_distance(word)
         if not max_distance:
             return []
-        candidates: set[str] = set(self._by_delete.get(word, ()))
+        candidates: set[str] = set(self._from_delete(word))
         for key in _deletes(word):
             if key in self._counts:
                 candidates.add(key)
-            candidates.update(self._by_delete.get(key, ()))
+            candidates.update(self._from_delete(key))
         found = []
         for candidate in candidates:
             if candidate == word:
