@@ -19,8 +19,7 @@ import nats
 import pytest
 
 from shared.contracts.envelope import HEADER_MSG_ID
-from shared.natsserver import free_port, wait_for_port
-from shared.settings import CommonSettings
+from shared.natsserver import wait_for_port
 from tests.conftest import TEST_JWT_SECRET, TokenFactory, auth
 from tests.support.wait import eventually
 from tickets.adapters.relay import tickets_stream_name
@@ -73,18 +72,9 @@ class Processes:
                 proc.wait()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def settings(
-    request: pytest.FixtureRequest, common_settings: CommonSettings, nats_prefix: str
-) -> TicketsSettings:
-    common = common_settings.model_copy(update={"nats_prefix": nats_prefix})
-    extra: dict[str, Any] = {}
-    if request.param == "postgres":
-        extra = {
-            "postgres_dsn": request.getfixturevalue("postgres_dsn"),
-            "postgres_schema": request.getfixturevalue("postgres_schema"),
-        }
-    return TicketsSettings(common=common, port=free_port(), run_relay=False, run_projection=False, **extra)
+@pytest.fixture
+def settings(split_settings: TicketsSettings) -> TicketsSettings:
+    return split_settings
 
 
 def environment(settings: TicketsSettings) -> dict[str, str]:
