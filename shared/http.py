@@ -11,7 +11,7 @@ import asyncio
 import itertools
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import Counter, Histogram, start_http_server
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -36,6 +36,7 @@ from shared.httpserver import bounded_http_protocol
 from shared.logging import bind_context, clear_contextvars, get_logger
 from shared.settings import ServiceSettings
 from shared.tracing import ServerSpan
+from shared.tracing import enabled as tracing_enabled
 
 REQUESTS = Counter("helpdesk_http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
 LATENCY = Histogram(
@@ -64,41 +65,42 @@ class RequestContextMiddleware:
         # A random per-process prefix and a counter: uuid4() per request is a syscall that drops the GIL.
         self._id_prefix = uuid.uuid4().hex[:16]
         self._ids = itertools.count(1)
+        # The metrics' children by label values: `labels()` takes a lock and builds its key each time.
+        self._latency: dict[tuple[str, str], Any] = {}
+        self._requests: dict[tuple[str, str, int], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         clear_contextvars()
-        headers = Headers(scope=scope)
-        request_id = (headers.get(REQUEST_ID_HEADER) or f"{self._id_prefix}{next(self._ids):016x}")[:128]
-        correlation_id = (headers.get(CORRELATION_HEADER) or request_id)[:128]
+        given_request_id, given_correlation_id = _ids_of(scope["headers"])
+        request_id = (given_request_id or f"{self._id_prefix}{next(self._ids):016x}")[:128]
+        correlation_id = (given_correlation_id or request_id)[:128]
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         state["correlation_id"] = correlation_id
         bind_context(request_id=request_id, correlation_id=correlation_id)
         # The request's span (None with tracing off): current for everything below, so the log lines
         # and the events this request records carry its trace.
-        server_span = ServerSpan.open(
-            method=scope.get("method", ""), path=scope.get("path", ""), headers=headers
+        server_span = (
+            ServerSpan.open(
+                method=scope.get("method", ""), path=scope.get("path", ""), headers=Headers(scope=scope)
+            )
+            if tracing_enabled()
+            else None
         )
         started = time.perf_counter()
         status = 500
         response_started = response_complete = False
+        request_id_header = (b"x-request-id", request_id.encode("latin-1"))
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, response_started, response_complete
             if message["type"] == "http.response.start":
                 response_started = True
                 status = int(message["status"])
-                headers = MutableHeaders(scope=message)
-                headers.append(REQUEST_ID_HEADER, request_id)
-                if "x-content-type-options" not in headers:
-                    headers.append("X-Content-Type-Options", "nosniff")
-                if "cache-control" not in headers and headers.get("content-type", "").startswith(
-                    "application/json"
-                ):
-                    headers.append("Cache-Control", "no-store")
+                message["headers"] = _with_edge_headers(message.get("headers") or (), request_id_header)
             elif message["type"] == "http.response.body" and not message.get("more_body", False):
                 response_complete = True
             await send(message)
@@ -124,10 +126,57 @@ class RequestContextMiddleware:
         finally:
             template = getattr(scope.get("route"), "path", "unmatched")
             method = scope.get("method", "")
-            LATENCY.labels(self.service, method, template).observe(time.perf_counter() - started)
-            REQUESTS.labels(self.service, method, template, str(status)).inc()
+            self._observe(method, template, status, time.perf_counter() - started)
             if server_span is not None:
                 server_span.close(route=template, status=status)
+
+    def _observe(self, method: str, template: str, status: int, seconds: float) -> None:
+        latency = self._latency.get((method, template))
+        if latency is None:
+            latency = self._latency[(method, template)] = LATENCY.labels(self.service, method, template)
+        latency.observe(seconds)
+        requests = self._requests.get((method, template, status))
+        if requests is None:
+            requests = REQUESTS.labels(self.service, method, template, str(status))
+            self._requests[(method, template, status)] = requests
+        requests.inc()
+
+
+def _ids_of(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str, str]:
+    """The caller's `X-Request-Id` and `X-Correlation-Id` (the first of each; empty if not sent)."""
+    request_id = correlation_id = None
+    for key, value in headers:
+        if key == b"x-request-id":
+            request_id = request_id if request_id is not None else value
+        elif key == b"x-correlation-id":
+            correlation_id = correlation_id if correlation_id is not None else value
+    return (
+        request_id.decode("latin-1") if request_id else "",
+        correlation_id.decode("latin-1") if correlation_id else "",
+    )
+
+
+def _with_edge_headers(
+    headers: Iterable[tuple[bytes, bytes]], request_id: tuple[bytes, bytes]
+) -> list[tuple[bytes, bytes]]:
+    """A response's headers plus the request id, `nosniff` unless set, and `no-store` on JSON that
+    sets no caching of its own (ASGI header names are lower-case)."""
+    out = list(headers)
+    sniff_set = cache_set = False
+    content_type: bytes | None = None
+    for key, value in out:
+        if key == b"x-content-type-options":
+            sniff_set = True
+        elif key == b"cache-control":
+            cache_set = True
+        elif key == b"content-type" and content_type is None:
+            content_type = value
+    out.append(request_id)
+    if not sniff_set:
+        out.append((b"x-content-type-options", b"nosniff"))
+    if not cache_set and content_type is not None and content_type.startswith(b"application/json"):
+        out.append((b"cache-control", b"no-store"))
+    return out
 
 
 # Swagger UI and ReDoc as files on disk, from the `fastapi-offline` package (the smallest one on the

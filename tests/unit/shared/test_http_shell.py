@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from fastapi import Request, Response
 from pydantic import SecretStr
 
 from shared.auth import CurrentUser, Role, issue_dev_token
@@ -31,6 +32,11 @@ async def serve(settings: ServiceSettings) -> AsyncIterator[httpx.AsyncClient]:
     async def me(user: CurrentUser) -> dict[str, str]:
         return {"sub": user.sub}
 
+    @app.get("/api/v1/ids")
+    async def ids(user: CurrentUser, request: Request, response: Response) -> dict[str, str]:
+        response.headers["Cache-Control"] = "private, max-age=5"
+        return {"request_id": request.state.request_id, "correlation_id": request.state.correlation_id}
+
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
         yield client
@@ -50,6 +56,22 @@ async def test_json_answers_are_not_sniffed_nor_stored(client: httpx.AsyncClient
     for response in (await client.get("/api/v1/me", headers=bearer()), await client.get("/api/v1/me")):
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["cache-control"] == "no-store"
+
+
+async def test_request_ids_are_taken_from_the_caller_or_made_and_echoed(client: httpx.AsyncClient) -> None:
+    given = await client.get(
+        "/api/v1/ids", headers={**bearer(), "X-Request-Id": "req-1", "X-Correlation-Id": "c-9"}
+    )
+    assert given.json() == {"request_id": "req-1", "correlation_id": "c-9"}
+    assert given.headers.get_list("x-request-id") == ["req-1"]
+    assert given.headers.get_list("cache-control") == ["private, max-age=5"]  # the route's own, kept
+    assert given.headers.get_list("x-content-type-options") == ["nosniff"]
+    made = [await client.get("/api/v1/ids", headers=bearer()) for _ in range(2)]
+    first, second = (r.json() for r in made)
+    assert first["request_id"] != second["request_id"]
+    assert first["correlation_id"] == first["request_id"] == made[0].headers["x-request-id"]
+    too_long = await client.get("/api/v1/ids", headers={**bearer(), "X-Request-Id": "r" * 300})
+    assert too_long.json()["request_id"] == "r" * 128
 
 
 async def test_a_listed_origin_may_call_with_credentials(client: httpx.AsyncClient) -> None:
