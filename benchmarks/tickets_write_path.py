@@ -311,6 +311,12 @@ def main() -> None:
     parser.add_argument("--postgres-dsn", default=os.environ.get("HELPDESK_TEST_POSTGRES_DSN", ""))
     parser.add_argument("--profile", action="store_true", help="run the API under cProfile, print the top")
     parser.add_argument("--split", action="store_true", help="relay and projection in their own processes")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="creates/s of the latency phases (default: half the saturation): compare runs at one pace",
+    )
     args = parser.parse_args()
     for backend in args.backend:
         if backend == "postgres" and not args.postgres_dsn:
@@ -336,6 +342,8 @@ def main() -> None:
                     f"cpu ms/req={result['cpu_ms_total_per_request']:.2f} ({cpu})"
                 )
                 rate = result["visible_per_s"] / 2 if clients > 1 else 20.0
+                if args.rate is not None and clients > 1:
+                    rate = args.rate
                 lat = asyncio.run(latency(settings, rate=rate, seconds=min(args.seconds, 5.0)))
                 pipe = asyncio.run(pipeline_latency(settings, rate=rate, seconds=min(args.seconds, 5.0)))
                 print(
