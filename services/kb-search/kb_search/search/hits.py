@@ -1,9 +1,9 @@
 """An indexed document as the index keeps it, and the hit shown for it.
 
 Rendering is the costly part of a hit (regex over the body, HTML escaping), so it runs only for the
-hits returned. The title's words and their terms are prepared once when the article is indexed; the
-body as plain text and its normalised copy are derived from the article when a hit is rendered (and
-kept for the last `RENDERED_BODIES` bodies): two copies of every body cost ~3 KiB an article.
+hits returned. The body as plain text and its normalised copy are derived from the article when a
+hit is rendered (and kept for the last `RENDERED_BODIES` bodies: two copies of every body cost ~3
+KiB an article), and so are the title's words and their terms.
 """
 
 from __future__ import annotations
@@ -37,31 +37,6 @@ class Document:
     version: int
     terms: tuple[str, ...]  # distinct terms
     words: tuple[str, ...]  # distinct surface words, for the vocabulary
-    title_words: tuple[tuple[int, int, tuple[str, ...]], ...]  # (start, end, terms) in the title
-    title_terms: frozenset[str]
-
-    @classmethod
-    def build(
-        cls,
-        article: Article,
-        *,
-        version: int,
-        terms: tuple[str, ...],
-        words: tuple[str, ...],
-        raw_word_terms: WordTerms,
-    ) -> Document:
-        lang, title = article.lang.value, article.title
-        title_words = tuple(
-            (start, end, raw_word_terms(title[start:end], lang)) for start, end in word_spans(title)
-        )
-        return cls(
-            article,
-            version,
-            terms,
-            words,
-            title_words,
-            frozenset(term for _, _, found in title_words for term in found),
-        )
 
 
 def render_hit(
@@ -91,22 +66,21 @@ def render_hit(
         lang=lang,
         section=article.section,
         title=article.title,
-        title_highlighted=_title(doc, terms),
+        title_highlighted=_title(article, terms, raw_word_terms),
         snippet=make_snippet(text, hits=spans),
         score=round(score, 4),
         variants=variants,
     )
 
 
-def _title(doc: Document, terms: frozenset[str]) -> str:
-    """The whole title with its matched words marked."""
-    title = doc.article.title
-    if terms.isdisjoint(doc.title_terms):
-        return html.escape(title)
+def _title(article: Article, terms: frozenset[str], raw_word_terms: WordTerms) -> str:
+    """The whole title with its matched words marked (its words' terms come from the analyser's
+    cache: a copy per document cost ~0.9 KiB an article)."""
+    title, lang = article.title, article.lang.value
     out: list[str] = []
     cursor = 0
-    for start, end, word_terms in doc.title_words:
-        if not terms.isdisjoint(word_terms):
+    for start, end in word_spans(title):
+        if not terms.isdisjoint(raw_word_terms(title[start:end], lang)):
             out.append(html.escape(title[cursor:start]))
             out.append(f"<mark>{html.escape(title[start:end])}</mark>")
             cursor = end

@@ -121,14 +121,8 @@ class IndexStore:
         self._langs[doc_id] = lang
         for word in surface:
             self.vocabulary.add(word)
-        self._docs[doc_id] = Document.build(
-            article,
-            version=version,
-            # A tuple of shared strings: a frozenset and a str per document cost ~11 KiB an article.
-            terms=tuple(weighted),
-            words=tuple(map(intern, surface)),
-            raw_word_terms=self._analyzer.raw_word_terms,
-        )
+        # Tuples of shared strings: a frozenset and a str per document cost ~11 KiB an article.
+        self._docs[doc_id] = Document(article, version, tuple(weighted), tuple(map(intern, surface)))
         self._postings.add(doc_id, weighted, section=article.section)
         self._groups.add(article.id, article.translations)
         if self.dense is not None:
