@@ -23,6 +23,8 @@ STAMP_FILE = "prepared.json"
 PACKAGES = ("shared", "helpdesk", "tickets", "chat", "notifications", "kb_search")
 # Where things listen (ports, hosts, URLs) does not change what is stored.
 _IGNORED_SETTINGS_SUFFIXES = ("_PORT", "_HOST", "_URL", "_LOG_LEVEL", "_LOG_JSON")
+# Nor how `up` starts the services (forked or spawned: `helpdesk.forking`).
+_IGNORED_SETTINGS = {"HELPDESK_UP_FORK"}
 
 
 def _package_files(name: str) -> Iterator[Path]:
@@ -47,7 +49,8 @@ def fingerprint(environ: Mapping[str, str], *, seeded: bool) -> str:
             stat = path.stat()
             digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
     for key in sorted(environ):
-        if key.startswith("HELPDESK_") and not key.endswith(_IGNORED_SETTINGS_SUFFIXES):
+        ignored = key in _IGNORED_SETTINGS or key.endswith(_IGNORED_SETTINGS_SUFFIXES)
+        if key.startswith("HELPDESK_") and not ignored:
             digest.update(f"{key}={environ[key]}\n".encode())
     digest.update(b"seeded" if seeded else b"not seeded")
     return digest.hexdigest()

@@ -12,13 +12,13 @@ The policy is plain arithmetic over the clock it is given, so its rules are test
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Protocol
 
 
 @dataclass
@@ -52,6 +52,20 @@ class RestartPolicy:
         return len(self._crashes)
 
 
+class ChildProcess(Protocol):
+    """A child as the supervisor holds it: a `subprocess.Popen` or a forked service
+    (`helpdesk.forking.ForkedProcess`)."""
+
+    @property
+    def pid(self) -> int: ...
+    @property
+    def returncode(self) -> int | None: ...
+    def poll(self) -> int | None: ...
+    def wait(self, timeout: float | None = None) -> int: ...
+    def send_signal(self, sig: int) -> None: ...
+    def kill(self) -> None: ...
+
+
 class Outcome(Enum):
     RUNNING = "running"
     WAITING = "waiting"  # crashed; a restart is scheduled
@@ -71,10 +85,10 @@ class Supervised:
     """One child process: `start()` spawns it (and waits until it serves, if it should)."""
 
     name: str
-    start: Callable[[], subprocess.Popen[bytes] | None]
+    start: Callable[[], ChildProcess | None]
     policy: RestartPolicy = field(default_factory=RestartPolicy)
     say: Say = _say_on_stderr
-    process: subprocess.Popen[bytes] | None = None
+    process: ChildProcess | None = None
     started_at: float = 0.0
     restart_at: float | None = None
     restarts: int = 0

@@ -1,17 +1,18 @@
 """`helpdesk up`: the whole system on one machine, nothing else installed.
 
-One supervisor process starts the bundled nats-server (JetStream, data under `<data-dir>/nats`) unless
-a NATS URL is given, runs the migration step and the demo seed once, then starts each service as its
-own process (`python -m <package>`), exactly as Kubernetes runs them: a crash in one does not take
-the others down, each drains its own NATS connection on SIGTERM, and what runs here is what runs in
-production. Once they are ready, the gateway (the bundled Caddy, `helpdesk.gateway`) opens the one
-origin on the port base itself: the APIs, their docs and the front-end build. Ctrl-C (or SIGTERM)
-stops the gateway first, then the services, then NATS. A child that dies on its own (a service, the
-bundled nats-server or the gateway) is started again with back-off and the log says so
-(`helpdesk.supervisor`); only a crash loop stops the whole system, with a non-zero exit. The pids of
-every child are written to `<data-dir>/up.pids` while it runs (again after each restart), and where
-its NATS and the gateway listen to `<data-dir>/up.json`: the other `helpdesk` commands find the
-system there (`helpdesk.discovery`), whatever port NATS ended up on.
+One supervisor process starts the bundled nats-server (JetStream, data under `<data-dir>/nats`) unless a
+NATS URL is given, runs the migration step and the demo seed once, then starts each service as its own
+process, exactly as Kubernetes runs them: a crash in one does not take the others down, each drains its
+own NATS connection on SIGTERM, and what runs here is what runs in production. Each is forked from the
+supervisor, which has imported the services already, so the four do not each import the same libraries
+again (`helpdesk.forking`; `HELPDESK_UP_FORK=0` spawns `python -m <package>`). Once they are ready, the
+gateway (the bundled Caddy, `helpdesk.gateway`) opens the one origin on the port base itself: the APIs,
+their docs and the front-end build. Ctrl-C (or SIGTERM) stops the gateway first, then the services, then
+NATS. A child that dies on its own (a service, the bundled nats-server or the gateway) is started again
+with back-off and the log says so (`helpdesk.supervisor`); only a crash loop stops the whole system,
+with a non-zero exit. The pids of every child are written to `<data-dir>/up.pids` while it runs (again
+after each restart), and where its NATS and the gateway listen to `<data-dir>/up.json`: the other
+`helpdesk` commands find the system there (`helpdesk.discovery`), whatever port NATS ended up on.
 """
 
 from __future__ import annotations
@@ -31,14 +32,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-from helpdesk import discovery, gateway, prepared, services
-from helpdesk.supervisor import Outcome, Supervised
+from helpdesk import discovery, forking, gateway, prepared, services
+from helpdesk.supervisor import ChildProcess, Outcome, Supervised
 from shared import processes
 from shared.caddy import CaddyExited, CaddyNotFound, CaddyServer
 from shared.natsserver import NatsServer, free_port
+from shared.service import ServiceDefinition, run
 from shared.settings import DEV_JWT_SECRET
 
 
@@ -49,7 +52,7 @@ class Child:
     unit: Supervised
 
     @property
-    def process(self) -> subprocess.Popen[bytes]:
+    def process(self) -> ChildProcess:
         assert self.unit.process is not None
         return self.unit.process
 
@@ -69,6 +72,22 @@ def _port_is_free(host: str, port: int) -> bool:
 def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     # The services share the supervisor's session (Ctrl-C reaches them too) and die with it.
     return subprocess.Popen(args, env=env, preexec_fn=processes.die_with_parent)
+
+
+def _run_forked(definition: ServiceDefinition[Any], others: list[str]) -> None:
+    forking.forget_metrics(others)
+    run(definition)
+
+
+def _service_starter(
+    definition: ServiceDefinition[Any], env: dict[str, str], *, fork: bool
+) -> Callable[[], ChildProcess]:
+    """How the supervisor starts (and restarts) a service: forked from itself, or `python -m`."""
+    if fork:
+        others = [package for name, package in services.PACKAGES.items() if name != definition.name]
+        main = functools.partial(_run_forked, definition, others)
+        return functools.partial(forking.fork, main, name=definition.name, env=env)
+    return functools.partial(_spawn, [sys.executable, "-m", definition.package], env)
 
 
 def _wait_ready(children: list[Child], *, timeout: float) -> list[str]:
@@ -233,9 +252,13 @@ def run_up(args: argparse.Namespace) -> int:
             server = nats
             restart_nats = lambda: server.start().process  # noqa: E731 - the same port and data
             units.append(Supervised("nats-server", start=restart_nats, process=server.process))
+        fork = forking.fork_enabled(env)
+        if fork:
+            forking.preload()
+            names = ", ".join(d.name for d in definitions)
+            print(f"helpdesk: {names} forked from the supervisor (pid {os.getpid()})", flush=True)
         for definition in definitions:
-            command = [sys.executable, "-m", definition.package]
-            unit = Supervised(definition.name, start=functools.partial(_spawn, command, env))
+            unit = Supervised(definition.name, start=_service_starter(definition, env, fork=fork))
             unit.launch()
             units.append(unit)
             children.append(Child(definition.name, f"http://{host}:{ports[definition.name]}", unit))

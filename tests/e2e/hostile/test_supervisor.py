@@ -1,5 +1,6 @@
 """`helpdesk up` as a supervisor: a crashed service or nats-server is started again and the system
-keeps serving; a system stopped a moment ago can be started again on the same ports at once."""
+keeps serving; the services are forked from the supervisor (again after a crash) and SIGTERM stops
+them all; a system stopped a moment ago can be started again on the same ports at once."""
 
 from __future__ import annotations
 
@@ -48,8 +49,27 @@ def _wait_all_ready(system: HelpdeskSystem, timeout: float = 60) -> None:
         wait_until(all_ready, timeout=timeout, interval=0.2, what=what)
 
 
+def _forked_from(system: HelpdeskSystem, pid: int) -> bool:
+    """`pid` is a child of the supervisor that did not exec: its command line is the supervisor's."""
+    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    supervisor = system.process.pid
+    return int(stat[1]) == supervisor and (
+        Path(f"/proc/{pid}/cmdline").read_bytes() == Path(f"/proc/{supervisor}/cmdline").read_bytes()
+    )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
 def test_a_killed_service_and_a_killed_nats_server_are_started_again(tmp_path: Path) -> None:
     with running_system(tmp_path) as system:
+        assert all(_forked_from(system, system.pids[name]) for name in SERVICES), system.log_tail()
+        assert f"forked from the supervisor (pid {system.process.pid})" in system.log_tail(20000)
         chat = system.pids["chat"]
         os.kill(chat, signal.SIGKILL)
         new_chat = _wait_new_pid(system, "chat", chat)
@@ -58,6 +78,7 @@ def test_a_killed_service_and_a_killed_nats_server_are_started_again(tmp_path: P
         assert "helpdesk: chat exited with code -9; restarting it in 0.5s" in log
         assert f"helpdesk: chat restarted (pid {new_chat}, restart 1)" in log
         assert "stopping" not in log
+        assert _forked_from(system, new_chat)  # forked again, not spawned
 
         nats = system.pids["nats-server"]
         os.kill(nats, signal.SIGKILL)
@@ -70,7 +91,11 @@ def test_a_killed_service_and_a_killed_nats_server_are_started_again(tmp_path: P
             )
             assert answer.status_code == 200, answer.text
         assert system.process.poll() is None
-    assert system.process.returncode == 0, system.log_tail()
+        running = json.loads((system.data_dir / "up.pids").read_text())
+        system.process.send_signal(signal.SIGTERM)  # as a service manager stops it
+        assert system.process.wait(timeout=60) == 0, system.log_tail()
+        still = {name: pid for name, pid in running.items() if _alive(pid)}
+        assert still == {}, f"still running after SIGTERM: {still}"
 
 
 def test_a_system_stopped_a_moment_ago_starts_again_on_the_same_ports(tmp_path: Path) -> None:

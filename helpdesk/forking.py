@@ -1,0 +1,191 @@
+"""Starting `helpdesk up`'s services by forking the supervisor, which has already imported them.
+
+Each service imports 1–2.5 CPU seconds of Python (FastAPI and the pydantic models, faststream,
+eventsourcing, uvicorn, the service itself) before it can connect. Spawned as `python -m <package>`,
+the four of them pay that four times over, on a machine that may have two cores. The supervisor
+imports every service's composition root anyway (`helpdesk.services`), so it is the prepared process
+a fork server keeps (as gunicorn's `preload_app` and multiprocessing's `forkserver` do): `fork()` gives
+each service those modules already imported, copy-on-write, and the child only builds its app,
+connects and opens its store.
+
+A forked child behaves like the `python -m <package>` it replaces: it is the supervisor's child (the
+supervisor polls and restarts it with the same back-off), it writes to the same stdout and stderr,
+it has the environment the spawned one would have had, the default SIGINT and SIGTERM handlers
+(uvicorn installs its own and stops gracefully), no descriptor but 0–2, and it gets SIGTERM when the
+supervisor dies. The supervisor forks only from its main thread with no event loop, no connection and
+no other thread running (numpy's OpenBLAS pool is shut down across `fork` by OpenBLAS itself).
+
+`HELPDESK_UP_FORK=0` (or a platform without `fork`) spawns each service as `python -m <package>`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import gc
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+
+from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client.metrics import MetricWrapperBase
+
+from shared import processes
+
+FORK_SETTING = "HELPDESK_UP_FORK"
+# Imported by every service only once it starts serving (uvicorn picks its protocol and loop lazily);
+# imported in the supervisor, they are in every fork too.
+PRELOAD = (
+    "uvicorn.lifespan.on",
+    "uvicorn.loops.auto",
+    "uvicorn.loops.uvloop",
+    "uvicorn.protocols.http.httptools_impl",
+    "uvicorn.protocols.websockets.auto",
+    "uvicorn.protocols.websockets.websockets_impl",
+)
+
+
+def fork_enabled(environ: Mapping[str, str]) -> bool:
+    """Whether services are forked (the default where `fork` exists) or spawned."""
+    setting = environ.get(FORK_SETTING, "1").strip().lower()
+    return hasattr(os, "fork") and setting not in {"0", "false", "no", "off"}
+
+
+def preload() -> None:
+    """Import what the services import lazily when they start serving (what is missing is skipped),
+    then freeze what is imported: a child's collections skip it and leave its pages shared."""
+    for module in PRELOAD:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+    gc.freeze()
+
+
+def forget_metrics(packages: Iterable[str], registry: CollectorRegistry = REGISTRY) -> None:
+    """Unregister the Prometheus metrics that modules of `packages` (the other services, which the
+    supervisor imported too) registered, so a forked service's `/metrics` shows what the spawned one
+    would: its own and the shared ones."""
+    names = tuple(packages)
+    prefixes = tuple(f"{name}." for name in names)
+    for module_name, module in list(sys.modules.items()):
+        if module is None or not (module_name in names or module_name.startswith(prefixes)):
+            continue
+        for value in list(vars(module).values()):
+            if isinstance(value, MetricWrapperBase):
+                with contextlib.suppress(KeyError):  # not registered, or already forgotten
+                    registry.unregister(value)
+
+
+class ForkedProcess:
+    """A forked child, with the part of `subprocess.Popen` the supervisor uses."""
+
+    def __init__(self, pid: int, args: list[str]) -> None:
+        self.pid = pid
+        self.args = args
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped elsewhere: its code is lost
+                self.returncode = 255
+            else:
+                if pid == self.pid:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 0.0005
+        while (code := self.poll()) is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(self.args, timeout or 0.0)
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+        return code
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, sig)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def __repr__(self) -> str:
+        return f"ForkedProcess(pid={self.pid}, args={self.args!r}, returncode={self.returncode})"
+
+
+def fork(main: Callable[[], None], *, name: str, env: Mapping[str, str]) -> ForkedProcess:
+    """Run `main()` in a forked child named `name` (what `ps -o comm` shows) with environment `env`;
+    the child exits when `main` returns (0), raises `SystemExit`, fails (1, traceback on stderr) or
+    is interrupted (by SIGINT, as Python does)."""
+    for stream in (sys.stdout, sys.stderr):  # or what is buffered would be written twice
+        stream.flush()
+    parent = os.getpid()
+    pid = os.fork()
+    if pid:
+        return ForkedProcess(pid, [f"<fork of {parent}>", name])
+    _run_child(main, name=name, env=env, parent=parent)  # pragma: no cover - in the child, never returns
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _run_child(  # pragma: no cover - runs in the forked child (tests see its effects)
+    main: Callable[[], None], *, name: str, env: Mapping[str, str], parent: int
+) -> None:
+    code, by_signal = 1, 0
+    try:
+        _become(name=name, env=env, parent=parent)
+        main()
+        code = 0
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            code = exc.code or 0
+        else:
+            print(exc.code, file=sys.stderr)
+    except KeyboardInterrupt:
+        by_signal = signal.SIGINT
+    except BaseException:  # noqa: BLE001 - the process ends here, as Python's own would
+        traceback.print_exc()
+    finally:
+        # What the interpreter does at exit (atexit: tracing's exporters flush), but never unwinding
+        # into the supervisor's frames this process was forked from.
+        with contextlib.suppress(BaseException):
+            atexit._run_exitfuncs()
+        with contextlib.suppress(BaseException):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        if by_signal:
+            signal.signal(by_signal, signal.SIG_DFL)
+            os.kill(os.getpid(), by_signal)
+        os._exit(code)
+
+
+def _become(*, name: str, env: Mapping[str, str], parent: int) -> None:  # pragma: no cover - child
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
+        signal.signal(sig, signal.SIG_DFL)
+    processes.die_with_parent()
+    if os.getppid() != parent:  # the supervisor died before that took effect
+        os._exit(1)
+    atexit._clear()  # the supervisor's exit functions are the supervisor's
+    os.closerange(3, _max_fd())  # as `subprocess` does: nothing of the supervisor's stays open
+    os.environ.clear()
+    os.environ.update(env)
+    sys.argv = [name]
+    processes.set_process_name(name)
+
+
+def _max_fd() -> int:
+    try:
+        return max(int(fd) for fd in os.listdir("/proc/self/fd")) + 1
+    except (OSError, ValueError):
+        return int(os.sysconf("SC_OPEN_MAX"))
