@@ -323,8 +323,9 @@ async def main(steps: list[int], replies: int, processes: int, traced: bool = Fa
             "HELPDESK_DATA_DIR": str(common.data_dir),
             "HELPDESK_LOG_LEVEL": "WARNING",
             "HELPDESK_NOTIFICATIONS_MIGRATE_ON_START": "true",
-            # Thousands of streams and popups in one account: a load, not a hotel.
-            "HELPDESK_RATE_LIMIT_STREAMS_PER_ACCOUNT": "1000000",
+            # Thousands of streams and popups in one account: a load, not a hotel. No per-account cap
+            # on streams (0): with one, every open reads the whole account's slots (a hotel holds ≤ 500).
+            "HELPDESK_RATE_LIMIT_STREAMS_PER_ACCOUNT": "0",
             "HELPDESK_RATE_LIMIT_MESSAGE_PER_ACCOUNT": "1000000",
             "HELPDESK_RATE_LIMIT_STAFF_PER_USER": "1000000",
             "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "services" / "notifications")]),

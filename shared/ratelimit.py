@@ -23,7 +23,8 @@ Open SSE streams are counted, not rated: each open stream holds a message on its
 per-message TTL (`Nats-TTL`, `stream_lease_seconds`) that one background task per process refreshes
 every third of it. Closing a stream purges its subject; a crashed process's slots expire with their
 TTL. Opening one publishes the slot, then reads the account's subjects (`stream_info` with a subject
-filter: one round trip) and gives the slot back if the user or the account holds too many. Two opens
+filter: one round trip; only the user's when there is no per-account cap, as the reply lists every
+subject it matches) and gives the slot back if the user or the account holds too many. Two opens
 racing for the last slot may both be refused, never both admitted.
 
 Fail open: if NATS does not answer within `timeout_seconds`, is disconnected, or the stream is
@@ -237,7 +238,9 @@ class RateLimiter:
         subject = f"{base}.{user}.{uuid.uuid4().hex}"
         try:
             await self._js.publish(subject, b"", headers={"Nats-TTL": f"{limits.stream_lease_seconds}s"})
-            info = await self._js.stream_info(self._leases_stream, subjects_filter=f"{base}.>")
+            # The narrowest filter the limits need: the reply lists every subject it matches.
+            held_by = f"{base}.>" if per_account else f"{base}.{user}.>"
+            info = await self._js.stream_info(self._leases_stream, subjects_filter=held_by)
         except _NATS_ERRORS as exc:
             self._fail_open_on(exc)
             return self._track(StreamSlot(self, None, owner))

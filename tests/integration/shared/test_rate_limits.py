@@ -186,6 +186,19 @@ async def test_open_streams_are_counted_across_replicas_and_a_closed_one_frees_i
     assert await until(opened, timeout=10)
 
 
+async def test_without_an_account_cap_each_user_is_still_counted_across_replicas(
+    nats_url: str, nats_prefix: str, connections: Callable[[], Awaitable[NATS]]
+) -> None:
+    settings = common(nats_url, nats_prefix, streams_per_user=2, streams_per_account=0)
+    a, b = await replicas(connections, settings)
+    await a.open_stream(HOTEL_A_U2)  # a colleague's streams count for nobody else
+    await b.open_stream(HOTEL_A_U2)
+    await a.open_stream(HOTEL_A_U1)
+    await b.open_stream(HOTEL_A_U1)
+    refusal = await refused(b.open_stream(HOTEL_A_U1))  # counted in NATS: b holds only one of them
+    assert refusal.details[0].loc == ["rate_limit", "streams", "user"]
+
+
 async def test_a_crashed_holders_slot_frees_after_its_ttl_while_a_live_holder_keeps_its_own(
     nats_url: str, nats_prefix: str, connections: Callable[[], Awaitable[NATS]]
 ) -> None:
