@@ -220,7 +220,7 @@ def main() -> int:
     seen: set[int] = {id(a) for a in corpus}
     postings = index._postings
     parts: list[tuple[str, Any]] = [
-        ("documents (article, terms, words, title words)", index._docs),
+        ("documents (their terms and surface words)", index._docs),
         ("postings: term → documents and tf arrays", (postings.docs, postings._tfs)),
         ("champion lists", postings._champions),
         ("bitsets", postings._bits),

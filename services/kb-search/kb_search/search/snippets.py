@@ -15,9 +15,11 @@ _CODE_FENCE = re.compile(r"```.*?```", re.S)
 _IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _HTML_TAG = re.compile(r"<[^>]{1,200}>")
-_BLOCK_MARKUP = re.compile(r"^\s{0,3}(?:#{1,6}\s*|>\s*|[-*+]\s+|\d+[.)]\s+)|\|", re.M)
+_BLOCK_MARKUP = re.compile(r"^\s{0,3}(?:#{1,6}\s*|>\s*|[-*+]\s+|\d+[.)]\s+)", re.M)
 _INLINE_MARKUP = re.compile(r"[*_`~]+")
-_SPACES = re.compile(r"\s+")
+# Whitespace runs become one space: only the runs that are not already one space are replaced
+# (`\s+` replaced every space between two words, the costliest step of rendering a hit).
+_SPACES = re.compile(r"\s{2,}|[^\S ]")
 SNIPPET_CHARS = 200
 MAX_SCAN_CHARS = 2_000  # snippets come from the start of long articles
 _OPEN, _CLOSE = "\ue000", "\ue001"  # where `<mark>` and `</mark>` go, before escaping
@@ -31,8 +33,10 @@ def markdown_to_text(markdown: str) -> str:
         text = _LINK.sub(r"\1", _IMAGE.sub(r"\1", text))
     if "<" in text:
         text = _HTML_TAG.sub(" ", text)
-    text = _BLOCK_MARKUP.sub(" ", text)
-    text = _INLINE_MARKUP.sub("", text).replace(_OPEN, "").replace(_CLOSE, "")
+    text = _BLOCK_MARKUP.sub(" ", text).replace("|", " ")
+    if "*" in text or "_" in text or "`" in text or "~" in text:
+        text = _INLINE_MARKUP.sub("", text)
+    text = text.replace(_OPEN, "").replace(_CLOSE, "")
     return _SPACES.sub(" ", text).strip()
 
 
