@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -94,3 +95,15 @@ def test_frames_with_chat_text_keep_it_out_of_their_repr() -> None:
     for frame in (DRAFT, out.SpecialistSaid(text="secret"), out.UserSaid(session="s", text="secret")):
         assert "secret" not in repr(frame) and "Lock" not in repr(frame)
     assert "+380" not in repr(TO_SPECIALIST[2])
+
+
+@pytest.mark.parametrize("frame", [*TO_USER, *TO_SPECIALIST], ids=lambda f: type(f).__name__)
+def test_the_text_sent_is_the_wire_object_as_compact_json(frame: out.ServerFrame) -> None:
+    assert frame.wire_text() == json.dumps(frame.wire(), separators=(",", ":"), ensure_ascii=False)
+
+
+def test_the_text_sent_keeps_non_ascii_as_is_and_escapes_what_json_must() -> None:
+    frame = out.SpecialistSaid(text='Добрий день "готель"\n\\ 🙂')
+    assert frame.wire_text() == json.dumps(frame.wire(), separators=(",", ":"), ensure_ascii=False)
+    assert "Добрий" in frame.wire_text()
+    assert json.loads(frame.wire_text())["text"] == 'Добрий день "готель"\n\\ 🙂'

@@ -9,7 +9,7 @@ told their name yet) are sent as null; optional parts of an error are left out w
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,15 +17,22 @@ from pydantic import BaseModel, ConfigDict, Field
 class ServerFrame(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
+    # True: absent (None) parts are left out of the JSON rather than sent as null.
+    sparse: ClassVar[bool] = False
+
     def wire(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True)
+        return self.model_dump(mode="json", by_alias=True, exclude_none=self.sparse)
+
+    def wire_text(self) -> str:
+        """`wire()` as the JSON text sent, serialised once, by pydantic's serializer (no dict in
+        between): compact, non-ASCII as is."""
+        return self.model_dump_json(by_alias=True, exclude_none=self.sparse)
 
 
 class _SparseFrame(ServerFrame):
     """A frame whose absent (None) parts are left out of the JSON rather than sent as null."""
 
-    def wire(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+    sparse: ClassVar[bool] = True
 
 
 # -- both endpoints ----------------------------------------------------------------------------

@@ -73,11 +73,13 @@ class FrameConnection:
     async def send(self, frame: ServerFrame) -> None:
         if self.closed:
             return
-        text = json.dumps(frame.wire(), separators=(",", ":"), ensure_ascii=False)
+        text = frame.wire_text()
         async with self._send_lock:
             try:
-                # A peer that stops reading must not stall the relay or the hub's loop.
-                await asyncio.wait_for(self._ws.send_text(text), timeout=SEND_TIMEOUT_SECONDS)
+                # A peer that stops reading must not stall the relay or the hub's loop. (A timeout
+                # scope, not `wait_for`: no task of its own for every frame sent.)
+                async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
+                    await self._ws.send_text(text)
             except TimeoutError:
                 log.warning("chat_peer_not_reading")
                 self.closed = True
@@ -140,7 +142,8 @@ class FrameConnection:
         wait = within if within is not None else self._settings.idle_timeout_seconds
         while not self.closed:
             try:
-                message = await asyncio.wait_for(self._ws.receive(), timeout=wait)
+                async with asyncio.timeout(wait):  # not `wait_for`: no task for every frame received
+                    message = await self._ws.receive()
             except TimeoutError:
                 return IDLE
             if message["type"] == "websocket.disconnect":
