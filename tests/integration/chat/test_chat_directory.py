@@ -101,3 +101,38 @@ async def test_no_jetstream_stream_captures_the_live_relay_subjects(nats_url: st
                 await js.find_stream_name_by_subject(subject)
     finally:
         await nc.close()
+
+
+async def test_a_refresh_that_changes_nothing_wakes_no_listener_and_a_change_does(
+    nats_url: str, nats_prefix: str
+) -> None:
+    """Every process rewrites its entries every TTL/3: thousands of rewrites that must not each wake
+    every other process's loop, while a real change (assigned) still does."""
+    writer_nc, reader_nc = await nats.connect(nats_url), await nats.connect(nats_url)
+    try:
+        name = bucket_name(nats_prefix, "CHAT")
+        writer = Directory(await ensure_bucket(writer_nc, name=name, ttl_seconds=30.0))
+        reader = Directory(await ensure_bucket(reader_nc, name=name, ttl_seconds=30.0))
+        changes: list[str] = []
+        reader.subscribe(lambda change: changes.append(change.key))
+        await writer.start()
+        await reader.start()
+        try:
+            entry = QueueEntry(sid="s1", account_id="a", since=1.0, proc="p")
+            first = await writer.put_queue(entry, revision=0)
+            assert first is not None
+            await eventually(lambda: "s1" in reader.queue)
+            assert changes == ["q.s1"]
+            refreshed = await writer.put_queue(entry, revision=first)
+            assert refreshed is not None
+            await eventually(lambda: reader.queue["s1"].revision == refreshed)
+            assert changes == ["q.s1"]  # the same entry at a new revision: nobody woken
+            await writer.put_queue(entry.assign("agent-1", now=2.0), revision=refreshed)
+            await eventually(lambda: holds(reader, "s1", "agent-1"))
+            assert changes == ["q.s1", "q.s1"]
+        finally:
+            await reader.stop()
+            await writer.stop()
+    finally:
+        await writer_nc.close()
+        await reader_nc.close()

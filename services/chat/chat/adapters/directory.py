@@ -145,6 +145,8 @@ class Directory:
 
     def _apply_entry(self, entry: KeyValue.Entry) -> None:
         revision = entry.revision or 0
+        if revision <= self._revisions.get(entry.key, 0):
+            return  # the echo of our own write (or older than what we know): not even decoded
         if entry.operation in _DELETES or not entry.value:
             self._apply(entry.key, None, revision)
         elif entry.key.startswith(QUEUE):
@@ -177,6 +179,8 @@ class Directory:
         live = len(self.queue) + len(self.agents) + len(self.seats)
         if value is None and len(self._revisions) > 1000 + 4 * live:
             self._forget_old_deletions()
+        if old is not None and old.value == value:
+            return  # rewritten as it was (a TTL refresh): nothing changed for the listeners
         change = Change(key=key, old=old.value if old else None, new=value)
         for listener in self._listeners:
             listener(change)

@@ -2,9 +2,9 @@
 refreshes.
 
 The loop wakes on any change of the directory (or every `tick_seconds`), so an assignment follows a
-new user or a newly free specialist at once, and waits, grace periods and TTL refreshes are checked
-even when nothing happens. The board runs on its own (it waits on other processes' answers and is
-debounced), so it never holds up an assignment.
+new user or a newly free specialist at once (changes within `STEP_GAP_SECONDS` make one round), and
+waits, grace periods and TTL refreshes are checked even when nothing happens. The board runs on its
+own (it waits on other processes' answers and is debounced), so it never holds up an assignment.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from shared.logging import get_logger
 
 log = get_logger(__name__)
 
+# The least time between two rounds of the loop.
+STEP_GAP_SECONDS = 0.02
 # The directory cannot reopen its bucket yet (NATS away), or at all (RuntimeError: nothing to reopen).
 _NOT_RECOVERED: tuple[type[Exception], ...] = (*NATS_AWAY, RuntimeError)
 
@@ -99,6 +101,9 @@ class ChatHub:
                 log.exception("chat_loop_step_failed")
                 await asyncio.sleep(ctx.config.tick_seconds)
                 await self._recover_if_lost()
+            # A round looks at every session here: while changes keep coming (thousands of chats
+            # opening), those of the next few milliseconds make one round, not one round each.
+            await asyncio.sleep(STEP_GAP_SECONDS)
 
     async def step(self) -> None:
         """One round: reconcile, take users back, match, tell positions, refresh before the TTL."""
