@@ -38,15 +38,12 @@ from prometheus_client.metrics import MetricWrapperBase
 from shared import processes
 
 FORK_SETTING = "HELPDESK_UP_FORK"
-# Imported by every service only once it starts serving (uvicorn picks its protocol and loop lazily);
-# imported in the supervisor, they are in every fork too.
+# Imported by every service only once it starts serving (uvicorn's lifespan and WebSocket protocol,
+# `uvicorn.Config.load`); imported in the supervisor, they are in every fork too.
 PRELOAD = (
     "uvicorn.lifespan.on",
-    "uvicorn.loops.auto",
-    "uvicorn.loops.uvloop",
-    "uvicorn.protocols.http.httptools_impl",
     "uvicorn.protocols.websockets.auto",
-    "uvicorn.protocols.websockets.websockets_impl",
+    "uvicorn.protocols.websockets.websockets_sansio_impl",
 )
 
 

@@ -5,6 +5,7 @@ handlers), it exits as the `python -m` process it replaces would, and the superv
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import os
 import signal
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
-from helpdesk.forking import ForkedProcess, forget_metrics, fork, fork_enabled
+from helpdesk.forking import PRELOAD, ForkedProcess, forget_metrics, fork, fork_enabled
 from helpdesk.supervisor import Outcome, RestartPolicy, Supervised
 from tests.support.wait import wait_until
 
@@ -174,3 +175,7 @@ def test_a_forked_service_forgets_the_metrics_of_the_other_services(monkeypatch:
     exposed = generate_latest(registry).decode()
     assert "tickets_position" in exposed and "shared_up" in exposed
     assert "chat_rooms" not in exposed and "kb_articles" not in exposed
+
+
+def test_what_the_supervisor_preloads_for_its_forks_exists() -> None:
+    assert [name for name in PRELOAD if importlib.util.find_spec(name) is None] == []
