@@ -91,6 +91,9 @@ async def test_the_public_directory_holds_the_products_contacts_and_hours_withou
     assert {c["time_zone"] for c in body["directory"]["calendars"]} == {"Europe/Kyiv"}
     assert datetime.fromisoformat(services["opens_at"]["utc"]) == datetime(2026, 3, 30, 9, 0, tzinfo=KYIV)
     assert services["opens_at"]["local"] == "2026-03-30T08:00:00+02:00"  # Warsaw is on summer time by then
+    assert services["time_zone"] == "Europe/Kyiv"
+    assert services["opens_at"]["calendar"] == "2026-03-30T09:00:00+03:00"  # the team's own clock
+    assert body["now"]["calendar"] is None and "moscow" not in body["now"]
     billing = topic(body, "payments")
     assert billing["open_now"] and billing["always_open"] and billing["closes_at"] is None
     assert billing["email"] == "billing@otelms.com"

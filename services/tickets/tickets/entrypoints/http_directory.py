@@ -1,10 +1,11 @@
 """The support directory's API: contacts and hours for anyone (no token), changes for support admins.
 
 `GET /api/v1/support/directory` answers without a token: each topic's name in the caller's language
-(`lang`, else `Accept-Language`), whether it is answered now, when it next opens (or closes), in Moscow
-time and in the caller's zone (`tz`), and the contacts; it also carries the whole document and its
-version (`ETag`). Admins (`admin` role) change it with `PUT`s based on that version (`If-Match`); each
-change is one event on the directory's stream (published by its relay, never from the request).
+(`lang`, else `Accept-Language`), whether it is answered now, when it next opens (or closes), in the
+caller's zone (`tz`) and in the zone of the topic's own calendar, and the contacts; it also carries
+the whole document and its version (`ETag`). Admins (`admin` role) change it with `PUT`s based on that
+version (`If-Match`); each change is one event on the directory's stream (published by its relay,
+never from the request).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -39,7 +40,6 @@ from tickets.domain.values import Actor, ActorKind
 log = get_logger(__name__)
 
 PREFIX = "/api/v1/support/directory"
-MOSCOW = "Europe/Moscow"
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (401, 403, 409, 412, 422)}
 AdminUser = Annotated[Principal, Depends(requires_role(Role.ADMIN))]
 Language = Literal["uk", "ru", "en", "pl"]
@@ -47,11 +47,14 @@ Edit = Callable[[dict[str, Any]], dict[str, Any]]  # the directory document, cha
 
 
 class Moment(BaseModel):
-    """One instant, as UTC and as wall-clock time in Moscow and in the caller's zone."""
+    """One instant, as UTC, as wall-clock time in the caller's zone and, for a topic's opening or
+    closing, in the zone its calendar keeps (`TopicHours.time_zone`)."""
 
     utc: datetime
-    moscow: datetime
     local: datetime
+    calendar: datetime | None = Field(
+        default=None, description="In the topic's calendar's zone (null for the directory's `now`)."
+    )
 
 
 class TopicHours(BaseModel):
@@ -60,6 +63,7 @@ class TopicHours(BaseModel):
     team: str
     email: str
     calendar: str
+    time_zone: str = Field(description="The IANA zone the topic's calendar keeps its hours in.")
     always_open: bool
     open_now: bool
     opens_at: Moment | None = Field(description="When closed: the next opening (null: not within a year).")
@@ -122,17 +126,19 @@ def caller_zone(tz: str) -> Any:
 
 
 def public_view(view: DirectoryView, *, language: Language, tz: str, now: datetime) -> PublicDirectory:
-    local, moscow = caller_zone(tz), zone(MOSCOW)
+    local = caller_zone(tz)
 
-    def moment(at: datetime | None) -> Moment | None:
+    def moment(at: datetime | None, calendar: tzinfo | None = None) -> Moment | None:
         if at is None:
             return None
-        return Moment(utc=at.astimezone(UTC), moscow=at.astimezone(moscow), local=at.astimezone(local))
+        kept = at.astimezone(calendar) if calendar is not None else None
+        return Moment(utc=at.astimezone(UTC), local=at.astimezone(local), calendar=kept)
 
     topics = []
     for topic in view.document.topics:
         status = view.status(topic.id, now)
         assert status is not None  # the topic is the view's own
+        calendar = view.calendars[topic.calendar]
         topics.append(
             TopicHours(
                 id=topic.id,
@@ -140,10 +146,11 @@ def public_view(view: DirectoryView, *, language: Language, tz: str, now: dateti
                 team=topic.team,
                 email=topic.email,
                 calendar=topic.calendar,
-                always_open=view.calendars[topic.calendar].always_open,
+                time_zone=calendar.time_zone,
+                always_open=calendar.always_open,
                 open_now=status.open_now,
-                opens_at=moment(status.opens_at),
-                closes_at=moment(status.closes_at),
+                opens_at=moment(status.opens_at, calendar.tz),
+                closes_at=moment(status.closes_at, calendar.tz),
             )
         )
     contacts = view.document.contacts
@@ -253,7 +260,7 @@ async def read(
     response: Response,
     directory: Directory,
     lang: Annotated[Language | None, Query(description="uk, ru, en or pl; else Accept-Language.")] = None,
-    tz: Annotated[str, Query(max_length=64, description="The caller's IANA zone.")] = MOSCOW,
+    tz: Annotated[str, Query(max_length=64, description="The caller's IANA zone.")] = "UTC",
     accept_language: Annotated[str | None, Header(alias="Accept-Language", include_in_schema=False)] = None,
 ) -> PublicDirectory:
     language = choose_language(lang, accept_language)
