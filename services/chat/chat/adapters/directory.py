@@ -23,7 +23,7 @@ from typing import Generic, TypeVar
 
 from nats.aio.client import Client as NATS
 from nats.js.api import KeyValueConfig, StorageType
-from nats.js.errors import BucketNotFoundError, KeyWrongLastSequenceError, NotFoundError
+from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
 
 from chat.domain.model import AgentPresence, QueueEntry, Seat
@@ -199,6 +199,10 @@ class Directory:
             else:
                 new_revision = await self._kv.create(key, value.encode())
         except KeyWrongLastSequenceError:
+            return None
+        except KeyNotFoundError:
+            # Creating over a delete marker reads the marker's revision first; a marker that expired
+            # in between is a changed key like any other: the caller reads the mirror and tries again.
             return None
         self._apply(key, value, new_revision)
         return new_revision
