@@ -332,6 +332,7 @@ async def main(steps: list[int], replies: int, processes: int, traced: bool = Fa
         }
         procs: list[subprocess.Popen[bytes]] = []
         nc = None
+        bench: Bench | None = None
         try:
             for index, port in enumerate(ports):
                 extra = {"HELPDESK_NOTIFICATIONS_PORT": str(port)}
@@ -396,6 +397,11 @@ async def main(steps: list[int], replies: int, processes: int, traced: bool = Fa
                 f"(largest step tried: {steps[-1]})"
             )
         finally:
+            if bench is not None:  # the streams end here, not as pending tasks at the loop's close
+                readers = [c.task for c in bench.clients if c.task is not None]
+                for task in readers:
+                    task.cancel()
+                await asyncio.gather(*readers, return_exceptions=True)
             if nc is not None:
                 await nc.close()
             for proc in procs:
