@@ -18,16 +18,17 @@ import asyncio
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, overload
 
-from helpdesk import discovery, services
-from shared.auth import Role, issue_dev_token
-from shared.logging import configure_logging
-from shared.service import run
-from shared.settings import CommonSettings
+from helpdesk import services
+
+# What the commands import (FastAPI, pydantic, NATS, the services) is imported by the command that
+# needs it: `helpdesk up` starts NATS and the gateway before it imports what its services share.
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    from shared.service import run
+
     run(services.definition(args.service))
     return 0
 
@@ -37,6 +38,9 @@ def _selected(names: Sequence[str]) -> list[str]:
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
+    from shared.logging import configure_logging
+    from shared.settings import CommonSettings
+
     common = CommonSettings()
     configure_logging(level=common.log_level, json=common.log_json, service="migrate")
 
@@ -52,6 +56,9 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def _cmd_seed(args: argparse.Namespace) -> int:
+    from shared.logging import configure_logging
+    from shared.settings import CommonSettings
+
     common = CommonSettings()
     configure_logging(level=common.log_level, json=common.log_json, service="seed")
 
@@ -66,6 +73,9 @@ def _cmd_seed(args: argparse.Namespace) -> int:
 
 
 def _cmd_token(args: argparse.Namespace) -> int:
+    from shared.auth import Role, issue_dev_token
+    from shared.settings import CommonSettings
+
     settings = CommonSettings()
     try:
         token = issue_dev_token(
@@ -127,6 +137,9 @@ def _add_system_options(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def _use_system(args: argparse.Namespace) -> int:
+    from helpdesk import discovery
+    from shared.settings import CommonSettings
+
     """Point this process's settings at the system's NATS and check it is this product's."""
     data_dir = discovery.data_dir_of(getattr(args, "data_dir", None), os.environ)
     choice = discovery.choose_nats_url(
@@ -144,6 +157,26 @@ def _use_system(args: argparse.Namespace) -> int:
         print(f"helpdesk {args.command}: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+class _RoleNames(Sequence[str]):
+    """The roles `helpdesk token --role` takes, read from `shared.auth` (which imports FastAPI) only
+    when the command line is checked or help is printed."""
+
+    def _names(self) -> list[str]:
+        from shared.auth import Role
+
+        return [role.value for role in Role]
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return self._names()[index]
+
+    def __len__(self) -> int:
+        return len(self._names())
 
 
 def build_parser(*, with_service_commands: bool = True) -> argparse.ArgumentParser:
@@ -180,7 +213,7 @@ def build_parser(*, with_service_commands: bool = True) -> argparse.ArgumentPars
     seed.set_defaults(func=_cmd_seed)
 
     token = sub.add_parser("token", help="print a development JWT accepted by the running services")
-    token.add_argument("--role", required=True, choices=[r.value for r in Role])
+    token.add_argument("--role", required=True, choices=_RoleNames())
     token.add_argument("--account", default=None, help="hotel account id (required for --role user)")
     token.add_argument("--sub", required=True, help="subject: the user's id")
     token.add_argument("--name", default=None, help="display name")
@@ -200,8 +233,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The core commands need no service code: `helpdesk token` works even where a service is broken.
     parser = build_parser(with_service_commands=not (argv and argv[0] in CORE_COMMANDS))
     args = parser.parse_args(argv)
-    if args.command == "token" and args.role == Role.USER.value and not args.account:
-        parser.error("--account is required for --role user")
+    if args.command == "token":
+        from shared.auth import Role
+
+        if args.role == Role.USER.value and not args.account:
+            parser.error("--account is required for --role user")
     if getattr(args, "services", None):
         unknown = [s for s in args.services if s not in services.PACKAGES]
         if unknown:

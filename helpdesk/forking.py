@@ -1,19 +1,22 @@
-"""Starting `helpdesk up`'s services by forking the supervisor, which has already imported them.
+"""Starting `helpdesk up`'s services by forking the supervisor, which has imported what they share.
 
 Each service imports 1–2.5 CPU seconds of Python (FastAPI and the pydantic models, faststream,
 eventsourcing, uvicorn, the service itself) before it can connect. Spawned as `python -m <package>`,
-the four of them pay that four times over, on a machine that may have two cores. The supervisor
-imports every service's composition root anyway (`helpdesk.services`), so it is the prepared process
-a fork server keeps (as gunicorn's `preload_app` and multiprocessing's `forkserver` do): `fork()` gives
-each service those modules already imported, copy-on-write, and the child only builds its app,
-connects and opens its store.
+the four of them pay that four times over, on a machine that may have two cores. So the supervisor is
+the prepared process a fork server keeps (as gunicorn's `preload_app` and multiprocessing's
+`forkserver` do): it imports once what every service imports (`PRELOAD`: the common libraries and the
+`shared` modules, no service), and `fork()` gives each service those modules already imported,
+copy-on-write. Each child then imports only its own composition root (`<package>.bootstrap`), in
+parallel with the others, builds its app, connects and opens its store. A restarted service is forked
+again and imports its own modules again. Since the supervisor imports no service, a child's `/metrics`
+shows what the spawned one would: its own and the shared ones.
 
 A forked child behaves like the `python -m <package>` it replaces: it is the supervisor's child (the
 supervisor polls and restarts it with the same back-off), it writes to the same stdout and stderr,
 it has the environment the spawned one would have had, the default SIGINT and SIGTERM handlers
 (uvicorn installs its own and stops gracefully), no descriptor but 0–2, and it gets SIGTERM when the
 supervisor dies. The supervisor forks only from its main thread with no event loop, no connection and
-no other thread running (numpy's OpenBLAS pool is shut down across `fork` by OpenBLAS itself).
+no other thread running.
 
 `HELPDESK_UP_FORK=0` (or a platform without `fork`) spawns each service as `python -m <package>`.
 """
@@ -30,17 +33,48 @@ import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping
-
-from prometheus_client import REGISTRY, CollectorRegistry
-from prometheus_client.metrics import MetricWrapperBase
+from collections.abc import Callable, Mapping
 
 from shared import processes
 
 FORK_SETTING = "HELPDESK_UP_FORK"
-# Imported by every service only once it starts serving (uvicorn's lifespan and WebSocket protocol,
-# `uvicorn.Config.load`); imported in the supervisor, they are in every fork too.
+# Imported by every service (the `shared` modules each composition root imports, and the libraries
+# under them), or by two of them (eventsourcing), or only once it starts serving (uvicorn's lifespan
+# and WebSocket protocol, `uvicorn.Config.load`): imported in the supervisor, they are in every fork.
+# No service module: each child imports its own.
 PRELOAD = (
+    "pydantic",
+    "pydantic_settings",
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "nats",
+    "structlog",
+    "prometheus_client",
+    "httpx",
+    "jwt",
+    "opentelemetry.trace",
+    "eventsourcing.application",
+    "eventsourcing.persistence",
+    "shared.auth",
+    "shared.contracts.envelope",
+    "shared.contracts.subjects",
+    "shared.cors",
+    "shared.edge",
+    "shared.errors",
+    "shared.health",
+    "shared.http",
+    "shared.httpserver",
+    "shared.jwks",
+    "shared.logging",
+    "shared.nats",
+    "shared.ratebudgets",
+    "shared.ratelimit",
+    "shared.service",
+    "shared.settings",
+    "shared.streamslots",
+    "shared.tracing",
+    "shared.types",
     "uvicorn.lifespan.on",
     "uvicorn.protocols.websockets.auto",
     "uvicorn.protocols.websockets.websockets_sansio_impl",
@@ -54,27 +88,12 @@ def fork_enabled(environ: Mapping[str, str]) -> bool:
 
 
 def preload() -> None:
-    """Import what the services import lazily when they start serving (what is missing is skipped),
-    then freeze what is imported: a child's collections skip it and leave its pages shared."""
+    """Import what the services share (`PRELOAD`; what is missing is skipped), then freeze what is
+    imported: a child's collections skip it and leave its pages shared."""
     for module in PRELOAD:
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
     gc.freeze()
-
-
-def forget_metrics(packages: Iterable[str], registry: CollectorRegistry = REGISTRY) -> None:
-    """Unregister the Prometheus metrics that modules of `packages` (the other services, which the
-    supervisor imported too) registered, so a forked service's `/metrics` shows what the spawned one
-    would: its own and the shared ones."""
-    names = tuple(packages)
-    prefixes = tuple(f"{name}." for name in names)
-    for module_name, module in list(sys.modules.items()):
-        if module is None or not (module_name in names or module_name.startswith(prefixes)):
-            continue
-        for value in list(vars(module).values()):
-            if isinstance(value, MetricWrapperBase):
-                with contextlib.suppress(KeyError):  # not registered, or already forgotten
-                    registry.unregister(value)
 
 
 class ForkedProcess:

@@ -1,13 +1,14 @@
 """`helpdesk up`: the whole system on one machine, nothing else installed.
 
 One supervisor process starts the bundled nats-server (JetStream, data under `<data-dir>/nats`) unless a
-NATS URL is given, runs the migration step and the demo seed once, then starts each service as its own
-process, exactly as Kubernetes runs them: a crash in one does not take the others down, each drains its
-own NATS connection on SIGTERM, and what runs here is what runs in production. Each is forked from the
-supervisor, which has imported the services already, so the four do not each import the same libraries
-again (`helpdesk.forking`; `HELPDESK_UP_FORK=0` spawns `python -m <package>`). Once they are ready, the
-gateway (the bundled Caddy, `helpdesk.gateway`) opens the one origin on the port base itself: the APIs,
-their docs and the front-end build. Ctrl-C (or SIGTERM) stops the gateway first, then the services, then
+NATS URL is given, and the gateway (the bundled Caddy, `helpdesk.gateway`: the one origin on the port
+base itself for the APIs, their docs and the front-end build), runs the migration step and the demo seed
+once, then starts each service as its own process, exactly as Kubernetes runs them: a crash in one does
+not take the others down, each drains its own NATS connection on SIGTERM, and what runs here is what
+runs in production. Each is forked from the supervisor, which has imported the libraries they share, so
+the four do not each import them again, and each imports its own modules in parallel with the others
+(`helpdesk.forking`; `HELPDESK_UP_FORK=0` spawns `python -m <package>`). The URL is printed once every
+service is ready. Ctrl-C (or SIGTERM) stops the gateway first, then the services, then
 NATS. A child that dies on its own (a service, the bundled nats-server or the gateway) is started again
 with back-off and the log says so (`helpdesk.supervisor`); only a crash loop stops the whole system,
 with a non-zero exit. The pids of every child are written to `<data-dir>/up.pids` while it runs (again
@@ -32,17 +33,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import httpx
-
-from helpdesk import discovery, forking, gateway, prepared, services
+from helpdesk import forking, gateway, prepared, services
 from helpdesk.supervisor import ChildProcess, Outcome, Supervised
 from shared import processes
 from shared.caddy import CaddyExited, CaddyNotFound, CaddyServer
 from shared.natsserver import NatsServer, free_port
-from shared.service import ServiceDefinition, run
-from shared.settings import DEV_JWT_SECRET
+
+# What NATS and the gateway do not need (httpx, pydantic settings, the NATS client: `forking.PRELOAD`
+# imports them anyway) is imported once they have started.
 
 
 @dataclass
@@ -74,23 +73,24 @@ def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(args, env=env, preexec_fn=processes.die_with_parent)
 
 
-def _run_forked(definition: ServiceDefinition[Any], others: list[str]) -> None:
-    forking.forget_metrics(others)
-    run(definition)
+def _run_forked(name: str) -> None:
+    """In the forked child: import the service's composition root (the supervisor did not) and run it."""
+    from shared.service import run
+
+    run(services.definition(name))
 
 
-def _service_starter(
-    definition: ServiceDefinition[Any], env: dict[str, str], *, fork: bool
-) -> Callable[[], ChildProcess]:
+def _service_starter(name: str, env: dict[str, str], *, fork: bool) -> Callable[[], ChildProcess]:
     """How the supervisor starts (and restarts) a service: forked from itself, or `python -m`."""
     if fork:
-        others = [package for name, package in services.PACKAGES.items() if name != definition.name]
-        main = functools.partial(_run_forked, definition, others)
-        return functools.partial(forking.fork, main, name=definition.name, env=env)
-    return functools.partial(_spawn, [sys.executable, "-m", definition.package], env)
+        main = functools.partial(_run_forked, name)
+        return functools.partial(forking.fork, main, name=name, env=env)
+    return functools.partial(_spawn, [sys.executable, "-m", services.PACKAGES[name]], env)
 
 
 def _wait_ready(children: list[Child], *, timeout: float) -> list[str]:
+    import httpx
+
     deadline = time.monotonic() + timeout
     pending = {c.name: c for c in children}
     with httpx.Client(timeout=1.0) as client:
@@ -180,7 +180,6 @@ def run_up(args: argparse.Namespace) -> int:
     host = args.host
     env = dict(os.environ)
     env.setdefault("HELPDESK_ENVIRONMENT", "development")
-    env.setdefault("HELPDESK_JWT_SECRET", DEV_JWT_SECRET)
     env["HELPDESK_DATA_DIR"] = str(data_dir)
     env.setdefault("PYTHONUNBUFFERED", "1")
 
@@ -209,7 +208,6 @@ def run_up(args: argparse.Namespace) -> int:
         nats_url = nats.url
     env["HELPDESK_NATS_URL"] = nats_url
 
-    definitions = services.all_definitions()
     children: list[Child] = []
     caddy: CaddyServer | None = None
     try:
@@ -219,18 +217,34 @@ def run_up(args: argparse.Namespace) -> int:
             )
             return 1
         ports = {}
-        for offset, definition in enumerate(definitions, start=1):
+        for offset, name in enumerate(services.PACKAGES, start=1):
             port = args.port_base + offset
             if not _port_is_free(host, port):
-                print(
-                    f"helpdesk: port {port} for {definition.name} is taken; try --port-base", file=sys.stderr
-                )
+                print(f"helpdesk: port {port} for {name} is taken; try --port-base", file=sys.stderr)
                 return 1
-            ports[definition.name] = port
-            env[f"{definition.env_prefix}PORT"] = str(port)
-            env[f"{definition.env_prefix}HOST"] = host
+            ports[name] = port
+            env[f"{services.ENV_PREFIXES[name]}PORT"] = str(port)
+            env[f"{services.ENV_PREFIXES[name]}HOST"] = host
         env.setdefault("HELPDESK_CHAT_TICKETS_URL", f"http://{host}:{ports['tickets']}")
 
+        # The gateway starts before the services (Caddy needs no upstream to start: it answers 502
+        # until one is ready), so it is ready while they import; the URL is printed once they are.
+        try:
+            caddy = gateway.start_gateway(
+                data_dir=data_dir,
+                host=host,
+                port=args.port_base,
+                upstreams={name: f"{host}:{port}" for name, port in ports.items()},
+                web_root=Path(args.web_dir).resolve() if args.web_dir else gateway.default_web_root(),
+            )
+        except (CaddyNotFound, CaddyExited, TimeoutError) as exc:
+            print(f"helpdesk: the gateway did not start: {exc}", file=sys.stderr)
+            return 1
+
+        from helpdesk import discovery
+        from shared.settings import DEV_JWT_SECRET
+
+        env.setdefault("HELPDESK_JWT_SECRET", DEV_JWT_SECRET)
         discovery.record(data_dir, nats_url=nats_url)
         # With its own NATS under the data folder, a folder prepared by this code is not prepared again.
         stamp = prepared.fingerprint(env, seeded=not args.no_seed) if nats is not None else None
@@ -255,13 +269,13 @@ def run_up(args: argparse.Namespace) -> int:
         fork = forking.fork_enabled(env)
         if fork:
             forking.preload()
-            names = ", ".join(d.name for d in definitions)
+            names = ", ".join(services.PACKAGES)
             print(f"helpdesk: {names} forked from the supervisor (pid {os.getpid()})", flush=True)
-        for definition in definitions:
-            unit = Supervised(definition.name, start=_service_starter(definition, env, fork=fork))
+        for name in services.PACKAGES:
+            unit = Supervised(name, start=_service_starter(name, env, fork=fork))
             unit.launch()
             units.append(unit)
-            children.append(Child(definition.name, f"http://{host}:{ports[definition.name]}", unit))
+            children.append(Child(name, f"http://{host}:{ports[name]}", unit))
 
         def write_pids() -> None:
             pids = {unit.name: unit.pid for unit in units if unit.pid is not None}
@@ -269,19 +283,6 @@ def run_up(args: argparse.Namespace) -> int:
 
         write_pids()
 
-        # The gateway starts beside the services (Caddy needs no upstream to start); the URL is
-        # printed once every service is ready.
-        try:
-            caddy = gateway.start_gateway(
-                data_dir=data_dir,
-                host=host,
-                port=args.port_base,
-                upstreams={name: f"{host}:{port}" for name, port in ports.items()},
-                web_root=Path(args.web_dir).resolve() if args.web_dir else gateway.default_web_root(),
-            )
-        except (CaddyNotFound, CaddyExited, TimeoutError) as exc:
-            print(f"helpdesk: the gateway did not start: {exc}", file=sys.stderr)
-            return 1
         problems = _wait_ready(children, timeout=90)
         if problems:
             print("helpdesk: " + "; ".join(problems), file=sys.stderr)
@@ -302,5 +303,7 @@ def run_up(args: argparse.Namespace) -> int:
             nats.stop()
         with contextlib.suppress(FileNotFoundError):
             (data_dir / "up.pids").unlink()
+        from helpdesk import discovery
+
         discovery.forget(data_dir)
         print("helpdesk: stopped", file=sys.stderr, flush=True)

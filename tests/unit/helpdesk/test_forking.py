@@ -12,14 +12,13 @@ import signal
 import subprocess
 import sys
 import time
-import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
-from helpdesk.forking import PRELOAD, ForkedProcess, forget_metrics, fork, fork_enabled
+from helpdesk import services
+from helpdesk.forking import PRELOAD, ForkedProcess, fork, fork_enabled
 from helpdesk.supervisor import Outcome, RestartPolicy, Supervised
 from tests.support.wait import wait_until
 
@@ -158,23 +157,18 @@ def test_forking_is_the_default_and_a_setting_turns_it_off(setting: str | None, 
     assert fork_enabled(environ) is forks
 
 
-def test_a_forked_service_forgets_the_metrics_of_the_other_services(monkeypatch: pytest.MonkeyPatch) -> None:
-    registry = CollectorRegistry()
-    modules = {
-        "chat.metrics": Gauge("chat_rooms", "rooms", registry=registry),
-        "kb_search.index": Gauge("kb_articles", "articles", registry=registry),
-        "shared.health": Gauge("shared_up", "up", registry=registry),
-        "tickets.relay": Gauge("tickets_position", "position", registry=registry),
-    }
-    for name, gauge in modules.items():
-        module = types.ModuleType(name)
-        module.GAUGE = gauge  # type: ignore[attr-defined]
-        monkeypatch.setitem(sys.modules, name, module)
-
-    forget_metrics(["chat", "kb_search", "notifications"], registry)  # the child serving tickets
-    exposed = generate_latest(registry).decode()
-    assert "tickets_position" in exposed and "shared_up" in exposed
-    assert "chat_rooms" not in exposed and "kb_articles" not in exposed
+def test_the_supervisor_preloads_no_service_each_fork_imports_its_own() -> None:
+    """A service imported in the supervisor would be imported in series, and its metrics would show
+    in the other services' `/metrics`."""
+    packages = set(services.PACKAGES.values())
+    assert [name for name in PRELOAD if name.split(".")[0] in packages] == []
+    code = (
+        "import json, sys\nfrom helpdesk import forking\n"
+        "forking.preload()\nprint(json.dumps(list(sys.modules)))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = {name.split(".")[0] for name in json.loads(result.stdout)}
+    assert loaded & packages == set()
 
 
 def test_what_the_supervisor_preloads_for_its_forks_exists() -> None:
