@@ -211,18 +211,12 @@ class AgentDesk:
         for presence in presences:
             await self._ctx.directory.put_agent(presence, revision=0)
 
-    def held_here(self) -> set[str]:
-        """The specialists whose entries this process keeps alive (see `refresh`)."""
-        return {*self.connections, *self._disconnected}
-
-    async def refresh(self, akey: str) -> None:
-        """Rewrite a specialist's entry before the bucket's TTL drops it, if it is still ours."""
-        if akey not in self.connections and akey not in self._disconnected:
-            return
+    async def refresh(self) -> None:
         directory = self._ctx.directory
-        held = directory.agents.get(akey)
-        if held is not None and held.value.proc == self._ctx.proc:
-            await directory.put_agent(held.value, revision=held.revision)
+        for akey in [*self.connections, *self._disconnected]:
+            held = directory.agents.get(akey)
+            if held is not None and held.value.proc == self._ctx.proc:
+                await directory.put_agent(held.value, revision=held.revision)
 
     # -- internals --------------------------------------------------------------------------------
 

@@ -38,11 +38,6 @@ class HubConfig:
     def refresh_every(self) -> float:
         return self.presence_ttl_seconds / 3
 
-    @property
-    def refresh_tick(self) -> float:
-        """How often a slice of the entries is rewritten (`chat.application.refresher`)."""
-        return min(self.tick_seconds, self.refresh_every / 10)
-
 
 @dataclass(eq=False)
 class HubContext:

@@ -1,12 +1,10 @@
-"""The chat process's engine: the two desks, the queue board, one loop that matches and updates, and
-the refresher that keeps this process's directory entries alive.
+"""The chat process's engine: the two desks, the queue board, and one loop that matches, updates and
+refreshes.
 
 The loop wakes on any change of the directory (or every `tick_seconds`), so an assignment follows a
 new user or a newly free specialist at once (changes within `STEP_GAP_SECONDS` make one round), and
-waits, grace periods and a lost bucket are checked even when nothing happens. The board runs on its
-own (it waits on other processes' answers and is debounced), so it never holds up an assignment; so
-does the refresher (a slice of the entries every tick, not all of them in one burst: see
-`chat.application.refresher`).
+waits, grace periods and TTL refreshes are checked even when nothing happens. The board runs on its
+own (it waits on other processes' answers and is debounced), so it never holds up an assignment.
 """
 
 from __future__ import annotations
@@ -24,7 +22,6 @@ from chat.adapters.tickets import TicketsClient
 from chat.application.agents import AgentDesk
 from chat.application.board import QueueBoard
 from chat.application.context import Clock, HubConfig, HubContext
-from chat.application.refresher import Refresher, RefreshSource
 from chat.application.users import UserDesk
 from shared.contracts.chat import EndReason
 from shared.logging import get_logger
@@ -61,17 +58,8 @@ class ChatHub:
         self.users = UserDesk(self.ctx, tickets=tickets)
         self.agents = AgentDesk(self.ctx)
         self.board = QueueBoard(self.ctx, connections=lambda: list(self.agents.connections.values()))
-        self.refresher = Refresher(
-            clock=clock,
-            every=config.refresh_every,
-            tick=config.refresh_tick,
-            sources=(
-                RefreshSource(keys=self.users.sessions.keys, rewrite=self.users.refresh),
-                RefreshSource(keys=self.agents.held_here, rewrite=self.agents.refresh),
-            ),
-        )
         self._task: asyncio.Task[None] | None = None
-        self._checked_at = 0.0
+        self._refreshed_at = 0.0
 
     async def start(self) -> None:
         self.ctx.directory.subscribe(self._on_change)
@@ -79,12 +67,10 @@ class ChatHub:
         await self.ctx.directory.start()
         self.ctx.hours.start()
         self.board.start()
-        self._checked_at = self.ctx.clock()
+        self._refreshed_at = self.ctx.clock()
         self._task = asyncio.create_task(self._run(), name="chat-hub")
-        self.refresher.start()
 
     async def stop(self) -> None:
-        await self.refresher.stop()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -120,17 +106,19 @@ class ChatHub:
             await asyncio.sleep(STEP_GAP_SECONDS)
 
     async def step(self) -> None:
-        """One round: reconcile, take users back, match, tell positions; every `refresh_every`, see
-        that the bucket is still there (the refresher keeps the entries alive)."""
+        """One round: reconcile, take users back, match, tell positions, refresh before the TTL."""
         await self.agents.reconcile()
         await self.users.check()
         await self.agents.check_grace()
         await self.agents.match()
         await self.users.update_positions()
         now = self.ctx.clock()
-        if now - self._checked_at >= self.ctx.config.refresh_every:
-            self._checked_at = now
-            await self._recover_if_lost()
+        if now - self._refreshed_at >= self.ctx.config.refresh_every:
+            self._refreshed_at = now
+            if await self._recover_if_lost():
+                return
+            await self.users.refresh()
+            await self.agents.refresh()
 
     async def _recover_if_lost(self) -> bool:
         """The bucket is memory-only: if a lone nats-server restarted, it is gone. Create it again and
