@@ -16,6 +16,14 @@ is under way and chunked, the connection is open and its write buffer below the 
 (flow control: otherwise it writes nothing and answers `False`, and the caller goes through `send`,
 which waits). The popup fan-out writes an event to every idle stream this way, with no task step
 per stream.
+
+And it closes a connection whose request is still arriving the way HTTP servers do (a "lingering
+close"). The edge answers a too-large or unauthorised upload before reading its body and closes;
+closing a socket with unread bytes in its receive queue makes the kernel send a reset, which destroys
+the answer if it arrives before the peer has read it (through the gateway that was a 502 with no body
+instead of the 413). Such a close sends the answer and a FIN, discards what still comes, up to
+`LINGER_BYTES` (then it stops reading, and a sender that goes on is held by TCP's window), and closes
+when the peer does or `LINGER_SECONDS` have passed.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ import asyncio
 import functools
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -34,6 +42,8 @@ MAX_HEAD_BYTES = 64 * 1024
 HEAD_TIMEOUT = 15.0
 ON_DISCONNECT = "helpdesk.on_disconnect"
 WRITE_BODY = "helpdesk.write_body"
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 1024 * 1024
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
@@ -47,8 +57,26 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._head_timer: asyncio.TimerHandle | None = None
         self._on_disconnect: Callable[[], None] | None = None
         self._lost = False
+        self._socket: asyncio.Transport | None = None
+        self._lingering = False
+        self._linger_left = LINGER_BYTES
+        self._linger_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._socket = cast(asyncio.Transport, transport)
+        super().connection_made(_LingeringTransport(self._socket, self))
+
+    def handle_websocket_upgrade(self) -> None:
+        assert self._socket is not None
+        self.transport = self._socket  # the websocket protocol takes the socket's own transport
+        super().handle_websocket_upgrade()
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering:  # discarded: the answer has gone
+            self._linger_left -= len(data)
+            if self._linger_left <= 0 and self._socket is not None:
+                self._socket.pause_reading()
+            return
         if not self._in_head:
             super().data_received(data)
             return
@@ -99,7 +127,35 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = True  # the next request on this connection starts its own head
         self._head_bytes = 0
 
+    def on_response_complete(self) -> None:
+        if self._lingering:
+            return  # nothing more is read or answered on this connection
+        super().on_response_complete()
+
+    def close_or_linger(self) -> None:
+        """Close now, or linger when a request is part-way in (see the module docstring)."""
+        socket = self._socket
+        assert socket is not None
+        between_requests = self._in_head and not self._head_bytes
+        if (
+            self._lingering
+            or between_requests
+            or socket.is_closing()
+            or socket.get_protocol() is not self
+            or not socket.can_write_eof()
+        ):
+            socket.close()
+            return
+        self._cancel_head_timer()
+        self._lingering = True
+        socket.write_eof()  # sent once the answer is out
+        socket.resume_reading()  # the body may have paused reading: what comes now is discarded
+        self._linger_timer = self.loop.call_later(LINGER_SECONDS, socket.close)
+
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._linger_timer is not None:
+            self._linger_timer.cancel()
+            self._linger_timer = None
         self._cancel_head_timer()
         self._lost = True
         super().connection_lost(exc)
@@ -128,6 +184,70 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             b"connection: close\r\n\r\n%s" % (status, reason, len(body), body)
         )
         self.transport.close()
+
+
+class _LingeringTransport(asyncio.Transport):
+    """The socket's transport as the protocol and its request cycles see it: the same in every way but
+    `close()` and `is_closing()`, which count a lingering close as closing."""
+
+    def __init__(self, socket: asyncio.Transport, protocol: BoundedHttpToolsProtocol) -> None:
+        super().__init__()
+        self._socket = socket
+        self._protocol = protocol
+        self._closed = False
+
+    def close(self) -> None:
+        if self._closed:
+            self._socket.close()  # a second close (shutdown, connection lost) ends a linger now
+            return
+        self._closed = True
+        self._protocol.close_or_linger()
+
+    def is_closing(self) -> bool:
+        return self._closed or self._socket.is_closing()
+
+    def abort(self) -> None:
+        self._closed = True
+        self._socket.abort()
+
+    def write(self, data: bytes | bytearray | memoryview[int]) -> None:
+        self._socket.write(data)
+
+    def writelines(self, list_of_data: Any) -> None:
+        self._socket.writelines(list_of_data)
+
+    def write_eof(self) -> None:
+        self._socket.write_eof()
+
+    def can_write_eof(self) -> bool:
+        return self._socket.can_write_eof()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._socket.get_extra_info(name, default)
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._socket.set_protocol(protocol)
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self._socket.get_protocol()
+
+    def is_reading(self) -> bool:
+        return self._socket.is_reading()
+
+    def pause_reading(self) -> None:
+        self._socket.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._socket.resume_reading()
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        self._socket.set_write_buffer_limits(high, low)
+
+    def get_write_buffer_size(self) -> int:
+        return self._socket.get_write_buffer_size()
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return self._socket.get_write_buffer_limits()
 
 
 def bounded_http_protocol(*, head_timeout: float = HEAD_TIMEOUT) -> type[BoundedHttpToolsProtocol]:
