@@ -3,7 +3,6 @@ articles, feedback, and article markup that never executes."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterator
 
@@ -15,6 +14,7 @@ from tests.browser.conftest import NewContext
 from tests.browser.helpers import assert_no_serious_a11y, axe, screenshot
 from tests.browser.widget import api, open_help, section
 from tests.support.helpdesk_system import HelpdeskSystem, running_system
+from tests.support.wait import eventually
 
 
 async def test_suggestions_appear_while_typing_and_results_show_the_servers_highlights(
@@ -136,19 +136,21 @@ async def _dense_signal_ready(system: HelpdeskSystem, timeout: float = 300) -> N
     """Until kb-search says every article has its vector (`/readyz` details); a fresh system embeds
     its articles in the background after it is ready (~2 minutes on two busy cores). A poll that
     meets a closing keep-alive connection (the server's loop busy embedding) just polls again."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    ready: object = None
+    last: list[object] = [None]
     async with httpx.AsyncClient(timeout=5) as client:
-        while True:
+
+        async def dense_ready() -> bool:
             try:
-                ready = (await client.get(f"{system.service_url('kb-search')}/readyz")).json()
+                last[0] = (await client.get(f"{system.service_url('kb-search')}/readyz")).json()
             except httpx.TransportError as exc:
-                ready = repr(exc)
-            else:
-                if isinstance(ready, dict) and ready.get("details", {}).get("dense") == "ready":
-                    return
-            assert asyncio.get_running_loop().time() < deadline, f"dense signal not ready: {ready}"
-            await asyncio.sleep(0.5)
+                last[0] = repr(exc)
+                return False
+            ready = last[0]
+            return isinstance(ready, dict) and ready.get("details", {}).get("dense") == "ready"
+
+        await eventually(
+            dense_ready, timeout=timeout, interval=0.5, what=lambda: f"dense signal not ready: {last[0]}"
+        )
 
 
 @pytest.fixture(scope="module")
