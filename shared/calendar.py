@@ -136,20 +136,36 @@ class Calendar:
                     yield lo, hi
 
     def _raw_windows(self, first_day: date, horizon: datetime) -> Iterator[Window]:
+        if self.always_open:
+            yield from self._open_runs(first_day, horizon)
+            return
         day = first_day
         holidays = set(self.holidays)
+        by_start = sorted(self.weekly, key=lambda i: i.start)
         while True:
             day_start = _at(day, 0, self._zone)
             if day_start >= horizon:
                 return
             if day not in holidays:
-                if self.always_open:
-                    yield day_start, _at(day, MINUTES_PER_DAY, self._zone)
-                else:
-                    for interval in sorted(self.weekly, key=lambda i: i.start):
-                        if interval.weekday == day.weekday():
-                            yield _at(day, interval.start, self._zone), _at(day, interval.end, self._zone)
+                for interval in by_start:
+                    if interval.weekday == day.weekday():
+                        yield _at(day, interval.start, self._zone), _at(day, interval.end, self._zone)
             day += timedelta(days=1)
+
+    def _open_runs(self, first_day: date, horizon: datetime) -> Iterator[Window]:
+        """An always-open calendar's windows: one from a day's start to the next holiday's (or to the
+        end of the last day starting before `horizon`), not one per day: the same open time, without
+        ~400 days of zone conversions for a status or a due time of a 24/7 topic."""
+        last = horizon.astimezone(self._zone).date() - timedelta(days=1)
+        while _at(last + timedelta(days=1), 0, self._zone) < horizon:
+            last += timedelta(days=1)
+        # `last` is the last day starting before the horizon; the runs stop before the day after it.
+        stops = sorted({d for d in self.holidays if first_day <= d <= last} | {last + timedelta(days=1)})
+        day = first_day
+        for stop in stops:
+            if day < stop:
+                yield _at(day, 0, self._zone), _at(stop, 0, self._zone)
+            day = stop + timedelta(days=1)
 
     def _minus_closures(self, window: Window) -> list[Window]:
         pieces = [window]
@@ -169,13 +185,22 @@ class Calendar:
 
     def status(self, now: datetime) -> OpenStatus:
         """Open now or not; when it closes (if open) or next opens (if closed); None = not within reach."""
-        first = next(self.windows(now), None)
+        # From the pieces, as `add_business_time`: the first one says whether it is open; when it is,
+        # the following ones are joined only until a gap (the closing) or until the window is long
+        # enough to count as never closing, not merged up to the horizon.
+        pieces = self._pieces(now)
+        first = next(pieces, None)
         if first is None:
             return OpenStatus(open_now=False, opens_at=None, closes_at=None)
-        if first[0] <= now.astimezone(UTC):
-            closes = None if first[1] - first[0] >= timedelta(days=HORIZON_DAYS - 2) else first[1]
-            return OpenStatus(open_now=True, opens_at=None, closes_at=closes)
-        return OpenStatus(open_now=False, opens_at=first[0], closes_at=None)
+        lo, hi = first
+        if lo > now.astimezone(UTC):
+            return OpenStatus(open_now=False, opens_at=lo, closes_at=None)
+        never = timedelta(days=HORIZON_DAYS - 2)
+        for next_lo, next_hi in pieces:
+            if hi - lo >= never or next_lo > hi:
+                break
+            hi = max(hi, next_hi)
+        return OpenStatus(open_now=True, opens_at=None, closes_at=None if hi - lo >= never else hi)
 
     def is_open(self, now: datetime) -> bool:
         return self.status(now).open_now

@@ -1,14 +1,26 @@
 """Support's calendar rules at fixed instants: Moscow business hours, holidays, closures, callers in
-Warsaw and Kyiv across their daylight-saving changes, 24/7 topics."""
+Warsaw and Kyiv across their daylight-saving changes, 24/7 topics; and on random calendars, the
+shortcuts (status from the open pieces, always-open runs) against the plain day-by-day rules."""
 
 from __future__ import annotations
 
+import itertools
+import random
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from shared.calendar import Calendar, CalendarInvalid, Closure, Interval, parse_hhmm
+from shared.calendar import (
+    HORIZON_DAYS,
+    MINUTES_PER_DAY,
+    Calendar,
+    CalendarInvalid,
+    Closure,
+    Interval,
+    OpenStatus,
+    parse_hhmm,
+)
 
 MSK = ZoneInfo("Europe/Moscow")
 WARSAW = ZoneInfo("Europe/Warsaw")
@@ -171,3 +183,85 @@ def test_business_time_runs_on_across_back_to_back_intervals_and_midnight() -> N
     assert calendar.add_business_time(sunday_2330, timedelta(hours=2)) == msk(*MONDAY, 1, 30)
     assert calendar.add_business_time(sunday_2330, timedelta(hours=3)) == msk(*MONDAY, 2, 30)
     assert calendar.add_business_time(sunday_2330, timedelta(hours=3, minutes=1)) == msk(2026, 4, 5, 23, 1)
+
+
+# --- the shortcuts agree with the plain rules on random calendars ---------------------------------------
+
+ZONES = ("Europe/Moscow", "Europe/Kyiv", "Europe/Warsaw", "America/Santiago", "Australia/Lord_Howe", "UTC")
+ALL_DAY = tuple(Interval(weekday=d, start=0, end=MINUTES_PER_DAY) for d in range(7))
+
+
+def random_calendar(rng: random.Random, *, always_open: bool) -> Calendar:
+    """Holidays and closures around late March 2026 (Europe's and Lord Howe's clock changes), some
+    long enough to reach the horizon; weekly hours, when not always open, in up to three pieces a day."""
+    anchor = datetime(2026, 3, 20, tzinfo=UTC)
+    weekly = []
+    for day in range(7):
+        start = rng.randrange(0, 600)
+        for _ in range(rng.randint(0, 3)):
+            end = min(MINUTES_PER_DAY, start + rng.randint(1, 600))
+            weekly.append(Interval(weekday=day, start=start, end=end))
+            start = end + rng.choice((0, 0, 30))  # intervals that touch, and gaps
+            if start >= MINUTES_PER_DAY:
+                break
+    holidays = tuple(
+        anchor.date() + timedelta(days=rng.randint(-2, 420)) for _ in range(rng.choice((0, 2, 30)))
+    )
+    closures = []
+    for _ in range(rng.choice((0, 1, 3))):
+        begins = anchor + timedelta(minutes=rng.randint(-2000, 20_000))
+        length = timedelta(minutes=rng.randint(1, rng.choice((120, 5000, HORIZON_DAYS * MINUTES_PER_DAY))))
+        closures.append(Closure(start=begins, end=begins + length))
+    return Calendar(
+        id="random",
+        time_zone=rng.choice(ZONES),
+        always_open=always_open,
+        weekly=() if always_open else tuple(weekly),
+        holidays=holidays,
+        closures=tuple(closures),
+    )
+
+
+def status_of_first_window(calendar: Calendar, now: datetime) -> OpenStatus:
+    """The status read off the first merged window, the windows walked to the horizon."""
+    first = next(calendar.windows(now), None)
+    if first is None:
+        return OpenStatus(open_now=False, opens_at=None, closes_at=None)
+    if first[0] <= now:
+        closes = None if first[1] - first[0] >= timedelta(days=HORIZON_DAYS - 2) else first[1]
+        return OpenStatus(open_now=True, opens_at=None, closes_at=closes)
+    return OpenStatus(open_now=False, opens_at=first[0], closes_at=None)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_status_joins_pieces_only_as_far_as_the_first_window_reaches(seed: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(40):
+        calendar = random_calendar(rng, always_open=rng.random() < 0.5)
+        for _ in range(4):
+            now = datetime(2026, 3, 20, tzinfo=UTC) + timedelta(minutes=rng.randint(0, 20_000))
+            assert calendar.status(now) == status_of_first_window(calendar, now)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_always_open_runs_between_holidays_match_open_all_day_every_day(seed: int) -> None:
+    """An always-open calendar's windows run from holiday to holiday; the same calendar written as
+    00:00–24:00 on every day (one window a day) gives the same statuses, due times and windows."""
+    rng = random.Random(seed)
+    for _ in range(15):
+        always = random_calendar(rng, always_open=True)
+        daily = Calendar(
+            id="daily",
+            time_zone=always.time_zone,
+            weekly=ALL_DAY,
+            holidays=always.holidays,
+            closures=always.closures,
+        )
+        for _ in range(3):
+            now = datetime(2026, 3, 20, tzinfo=UTC) + timedelta(minutes=rng.randint(0, 20_000))
+            duration = timedelta(minutes=rng.choice((0, 1, 90, 1440, 10_000, 399 * MINUTES_PER_DAY)))
+            assert always.status(now) == daily.status(now)
+            assert always.add_business_time(now, duration) == daily.add_business_time(now, duration)
+            assert list(itertools.islice(always.windows(now), 5)) == list(
+                itertools.islice(daily.windows(now), 5)
+            )
