@@ -96,3 +96,32 @@ async def test_a_create_form_with_several_bad_fields_names_each_of_them(api: Api
         ("body", "message"): "control_character",
         ("body", "importance"): "enum",
     }
+
+
+async def test_the_reply_endpoint_documents_its_form_as_one_model_and_checks_it_as_before(api: Api) -> None:
+    """The reply form is one model too (`ReplyForm`): the text's limit and control characters are
+    refused under the form's field name, an empty text with no file is the endpoint's own 422."""
+    spec = (await api.client.get("/openapi.json")).json()
+    body = spec["paths"]["/api/v1/tickets/{ticket_id}/replies"]["post"]["requestBody"]
+    assert body["content"]["multipart/form-data"]["schema"]["$ref"].endswith("/ReplyForm")
+    fields = spec["components"]["schemas"]["ReplyForm"]["properties"]
+    assert set(fields) == {"text", "file"}
+    assert (fields["text"]["maxLength"], fields["text"]["default"]) == (10_000, "")
+    ticket = await api.create_ok()
+    url = f"/api/v1/tickets/{ticket['ticket_id']}/replies"
+    at_limit = await api.client.post(url, data={"text": "x" * 10_000}, headers=api.user())
+    assert at_limit.status_code == 201, at_limit.text
+    for text, kind in (("x" * 10_001, "string_too_long"), ("a\x07b", "control_character")):
+        refused = await api.client.post(url, data={"text": text}, headers=api.user())
+        assert refused.status_code == 422
+        assert [(d["loc"], d["type"]) for d in refused.json()["error"]["details"]] == [
+            (["body", "text"], kind)
+        ]
+    nothing = await api.client.post(url, data={"text": ""}, headers=api.user())
+    assert nothing.status_code == 422
+    assert nothing.json()["error"] == {
+        "code": "validation_error",
+        "message": "a reply needs text or a file",
+        "details": [],
+        "request_id": nothing.json()["error"]["request_id"],
+    }

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, Form, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from shared.auth import CurrentUser
@@ -19,7 +19,6 @@ from shared.logging import bind_context, get_logger
 from shared.parsing import expected_version
 from shared.ratebudgets import Action
 from shared.ratelimit import limited
-from shared.types import TextOnly
 from tickets.adapters.attachments import ALLOWED_TYPES, allowed_extensions, content_disposition
 from tickets.application import commands
 from tickets.domain.values import COMMENT_MAX, MESSAGE_MAX, Importance
@@ -40,6 +39,7 @@ from tickets.entrypoints.http_models import (
     NewRequestForm,
     NoteIn,
     PriorityIn,
+    ReplyForm,
     RequestForm,
     StatusIn,
     Topic,
@@ -174,12 +174,12 @@ async def create_ticket(
 async def reply(
     ticket_id: UUID,
     form: FormChange,
+    fields: Annotated[ReplyForm, Form(media_type="multipart/form-data")],
     if_match: IfMatch = None,
-    text: Annotated[str, Form(max_length=MESSAGE_MAX), TextOnly] = "",
-    file: Annotated[UploadFile | None, File(description="One optional file")] = None,
 ) -> CommandAccepted:
     bind_context(ticket_id=str(ticket_id))
     caller = form.caller()
+    text = fields.text
     version = expected_version(if_match)
     upload = await form.upload()
     if upload is None and not text.strip():

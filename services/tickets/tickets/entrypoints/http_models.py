@@ -79,6 +79,14 @@ class NewRequestForm(BaseModel):
     file: UploadFile | None = Field(default=None, description="One optional file")
 
 
+class ReplyForm(BaseModel):
+    """A reply (multipart): text and/or one file; one of them is needed (checked by the endpoint)."""
+
+    text: Annotated[str, Field(max_length=MESSAGE_MAX), TextOnly] = ""
+    # Described here for the API document, as on `NewRequestForm`.
+    file: UploadFile | None = Field(default=None, description="One optional file")
+
+
 class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: Annotated[str, Field(min_length=1, max_length=MESSAGE_MAX), TextOnly]
