@@ -11,7 +11,10 @@ temporary folder, then from this process:
    stream (RSS growth over the streams opened since the first one, read from /proc).
 
 `--processes 2` runs that many notifications processes on one NATS and spreads the streams over them
-round-robin (replicas behind a balancer); memory is then per process. The machine is shared: the load
+round-robin (replicas behind a balancer); memory is then per process. Replicas share one store:
+SQLite by default, where the one relay learns of a popup stored by another replica only by polling
+(`relay_poll_seconds`, 0.2 s), or PostgreSQL with `--postgres-dsn` (a schema of its own, dropped at
+the end), where the store's NOTIFY wakes it — the deployment's case. The machine is shared: the load
 average is printed beside every figure.
 
 `--tracemalloc` runs the (first) service under `tracemalloc` and, at each step, prints what Python
@@ -20,13 +23,14 @@ bytes go. Tracing slows the service: take its latencies from a run without it.
 
 Bounded: each step sends a fixed number of replies; the whole run takes a few minutes at 10,000.
     .venv/bin/python -m benchmarks.notifications_sse [--steps 500,1000,2000] [--replies 200] [--processes 1]
-        [--tracemalloc]
+        [--tracemalloc] [--postgres-dsn postgresql://postgres@127.0.0.1:5432/test]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -38,13 +42,14 @@ import tempfile
 import time
 import tracemalloc
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import nats
+import psycopg
 from pydantic import SecretStr
 
 from shared.auth import Role, issue_dev_token
@@ -301,9 +306,11 @@ async def wait_ready(port: int) -> None:
             await asyncio.sleep(0.2)
 
 
-async def main(steps: list[int], replies: int, processes: int, traced: bool = False) -> None:
+async def main(
+    steps: list[int], replies: int, processes: int, traced: bool = False, postgres_dsn: str | None = None
+) -> None:
     raise_open_files(steps[-1] * 2 + 1000)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, postgres_schema(postgres_dsn) as store_env:
         server = NatsServer(store_dir=Path(tmp) / "nats")
         server.start()
         ports = [free_port() for _ in range(processes)]
@@ -329,6 +336,7 @@ async def main(steps: list[int], replies: int, processes: int, traced: bool = Fa
             "HELPDESK_RATE_LIMIT_MESSAGE_PER_ACCOUNT": "1000000",
             "HELPDESK_RATE_LIMIT_STAFF_PER_USER": "1000000",
             "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "services" / "notifications")]),
+            **store_env,
         }
         procs: list[subprocess.Popen[bytes]] = []
         nc = None
@@ -356,8 +364,10 @@ async def main(steps: list[int], replies: int, processes: int, traced: bool = Fa
             await bench.open_streams(["probe-0"])
             await bench.reply_latencies(js, ["probe-0"], 20)  # warm-up
             single = await bench.reply_latencies(js, ["probe-0"], replies)
+            store = "PostgreSQL" if store_env else "SQLite"
             print(
-                f"{processes} process(es); reply accepted → popup on SSE (1 stream, {replies} replies): "
+                f"{processes} process(es) on {store}; reply accepted → popup on SSE "
+                f"(1 stream, {replies} replies): "
                 f"p50 {statistics.median(single):.1f} ms, p99 {percentile(single, 0.99):.1f} ms ({load()})"
             )
             if processes > 1:  # one idle stream on each replica before the baseline
@@ -414,12 +424,29 @@ async def main(steps: list[int], replies: int, processes: int, traced: bool = Fa
             server.stop()
 
 
+@contextlib.contextmanager
+def postgres_schema(dsn: str | None) -> Iterator[dict[str, str]]:
+    """The service's environment for a store in a fresh PostgreSQL schema (dropped after), or none."""
+    if dsn is None:
+        yield {}
+        return
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'create schema "{schema}"')
+    try:
+        yield {"HELPDESK_NOTIFICATIONS_POSTGRES_DSN": dsn, "HELPDESK_NOTIFICATIONS_POSTGRES_SCHEMA": schema}
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'drop schema if exists "{schema}" cascade')
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", default="500,1000,2000")
     parser.add_argument("--replies", type=int, default=200)
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--tracemalloc", action="store_true", help="where a stream's bytes go (slower)")
+    parser.add_argument("--postgres-dsn", default=None, help="store on PostgreSQL (default: SQLite)")
     args = parser.parse_args()
     steps = [int(s) for s in args.steps.split(",")]
-    asyncio.run(main(steps, args.replies, args.processes, args.tracemalloc))
+    asyncio.run(main(steps, args.replies, args.processes, args.tracemalloc, args.postgres_dsn))
