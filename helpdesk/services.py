@@ -1,9 +1,9 @@
 """The four services, in the order `helpdesk up` starts them.
 
-`PACKAGES` and `ENV_PREFIXES` are what `helpdesk up` needs of a service before it starts it (its
-package, where its settings read `<PREFIX>PORT` and `<PREFIX>HOST`), without importing it: a forked
-service imports its own composition root, in parallel with the others. A unit test keeps them equal
-to each `ServiceDefinition`.
+`PACKAGES` is what `helpdesk up` needs of a service before it starts it (its package), without
+importing it: a forked service imports its own composition root, in parallel with the others. A unit
+test keeps it equal to each `ServiceDefinition`. Where a service's settings read `<PREFIX>PORT` and
+`<PREFIX>HOST` follows from its name alone (`shared.service.env_prefix`).
 """
 
 from __future__ import annotations
@@ -19,13 +19,6 @@ PACKAGES = {
     "notifications": "notifications",
     "chat": "chat",
     "kb-search": "kb_search",
-}
-
-ENV_PREFIXES = {
-    "tickets": "HELPDESK_TICKETS_",
-    "notifications": "HELPDESK_NOTIFICATIONS_",
-    "chat": "HELPDESK_CHAT_",
-    "kb-search": "HELPDESK_KB_SEARCH_",
 }
 
 

@@ -223,8 +223,6 @@ def run_up(args: argparse.Namespace) -> int:
                 print(f"helpdesk: port {port} for {name} is taken; try --port-base", file=sys.stderr)
                 return 1
             ports[name] = port
-            env[f"{services.ENV_PREFIXES[name]}PORT"] = str(port)
-            env[f"{services.ENV_PREFIXES[name]}HOST"] = host
         env.setdefault("HELPDESK_CHAT_TICKETS_URL", f"http://{host}:{ports['tickets']}")
 
         # The gateway starts before the services (Caddy needs no upstream to start: it answers 502
@@ -242,8 +240,12 @@ def run_up(args: argparse.Namespace) -> int:
             return 1
 
         from helpdesk import discovery
+        from shared.service import env_prefix
         from shared.settings import DEV_JWT_SECRET
 
+        for name, port in ports.items():
+            env[f"{env_prefix(name)}PORT"] = str(port)
+            env[f"{env_prefix(name)}HOST"] = host
         env.setdefault("HELPDESK_JWT_SECRET", DEV_JWT_SECRET)
         discovery.record(data_dir, nats_url=nats_url)
         # With its own NATS under the data folder, a folder prepared by this code is not prepared again.

@@ -50,6 +50,13 @@ class ServiceDefinition(Generic[S]):
     add_cli_commands: Callable[[SubParsers], None] | None = None
 
 
+def env_prefix(name: str) -> str:
+    """Where service `name`'s settings are read from: `HELPDESK_<NAME>_` (`-` as `_`), e.g.
+    `HELPDESK_KB_SEARCH_PORT` for kb-search. `helpdesk up` sets `<prefix>PORT` and `<prefix>HOST` from
+    it before it starts a service, so it is a rule of the name, not of the settings class."""
+    return f"HELPDESK_{name.upper().replace('-', '_')}_"
+
+
 def define_service(
     name: str,
     *,
@@ -61,11 +68,17 @@ def define_service(
     add_cli_commands: Callable[[SubParsers], None] | None = None,
 ) -> ServiceDefinition[S]:
     """The definition of service `name` (its package is `name` with `_` for `-`; its env prefix is
-    the one its settings class reads)."""
+    `env_prefix(name)`, which its settings class must read: ValueError if it reads another)."""
+    prefix = env_prefix(name)
+    declared = settings.model_config.get("env_prefix", "")
+    if declared != prefix:
+        raise ValueError(
+            f"{settings.__name__} reads env prefix {declared!r}; service {name!r} needs {prefix!r}"
+        )
     return ServiceDefinition(
         name=name,
         package=name.replace("-", "_"),
-        env_prefix=str(settings.model_config.get("env_prefix", "")),
+        env_prefix=prefix,
         default_port=port,
         load_settings=settings,
         create_app=create_app,
