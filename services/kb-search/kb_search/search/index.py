@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TypedDict, Unpack
 
 from prometheus_client import Counter as Metric
@@ -209,9 +210,11 @@ class SearchIndex(IndexStore):
         runner_up = next((s for d, s in top[1:] if self._root(d) != root), 0.0)
         margin = best_score / runner_up if runner_up > 0 else float("inf")
         own = [t for t in plan.tokens if not t.summed]
-        terms = self._docs[best].terms
+        contains = self._postings.contains
         matched = (
-            sum(1 for t in own if not t.alternatives.keys().isdisjoint(terms)) / len(own) if own else 0.0
+            sum(1 for t in own if any(contains(term, best) for term in t.alternatives)) / len(own)
+            if own
+            else 0.0
         )
         languages = plan.languages
         same_script = (
@@ -299,17 +302,19 @@ class SearchIndex(IndexStore):
             chosen = self._representative(root, members, lang)
             preferred = boost and lang and langs[chosen] == lang
             boosted = best_score * (PREFERRED_LANGUAGE_BOOST if preferred else 1.0)
-            ranked.append((-boosted, self._docs[chosen].article.id, chosen))
+            ranked.append((-boosted, self._docs[chosen].head.id, chosen))
         ranked.sort()
         terms = plan.highlight_terms
         raw_word_terms = self._analyzer.raw_word_terms
+        contains = self._postings.contains
         return [
             render_hit(
                 self._docs[doc_id],
                 -negated_score,
                 terms=terms,
+                contains=partial(contains, doc_id=doc_id),
                 surfaces=self._surfaces,
-                variants=self.variants(self._docs[doc_id].article.id),
+                variants=self.variants(self._docs[doc_id].head.id),
                 raw_word_terms=raw_word_terms,
             )
             for negated_score, _, doc_id in ranked[:limit]

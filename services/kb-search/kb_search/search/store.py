@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from sys import intern
 
 from kb_search.domain.article import Article
 from kb_search.search.analysis import Analyzer
@@ -78,7 +77,7 @@ class IndexStore:
         for other_id in self._groups.members(self._groups.root(article_id)):
             other = self.get(other_id)
             if other is not None and other_id != article_id:
-                o = other.article
+                o = other.head
                 out.append(Variant(id=o.id, lang=o.lang.value, title=o.title, slug=o.slug, url=o.url))
         found = self._variants[article_id] = tuple(sorted(out, key=lambda v: (v.lang, v.id)))
         return found
@@ -98,9 +97,25 @@ class IndexStore:
         else:
             self._unindex(doc_id)
         lang = article.lang.value
+        plain = markdown_to_text(article.body)
+        weighted, surface = self._analyse(article, plain)
+        self._langs[doc_id] = lang
+        for word in surface:
+            self.vocabulary.add(word)
+        self._docs[doc_id] = Document(article, version)
+        self._postings.add(doc_id, weighted, section=article.section)
+        self._groups.add(article.id, article.translations)
+        if self.dense is not None:
+            self.dense.add(doc_id, title=article.title, text=plain, lang=lang)
+        self._changed()
+
+    def _analyse(self, article: Article, plain: str) -> tuple[dict[str, float], set[str]]:
+        """The article's terms with their weighted tf, and its distinct surface words (new ones
+        recorded per term in `_surfaces`). The same article always gives the same: retiring it
+        analyses it again instead of keeping both per document (~1.8 KiB an article)."""
+        lang = article.lang.value
         weighted: dict[str, float] = {}
         surface: set[str] = set()
-        plain = markdown_to_text(article.body)
         surfaces = self._surfaces
         term_counts = self._analyzer.term_counts
         for text, weight in (
@@ -118,16 +133,7 @@ class IndexStore:
                     weighted[term] = weighted.get(term, 0.0) + added
                     if new_word:
                         surfaces.setdefault(term, set()).add(word)
-        self._langs[doc_id] = lang
-        for word in surface:
-            self.vocabulary.add(word)
-        # Tuples of shared strings: a frozenset and a str per document cost ~11 KiB an article.
-        self._docs[doc_id] = Document(article, version, tuple(weighted), tuple(map(intern, surface)))
-        self._postings.add(doc_id, weighted, section=article.section)
-        self._groups.add(article.id, article.translations)
-        if self.dense is not None:
-            self.dense.add(doc_id, title=article.title, text=plain, lang=lang)
-        self._changed()
+        return weighted, surface
 
     def remove(self, article_id: str) -> bool:
         """Drop a retired article; False when it was not indexed."""
@@ -141,11 +147,12 @@ class IndexStore:
         return True
 
     def _unindex(self, doc_id: int) -> None:
-        doc = self._docs.pop(doc_id)
-        self._postings.remove(doc_id, doc.terms)
+        article = self._docs.pop(doc_id).article
+        weighted, surface = self._analyse(article, markdown_to_text(article.body))
+        self._postings.remove(doc_id, weighted)
         if self.dense is not None:
             self.dense.discard(doc_id)
-        for word in doc.words:
+        for word in surface:
             self.vocabulary.discard(word)
 
     def _changed(self) -> None:
@@ -168,7 +175,7 @@ class IndexStore:
     def _root(self, doc_id: int) -> str:
         root = self._roots.get(doc_id)
         if root is None:
-            root = self._roots[doc_id] = self._groups.root(self._docs[doc_id].article.id)
+            root = self._roots[doc_id] = self._groups.root(self._docs[doc_id].head.id)
         return root
 
     def _languages_of(self, root: str) -> frozenset[str]:
@@ -181,19 +188,19 @@ class IndexStore:
     def browse(self, *, section: str, lang: str = "") -> list[Document]:
         """A section's live articles, one language version of each: `lang`'s where it exists, else
         every other version there is; sorted by title."""
-        docs = [d for d in self._docs.values() if d.article.section == section]
+        docs = [d for d in self._docs.values() if d.head.section == section]
         if lang:
 
             def shown(d: Document) -> bool:
-                own = d.article.lang.value == lang
-                return own or not any(v.lang == lang for v in self.variants(d.article.id))
+                own = d.head.lang.value == lang
+                return own or not any(v.lang == lang for v in self.variants(d.head.id))
 
             docs = [d for d in docs if shown(d)]
-        return sorted(docs, key=lambda d: (d.article.title.casefold(), d.article.id))
+        return sorted(docs, key=lambda d: (d.head.title.casefold(), d.head.id))
 
     def sections(self) -> dict[str, dict[str, int]]:
         """Live article counts per section and language."""
         out: dict[str, Counter[str]] = {}
         for doc in self._docs.values():
-            out.setdefault(doc.article.section, Counter())[doc.article.lang.value] += 1
+            out.setdefault(doc.head.section, Counter())[doc.head.lang.value] += 1
         return {section: dict(sorted(counts.items())) for section, counts in sorted(out.items())}
