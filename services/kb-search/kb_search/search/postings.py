@@ -63,6 +63,8 @@ class Postings:
         self._sections[doc_id] = section
         self._section_bits[section] = self._section_bits.get(section, 0) | 1 << doc_id
         all_docs, all_tfs, champions, bits = self.docs, self._tfs, self._champions, self._bits
+        # While a replica catches up nothing is derived yet: no lists to drop per posting.
+        derived = bool(champions or bits)
         for term, value in weighted.items():
             docs = all_docs.get(term)
             if docs is None:
@@ -71,8 +73,9 @@ class Postings:
             else:
                 docs.append(doc_id)
                 all_tfs[term].append(value)
-                champions.pop(term, None)
-                bits.pop(term, None)
+                if derived:
+                    champions.pop(term, None)
+                    bits.pop(term, None)
         length = float(sum(weighted.values())) or 1.0
         self._lengths[doc_id] = length
         self._total_length += length

@@ -100,8 +100,7 @@ class IndexStore:
         plain = markdown_to_text(article.body)
         weighted, surface = self._analyse(article, plain)
         self._langs[doc_id] = lang
-        for word in surface:
-            self.vocabulary.add(word)
+        self.vocabulary.add_all(surface)
         self._docs[doc_id] = Document(article, version)
         self._postings.add(doc_id, weighted, section=article.section)
         self._groups.add(article.id, article.translations)
@@ -132,7 +131,11 @@ class IndexStore:
                 for term in terms:
                     weighted[term] = weighted.get(term, 0.0) + added
                     if new_word:
-                        surfaces.setdefault(term, set()).add(word)
+                        known = surfaces.get(term)
+                        if known is None:
+                            surfaces[term] = {word}
+                        else:
+                            known.add(word)
         return weighted, surface
 
     def remove(self, article_id: str) -> bool:

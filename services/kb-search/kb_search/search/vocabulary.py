@@ -61,20 +61,27 @@ class Vocabulary:
         return self._counts.get(word, 0)
 
     def add(self, word: str) -> None:
-        count = self._counts.get(word, 0)
-        self._counts[word] = count + 1
-        if count == 0:
-            self._sorted_stale = True
-            if len(word) >= MIN_TYPO_LENGTH:
-                by_delete = self._by_delete
-                for key in _deletes(word):
-                    bucket = by_delete.get(key)
-                    if bucket is None:
-                        by_delete[key] = word
-                    elif isinstance(bucket, str):
-                        by_delete[key] = {bucket, word}
-                    else:
-                        bucket.add(word)
+        self.add_all((word,))
+
+    def add_all(self, words: Iterable[str]) -> None:
+        """`add` each word: one call per document, not per word (~1 million calls at 10,000
+        articles)."""
+        counts = self._counts
+        by_delete = self._by_delete
+        for word in words:
+            count = counts.get(word, 0)
+            counts[word] = count + 1
+            if count == 0:
+                self._sorted_stale = True
+                if len(word) >= MIN_TYPO_LENGTH:
+                    for key in _deletes(word):
+                        bucket = by_delete.get(key)
+                        if bucket is None:
+                            by_delete[key] = word
+                        elif isinstance(bucket, str):
+                            by_delete[key] = {bucket, word}
+                        else:
+                            bucket.add(word)
 
     def discard(self, word: str) -> None:
         count = self._counts.get(word, 0)
