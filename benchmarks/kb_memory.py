@@ -273,7 +273,7 @@ def measure(args: argparse.Namespace, directory: Path) -> int:
     ]
     if dense is not None:
         parts += [
-            ("dense: document vector matrix", dense._matrix),
+            ("dense: document vector matrix", dense._vectors.matrix),
             ("dense: vector cache (dict of key → array)", dense._cache),
         ]
     print(f"\n{'structure (deep size, each object once)':<60}{'MiB':>8}{'KiB/article':>13}")

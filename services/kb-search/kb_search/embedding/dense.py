@@ -19,24 +19,21 @@ import asyncio
 import queue
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
 import numpy as np
-from prometheus_client import Counter, Gauge
+from prometheus_client import Gauge
 
 from kb_search.embedding.batching import QueryBatcher
-from kb_search.embedding.bias import (
-    OFFSETS_DIR,
-    LanguageOffsets,
-    generic_vectors,
-    load_generic,
-    normalise,
-)
+from kb_search.embedding.bias import LanguageOffsets, normalise
 from kb_search.embedding.cache import VectorCache, text_key
+from kb_search.embedding.matrix import VectorMatrix
+from kb_search.embedding.metrics import DENSE_MISSING, DENSE_STATE, EMBEDDED, LEXICAL_ONLY
 from kb_search.embedding.model import Embedder, EmbedderUnavailable, Vectors, load_embedder
+from kb_search.embedding.references import generic_reference, language_offsets
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -44,13 +41,6 @@ log = get_logger(__name__)
 MAX_PASSAGE_CHARS = 1200  # title + the start of the body: how-to pages say what they are about early
 BATCH = 8
 QUERY_CACHE = 4096
-
-DENSE_STATE = Gauge("helpdesk_kb_dense_state", "Dense search signal: 1 for the current state", ["state"])
-DENSE_MISSING = Gauge("helpdesk_kb_dense_missing_vectors", "Live articles still waiting for their vector")
-EMBEDDED = Counter("helpdesk_kb_dense_embedded_total", "Texts embedded by the model", ["kind"])
-LEXICAL_ONLY = Counter(
-    "helpdesk_kb_search_lexical_only_total", "Searches answered without the dense signal (model unavailable)"
-)
 
 
 Job = tuple[int, tuple[bytes, ...], tuple[str, ...]]  # document, text keys, texts
@@ -96,10 +86,10 @@ class DenseIndex:
         )
         self.offsets = offsets or LanguageOffsets()
         self._generic = generic  # small talk (`bias.generic_vectors`): None, no "no answer" rule
-        self._matrix = np.zeros((0, self.dim), dtype=np.float32)
-        self._valid = np.zeros(0, dtype=bool)
-        self._rows = 0  # rows in use (the matrix grows by doubling): a query reads only these
-        self._wanted: dict[int, tuple[tuple[bytes, ...], str]] = {}  # document → (text keys, language)
+        self._vectors = VectorMatrix(self.dim)
+        # Document still waiting for its vector → (text keys, language); dropped once installed
+        # (kept for every document, ~0.27 KiB an article).
+        self._wanted: dict[int, tuple[tuple[bytes, ...], str]] = {}
         self._missing: set[int] = set()
         self._done: list[tuple[int, tuple[bytes, ...], list[Vectors]]] = []
         self._done_lock = threading.Lock()
@@ -111,7 +101,6 @@ class DenseIndex:
         self._thread: threading.Thread | None = None
         self._failed = False
         self.embed_calls = 0
-        self.generation = 0
         self._publish_state()
 
     # ---- state ---------------------------------------------------------------------------------
@@ -126,6 +115,11 @@ class DenseIndex:
             return DenseState.UNAVAILABLE
         self.sync()
         return DenseState.WARMING if self._missing else DenseState.READY
+
+    @property
+    def generation(self) -> int:
+        """Changes whenever a document's vector is installed or dropped."""
+        return self._vectors.generation
 
     @property
     def model_id(self) -> str:
@@ -149,12 +143,13 @@ class DenseIndex:
             return
         texts = document_texts(title, text)
         keys = tuple(text_key("passage", t) for t in texts)
-        self._wanted[doc_id] = (keys, lang)
-        self._invalidate(doc_id)
+        self._wanted.pop(doc_id, None)
+        self._vectors.invalidate(doc_id)
         cached = [self._cache.get(k) for k in keys]
         if all(v is not None for v in cached):
             self._install(doc_id, cached, lang)  # type: ignore[arg-type]
         else:
+            self._wanted[doc_id] = (keys, lang)
             self._missing.add(doc_id)
             if self._background:
                 self._ensure_thread()
@@ -167,28 +162,14 @@ class DenseIndex:
     def discard(self, doc_id: int) -> None:
         self._wanted.pop(doc_id, None)
         self._missing.discard(doc_id)
-        self._invalidate(doc_id)
+        self._vectors.invalidate(doc_id)
         self._publish_state()
 
-    def _invalidate(self, doc_id: int) -> None:
-        if doc_id < len(self._valid) and self._valid[doc_id]:
-            self._valid[doc_id] = False
-            self.generation += 1
-
     def _install(self, doc_id: int, parts: list[Vectors], lang: str) -> None:
-        if doc_id >= len(self._matrix):
-            capacity = max(64, doc_id + 1, 2 * len(self._matrix))
-            matrix = np.zeros((capacity, self.dim), dtype=np.float32)
-            matrix[: len(self._matrix)] = self._matrix
-            valid = np.zeros(capacity, dtype=bool)
-            valid[: len(self._valid)] = self._valid
-            self._matrix, self._valid = matrix, valid
         corrected = self.offsets.correct_passages(np.stack(parts), lang)
-        self._matrix[doc_id] = normalise(corrected.sum(axis=0))
-        self._valid[doc_id] = True
-        self._rows = max(self._rows, doc_id + 1)
+        self._vectors.install(doc_id, normalise(corrected.sum(axis=0)))
+        self._wanted.pop(doc_id, None)
         self._missing.discard(doc_id)
-        self.generation += 1
 
     def sync(self) -> None:
         """Install the vectors the background thread has finished (on the loop's thread)."""
@@ -335,22 +316,13 @@ class DenseIndex:
             LEXICAL_ONLY.inc()
             return None
         self.sync()
-        if not self._valid.any():
+        if not self._vectors.any():
             return {}
         if vector is None:
             vector = self.query_vector(text, langs)
         if vector is None:
             return None
-        rows = self._rows
-        valid = self._valid[:rows]
-        # Memory-bound (~1.5 MB per 1,000 documents). einsum runs on this thread: BLAS's `@` spreads
-        # one matrix-vector product over its threads, which on a busy 2-core machine cost 3-5x the
-        # CPU time (measured: 0.6-0.7 ms against 1.7-3 ms for 10,000 documents).
-        sims = np.einsum("ij,j->i", self._matrix[:rows], vector)
-        sims[~valid] = -2.0
-        count = min(limit, int(valid.sum()))
-        top = np.argpartition(-sims, count - 1)[:count] if count < len(sims) else np.arange(len(sims))
-        return {int(d): float(sims[d]) for d in top if valid[d]}
+        return self._vectors.nearest(vector, limit)
 
     def generic_similarity(
         self, text: str, *, langs: Sequence[str], vector: Vectors | None = None
@@ -363,30 +335,6 @@ class DenseIndex:
         if vector is None:
             return None
         return float(np.einsum("ij,j->i", self._generic, vector).mean())
-
-
-def cached_embedding(embedder: Embedder, cache: VectorCache) -> Callable[[str, Sequence[str]], Vectors]:
-    """(kind, texts) → vectors, through the cache (for the language offsets' parallel sentences)."""
-
-    def embed(kind: str, texts: Sequence[str]) -> Vectors:
-        keys = [text_key(kind, t) for t in texts]
-        todo = [(k, t) for k, t in zip(keys, texts, strict=True) if cache.get(k) is None]
-        if todo:
-            side = embedder.embed_queries if kind == "query" else embedder.embed_passages
-            made = side([t for _, t in todo])
-            EMBEDDED.labels(kind=kind).inc(len(todo))
-            cache.put_many([(k, v) for (k, _), v in zip(todo, made, strict=True)])
-        return np.stack([cache.get(k) for k in keys])  # type: ignore[misc]
-
-    return embed
-
-
-def language_offsets(embedder: Embedder, cache: VectorCache) -> LanguageOffsets:
-    """The shipped offsets of this model, else computed from the parallel sentences (cached)."""
-    shipped = OFFSETS_DIR / f"{embedder.model_id}.npz"
-    if shipped.is_file():
-        return LanguageOffsets.load(shipped)
-    return LanguageOffsets.compute(cached_embedding(embedder, cache))
 
 
 def open_dense(
@@ -409,11 +357,3 @@ def open_dense(
     generic = generic_reference(embedder, cache, offsets or LanguageOffsets())
     log.info("kb_dense_loaded", model=embedder.model_id, cached_vectors=len(cache))
     return DenseIndex(embedder, cache=cache, offsets=offsets, generic=generic, background=background)
-
-
-def generic_reference(embedder: Embedder, cache: VectorCache, offsets: LanguageOffsets) -> Vectors:
-    """The shipped generic-sentence vectors of this model (bias-corrected), else computed (cached)."""
-    shipped = OFFSETS_DIR / f"{embedder.model_id}-generic.npz"
-    if shipped.is_file() and offsets.passage:
-        return load_generic(shipped)
-    return generic_vectors(cached_embedding(embedder, cache), offsets)
