@@ -38,7 +38,7 @@ def _article(raw: dict[str, object]) -> Article:
 def _stored_id(kb: KbRuntime, article_id: str) -> str:
     """The article's own id for `article_id` (an id or its key), else `article_id` as given."""
     doc = kb.index.resolve(article_id)
-    return doc.article.id if doc else article_id
+    return doc.head.id if doc else article_id
 
 
 async def _written(kb: KbRuntime, result: WriteResult) -> WriteOut:
@@ -67,13 +67,13 @@ async def browse(
         total=len(docs),
         items=[
             ArticleSummaryOut(
-                id=d.article.id,
-                key=article_key(d.article.id),
-                lang=d.article.lang.value,
-                section=d.article.section,
-                title=d.article.title,
-                url=d.article.url,
-                variants=[VariantOut.model_validate(asdict(v)) for v in kb.index.variants(d.article.id)],
+                id=d.head.id,
+                key=article_key(d.head.id),
+                lang=d.head.lang.value,
+                section=d.head.section,
+                title=d.head.title,
+                url=d.head.url,
+                variants=[VariantOut.model_validate(asdict(v)) for v in kb.index.variants(d.head.id)],
             )
             for d in docs[offset : offset + limit]
         ],
