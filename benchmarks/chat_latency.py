@@ -40,6 +40,7 @@ import websockets
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "services" / "chat")]
 
+from chat.adapters.directory import bucket_name  # noqa: E402
 from chat.bootstrap import migrate  # noqa: E402
 from chat.settings import ChatSettings  # noqa: E402
 from shared.auth import Role, issue_dev_token  # noqa: E402
@@ -306,6 +307,8 @@ async def talk_and_report(
             await asyncio.sleep(0.01)
 
     probe = asyncio.create_task(raw_probe())
+    bucket = await requester.jetstream().key_value(bucket_name(PREFIX, "CHAT"))
+    writes_before = (await bucket.status()).stream_info.state.last_seq
     profilers = start_profilers(args, procs)
     cpu_before = [cpu_seconds(proc) for proc in procs]
     t0 = time.perf_counter()
@@ -319,6 +322,7 @@ async def talk_and_report(
         await asyncio.sleep(0.05)
     elapsed = time.perf_counter() - t0
     cpu = [cpu_seconds(proc) - c for proc, c in zip(procs, cpu_before, strict=True)]
+    kv_writes = (await bucket.status()).stream_info.state.last_seq - writes_before
     stop.set()
     await probe
     for profiler in profilers:
@@ -337,6 +341,10 @@ async def talk_and_report(
         f"CPU of the chat processes {' + '.join(f'{c:.1f}' for c in cpu)} s in {elapsed:.1f} s, "
         f"{sum(cpu) * 1000 / max(1, len(delivered)):.2f} ms per message; of the client processes "
         f"{' + '.join(f'{r[2]:.1f}' for r in reports)} s"
+    )
+    print(
+        f"directory (KV) writes while talking: {kv_writes} ({kv_writes / elapsed:.0f}/s, each decoded by "
+        f"every chat process's mirror)"
     )
     print(
         f"user→specialist  p50 {pct(latencies, 0.5):7.2f} ms   p99 {pct(latencies, 0.99):7.2f} ms   "

@@ -82,7 +82,7 @@ def create_app(settings: ChatSettings) -> FastAPI:
             )
 
         kv = await open_bucket()
-        # Refresh on the bucket's own TTL: it was created by the migration and may differ from ours.
+        # Beat on the bucket's own TTL: it was created by the migration and may differ from ours.
         bucket_ttl = (await kv.status()).ttl or settings.presence_ttl_seconds
         config = replace(hub_config(settings), presence_ttl_seconds=bucket_ttl)
         hub = ChatHub(

@@ -20,8 +20,8 @@ class ChatSettings(ServiceSettings):
     default_region: str = Field(default="UA", pattern=r"^[A-Z]{2}$")
     # KV bucket (memory storage) for presence and the queue; the common NATS prefix is prepended.
     kv_bucket: str = Field(default="CHAT", pattern=r"^[A-Za-z0-9_-]+$")
-    # Every KV entry expires unless its process refreshes it (every third of this): a crashed
-    # process's users and specialists vanish after at most this long.
+    # Each process's heartbeat key expires unless it is rewritten (every third of this), and with it
+    # the process's entries: a crashed process's users and specialists vanish after at most this long.
     presence_ttl_seconds: float = Field(default=30.0, ge=1, le=3600)
     # A specialist whose WebSocket closed keeps their chats this long, then goes away and their users
     # go back to the head of the queue.

@@ -9,23 +9,35 @@ Seats (`s.<owner>.<n>`, see `chat.domain.model.Seat`) cap the chats one user and
 open: a chat takes a seat by creating a key that does not exist yet, which the server grants to one
 writer only, so the cap holds however many processes open chats at the same moment.
 
-Entries expire (bucket `ttl`) unless their process refreshes them; the bucket places a delete marker
-when one expires (`limit_marker_ttl`, nats-server 2.11+), so every mirror learns of a crashed process.
+Liveness is one heartbeat key per process (`p.<proc>`, see `chat.adapters.liveness`), rewritten
+every TTL/3 and expiring with the bucket's `ttl`; the bucket places a marker when it expires
+(`limit_marker_ttl`, nats-server 2.11+), so every mirror learns of a crashed process. The entries
+carry their process (`proc`) and are written never to expire (`Nats-TTL: never`): nothing rewrites
+them on a timer. An entry of a gone process is dropped from every mirror exactly as an expired entry
+was, and `reclaim` deletes it from the bucket.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from nats.aio.client import Client as NATS
-from nats.js.api import KeyValueConfig, StorageType
-from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
+from nats.js.api import Header, KeyValueConfig, StorageType
+from nats.js.errors import (
+    APIError,
+    BucketNotFoundError,
+    KeyNotFoundError,
+    KeyWrongLastSequenceError,
+    NotFoundError,
+)
 from nats.js.kv import KeyValue
 
+from chat.adapters.liveness import PROC, Liveness, beating
 from chat.domain.model import AgentPresence, QueueEntry, Seat
 from shared.logging import get_logger
 
@@ -37,7 +49,12 @@ QUEUE = "q."
 AGENT = "a."
 SEAT = "s."
 R = TypeVar("R", QueueEntry, AgentPresence)
+M = TypeVar("M", QueueEntry, AgentPresence, Seat)
 _DELETES = frozenset({"DEL", "PURGE"})
+# JetStream's "wrong last sequence" answers to a compare-and-set.
+_WRONG_LAST = (10071, 10164)
+# Stale entries deleted at the same time (see `Directory.reclaim`).
+RECLAIM_AT_ONCE = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +109,17 @@ class Directory:
         self._task: asyncio.Task[None] | None = None
         self._watcher: KeyValue.KeyWatcher | None = None
         self._created: object = None  # the bucket's creation time: another value means a new bucket
+        self.live = Liveness()
+        self.stale: dict[str, int] = {}  # keys of gone processes' entries, with their revision
+        self._proc: str | None = None
+        self._beat_every = 10.0
+        self._beat_at = float("-inf")
+        self._beat_lock = asyncio.Lock()
+
+    def keep_alive(self, proc: str, *, every: float) -> None:
+        """Write `proc`'s heartbeat on `start` and whenever it is `every` seconds old (`beat_if_due`)."""
+        self._proc = proc
+        self._beat_every = every
 
     def subscribe(self, listener: Callable[[Change], None]) -> None:
         self._listeners.append(listener)
@@ -99,12 +127,16 @@ class Directory:
     async def start(self) -> None:
         """Load the current state, then follow changes in the background."""
         self._created = (await self._kv.status()).stream_info.created
+        if self._proc is not None:
+            await self.beat()  # before any entry of ours, in every mirror's order
         self._watcher = watcher = await self._kv.watchall()
         while True:
             entry = await watcher.updates(timeout=10.0)  # type: ignore[no-untyped-call]
             if entry is None:  # the end of the initial state
                 break
             self._apply_entry(entry)
+        self.live.loaded = True
+        self._bury()  # entries of processes that have no heartbeat (crashed before we started)
         self._task = asyncio.create_task(self._follow(watcher), name="chat-directory")
 
     async def healthy(self) -> bool:
@@ -127,6 +159,9 @@ class Directory:
         self.agents.clear()
         self.seats.clear()
         self._revisions.clear()
+        self.live.reset(lenient_for=3 * self._beat_every)
+        self.stale.clear()
+        self._beat_at = float("-inf")
         await self.start()
 
     async def stop(self) -> None:
@@ -145,6 +180,9 @@ class Directory:
 
     def _apply_entry(self, entry: KeyValue.Entry) -> None:
         revision = entry.revision or 0
+        if entry.key.startswith(PROC):
+            self._apply_beat(entry.key, revision, alive=entry.operation not in _DELETES and bool(entry.value))
+            return
         if revision <= self._revisions.get(entry.key, 0):
             return  # the echo of our own write (or older than what we know): not even decoded
         if entry.operation in _DELETES or not entry.value:
@@ -159,6 +197,9 @@ class Directory:
     def _apply(self, key: str, value: Record | None, revision: int) -> None:
         if revision <= self._revisions.get(key, 0):
             return  # already applied (our own write) or older than what we know
+        if value is not None and self._gone(value, revision):
+            self.stale[key] = revision
+            value = None
         old: Versioned[Record] | None
         ident = key[2:]
         if key.startswith(QUEUE):
@@ -181,31 +222,129 @@ class Directory:
             self._forget_old_deletions()
         if old is not None and old.value == value:
             return  # rewritten as it was (a TTL refresh): nothing changed for the listeners
-        change = Change(key=key, old=old.value if old else None, new=value)
+        self._notify(Change(key=key, old=old.value if old else None, new=value))
+
+    def _notify(self, change: Change) -> None:
         for listener in self._listeners:
             listener(change)
+
+    # -- liveness: one heartbeat key per process ---------------------------------------------------
+
+    @property
+    def procs(self) -> dict[str, int]:
+        """The processes whose heartbeat is live."""
+        return self.live.procs
+
+    def _gone(self, record: Record, revision: int) -> bool:
+        return self.live.gone(record.proc, revision)
+
+    def sweep(self) -> None:
+        """Drop entries of processes that have no heartbeat (after the leniency of a rebuilt bucket)."""
+        self._bury()
+
+    def _apply_beat(self, key: str, revision: int, *, alive: bool) -> None:
+        newest = revision > self._revisions.get(key, 0)
+        if newest:
+            self._revisions[key] = revision
+        if self.live.heard(key[len(PROC) :], revision, alive=alive, newest=newest):
+            self._bury()  # even when a newer heartbeat is known: what it wrote before is gone
+
+    def _bury(self) -> None:
+        """Drop from the mirror every entry whose process is gone, as if it had expired."""
+        self._bury_in(QUEUE, self.queue)
+        self._bury_in(AGENT, self.agents)
+        self._bury_in(SEAT, self.seats)
+
+    def _bury_in(self, prefix: str, mirror: dict[str, Versioned[M]]) -> None:
+        for ident, held in list(mirror.items()):
+            if self._gone(held.value, held.revision):
+                del mirror[ident]
+                self.stale[prefix + ident] = held.revision
+                self._notify(Change(key=prefix + ident, old=held.value, new=None))
+
+    async def beat(self) -> None:
+        """Rewrite this process's heartbeat (it expires with the bucket's TTL)."""
+        if self._proc is None:
+            return
+        async with self._beat_lock:
+            key = PROC + self._proc
+            revision = await self._kv.put(key, self._proc.encode())
+            self._beat_at = time.monotonic()
+            self._apply_beat(key, revision, alive=True)
+
+    async def beat_if_due(self) -> None:
+        """Beat when the last one is `every` seconds old; also before any write after a pause, so
+        that every mirror sees the heartbeat before the entries written after it."""
+        if self._proc is not None and time.monotonic() - self._beat_at >= self._beat_every:
+            await self.beat()
+
+    async def reclaim(self) -> None:
+        """Delete the entries of gone processes, each only at the revision seen (one written since is
+        left alone); every process may do it, the first delete wins."""
+        while self.stale:
+            batch = [self.stale.popitem() for _ in range(min(RECLAIM_AT_ONCE, len(self.stale)))]
+            results = await asyncio.gather(
+                *(self._kv.delete(key, last=revision) for key, revision in batch), return_exceptions=True
+            )
+            failed = [
+                (key, revision, result)
+                for (key, revision), result in zip(batch, results, strict=True)
+                # APIError: written since, or deleted already by another process
+                if isinstance(result, BaseException) and not isinstance(result, APIError)
+            ]
+            if failed:  # NATS away: the next round tries again
+                self.stale.update((key, revision) for key, revision, _ in failed)
+                raise failed[0][2]
 
     def _forget_old_deletions(self) -> None:
         """Revisions of deleted keys are kept only to ignore late echoes; do not keep them forever."""
         live = {QUEUE + k for k in self.queue} | {AGENT + k for k in self.agents}
-        live |= {SEAT + k for k in self.seats}
+        live |= {SEAT + k for k in self.seats} | {PROC + k for k in self.procs}
         self._revisions = {k: r for k, r in self._revisions.items() if k in live}
 
     async def _cas(self, key: str, value: Record, revision: int) -> int | None:
         """Write `value` if the key is still at `revision` (0: absent); its new revision, or None."""
+        await self.beat_if_due()
         try:
-            if revision:
-                new_revision = await self._kv.update(key, value.encode(), last=revision)
-            else:
-                new_revision = await self._kv.create(key, value.encode())
+            new_revision = await self._write(key, value, revision)
         except KeyWrongLastSequenceError:
             return None
         except KeyNotFoundError:
             # Creating over a delete marker reads the marker's revision first; a marker that expired
             # in between is a changed key like any other: the caller reads the mirror and tries again.
             return None
+        if new_revision is None:
+            return None
         self._apply(key, value, new_revision)
         return new_revision
+
+    async def _write(self, key: str, value: Record, revision: int) -> int | None:
+        data = value.encode()
+        if not beating(value.proc):  # its process rewrites it before the bucket's TTL
+            if revision:
+                return await self._kv.update(key, data, last=revision)
+            return await self._kv.create(key, data)
+        new_revision = await self._publish(key, data, revision)
+        if new_revision is None and not revision:
+            # Over a delete marker, a create is an update on the marker's revision (as `create` does).
+            try:
+                await self._kv.get(key)
+            except KeyNotFoundError as err:
+                if err.entry is not None and err.entry.revision:
+                    return await self._publish(key, data, err.entry.revision)
+        return new_revision
+
+    async def _publish(self, key: str, data: bytes, last: int) -> int | None:
+        """A compare-and-set that never expires (`Nats-TTL: never`; `KeyValue.update` sets no TTL):
+        the entry lives as long as its process's heartbeat. None when the key is not at `last`."""
+        headers = {Header.EXPECTED_LAST_SUBJECT_SEQUENCE.value: str(last), Header.MSG_TTL.value: "never"}
+        try:
+            ack = await self._kv._js.publish(self._kv._pre + key, data, headers=headers)
+        except APIError as err:
+            if err.err_code in _WRONG_LAST:
+                return None
+            raise
+        return int(ack.seq)
 
     async def put_queue(self, entry: QueueEntry, *, revision: int) -> int | None:
         return await self._cas(QUEUE + entry.sid, entry, revision)
@@ -250,8 +389,11 @@ class Directory:
             return True
         # A seat that expired with its process leaves a marker for a while (`limit_marker_ttl`):
         # free, yet not creatable. Replace the marker, only it, by its revision.
+        # A seat of a gone process not yet reclaimed is free as well.
         found = await self._fetch(SEAT + ident)
-        if found is None or found.value or not found.revision:
+        if found is None or not found.revision:
+            return False
+        if found.value and not self._gone(Seat.decode(found.value), found.revision):
             return False
         return await self._cas(SEAT + ident, seat, found.revision) is not None
 
@@ -273,6 +415,8 @@ class Directory:
             return None
         record = decode(entry.value)
         self._apply(entry.key, record, entry.revision)
+        if self._gone(record, entry.revision):
+            return None  # its process is gone (not reclaimed yet): as if it had expired
         return Versioned(record, entry.revision)
 
     async def _fetch(self, key: str) -> KeyValue.Entry | None:

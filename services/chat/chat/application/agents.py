@@ -157,7 +157,7 @@ class AgentDesk:
         try:
             if await self._presences.change(conn, disconnected, allow_none=True) is not None:
                 self._disconnected[conn.akey] = now
-        except NATS_AWAY:  # the entry expires with the TTL, which has the same effect
+        except NATS_AWAY:  # the hub deletes the entry one TTL later (`Leftovers`): the same effect
             log.warning("agent_disconnect_incomplete", agent=conn.akey, exc_info=True)
         log.info("agent_disconnected", agent=conn.akey)
 
@@ -200,23 +200,20 @@ class AgentDesk:
             log.info("agent_marked_away", agent=akey, requeued=len(held.value.sessions))
             self._ctx.dirty.set()
 
+    def held(self) -> set[str]:
+        """The specialists whose entries this process writes (connected, or in their grace period)."""
+        return {*self.connections, *self._disconnected}
+
     def own_presences(self) -> list[AgentPresence]:
         """The entries this process writes (connected here, or in their grace period here)."""
         directory = self._ctx.directory
-        held = (directory.agents.get(akey) for akey in [*self.connections, *self._disconnected])
+        held = (directory.agents.get(akey) for akey in self.held())
         return [h.value for h in held if h is not None and h.value.proc == self._ctx.proc]
 
     async def republish(self, presences: list[AgentPresence]) -> None:
         """Write our specialists' entries again into a bucket that was lost, as they stood."""
         for presence in presences:
             await self._ctx.directory.put_agent(presence, revision=0)
-
-    async def refresh(self) -> None:
-        directory = self._ctx.directory
-        for akey in [*self.connections, *self._disconnected]:
-            held = directory.agents.get(akey)
-            if held is not None and held.value.proc == self._ctx.proc:
-                await directory.put_agent(held.value, revision=held.revision)
 
     # -- internals --------------------------------------------------------------------------------
 

@@ -1,20 +1,22 @@
-"""The chat process's engine: the two desks, the queue board, and one loop that matches, updates and
-refreshes.
+"""The chat process's engine: the two desks, the queue board, one loop that matches and updates, and
+the process's heartbeat.
 
 The loop wakes on any change of the directory (or every `tick_seconds`), so an assignment follows a
 new user or a newly free specialist at once (changes within `STEP_GAP_SECONDS` make one round), and
-waits, grace periods and TTL refreshes are checked even when nothing happens. The board runs on its
-own (it waits on other processes' answers and is debounced), so it never holds up an assignment.
+waits and grace periods are checked even when nothing happens; it also deletes the entries of
+processes whose heartbeat expired. The heartbeat (one key, every TTL/3) has a task of its own, so a
+long round never delays it; the entries are not rewritten. The board runs on its own (it waits on
+other processes' answers and is debounced), so it never holds up an assignment.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 
 from chat.adapters.directory import Change, Directory
 from chat.adapters.errors import NATS_AWAY
+from chat.adapters.liveness import new_proc_id
 from chat.adapters.relay import Relay
 from chat.adapters.stats import StatsPublisher
 from chat.adapters.support_hours import SupportHours
@@ -22,6 +24,7 @@ from chat.adapters.tickets import TicketsClient
 from chat.application.agents import AgentDesk
 from chat.application.board import QueueBoard
 from chat.application.context import Clock, HubConfig, HubContext
+from chat.application.leftovers import Leftovers
 from chat.application.users import UserDesk
 from shared.contracts.chat import EndReason
 from shared.logging import get_logger
@@ -52,14 +55,17 @@ class ChatHub:
             stats=stats,
             config=config,
             clock=clock,
-            proc=uuid.uuid4().hex[:12],
+            proc=new_proc_id(),
             hours=hours or SupportHours(None),
         )
         self.users = UserDesk(self.ctx, tickets=tickets)
         self.agents = AgentDesk(self.ctx)
         self.board = QueueBoard(self.ctx, connections=lambda: list(self.agents.connections.values()))
+        directory.keep_alive(self.ctx.proc, every=config.refresh_every)
+        self._leftovers = Leftovers(directory, self.ctx.proc)
         self._task: asyncio.Task[None] | None = None
-        self._refreshed_at = 0.0
+        self._beat_task: asyncio.Task[None] | None = None
+        self._checked_at = 0.0
 
     async def start(self) -> None:
         self.ctx.directory.subscribe(self._on_change)
@@ -67,14 +73,16 @@ class ChatHub:
         await self.ctx.directory.start()
         self.ctx.hours.start()
         self.board.start()
-        self._refreshed_at = self.ctx.clock()
+        self._checked_at = self.ctx.clock()
         self._task = asyncio.create_task(self._run(), name="chat-hub")
+        self._beat_task = asyncio.create_task(self._beat(), name="chat-heartbeat")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._beat_task, self._task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.board.stop()
         for session in list(self.users.sessions.values()):
             await self.users.close(session, reason=EndReason.SHUTDOWN)
@@ -105,20 +113,39 @@ class ChatHub:
             # opening), those of the next few milliseconds make one round, not one round each.
             await asyncio.sleep(STEP_GAP_SECONDS)
 
+    async def _beat(self) -> None:
+        """Keep this process's heartbeat alive: while it is, its entries are (see `Directory`)."""
+        directory = self.ctx.directory
+        while True:
+            await asyncio.sleep(min(1.0, self.ctx.config.refresh_every / 4))
+            try:
+                await directory.beat_if_due()
+            except asyncio.CancelledError:
+                raise
+            except NATS_AWAY:  # the next beat tries again; a lost bucket is the loop's to recover
+                log.warning("chat_heartbeat_not_written", exc_info=True)
+
     async def step(self) -> None:
-        """One round: reconcile, take users back, match, tell positions, refresh before the TTL."""
+        """One round: reconcile, take users back, match, tell positions, delete gone processes'
+        entries; every TTL/3, see that the bucket is still there, drop entries without a heartbeat
+        and note our own that nothing here holds (deleted one TTL later)."""
         await self.agents.reconcile()
         await self.users.check()
         await self.agents.check_grace()
         await self.agents.match()
         await self.users.update_positions()
+        await self.ctx.directory.reclaim()
         now = self.ctx.clock()
-        if now - self._refreshed_at >= self.ctx.config.refresh_every:
-            self._refreshed_at = now
-            if await self._recover_if_lost():
-                return
-            await self.users.refresh()
-            await self.agents.refresh()
+        if now - self._checked_at >= self.ctx.config.refresh_every:
+            self._checked_at = now
+            if not await self._recover_if_lost():
+                self.ctx.directory.sweep()
+                self._leftovers.sweep(
+                    sessions=self.users.sessions.keys(),
+                    agents=self.agents.held(),
+                    now=now,
+                    after=self.ctx.config.presence_ttl_seconds,
+                )
 
     async def _recover_if_lost(self) -> bool:
         """The bucket is memory-only: if a lone nats-server restarted, it is gone. Create it again and

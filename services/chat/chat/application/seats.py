@@ -1,9 +1,9 @@
 """The seats a chat holds in the directory, which cap the chats one user and one hotel account have
 open at once across every chat process (see `chat.domain.model.Seat` and `Directory.claim_seat`).
 
-A session takes its seats before it joins the queue, refreshes them with its queue entry, writes
-them back into a bucket that was lost, and gives them back when it ends; a crashed process's seats
-expire with the bucket's TTL, like its sessions.
+A session takes its seats before it joins the queue, writes them back into a bucket that was lost,
+and gives them back when it ends; a crashed process's seats are gone with its heartbeat, like its
+sessions.
 """
 
 from __future__ import annotations
@@ -48,17 +48,12 @@ class Seats:
         return tuple(taken)
 
     async def release(self, seats: Iterable[str]) -> None:
-        """Give seats back; one not given back (NATS away) expires with the TTL, as if we crashed."""
+        """Give seats back; one not given back (NATS away) is deleted by the hub one TTL later."""
         for ident in seats:
             try:
                 await self._ctx.directory.release_seat(ident)
             except NATS_AWAY:
                 log.warning("chat_seat_not_released", exc_info=True)
-
-    async def refresh(self, sid: str, seats: Iterable[str]) -> None:
-        """Rewrite a session's seats before the bucket's TTL drops them."""
-        for ident in seats:
-            await self._ctx.directory.put_seat(ident, Seat(sid=sid, proc=self._ctx.proc))
 
     async def republish(self, sid: str, seats: Iterable[str]) -> None:
         """Write a session's seats into a bucket that was lost; one a new chat took meanwhile stays

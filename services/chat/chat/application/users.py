@@ -9,7 +9,6 @@ chats than allowed, whichever processes they open them on.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import uuid
 from functools import partial
@@ -41,8 +40,6 @@ from shared.logging import get_logger
 
 log = get_logger(__name__)
 
-# Sessions whose directory entries are rewritten at the same time (see `UserDesk.refresh`).
-REFRESH_AT_ONCE = 32
 # Requests from a specialists' process that expect an answer, `{"ok": false}` when refused.
 _ASKED = (sm.SpecialistJoined, sm.CardAsked, sm.SpecialistOffered)
 
@@ -140,7 +137,8 @@ class UserDesk:
             if session.subscription is not None:
                 await session.subscription.unsubscribe()
             await self._driver.drive(session, sm.UserLeft(reason, self._ctx.clock()))
-        except NATS_AWAY:  # the entry expires with the TTL and the specialist is told then
+        except NATS_AWAY:  # the hub deletes the entry one TTL later (`Leftovers`), and the specialist
+            # is told then
             log.warning("chat_close_incomplete", session=session.sid, exc_info=True)
         log.info("chat_closed", session=session.sid, reason=reason.value)
 
@@ -176,22 +174,6 @@ class UserDesk:
                 )
                 if gone:
                     await self._requeue(session)
-
-    async def refresh(self) -> None:
-        """Rewrite our entries before the bucket's TTL drops them (a crashed process's do expire).
-        Some at a time, not one after the other: thousands of sessions' round trips in a row would
-        take longer than the TTL."""
-        directory = self._ctx.directory
-
-        async def rewrite(session: UserSession) -> None:
-            current = directory.queue.get(session.sid)
-            if current is not None and current.value.proc == self._ctx.proc:
-                await directory.put_queue(current.value, revision=current.revision)
-            await self._seats.refresh(session.sid, session.seats)
-
-        sessions = list(self.sessions.values())
-        for at in range(0, len(sessions), REFRESH_AT_ONCE):
-            await asyncio.gather(*(rewrite(s) for s in sessions[at : at + REFRESH_AT_ONCE]))
 
     async def republish(self) -> None:
         """Write our sessions' entries again into a bucket that was lost, as they stood."""

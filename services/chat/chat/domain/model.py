@@ -170,7 +170,7 @@ def _digest(text: str) -> str:
 @dataclass(frozen=True, slots=True)
 class Seat:
     """One of the chats an owner may have open (key `s.<owner>.<n>`, n below the owner's cap): the
-    session holding it and the process that refreshes it, so a crashed process's seats expire."""
+    session holding it and its process, so a crashed process's seats are gone with its heartbeat."""
 
     sid: str
     proc: str

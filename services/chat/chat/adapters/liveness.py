@@ -1,0 +1,68 @@
+"""Which chat processes are alive, as their heartbeat keys in the directory's bucket say.
+
+Each process rewrites one key (`p.<proc>`) every TTL/3; it expires with the bucket's TTL and leaves a
+marker, so every mirror learns when a process stops. Entries name their process (`proc`) and are
+never rewritten on a timer: an entry is gone when its process's heartbeat expired after the entry
+was written, or when its process has no heartbeat at all. A heartbeat that comes back (a paused
+process) makes that process's later entries count again, never the earlier ones.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+PROC = "p."
+# A process id that starts so keeps its entries alive by its heartbeat; any other (a process of an
+# earlier version) rewrites its entries before the bucket's TTL, and the bucket expires them.
+BEATING = "hb-"
+
+
+def new_proc_id() -> str:
+    """A chat process's id, marked as one that keeps its entries alive by its heartbeat."""
+    return BEATING + uuid.uuid4().hex[:12]
+
+
+def beating(proc: str) -> bool:
+    return proc.startswith(BEATING)
+
+
+class Liveness:
+    def __init__(self) -> None:
+        self.procs: dict[str, int] = {}  # processes whose heartbeat is live, with its revision
+        # Processes whose heartbeat expired, with the expiry's revision: their entries older than it
+        # are gone for good, even if the heartbeat comes back.
+        self._expired: dict[str, int] = {}
+        self.loaded = False  # the whole bucket is known: a process without a heartbeat is gone
+        self._lenient_until = float("-inf")
+
+    def reset(self, *, lenient_for: float = 0.0) -> None:
+        """A new bucket: nothing known; for `lenient_for` seconds a missing heartbeat does not mean a
+        gone process (after this one rebuilt a lost bucket the others have not written theirs yet)."""
+        self.procs.clear()
+        self._expired.clear()
+        self.loaded = False
+        self._lenient_until = time.monotonic() + lenient_for
+
+    def gone(self, proc: str, revision: int) -> bool:
+        """Whether an entry of `proc` at `revision` is gone (as if it had expired)."""
+        if not beating(proc):
+            return False
+        if revision < self._expired.get(proc, 0):
+            return True  # written before its heartbeat expired
+        if proc in self.procs:
+            return False
+        return proc in self._expired or (self.loaded and time.monotonic() >= self._lenient_until)
+
+    def heard(self, proc: str, revision: int, *, alive: bool, newest: bool) -> bool:
+        """A heartbeat written (`alive`) or expired at `revision` (`newest`: no later one is known).
+        True when an expiry is news: the mirror then drops what the process wrote before it."""
+        expired = not alive and revision > self._expired.get(proc, 0)
+        if expired:
+            self._expired[proc] = revision
+        if newest:
+            if alive:
+                self.procs[proc] = revision
+            else:
+                self.procs.pop(proc, None)
+        return expired

@@ -1,0 +1,55 @@
+"""When an entry of a chat process counts as gone, by the heartbeats the mirror has seen."""
+
+from __future__ import annotations
+
+from chat.adapters.liveness import Liveness, new_proc_id
+
+
+def test_an_entry_is_gone_once_its_process_has_no_heartbeat_and_the_whole_bucket_is_known() -> None:
+    live = Liveness()
+    proc = new_proc_id()
+    assert not live.gone(proc, 5)  # still loading: its heartbeat may come later in the bucket
+    live.loaded = True
+    assert live.gone(proc, 5)
+    live.heard(proc, 6, alive=True, newest=True)
+    assert not live.gone(proc, 5)
+
+
+def test_a_process_of_an_earlier_version_is_never_judged_by_heartbeats() -> None:
+    live = Liveness()
+    live.loaded = True
+    assert not live.gone("0123456789ab", 5)  # its entries expire with the bucket's TTL instead
+
+
+def test_after_an_expiry_only_entries_written_after_the_heartbeat_came_back_count() -> None:
+    live = Liveness()
+    live.loaded = True
+    proc = new_proc_id()
+    assert not live.heard(proc, 1, alive=True, newest=True)
+    assert live.heard(proc, 10, alive=False, newest=True)  # news: the mirror drops its entries
+    assert not live.heard(proc, 10, alive=False, newest=False)  # the same expiry again: not news
+    assert live.gone(proc, 5) and live.gone(proc, 11)  # no heartbeat now: even a later write
+    live.heard(proc, 12, alive=True, newest=True)  # back after a pause
+    assert live.gone(proc, 5)  # what it wrote before the expiry stays gone
+    assert not live.gone(proc, 13)
+    assert list(live.procs) == [proc]
+
+
+def test_an_expiry_older_than_a_known_heartbeat_still_buries_what_came_before_it() -> None:
+    live = Liveness()
+    proc = new_proc_id()
+    live.heard(proc, 12, alive=True, newest=True)
+    assert live.heard(proc, 10, alive=False, newest=False)
+    assert proc in live.procs
+    assert live.gone(proc, 9) and not live.gone(proc, 13)
+
+
+def test_after_this_process_rebuilt_a_lost_bucket_a_missing_heartbeat_is_not_yet_a_gone_process() -> None:
+    live = Liveness()
+    proc = new_proc_id()
+    live.reset(lenient_for=3600.0)
+    live.loaded = True
+    assert not live.gone(proc, 3)
+    live.reset(lenient_for=0.0)
+    live.loaded = True
+    assert live.gone(proc, 3)
