@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import json
 import os
 import shutil
@@ -36,12 +35,10 @@ from pathlib import Path
 
 from helpdesk import forking, gateway, prepared, services
 from helpdesk.supervisor import ChildProcess, Outcome, Supervised
-from shared import processes
 from shared.caddy import CaddyExited, CaddyNotFound, CaddyServer
 from shared.natsserver import NatsServer, free_port
 
-# What NATS and the gateway do not need (httpx, pydantic settings, the NATS client: `forking.PRELOAD`
-# imports them anyway) is imported once they have started.
+# What nats-server and the gateway do not need is in `helpdesk.launch`, imported once they have started.
 
 
 @dataclass
@@ -68,41 +65,8 @@ def _port_is_free(host: str, port: int) -> bool:
     return True
 
 
-def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    # The services share the supervisor's session (Ctrl-C reaches them too) and die with it.
-    return subprocess.Popen(args, env=env, preexec_fn=processes.die_with_parent)
-
-
-def _run_forked(name: str) -> None:
-    """In the forked child: import the service's composition root (the supervisor did not) and run it."""
-    from shared.service import run
-
-    run(services.definition(name))
-
-
-def _service_starter(name: str, env: dict[str, str], *, fork: bool) -> Callable[[], ChildProcess]:
-    """How the supervisor starts (and restarts) a service: forked from itself, or `python -m`."""
-    if fork:
-        main = functools.partial(_run_forked, name)
-        return functools.partial(forking.fork, main, name=name, env=env)
-    return functools.partial(_spawn, [sys.executable, "-m", services.PACKAGES[name]], env)
-
-
-def _wait_ready(children: list[Child], *, timeout: float) -> list[str]:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    pending = {c.name: c for c in children}
-    with httpx.Client(timeout=1.0) as client:
-        while pending and time.monotonic() < deadline:
-            for name, child in list(pending.items()):
-                if child.process.poll() is not None:
-                    return [f"{name} exited with code {child.process.returncode}"]
-                with contextlib.suppress(httpx.HTTPError):
-                    if client.get(f"{child.url}/readyz").status_code == 200:
-                        del pending[name]
-            time.sleep(0.05)
-    return [f"{name} is not ready after {timeout:.0f}s" for name in pending]
+def _nothing_recorded(_data_dir: Path) -> None:
+    """What there is to forget before `run_up` has written where the system listens: nothing."""
 
 
 def _supervise(units: list[Supervised], stopping: threading.Event, *, on_restart: Callable[[], None]) -> int:
@@ -210,6 +174,7 @@ def run_up(args: argparse.Namespace) -> int:
 
     children: list[Child] = []
     caddy: CaddyServer | None = None
+    forget_record: Callable[[Path], None] = _nothing_recorded
     try:
         if not _port_is_free(host, args.port_base):
             print(
@@ -239,15 +204,11 @@ def run_up(args: argparse.Namespace) -> int:
             print(f"helpdesk: the gateway did not start: {exc}", file=sys.stderr)
             return 1
 
-        from helpdesk import discovery
-        from shared.service import env_prefix
-        from shared.settings import DEV_JWT_SECRET
+        from helpdesk import launch  # now that nats-server and the gateway are started: see its docstring
 
-        for name, port in ports.items():
-            env[f"{env_prefix(name)}PORT"] = str(port)
-            env[f"{env_prefix(name)}HOST"] = host
-        env.setdefault("HELPDESK_JWT_SECRET", DEV_JWT_SECRET)
-        discovery.record(data_dir, nats_url=nats_url)
+        launch.configure_services(env, host=host, ports=ports)
+        launch.record(data_dir, nats_url=nats_url)
+        forget_record = launch.forget
         # With its own NATS under the data folder, a folder prepared by this code is not prepared again.
         stamp = prepared.fingerprint(env, seeded=not args.no_seed) if nats is not None else None
         if stamp is None or not prepared.is_prepared(data_dir, stamp):
@@ -274,7 +235,7 @@ def run_up(args: argparse.Namespace) -> int:
             names = ", ".join(services.PACKAGES)
             print(f"helpdesk: {names} forked from the supervisor (pid {os.getpid()})", flush=True)
         for name in services.PACKAGES:
-            unit = Supervised(name, start=_service_starter(name, env, fork=fork))
+            unit = Supervised(name, start=launch.service_starter(name, env, fork=fork))
             unit.launch()
             units.append(unit)
             children.append(Child(name, f"http://{host}:{ports[name]}", unit))
@@ -285,7 +246,7 @@ def run_up(args: argparse.Namespace) -> int:
 
         write_pids()
 
-        problems = _wait_ready(children, timeout=90)
+        problems = launch.wait_ready(children, timeout=90)
         if problems:
             print("helpdesk: " + "; ".join(problems), file=sys.stderr)
             return 1
@@ -294,7 +255,7 @@ def run_up(args: argparse.Namespace) -> int:
         proxy = caddy
         units.append(Supervised("caddy", start=lambda: proxy.start().process, process=caddy.process))
         write_pids()
-        discovery.record(data_dir, nats_url=nats_url, gateway_url=caddy.url)
+        launch.record(data_dir, nats_url=nats_url, gateway_url=caddy.url)
         print(_banner(children, caddy.url, nats_url, data_dir), flush=True)
         return _supervise(units, stopping, on_restart=write_pids)
     finally:
@@ -305,7 +266,5 @@ def run_up(args: argparse.Namespace) -> int:
             nats.stop()
         with contextlib.suppress(FileNotFoundError):
             (data_dir / "up.pids").unlink()
-        from helpdesk import discovery
-
-        discovery.forget(data_dir)
+        forget_record(data_dir)
         print("helpdesk: stopped", file=sys.stderr, flush=True)
