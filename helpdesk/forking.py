@@ -14,9 +14,12 @@ shows what the spawned one would: its own and the shared ones.
 A forked child behaves like the `python -m <package>` it replaces: it is the supervisor's child (the
 supervisor polls and restarts it with the same back-off), it writes to the same stdout and stderr,
 it has the environment the spawned one would have had, the default SIGINT and SIGTERM handlers
-(uvicorn installs its own and stops gracefully), no descriptor but 0–2, and it gets SIGTERM when the
-supervisor dies. The supervisor forks only from its main thread with no event loop, no connection and
-no other thread running.
+(uvicorn installs its own and stops gracefully), no descriptor but 0–2 and one pipe back to the
+supervisor, and it gets SIGTERM when the supervisor dies. Through that pipe a child that fails
+(an uncaught exception, a `SystemExit` with a message) also hands the supervisor the end of what it
+printed on stderr (`ForkedProcess.error`): the supervisor's own message about it can quote it, rather
+than leave it among the other services' lines. The supervisor forks only from its main thread with no
+event loop, no connection and no other thread running.
 
 `HELPDESK_UP_FORK=0` (or a platform without `fork`) spawns each service as `python -m <package>`.
 """
@@ -38,6 +41,7 @@ from collections.abc import Callable, Mapping
 from shared import processes
 
 FORK_SETTING = "HELPDESK_UP_FORK"
+ERROR_TAIL = 4000  # characters of a failed child's error handed to the supervisor, far below a pipe's buffer
 # Imported by every service (the `shared` modules each composition root imports, and the libraries
 # under them), or by two of them (eventsourcing), or only once it starts serving (uvicorn's lifespan
 # and WebSocket protocol, `uvicorn.Config.load`): imported in the supervisor, they are in every fork.
@@ -99,10 +103,13 @@ def preload() -> None:
 class ForkedProcess:
     """A forked child, with the part of `subprocess.Popen` the supervisor uses."""
 
-    def __init__(self, pid: int, args: list[str]) -> None:
+    def __init__(self, pid: int, args: list[str], errors: int | None = None) -> None:
         self.pid = pid
         self.args = args
         self.returncode: int | None = None
+        # The end of the error the child printed if it failed; read from `errors` once it has exited.
+        self.error = ""
+        self._errors = errors
 
     def poll(self) -> int | None:
         if self.returncode is None:
@@ -113,7 +120,17 @@ class ForkedProcess:
             else:
                 if pid == self.pid:
                     self.returncode = os.waitstatus_to_exitcode(status)
+            if self.returncode is not None:
+                self._read_error()
         return self.returncode
+
+    def _read_error(self) -> None:
+        if self._errors is None:
+            return
+        fd, self._errors = self._errors, None
+        os.set_blocking(fd, False)  # a grandchild forked by the service may still hold the other end
+        with os.fdopen(fd, "rb") as pipe, contextlib.suppress(BlockingIOError):
+            self.error = (pipe.read() or b"").decode(errors="replace")
 
     def wait(self, timeout: float | None = None) -> int:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -146,31 +163,38 @@ def fork(main: Callable[[], None], *, name: str, env: Mapping[str, str]) -> Fork
     for stream in (sys.stdout, sys.stderr):  # or what is buffered would be written twice
         stream.flush()
     parent = os.getpid()
+    errors, child_errors = os.pipe()
     pid = os.fork()
     if pid:
-        return ForkedProcess(pid, [f"<fork of {parent}>", name])
-    _run_child(main, name=name, env=env, parent=parent)  # pragma: no cover - in the child, never returns
+        os.close(child_errors)
+        return ForkedProcess(pid, [f"<fork of {parent}>", name], errors)
+    os.close(errors)  # pragma: no cover - in the child, which `_run_child` ends
+    _run_child(main, name=name, env=env, parent=parent, errors=child_errors)  # pragma: no cover
     raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _run_child(  # pragma: no cover - runs in the forked child (tests see its effects)
-    main: Callable[[], None], *, name: str, env: Mapping[str, str], parent: int
+    main: Callable[[], None], *, name: str, env: Mapping[str, str], parent: int, errors: int
 ) -> None:
-    code, by_signal = 1, 0
+    code, by_signal, error = 1, 0, ""
     try:
-        _become(name=name, env=env, parent=parent)
+        _become(name=name, env=env, parent=parent, keep=errors)
         main()
         code = 0
     except SystemExit as exc:
         if exc.code is None or isinstance(exc.code, int):
             code = exc.code or 0
         else:
-            print(exc.code, file=sys.stderr)
+            error = f"{exc.code}\n"
     except KeyboardInterrupt:
         by_signal = signal.SIGINT
     except BaseException:  # noqa: BLE001 - the process ends here, as Python's own would
-        traceback.print_exc()
+        error = traceback.format_exc()
     finally:
+        with contextlib.suppress(BaseException):
+            sys.stderr.write(error)
+            with os.fdopen(errors, "wb") as pipe:
+                pipe.write(error[-ERROR_TAIL:].encode(errors="replace"))
         # What the interpreter does at exit (atexit: tracing's exporters flush), but never unwinding
         # into the supervisor's frames this process was forked from.
         with contextlib.suppress(BaseException):
@@ -184,7 +208,7 @@ def _run_child(  # pragma: no cover - runs in the forked child (tests see its ef
         os._exit(code)
 
 
-def _become(*, name: str, env: Mapping[str, str], parent: int) -> None:  # pragma: no cover - child
+def _become(*, name: str, env: Mapping[str, str], parent: int, keep: int) -> None:  # pragma: no cover
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
@@ -193,7 +217,9 @@ def _become(*, name: str, env: Mapping[str, str], parent: int) -> None:  # pragm
     if os.getppid() != parent:  # the supervisor died before that took effect
         os._exit(1)
     atexit._clear()  # the supervisor's exit functions are the supervisor's
-    os.closerange(3, _max_fd())  # as `subprocess` does: nothing of the supervisor's stays open
+    # As `subprocess` does: nothing of the supervisor's stays open (but the pipe to it, `keep`).
+    os.closerange(3, keep)
+    os.closerange(keep + 1, _max_fd())
     os.environ.clear()
     os.environ.update(env)
     sys.argv = [name]

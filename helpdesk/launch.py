@@ -31,6 +31,8 @@ from shared.settings import DEV_JWT_SECRET
 if TYPE_CHECKING:
     from helpdesk.up import Child
 
+ERROR_LINES = 12  # of a service's error, quoted when it stops `helpdesk up` before it was ready
+
 __all__ = ["configure_services", "forget", "record", "service_starter", "wait_ready"]
 
 
@@ -69,9 +71,21 @@ def wait_ready(children: Sequence[Child], *, timeout: float) -> list[str]:
         while pending and time.monotonic() < deadline:
             for name, child in list(pending.items()):
                 if child.process.poll() is not None:
-                    return [f"{name} exited with code {child.process.returncode}"]
+                    return [_died_before_ready(child)]
                 with contextlib.suppress(httpx.HTTPError):
                     if client.get(f"{child.url}/readyz").status_code == 200:
                         del pending[name]
             time.sleep(0.05)
     return [f"{name} is not ready after {timeout:.0f}s" for name in pending]
+
+
+def _died_before_ready(child: Child) -> str:
+    """A service that exited before it was ever ready will not be after a restart (it cannot import,
+    its settings are refused, its port is taken): say so with the end of its error, to stop at once."""
+    said = f"{child.name} exited with code {child.process.returncode} before it was ever ready"
+    process = child.process
+    error = process.error.strip() if isinstance(process, forking.ForkedProcess) else ""
+    if not error:
+        return f"{said} (its output is above)"
+    tail = error.splitlines()[-ERROR_LINES:]
+    return f"{said}; its error ends:\n" + "\n".join(f"    {line}" for line in tail)

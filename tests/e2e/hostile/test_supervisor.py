@@ -1,19 +1,23 @@
 """`helpdesk up` as a supervisor: a crashed service or nats-server is started again and the system
-keeps serving; the services are forked from the supervisor (again after a crash) and SIGTERM stops
-them all; a system stopped a moment ago can be started again on the same ports at once."""
+keeps serving; a service that dies before it was ever ready stops it at once, saying why; the services
+are forked from the supervisor (again after a crash) and SIGTERM stops them all; a system stopped a
+moment ago can be started again on the same ports at once."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.support.helpdesk_system import HelpdeskSystem, running_system, start_system
-from tests.support.processes import SERVICES
+from tests.support.processes import SERVICES, clean_env, free_port_base, up_command
 from tests.support.wait import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -118,3 +122,44 @@ def test_a_system_stopped_a_moment_ago_starts_again_on_the_same_ports(tmp_path: 
         if second.process.poll() is None:
             second.interrupt()
         second.kill()
+
+
+# `helpdesk up` in which chat's forked child cannot import what it runs, as after an update that broke
+# an import (the migration step, a process of its own, is left to import chat as it is).
+_CHAT_CANNOT_IMPORT = """
+import sys
+from helpdesk import cli, services
+definition = services.definition
+def broken(name):
+    if name == "chat":
+        import chat.no_such_module
+    return definition(name)
+services.definition = broken
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_a_service_that_dies_before_it_was_ever_ready_stops_up_at_once_with_its_error(tmp_path: Path) -> None:
+    up = up_command(tmp_path / "data", free_port_base())
+    log = tmp_path / "up.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-c", _CHAT_CANNOT_IMPORT, *up[3:], "--no-seed"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=clean_env(HELPDESK_ENVIRONMENT="development"),
+        )
+    try:
+        code = process.wait(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    said = log.read_text()
+    assert code == 1, said[-4000:]
+    stopped_by = "helpdesk: chat exited with code 1 before it was ever ready; its error ends:\n"
+    assert stopped_by in said, said[-4000:]
+    after = said.split(stopped_by, 1)[1].splitlines()
+    quoted = [line.strip() for line in itertools.takewhile(lambda line: line.startswith("    "), after)]
+    assert quoted[-1] == "ModuleNotFoundError: No module named 'chat.no_such_module'", said[-4000:]
+    assert "restarting" not in said and "keeps crashing" not in said

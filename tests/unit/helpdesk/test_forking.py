@@ -101,6 +101,31 @@ def test_the_exit_code_is_what_python_would_give(
     assert "RuntimeError: the store is gone" in capfd.readouterr().err
 
 
+def test_a_child_that_fails_hands_the_end_of_its_error_to_the_supervisor(
+    forked: list[ForkedProcess], capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stderr", open(2, "w", closefd=False))  # noqa: SIM115 - as above
+
+    def fails() -> None:
+        raise ModuleNotFoundError("No module named 'kb_search.gone'")
+
+    def refuses() -> None:
+        raise SystemExit("kb-search: port 8704 is taken")
+
+    def stops() -> None:
+        raise SystemExit(0)
+
+    failed, refused, stopped = (_start(forked, main) for main in (fails, refuses, stops))
+    assert [child.wait(timeout=30) for child in (failed, refused, stopped)] == [1, 1, 0]
+    assert failed.error.startswith("Traceback (most recent call last):")
+    assert failed.error.endswith("ModuleNotFoundError: No module named 'kb_search.gone'\n")
+    assert refused.error == "kb-search: port 8704 is taken\n"
+    assert stopped.error == ""
+    printed = capfd.readouterr().err  # and each still printed it on stderr, as Python would
+    assert "ModuleNotFoundError: No module named 'kb_search.gone'" in printed
+    assert "kb-search: port 8704 is taken" in printed
+
+
 def test_sigterm_and_sigint_have_their_default_effect_whatever_the_supervisor_installed(
     forked: list[ForkedProcess],
 ) -> None:
