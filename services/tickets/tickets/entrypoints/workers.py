@@ -1,9 +1,13 @@
-"""The tickets service's background work: the outbox relay and the history projection.
+"""The tickets service's background work: the tickets' outbox relay and the history projection, and
+`single_relay`, which the support directory's relay (`directory_workers`) runs under as well.
 
 Both run inside the API process by default (`run_relay`, `run_projection` settings; the lifespan
-starts them with `start_workers`, on a thread of their own: `worker_thread`) or alone as
-`python -m tickets.relay` / `python -m tickets.projector` (Kubernetes: any number of relay replicas;
-the one holding the stream's lease publishes, the others stand by to take over).
+starts them with `start_workers`, on a thread of their own: `worker_thread`; with `run_relay` it
+also starts the directory's relay, a task on the API's loop) or alone: `python -m tickets.relay`
+runs the two relays, the tickets' store to TICKETS and the directory's to SUPPORT_DIRECTORY, each
+under its own lease (a key per stream in the `RELAY_LEASES` bucket, so the two may be held by
+different processes), and `python -m tickets.projector` the projection. Kubernetes runs two relay
+replicas: per stream, the one holding its lease publishes and the other stands by to take over.
 """
 
 from __future__ import annotations
