@@ -55,7 +55,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def language_of(
+async def language_of(  # async: a plain function would be run on the thread pool
     lang: Annotated[str | None, Query(description="uk, ru, en or pl; else Accept-Language.")] = None,
     accept_language: Annotated[str | None, Header(alias="Accept-Language", include_in_schema=False)] = None,
 ) -> str:

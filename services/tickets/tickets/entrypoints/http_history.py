@@ -106,7 +106,9 @@ class Words:
     lang: Language
 
 
-def caller_language(
+# The routes' dependencies are `async def` although none of them waits for anything: FastAPI runs a
+# plain function on its thread pool, a hand-over there and back for each one on every read.
+async def caller_language(
     response: Response,
     lang: Annotated[
         Language | None, Query(description="The labels' language; else `Accept-Language`, else en.")
@@ -159,7 +161,7 @@ TopicId = Annotated[str, Field(min_length=1, max_length=100), TextOnly]
 MAX_CHOICES = 20
 
 
-def inbox_filters(
+async def inbox_filters(
     principal: CurrentUser,
     topic: Annotated[
         list[TopicId] | None, Query(max_length=MAX_CHOICES, description="One or more topic ids.")
@@ -249,13 +251,13 @@ class HistoryReads:
                 return False
 
 
-def history_of(request: Request) -> HistoryStore:
+async def history_of(request: Request) -> HistoryStore:
     """The process's history store (opened in the lifespan)."""
     store: HistoryStore = request.app.state.history
     return store
 
 
-def reads_of(request: Request) -> HistoryReads:
+async def reads_of(request: Request) -> HistoryReads:
     reads: HistoryReads = request.app.state.history_reads
     return reads
 
