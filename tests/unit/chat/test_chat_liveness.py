@@ -50,6 +50,17 @@ def test_after_this_process_rebuilt_a_lost_bucket_a_missing_heartbeat_is_not_yet
     live.reset(lenient_for=3600.0)
     live.loaded = True
     assert not live.gone(proc, 3)
+    assert not live.leniency_ended()
     live.reset(lenient_for=0.0)
+    assert not live.leniency_ended()  # the bucket is not known yet
     live.loaded = True
     assert live.gone(proc, 3)
+    assert live.leniency_ended()  # the mirror judges what came in meanwhile, once
+    assert not live.leniency_ended()
+    assert live.gone(proc, 3)
+
+
+def test_a_mirror_that_never_rebuilt_a_bucket_has_no_leniency_to_end() -> None:
+    live = Liveness()
+    live.loaded = True
+    assert not live.leniency_ended()

@@ -239,8 +239,11 @@ class Directory:
         return self.live.gone(record.proc, revision)
 
     def sweep(self) -> None:
-        """Drop entries of processes that have no heartbeat (after the leniency of a rebuilt bucket)."""
-        self._bury()
+        """Once the leniency after a rebuilt bucket has passed, drop the entries that came in meanwhile
+        from processes without a heartbeat. Otherwise nothing: every entry is judged as it arrives,
+        and the mirror is walked only when a heartbeat expires."""
+        if self.live.leniency_ended():
+            self._bury()
 
     def _apply_beat(self, key: str, revision: int, *, alive: bool) -> None:
         newest = revision > self._revisions.get(key, 0)

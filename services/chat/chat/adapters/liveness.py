@@ -54,6 +54,14 @@ class Liveness:
             return False
         return proc in self._expired or (self.loaded and time.monotonic() >= self._lenient_until)
 
+    def leniency_ended(self) -> bool:
+        """True once, when the leniency after a rebuilt bucket has passed: entries that came in
+        meanwhile without a heartbeat are judged then (any later one is judged as it arrives)."""
+        if not self.loaded or self._lenient_until == float("-inf") or time.monotonic() < self._lenient_until:
+            return False
+        self._lenient_until = float("-inf")
+        return True
+
     def heard(self, proc: str, revision: int, *, alive: bool, newest: bool) -> bool:
         """A heartbeat written (`alive`) or expired at `revision` (`newest`: no later one is known).
         True when an expiry is news: the mirror then drops what the process wrote before it."""
