@@ -103,6 +103,25 @@ def test_transliteration_finds_an_english_loanword(make_index: Callable[..., Sea
     assert top(index, "інвойс", "uk") == "kb:invoice-en"
 
 
+def test_transliteration_ties_do_not_depend_on_the_order_words_entered_the_index(
+    make_index: Callable[..., SearchIndex],
+) -> None:
+    """Two replicas, or one restarted with another string hash seed, give the same hits."""
+    tied = ["kastomea", "kastomeb", "kastomec"]  # each as close to "кастомер" (kastomer)
+
+    def found(order: list[str]) -> set[str]:
+        articles = [
+            {"id": f"x-{w}", "lang": "en", "section": "settings", "title": w, "body": f"{w} setup"}
+            for w in order
+        ]
+        index = make_index(articles, cross_language=CrossLanguage.TRANSLIT)
+        return {hit.id for hit in index.search("кастомер", lang="uk").hits}
+
+    forward, backward = found(tied), found(list(reversed(tied)))
+    assert forward == backward
+    assert len(forward) == 2  # the two closest spellings are tried, and the tie is broken the same way
+
+
 def test_language_versions_are_grouped_and_the_preferred_language_is_shown(index: SearchIndex) -> None:
     for lang, expected in (("uk", "kb:booking-uk"), ("ru", "kb:booking-ru"), ("en", "kb:booking-en")):
         hits = index.search("бронювання booking бронирование", lang=lang).hits

@@ -172,7 +172,8 @@ class IndexStore:
 
     def latin_words(self) -> list[str]:
         if self._latin is None:
-            self._latin = [w for w in self.vocabulary.words() if script(w) is Script.LATIN]
+            # Sorted: a tie between spellings is broken the same way whatever order they came in.
+            self._latin = sorted(w for w in self.vocabulary.words() if script(w) is Script.LATIN)
         return self._latin
 
     def _root(self, doc_id: int) -> str:
