@@ -58,7 +58,12 @@ class Frames:
 
 @asynccontextmanager
 async def chat_hub(
-    nc: NATS, prefix: str, *, hours: SupportHours, clock: Callable[[], float]
+    nc: NATS,
+    prefix: str,
+    *,
+    hours: SupportHours,
+    clock: Callable[[], float],
+    config: HubConfig | None = None,
 ) -> AsyncIterator[ChatHub]:
     kv = await ensure_bucket(nc, name=bucket_name(prefix, "CHAT"), ttl_seconds=30)
     hub = ChatHub(
@@ -66,7 +71,7 @@ async def chat_hub(
         relay=Relay(nc, prefix=prefix),
         stats=StatsPublisher(None, prefix=prefix),
         tickets=None,
-        config=HubConfig(tick_seconds=0.05, queue_update_seconds=0.05),
+        config=config or HubConfig(tick_seconds=0.05, queue_update_seconds=0.05),
         clock=clock,
         hours=hours,
     )

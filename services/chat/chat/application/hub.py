@@ -97,15 +97,20 @@ class ChatHub:
 
     async def _run(self) -> None:
         ctx = self.ctx
+        failed = False
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ctx.dirty.wait(), timeout=ctx.config.tick_seconds)
+            # A round on the tick alone (nothing changed since the last one) skips what only a change
+            # can make due; after a failed round, nothing is skipped.
+            changed, failed = ctx.dirty.is_set() or failed, False
             ctx.dirty.clear()
             try:
-                await self.step()
+                await self.step(changed=changed)
             except asyncio.CancelledError:
                 raise
             except Exception:  # the loop supervises every session of this process: it goes on
+                failed = True
                 log.exception("chat_loop_step_failed")
                 await asyncio.sleep(ctx.config.tick_seconds)
                 await self._recover_if_lost()
@@ -125,12 +130,14 @@ class ChatHub:
             except NATS_AWAY:  # the next beat tries again; a lost bucket is the loop's to recover
                 log.warning("chat_heartbeat_not_written", exc_info=True)
 
-    async def step(self) -> None:
+    async def step(self, *, changed: bool = True) -> None:
         """One round: reconcile, take users back, match, tell positions, delete gone processes'
         entries; every TTL/3, see that the bucket is still there, drop entries without a heartbeat
-        and note our own that nothing here holds (deleted one TTL later)."""
+        and note our own that nothing here holds (deleted one TTL later). `changed`: the directory
+        (or anything that set `dirty`) changed since the last round; without it, the users' sessions
+        are visited only when a wait or grace period runs out (`UserDesk.check`)."""
         await self.agents.reconcile()
-        await self.users.check()
+        await self.users.check(changed=changed)
         await self.agents.check_grace()
         await self.agents.match()
         await self.users.update_positions()

@@ -9,6 +9,7 @@ intake and the transcript stay in this process's memory; the KV bucket only lear
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from nats.aio.msg import Msg
@@ -59,14 +60,20 @@ class UserSession:
 class SessionDriver:
     """Moves sessions through their state machine and carries out the effects."""
 
-    def __init__(self, ctx: HubContext, seats: Seats) -> None:
+    def __init__(
+        self, ctx: HubContext, seats: Seats, *, on_phase: Callable[[UserSession], None] | None = None
+    ) -> None:
         self._ctx = ctx
         self._seats = seats
+        self._on_phase = on_phase  # told of every session whose phase an event changed
 
     async def drive(self, session: UserSession, event: sm.Event, *, msg: Msg | None = None) -> None:
         """Apply `event` (a `ChatError` when it may not happen now: nothing changes); `msg` is the
         request from a specialists' process that a `Reply` answers."""
+        before = session.state.phase
         session.state, effects = sm.transition(session.state, event)
+        if session.state.phase is not before and self._on_phase is not None:
+            self._on_phase(session)
         for effect in effects:
             await self._perform(session, effect, msg)
 

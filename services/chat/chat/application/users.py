@@ -10,6 +10,7 @@ chats than allowed, whichever processes they open them on.
 from __future__ import annotations
 
 import contextlib
+import math
 import uuid
 from functools import partial
 from typing import Any
@@ -49,8 +50,13 @@ class UserDesk:
         self._ctx = ctx
         self._tickets = tickets
         self._seats = Seats(ctx)
-        self._driver = SessionDriver(ctx, self._seats)
+        self._driver = SessionDriver(ctx, self._seats, on_phase=self._phase_changed)
         self.sessions: dict[str, UserSession] = {}
+        # When `check` must walk the sessions again without a change: the earliest wait or grace
+        # period it saw running out (0: at the next round, inf: never), and whether a session's
+        # phase changed since its last walk.
+        self._due_at = 0.0
+        self._walk = True
 
     # -- commands from the user's WebSocket -------------------------------------------------------
 
@@ -155,25 +161,52 @@ class UserDesk:
                 with contextlib.suppress(IllegalTransition):  # it ended meanwhile
                     await self._driver.drive(session, sm.PositionChanged(place))
 
-    async def check(self) -> None:
-        """Offer a request past the maximum wait; take users back whose specialist is gone."""
+    def _phase_changed(self, session: UserSession) -> None:
+        self._walk = True
+
+    async def check(self, *, changed: bool = True) -> None:
+        """Offer a request past the maximum wait; take users back whose specialist is gone.
+
+        Only a change of the directory (`changed`), of a session's phase or the clock reaching a
+        wait's or grace period's end can make either due: a round with none of them visits no
+        session (at 5,000 chats a walk took ~10 ms of every 0.5 s round while the users talked)."""
         now = self._ctx.clock()
-        config = self._ctx.config
-        agents = self._ctx.directory.agents
+        if not (changed or self._walk) and now < self._due_at:
+            return
+        self._due_at, self._walk = now, False  # if the walk fails, the next round walks again
+        self._due_at = await self._walk_sessions(now)
+
+    async def _walk_sessions(self, now: float) -> float:
+        """Visit every session; the earliest time one of them may become due with nothing changed."""
+        ctx = self._ctx
+        config = ctx.config
+        agents = ctx.directory.agents
+        due = math.inf
         for session in list(self.sessions.values()):
             state = session.state
             if state.phase is sm.Phase.WAITING:
                 await self._driver.drive(session, sm.WaitChecked(now, config.max_wait_seconds))
+                if not session.state.offered:
+                    since = state.waiting_since if state.waiting_since is not None else now
+                    due = min(due, since + config.max_wait_seconds)
             elif state.phase is sm.Phase.ASSIGNED and state.agent is not None:
                 held = agents.get(state.agent)
-                missing = held is None or session.sid not in self._ctx.directory.queue
-                gone = (missing and self._ctx.absence_means_gone()) or (
-                    held is not None
-                    and not held.value.connected
-                    and now - (held.value.disconnected_at or now) >= config.agent_grace_seconds
+                missing = held is None or session.sid not in ctx.directory.queue
+                disconnected_at = None
+                if held is not None and not held.value.connected:
+                    disconnected_at = held.value.disconnected_at or now
+                gone = (missing and ctx.absence_means_gone()) or (
+                    disconnected_at is not None and now - disconnected_at >= config.agent_grace_seconds
                 )
                 if gone:
                     await self._requeue(session)
+                    if session.phase is sm.Phase.ASSIGNED:  # not taken back (changed under us)
+                        due = now
+                elif missing:  # within a TTL of rebuilding a lost bucket
+                    due = min(due, ctx.recovered_at + config.presence_ttl_seconds)
+                elif disconnected_at is not None:
+                    due = min(due, disconnected_at + config.agent_grace_seconds)
+        return due
 
     async def republish(self) -> None:
         """Write our sessions' entries again into a bucket that was lost, as they stood."""
