@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -25,6 +24,7 @@ from chat.domain.model import SessionCaps
 from chat.entrypoints import asyncapi
 from chat.entrypoints.ws import router
 from chat.settings import ChatSettings
+from shared.collector import settled_gc
 from shared.edge import RouteRule
 from shared.health import Readiness
 from shared.http import create_app as create_http_app
@@ -59,33 +59,6 @@ def quiet_frame_logging() -> None:
     for name in ("websockets", "uvicorn.error", "uvicorn.protocols"):
         logger = logging.getLogger(name)
         logger.setLevel(max(logger.getEffectiveLevel(), logging.INFO))
-
-
-# The cyclic GC's thresholds while the app runs (CPython's default is (700, 10, 10)); see `settled_gc`.
-GC_THRESHOLDS = (10_000, 20, 20)
-
-
-@contextmanager
-def settled_gc() -> Iterator[None]:
-    """While the app runs: what start-up allocated (modules, the app, connections) out of the cyclic
-    GC's reach (`gc.freeze()`), and its collections rarer (`GC_THRESHOLDS`); as they were after.
-
-    A full collection walks every tracked object. At 5,000 conversations (2,500 WebSockets and
-    ~200 MiB a process; `benchmarks/chat_latency.py`, timed with `gc.callbacks`, load 1.6-4.7) each
-    held the event loop 100 ms to 1.4 s, every ~5 s while the users opened chats and once or twice
-    in 40 s of talking: the 300-600 ms (up to 1 s) stalls of the slowest messages. With this, no full
-    collection ran after start-up in the whole run; the young ones took up to 60-160 ms while the
-    chats opened (load 4.8), and under 5 ms but one while they talked. Garbage cycles are still
-    collected, young ones as before, old ones by the (rarer) full collections."""
-    before = gc.get_threshold()
-    gc.collect()  # what start-up left as garbage is freed, not frozen
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
-        gc.unfreeze()
 
 
 def create_app(settings: ChatSettings) -> FastAPI:

@@ -27,6 +27,7 @@ from kb_search.search.crosslang import Glossary
 from kb_search.search.fusion import Fusion
 from kb_search.search.index import SearchIndex
 from kb_search.settings import KbSearchSettings
+from shared.collector import settled_gc
 from shared.contracts.envelope import SYSTEM_ACTOR
 from shared.contracts.subjects import KB_STREAM
 from shared.errors import install_error_mapping
@@ -97,7 +98,8 @@ def create_app(settings: KbSearchSettings) -> FastAPI:
         )
         follower.start()
         try:
-            yield
+            with settled_gc():  # and the index is frozen too once the replay has caught up
+                yield
         finally:
             readiness.shutting_down = True
             await follower.stop()

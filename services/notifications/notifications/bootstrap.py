@@ -40,6 +40,7 @@ from notifications.projections.active import ActivePopups
 from notifications.projections.follower import FollowedView
 from notifications.projections.history import PopupHistory
 from notifications.settings import NotificationsSettings
+from shared.collector import settled_gc
 from shared.consumerlag import ConsumerLagSampler, DurableConsumer
 from shared.contracts.subjects import POPUPS_STREAM, TICKETS_STREAM, StreamSpec
 from shared.errors import install_error_mapping
@@ -271,7 +272,8 @@ def create_app(settings: NotificationsSettings, *, clock: Clock | None = None) -
         readiness.add("history_view", history_ready)
         readiness.add("background_jobs", jobs_running)
         try:
-            yield
+            with settled_gc():
+                yield
         finally:
             readiness.shutting_down = True
             # Stop taking ticket events first: the one in flight finishes and is acked, then the

@@ -17,10 +17,11 @@ from chat.application.agent_connection import AgentConnection
 from chat.application.context import HubConfig
 from chat.application.hub import ChatHub
 from chat.application.user_session import UserSession
-from chat.bootstrap import GC_THRESHOLDS, create_app, load_settings
+from chat.bootstrap import create_app, load_settings
 from chat.domain.intake import IntakeLimits, make_intake
 from chat.domain.server_frames import ServerFrame
 from shared.auth import Principal, Role
+from shared.collector import THRESHOLDS as GC_THRESHOLDS
 from shared.settings import CommonSettings
 from tests.integration.chat.test_chat_support_hours import chat_hub
 from tests.support.wait import eventually

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
@@ -27,6 +26,7 @@ from pydantic import ValidationError
 from kb_search.adapters.article_log import kb_stream_name
 from kb_search.domain.errors import InvalidArticle
 from kb_search.projections.search_index import SearchIndexProjection
+from shared.collector import freeze_long_lived
 from shared.contracts.envelope import EventEnvelope, UnknownEventType
 from shared.contracts.kb import DOMAIN, KbEventData
 from shared.contracts.kb_v2 import parse_kb_event
@@ -115,8 +115,7 @@ class ArticleFollower:
             # is millions of long-lived objects: moving them out of the collector's reach keeps
             # full collections (hundreds of ms with a 10,000-article index) out of p99.
             self._projection.index.prepare()
-            gc.collect()
-            gc.freeze()
+            freeze_long_lived()
             self._caught_up.set()
             log.info(
                 "kb_index_caught_up", position=self._projection.position, articles=len(self._projection.index)
