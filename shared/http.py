@@ -314,6 +314,9 @@ async def serve(app: FastAPI, settings: ServiceSettings, *, drain_delay: float =
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None,
         lifespan="on",
         ws_max_size=256 * 1024,
+        ws_ping_interval=settings.ws_ping_interval_seconds,
+        ws_ping_timeout=settings.ws_ping_interval_seconds,
+        ws_per_message_deflate=settings.ws_per_message_deflate,
         # httptools, with the request's head bounded in size and time (uvicorn bounds neither).
         http=bounded_http_protocol(head_timeout=settings.head_timeout_seconds),
     )

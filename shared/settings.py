@@ -195,6 +195,10 @@ class ServiceSettings(BaseSettings):
     body_total_timeout_seconds: float = Field(default=120.0, gt=0, le=3600)
     # The longest a request's head (request line and headers) may take to arrive (`shared/httpserver.py`).
     head_timeout_seconds: float = Field(default=15.0, gt=0, le=600)
+    # WebSockets: how often the server pings a socket to find a silent dead client (its pong is awaited
+    # as long), and whether a socket may negotiate per-message compression (a browser always offers it).
+    ws_ping_interval_seconds: float = Field(default=20.0, gt=0, le=600)
+    ws_per_message_deflate: bool = True
     # Run the migration step (streams, buckets, tables) at start-up. Off by default: with several
     # replicas it runs once, as `helpdesk migrate <service>` (a Kubernetes Job), not raced by each.
     migrate_on_start: bool = False

@@ -12,6 +12,12 @@ class ChatSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="HELPDESK_CHAT_", extra="ignore", frozen=True)
 
     port: int = 8703
+    # Chat frames are short: compression saves little and its zlib buffers cost 95.1 against 52.5 KiB a
+    # socket (+210 MiB at 5,000 conversations; `benchmarks/chat_latency.py --deflate`). The widget and
+    # the console ping every 25 s themselves, so the server's own ping (for silent dead clients) can
+    # be rarer than uvicorn's 20 s (250 pings a second at 5,000 sockets, ~6% of a process's samples).
+    ws_per_message_deflate: bool = False
+    ws_ping_interval_seconds: float = Field(default=60.0, gt=0, le=600)
     # The tickets service, for "turn this chat into a request" (on the user's behalf, with their token).
     tickets_url: str = "http://127.0.0.1:8701"
     tickets_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
