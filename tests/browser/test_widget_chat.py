@@ -200,6 +200,10 @@ async def test_a_message_typed_while_the_connection_is_down_reaches_the_speciali
         await expect(status(chat)).to_contain_text(f"You are chatting with {SPECIALIST}.")
         await say(chat, "It has been stuck for an hour")
         assert (await agent.expect("message", session=first))["text"] == "It has been stuck for an hour"
+        # Confirmed on the page too (by the pong after it) before the network goes: a line cut off
+        # before its confirmation is shown as not sent, which is another case than this one.
+        earlier = chat_log(chat).locator("li").filter(has_text="It has been stuck for an hour")
+        await expect(earlier).to_have_class(re.compile(r"\bsent\b"))
 
         blocked["now"] = True
         to_page, to_server = live[-1]
