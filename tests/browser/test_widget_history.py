@@ -184,6 +184,7 @@ async def test_the_table_filters_and_a_request_with_its_timeline_reply_and_files
     mine = timeline.get_by_role("listitem").filter(has_text="Reloaded, a screenshot is attached.")
     await expect(mine).to_be_visible()
     await expect(mine.get_by_role("button", name="Download calendar.png")).to_be_visible()
+    await expect(mine).to_contain_text(f"{len(png_bytes())} bytes")
     async with page.expect_download() as download:
         await mine.get_by_role("button", name="Download calendar.png").click()
     assert (await download.value).suggested_filename == "calendar.png"

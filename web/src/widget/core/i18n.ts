@@ -56,6 +56,7 @@ export function formatDate(lang: Lang, iso: string | Date): string {
   return new Intl.DateTimeFormat(lang, { dateStyle: "medium" }).format(date);
 }
 
+/** "69 bytes", "1.5 kB": whole bytes are spelled out (the short form has no plural: "69 byte"). */
 export function formatBytes(lang: Lang, bytes: number): string {
   const units = ["byte", "kilobyte", "megabyte", "gigabyte"] as const;
   let value = bytes;
@@ -67,7 +68,7 @@ export function formatBytes(lang: Lang, bytes: number): string {
   return new Intl.NumberFormat(lang, {
     style: "unit",
     unit: units[unit],
-    unitDisplay: "short",
+    unitDisplay: unit === 0 ? "long" : "short",
     maximumFractionDigits: unit === 0 ? 0 : 1,
   }).format(value);
 }
