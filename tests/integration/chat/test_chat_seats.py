@@ -1,5 +1,6 @@
 """Seats (the caps on open chats) in the KV directory on a real nats-server: two mirrors racing for
-the last seats, a seat given back, and one left behind by a crashed process."""
+the last seats, a seat given back, one left behind by a crashed process, and seats written back into
+a bucket that was lost."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 
 import nats
 import pytest
+from nats.js.kv import KeyValue
 
 from chat.adapters.directory import Directory, bucket_name, ensure_bucket
 from chat.domain.model import Seat
@@ -58,11 +60,46 @@ async def test_a_seat_not_refreshed_expires_and_can_be_taken_again(nats_url: str
         try:
             mine = Seat(sid="s1", proc="crashed")
             assert await directory.claim_seat("uone", limit=1, seat=mine) == "uone.0"
-            assert await directory.put_seat("uone.0", mine)  # the owning process refreshes it
             assert await directory.claim_seat("uone", limit=1, seat=Seat(sid="s2", proc="p")) is None
+            assert not await directory.put_seat("uone.0", Seat(sid="s2", proc="p"))
             # Its process is gone: the seat expires, and its expiry marker does not block a new chat.
             await eventually(lambda: directory.seats_held("uone") == 0, timeout=6.0)
             assert await directory.claim_seat("uone", limit=1, seat=Seat(sid="s2", proc="p")) == "uone.0"
+        finally:
+            await directory.stop()
+    finally:
+        await nc.close()
+
+
+async def test_seats_written_back_into_a_rebuilt_bucket_are_taken_again_unless_a_new_chat_took_one(
+    nats_url: str, nats_prefix: str
+) -> None:
+    nc = await nats.connect(nats_url)
+    name = bucket_name(nats_prefix, "CHAT")
+
+    async def reopen() -> KeyValue:
+        return await ensure_bucket(nc, name=name, ttl_seconds=30)
+
+    try:
+        directory = Directory(await reopen(), reopen=reopen)
+        directory.keep_alive("hb-me", every=3600)
+        await directory.start()
+        try:
+            mine = Seat(sid="s1", proc="hb-me")
+            held = [await directory.claim_seat(owner, limit=1, seat=mine) for owner in ("uone", "aone")]
+            assert held == ["uone.0", "aone.0"]
+
+            await nc.jetstream().delete_key_value(name)  # a lone nats-server restarted: memory lost
+            assert not await directory.healthy()
+            await directory.reopen()
+            assert directory.seats_held("uone") == directory.seats_held("aone") == 0
+            theirs = Seat(sid="s2", proc="hb-me")
+            assert await directory.claim_seat("uone", limit=1, seat=theirs) == "uone.0"  # meanwhile
+
+            assert [await directory.put_seat(ident, mine) for ident in ("uone.0", "aone.0")] == [False, True]
+            assert directory.seats["uone.0"].value == theirs
+            assert directory.seats["aone.0"].value == mine
+            assert await directory.claim_seat("aone", limit=1, seat=theirs) is None
         finally:
             await directory.stop()
     finally:

@@ -371,23 +371,13 @@ class Directory:
             ident = f"{owner}.{n}"
             if ident in self.seats:
                 continue
-            if await self._create_seat(ident, seat):
+            if await self.put_seat(ident, seat):
                 return ident
         return None
 
-    async def put_seat(self, ident: str, seat: Seat, *, fresh: bool = False) -> bool:
-        """Rewrite a seat this process holds before the TTL drops it (`fresh`: into a new bucket)."""
-        if fresh:
-            return await self._create_seat(ident, seat)
-        current = self.seats.get(ident)
-        if current is None or current.value != seat:
-            return False
-        return await self._cas(SEAT + ident, seat, current.revision) is not None
-
-    async def release_seat(self, ident: str) -> None:
-        await self._kv.delete(SEAT + ident)
-
-    async def _create_seat(self, ident: str, seat: Seat) -> bool:
+    async def put_seat(self, ident: str, seat: Seat) -> bool:
+        """Take seat `ident` for `seat.sid` if it is free (also how a session writes its seats back
+        into a bucket that was lost): False when another chat holds it."""
         if await self._cas(SEAT + ident, seat, 0) is not None:
             return True
         # A seat that expired with its process leaves a marker for a while (`limit_marker_ttl`):
@@ -399,6 +389,9 @@ class Directory:
         if found.value and not self._gone(Seat.decode(found.value), found.revision):
             return False
         return await self._cas(SEAT + ident, seat, found.revision) is not None
+
+    async def release_seat(self, ident: str) -> None:
+        await self._kv.delete(SEAT + ident)
 
     async def delete_agent(self, akey: str) -> None:
         await self._kv.delete(AGENT + akey)

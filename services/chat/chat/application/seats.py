@@ -59,4 +59,4 @@ class Seats:
         """Write a session's seats into a bucket that was lost; one a new chat took meanwhile stays
         theirs."""
         for ident in seats:
-            await self._ctx.directory.put_seat(ident, Seat(sid=sid, proc=self._ctx.proc), fresh=True)
+            await self._ctx.directory.put_seat(ident, Seat(sid=sid, proc=self._ctx.proc))
