@@ -11,7 +11,7 @@ def test_an_entry_is_gone_once_its_process_has_no_heartbeat_and_the_whole_bucket
     assert not live.gone(proc, 5)  # still loading: its heartbeat may come later in the bucket
     live.loaded = True
     assert live.gone(proc, 5)
-    live.heard(proc, 6, alive=True, newest=True)
+    live.heard(proc, 6, alive=True)
     assert not live.gone(proc, 5)
 
 
@@ -25,11 +25,11 @@ def test_after_an_expiry_only_entries_written_after_the_heartbeat_came_back_coun
     live = Liveness()
     live.loaded = True
     proc = new_proc_id()
-    assert not live.heard(proc, 1, alive=True, newest=True)
-    assert live.heard(proc, 10, alive=False, newest=True)  # news: the mirror drops its entries
-    assert not live.heard(proc, 10, alive=False, newest=False)  # the same expiry again: not news
+    assert not live.heard(proc, 1, alive=True)
+    assert live.heard(proc, 10, alive=False)  # news: the mirror drops its entries
+    assert not live.heard(proc, 10, alive=False)  # the same expiry again: not news
     assert live.gone(proc, 5) and live.gone(proc, 11)  # no heartbeat now: even a later write
-    live.heard(proc, 12, alive=True, newest=True)  # back after a pause
+    live.heard(proc, 12, alive=True)  # back after a pause
     assert live.gone(proc, 5)  # what it wrote before the expiry stays gone
     assert not live.gone(proc, 13)
     assert list(live.procs) == [proc]
@@ -38,8 +38,8 @@ def test_after_an_expiry_only_entries_written_after_the_heartbeat_came_back_coun
 def test_an_expiry_older_than_a_known_heartbeat_still_buries_what_came_before_it() -> None:
     live = Liveness()
     proc = new_proc_id()
-    live.heard(proc, 12, alive=True, newest=True)
-    assert live.heard(proc, 10, alive=False, newest=False)
+    live.heard(proc, 12, alive=True)
+    assert live.heard(proc, 10, alive=False)  # older than the heartbeat known
     assert proc in live.procs
     assert live.gone(proc, 9) and not live.gone(proc, 13)
 
@@ -64,3 +64,13 @@ def test_a_mirror_that_never_rebuilt_a_bucket_has_no_leniency_to_end() -> None:
     live = Liveness()
     live.loaded = True
     assert not live.leniency_ended()
+
+
+def test_a_heartbeat_older_than_what_is_known_of_its_process_changes_nothing() -> None:
+    live = Liveness()
+    live.loaded = True
+    proc = new_proc_id()
+    live.heard(proc, 5, alive=True)
+    assert live.heard(proc, 10, alive=False)
+    assert not live.heard(proc, 8, alive=True)  # a late echo of a write before the expiry
+    assert proc not in live.procs and live.gone(proc, 9)

@@ -9,8 +9,9 @@ Seats (`s.<owner>.<n>`, see `chat.domain.model.Seat`) cap the chats one user and
 open: a chat takes a seat by creating a key that does not exist yet, which the server grants to one
 writer only, so the cap holds however many processes open chats at the same moment.
 
-Liveness is one heartbeat key per process (`p.<proc>`, see `chat.adapters.liveness`), rewritten
-every TTL/3 and expiring with the bucket's `ttl`; the bucket places a marker when it expires
+Liveness is one heartbeat key per process (`p.<proc>`, see `chat.adapters.liveness`; writing,
+hearing and sweeping in `chat.adapters.heartbeats`), rewritten every TTL/3 and expiring with the
+bucket's `ttl`; the bucket places a marker when it expires
 (`limit_marker_ttl`, nats-server 2.11+), so every mirror learns of a crashed process. The entries
 carry their process (`proc`) and are written never to expire (`Nats-TTL: never`): nothing rewrites
 them on a timer. An entry of a gone process is dropped from every mirror exactly as an expired entry
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -37,7 +37,8 @@ from nats.js.errors import (
 )
 from nats.js.kv import KeyValue
 
-from chat.adapters.liveness import PROC, Liveness, beating
+from chat.adapters.heartbeats import Heartbeats
+from chat.adapters.liveness import PROC, beating
 from chat.domain.model import AgentPresence, QueueEntry, Seat
 from shared.logging import get_logger
 
@@ -53,8 +54,6 @@ M = TypeVar("M", QueueEntry, AgentPresence, Seat)
 _DELETES = frozenset({"DEL", "PURGE"})
 # JetStream's "wrong last sequence" answers to a compare-and-set.
 _WRONG_LAST = (10071, 10164)
-# Stale entries deleted at the same time (see `Directory.reclaim`).
-RECLAIM_AT_ONCE = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,17 +108,11 @@ class Directory:
         self._task: asyncio.Task[None] | None = None
         self._watcher: KeyValue.KeyWatcher | None = None
         self._created: object = None  # the bucket's creation time: another value means a new bucket
-        self.live = Liveness()
-        self.stale: dict[str, int] = {}  # keys of gone processes' entries, with their revision
-        self._proc: str | None = None
-        self._beat_every = 10.0
-        self._beat_at = float("-inf")
-        self._beat_lock = asyncio.Lock()
+        self._beats = Heartbeats(self._bury)
 
     def keep_alive(self, proc: str, *, every: float) -> None:
         """Write `proc`'s heartbeat on `start` and whenever it is `every` seconds old (`beat_if_due`)."""
-        self._proc = proc
-        self._beat_every = every
+        self._beats.keep_alive(proc, every=every)
 
     def subscribe(self, listener: Callable[[Change], None]) -> None:
         self._listeners.append(listener)
@@ -127,7 +120,7 @@ class Directory:
     async def start(self) -> None:
         """Load the current state, then follow changes in the background."""
         self._created = (await self._kv.status()).stream_info.created
-        if self._proc is not None:
+        if self._beats.keeping:
             await self.beat()  # before any entry of ours, in every mirror's order
         self._watcher = watcher = await self._kv.watchall()
         while True:
@@ -135,8 +128,7 @@ class Directory:
             if entry is None:  # the end of the initial state
                 break
             self._apply_entry(entry)
-        self.live.loaded = True
-        self._bury()  # entries of processes that have no heartbeat (crashed before we started)
+        self._beats.loaded()
         self._task = asyncio.create_task(self._follow(watcher), name="chat-directory")
 
     async def healthy(self) -> bool:
@@ -159,9 +151,7 @@ class Directory:
         self.agents.clear()
         self.seats.clear()
         self._revisions.clear()
-        self.live.reset(lenient_for=3 * self._beat_every)
-        self.stale.clear()
-        self._beat_at = float("-inf")
+        self._beats.reset()
         await self.start()
 
     async def stop(self) -> None:
@@ -181,7 +171,9 @@ class Directory:
     def _apply_entry(self, entry: KeyValue.Entry) -> None:
         revision = entry.revision or 0
         if entry.key.startswith(PROC):
-            self._apply_beat(entry.key, revision, alive=entry.operation not in _DELETES and bool(entry.value))
+            self._beats.heard(
+                entry.key, revision, alive=entry.operation not in _DELETES and bool(entry.value)
+            )
             return
         if revision <= self._revisions.get(entry.key, 0):
             return  # the echo of our own write (or older than what we know): not even decoded
@@ -197,7 +189,7 @@ class Directory:
     def _apply(self, key: str, value: Record | None, revision: int) -> None:
         if revision <= self._revisions.get(key, 0):
             return  # already applied (our own write) or older than what we know
-        if value is not None and self._gone(value, revision):
+        if value is not None and self._beats.gone(value, revision):
             self.stale[key] = revision
             value = None
         old: Versioned[Record] | None
@@ -228,29 +220,23 @@ class Directory:
         for listener in self._listeners:
             listener(change)
 
-    # -- liveness: one heartbeat key per process ---------------------------------------------------
+    # -- liveness: one heartbeat key per process (see `chat.adapters.heartbeats`) -------------------
 
     @property
     def procs(self) -> dict[str, int]:
         """The processes whose heartbeat is live."""
-        return self.live.procs
+        return self._beats.live.procs
 
-    def _gone(self, record: Record, revision: int) -> bool:
-        return self.live.gone(record.proc, revision)
+    @property
+    def stale(self) -> dict[str, int]:
+        """Keys of entries to delete from the bucket (gone processes', our leftovers), by revision."""
+        return self._beats.stale
 
     def sweep(self) -> None:
         """Once the leniency after a rebuilt bucket has passed, drop the entries that came in meanwhile
         from processes without a heartbeat. Otherwise nothing: every entry is judged as it arrives,
         and the mirror is walked only when a heartbeat expires."""
-        if self.live.leniency_ended():
-            self._bury()
-
-    def _apply_beat(self, key: str, revision: int, *, alive: bool) -> None:
-        newest = revision > self._revisions.get(key, 0)
-        if newest:
-            self._revisions[key] = revision
-        if self.live.heard(key[len(PROC) :], revision, alive=alive, newest=newest):
-            self._bury()  # even when a newer heartbeat is known: what it wrote before is gone
+        self._beats.sweep()
 
     def _bury(self) -> None:
         """Drop from the mirror every entry whose process is gone, as if it had expired."""
@@ -259,50 +245,26 @@ class Directory:
         self._bury_in(SEAT, self.seats)
 
     def _bury_in(self, prefix: str, mirror: dict[str, Versioned[M]]) -> None:
-        for ident, held in list(mirror.items()):
-            if self._gone(held.value, held.revision):
-                del mirror[ident]
-                self.stale[prefix + ident] = held.revision
-                self._notify(Change(key=prefix + ident, old=held.value, new=None))
+        for ident, held in self._beats.bury_in(prefix, mirror):
+            self._notify(Change(key=prefix + ident, old=held.value, new=None))
 
     async def beat(self) -> None:
         """Rewrite this process's heartbeat (it expires with the bucket's TTL)."""
-        if self._proc is None:
-            return
-        async with self._beat_lock:
-            key = PROC + self._proc
-            revision = await self._kv.put(key, self._proc.encode())
-            self._beat_at = time.monotonic()
-            self._apply_beat(key, revision, alive=True)
+        await self._beats.beat(self._kv)
 
     async def beat_if_due(self) -> None:
         """Beat when the last one is `every` seconds old; also before any write after a pause, so
         that every mirror sees the heartbeat before the entries written after it."""
-        if self._proc is not None and time.monotonic() - self._beat_at >= self._beat_every:
-            await self.beat()
+        await self._beats.beat_if_due(self._kv)
 
     async def reclaim(self) -> None:
-        """Delete the entries of gone processes, each only at the revision seen (one written since is
-        left alone); every process may do it, the first delete wins."""
-        while self.stale:
-            batch = [self.stale.popitem() for _ in range(min(RECLAIM_AT_ONCE, len(self.stale)))]
-            results = await asyncio.gather(
-                *(self._kv.delete(key, last=revision) for key, revision in batch), return_exceptions=True
-            )
-            failed = [
-                (key, revision, result)
-                for (key, revision), result in zip(batch, results, strict=True)
-                # APIError: written since, or deleted already by another process
-                if isinstance(result, BaseException) and not isinstance(result, APIError)
-            ]
-            if failed:  # NATS away: the next round tries again
-                self.stale.update((key, revision) for key, revision, _ in failed)
-                raise failed[0][2]
+        """Delete the entries of gone processes (`stale`) from the bucket."""
+        await self._beats.reclaim(self._kv)
 
     def _forget_old_deletions(self) -> None:
         """Revisions of deleted keys are kept only to ignore late echoes; do not keep them forever."""
         live = {QUEUE + k for k in self.queue} | {AGENT + k for k in self.agents}
-        live |= {SEAT + k for k in self.seats} | {PROC + k for k in self.procs}
+        live |= {SEAT + k for k in self.seats}
         self._revisions = {k: r for k, r in self._revisions.items() if k in live}
 
     async def _cas(self, key: str, value: Record, revision: int) -> int | None:
@@ -386,7 +348,7 @@ class Directory:
         found = await self._fetch(SEAT + ident)
         if found is None or not found.revision:
             return False
-        if found.value and not self._gone(Seat.decode(found.value), found.revision):
+        if found.value and not self._beats.gone(Seat.decode(found.value), found.revision):
             return False
         return await self._cas(SEAT + ident, seat, found.revision) is not None
 
@@ -411,7 +373,7 @@ class Directory:
             return None
         record = decode(entry.value)
         self._apply(entry.key, record, entry.revision)
-        if self._gone(record, entry.revision):
+        if self._beats.gone(record, entry.revision):
             return None  # its process is gone (not reclaimed yet): as if it had expired
         return Versioned(record, entry.revision)
 

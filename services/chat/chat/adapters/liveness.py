@@ -62,9 +62,10 @@ class Liveness:
         self._lenient_until = float("-inf")
         return True
 
-    def heard(self, proc: str, revision: int, *, alive: bool, newest: bool) -> bool:
-        """A heartbeat written (`alive`) or expired at `revision` (`newest`: no later one is known).
-        True when an expiry is news: the mirror then drops what the process wrote before it."""
+    def heard(self, proc: str, revision: int, *, alive: bool) -> bool:
+        """A heartbeat written (`alive`) or expired at `revision`. True when an expiry is news: the
+        mirror then drops what the process wrote before it, even if a later heartbeat is known."""
+        newest = revision > max(self.procs.get(proc, 0), self._expired.get(proc, 0))
         expired = not alive and revision > self._expired.get(proc, 0)
         if expired:
             self._expired[proc] = revision
