@@ -74,3 +74,28 @@ def test_a_heartbeat_older_than_what_is_known_of_its_process_changes_nothing() -
     assert live.heard(proc, 10, alive=False)
     assert not live.heard(proc, 8, alive=True)  # a late echo of a write before the expiry
     assert proc not in live.procs and live.gone(proc, 9)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_expiries_older_than_the_bound_are_forgotten_and_no_gone_process_comes_back_for_it() -> None:
+    clock = Clock()
+    live = Liveness(clock=clock)
+    live.remember_for = 90.0
+    live.loaded = True
+    procs = [new_proc_id() for _ in range(1000)]
+    for n, proc in enumerate(procs):  # a process restarted every second: each time a new id
+        clock.now = float(n)
+        live.heard(proc, 2 * n + 1, alive=True)
+        assert live.heard(proc, 2 * n + 2, alive=False)
+    assert len(live._expired) <= 91  # those of the last 90 s, not one per process id ever seen
+    assert all(live.gone(proc, 2 * n + 1) for n, proc in enumerate(procs))  # no heartbeat: still gone
+    last = procs[-1]
+    live.heard(last, 5000, alive=True)  # back after a pause, within the bound
+    assert live.gone(last, 1999) and not live.gone(last, 5001)

@@ -119,7 +119,9 @@ class Directory:
 
     async def start(self) -> None:
         """Load the current state, then follow changes in the background."""
-        self._created = (await self._kv.status()).stream_info.created
+        status = await self._kv.status()
+        self._created = status.stream_info.created
+        self._beats.bucket_ttl(status.ttl)
         if self._beats.keeping:
             await self.beat()  # before any entry of ours, in every mirror's order
         self._watcher = watcher = await self._kv.watchall()

@@ -23,6 +23,8 @@ from chat.adapters.liveness import PROC, Liveness
 
 # Stale entries deleted at the same time (see `Heartbeats.reclaim`).
 RECLAIM_AT_ONCE = 32
+# How many of the bucket's TTLs an expiry is remembered (see `chat.adapters.liveness`).
+REMEMBER_TTLS = 5
 
 
 class _Owned(Protocol):
@@ -54,6 +56,11 @@ class Heartbeats:
     def keep_alive(self, proc: str, *, every: float) -> None:
         self._proc = proc
         self._every = every
+
+    def bucket_ttl(self, ttl: float | None) -> None:
+        """The bucket's TTL, which sets how long an expiry is remembered."""
+        if ttl:
+            self.live.remember_for = REMEMBER_TTLS * ttl
 
     @property
     def keeping(self) -> bool:
