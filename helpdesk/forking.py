@@ -97,6 +97,12 @@ def preload() -> None:
     for module in PRELOAD:
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
+    # Not `shared.collector.freeze_long_lived`: its collection first suits a service freezing what it
+    # keeps for its life, not the moment before a fork. Here it finds next to nothing (23 unreachable
+    # objects of ~78,000 tracked after `PRELOAD`, measured) yet walks them all (~50 ms) before any
+    # service can start, and, as `gc.freeze`'s own note says, a collection before a fork frees memory
+    # that each child's allocations then reuse, copying those shared pages. Each child collects and
+    # freezes its own at start-up (`shared.collector.settled_gc`).
     gc.freeze()
 
 

@@ -21,7 +21,8 @@ THRESHOLDS = (10_000, 20, 20)
 
 
 def freeze_long_lived() -> None:
-    """Collect what is garbage now, then freeze the rest: it is kept for the process's life."""
+    """Collect what is garbage now, then freeze the rest: it is kept for the process's life. (A
+    process about to fork its services freezes without collecting: `helpdesk.forking.preload`.)"""
     gc.collect()
     gc.freeze()
 
