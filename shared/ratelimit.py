@@ -13,10 +13,12 @@ twice its budget across one window boundary; the budgets here are abuse guards, 
 sliding window would cost a second read per request.
 
 Per request: at most one round trip, the user's and the account's increments pipelined together on
-the one connection. A budget this process has already seen spent is refused locally, without NATS,
-until its window ends, so a hostile burst costs NATS one message per replica and window. When one
-budget refuses, the other's increment is given back (`Nats-Incr: -1`), so a user who hammers does not
-spend their colleagues' account budget.
+the one connection; the increments of one subject queued in the same turn of the event loop go out
+as one publish (`shared.ratecounters`; each request still gets its own count, as if sent alone). A
+budget this process has already seen spent is refused locally, without NATS, until its window ends,
+so a hostile burst costs NATS one message per replica and window. When one budget refuses, the
+other's increment is given back (`Nats-Incr: -1`, coalesced the same way), so a user who hammers
+does not spend their colleagues' account budget.
 
 Open SSE streams are counted, not rated: each open stream holds a message on its own subject
 `helpdesk.ratelease.streams.<account>.<user>.<stream id>` of the memory stream `RATE_LEASES`, with a
@@ -75,6 +77,7 @@ from shared.ratebudgets import (
     refusal,
     subject_token,
 )
+from shared.ratecounters import CoalescedIncrements
 from shared.settings import CommonSettings
 from shared.streamslots import StreamSlot
 
@@ -139,6 +142,8 @@ class RateLimiter:
         self._js = nc.jetstream(timeout=self.limits.timeout_seconds)
         self._clock = clock
         self._spent = SpentBudgets()
+        self._increments = CoalescedIncrements(self._increment)
+        self._give_backs = CoalescedIncrements(self._increment, step=-1)
         self._counters_stream, self._leases_stream = (c.name or "" for c in stream_configs(common))
         self._slots: dict[str, StreamSlot] = {}
         self._open_here: dict[tuple[str, str], int] = {}
@@ -182,7 +187,7 @@ class RateLimiter:
             self._fail_open("disconnected")
             return
         subjects = [self._counter_subject(b.key, window) for b in budgets]
-        acks = await asyncio.gather(*(self._increment(s, 1) for s in subjects), return_exceptions=True)
+        acks = await asyncio.gather(*(self._increments.add(s) for s in subjects), return_exceptions=True)
         totals: list[int] = []
         for ack in acks:
             if isinstance(ack, BaseException):
@@ -214,7 +219,7 @@ class RateLimiter:
         """Undo one increment, acknowledged: the next request counts without it. Only on a refusal,
         and a refused budget is then refused locally for the rest of its window."""
         with contextlib.suppress(*_NATS_ERRORS):
-            await self._increment(subject, -1)
+            await self._give_backs.add(subject)
 
     # Open streams ---------------------------------------------------------------------------------
 

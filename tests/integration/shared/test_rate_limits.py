@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -14,7 +15,7 @@ from nats.aio.client import Client as NATS
 from shared.auth import Principal, Role
 from shared.errors import TooManyRequests
 from shared.natsserver import NatsServer
-from shared.ratebudgets import Action
+from shared.ratebudgets import Action, Window
 from shared.ratelimit import FAIL_OPEN, RateLimiter, stream_configs
 from shared.settings import CommonSettings, RateLimitSettings
 
@@ -259,3 +260,37 @@ async def test_it_fails_open_when_nats_is_gone_and_recreates_a_lost_stream(
         assert FAIL_OPEN.labels("disconnected")._value.get() >= disconnected + 2
     finally:
         await nc.close()
+
+
+async def test_concurrent_hits_are_one_publish_per_subject_and_admitted_exactly_up_to_the_budget(
+    nats_url: str, nats_prefix: str, connections: Callable[[], Awaitable[NATS]]
+) -> None:
+    settings = common(nats_url, nats_prefix, create_per_user=5, create_per_account=7, window_seconds=600)
+    a, b = await replicas(connections, settings)
+    for _ in range(2):
+        await b.hit(Action.CREATE, HOTEL_A_U1)  # another replica spent 2 of the user's 5 already
+    sent_before = a._nc.stats["out_msgs"]
+    results = await asyncio.gather(
+        *(a.hit(Action.CREATE, HOTEL_A_U1) for _ in range(5)), return_exceptions=True
+    )
+    # The first three queued fit in the user's budget; the last two are refused, as if one by one.
+    assert results[:3] == [None, None, None]
+    assert all(isinstance(r, TooManyRequests) for r in results[3:])
+    # One publish for the user's 5, one for the account's 5, one giving the account 2 back.
+    assert a._nc.stats["out_msgs"] - sent_before == 3
+    js = (await connections()).jetstream()
+    counters = stream_configs(settings)[0].name
+    assert counters is not None
+
+    async def total(key: str) -> int:
+        msg = await js.get_last_msg(counters, a._counter_subject(key, Window.at(mid_window(), 600)))
+        return int(json.loads(msg.data or b"{}")["val"])
+
+    assert await total("create.u.hotel-a.u1") == 7  # refused increments stay on the spent budget
+    assert await total("create.a.hotel-a") == 5  # and are given back on the other
+    # A colleague's concurrent creates meet the account's edge the same way: 2 of 3 fit.
+    colleague = await asyncio.gather(
+        *(b.hit(Action.CREATE, HOTEL_A_U2) for _ in range(3)), return_exceptions=True
+    )
+    assert colleague[:2] == [None, None] and isinstance(colleague[2], TooManyRequests)
+    assert colleague[2].details[0].loc == ["rate_limit", "create", "account"]
