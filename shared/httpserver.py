@@ -23,7 +23,11 @@ closing a socket with unread bytes in its receive queue makes the kernel send a 
 the answer if it arrives before the peer has read it (through the gateway that was a 502 with no body
 instead of the 413). Such a close sends the answer and a FIN, discards what still comes, up to
 `LINGER_BYTES` (then it stops reading, and a sender that goes on is held by TCP's window), and closes
-when the peer does or `LINGER_SECONDS` have passed.
+when the peer does or `LINGER_SECONDS` have passed. Only a close with the request part-way in
+lingers: a request cycle writes to the socket's own transport, but while its request's body is still
+arriving it holds one whose `close()` lingers (`_LingeringClose`); the head refusals above and
+uvicorn's answer to a malformed request linger too. Every other close, and every write (the popup
+fan-out's included), goes to the socket's own transport.
 """
 
 from __future__ import annotations
@@ -57,25 +61,21 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._head_timer: asyncio.TimerHandle | None = None
         self._on_disconnect: Callable[[], None] | None = None
         self._lost = False
-        self._socket: asyncio.Transport | None = None
         self._lingering = False
         self._linger_left = LINGER_BYTES
         self._linger_timer: asyncio.TimerHandle | None = None
+        self._lingering_close: _LingeringClose  # set with the transport, in `connection_made`
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._socket = cast(asyncio.Transport, transport)
-        super().connection_made(_LingeringTransport(self._socket, self))
-
-    def handle_websocket_upgrade(self) -> None:
-        assert self._socket is not None
-        self.transport = self._socket  # the websocket protocol takes the socket's own transport
-        super().handle_websocket_upgrade()
+        socket = cast(asyncio.Transport, transport)
+        self._lingering_close = _LingeringClose(socket, self)
+        super().connection_made(socket)
 
     def data_received(self, data: bytes) -> None:
         if self._lingering:  # discarded: the answer has gone
             self._linger_left -= len(data)
-            if self._linger_left <= 0 and self._socket is not None:
-                self._socket.pause_reading()
+            if self._linger_left <= 0:
+                self.transport.pause_reading()
             return
         if not self._in_head:
             super().data_received(data)
@@ -96,6 +96,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         # Bound to this request's scope: a request pipelined behind it has a cycle of its own.
         extensions[WRITE_BODY] = functools.partial(self._write_body, self.scope)  # type: ignore[assignment]
         super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle.scope is self.scope:
+            cycle.transport = self._lingering_close  # until its body is in (`on_message_complete`)
 
     def _set_on_disconnect(self, callback: Callable[[], None] | None) -> None:
         if callback is not None and self._lost:
@@ -115,6 +118,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             or not cycle.chunked_encoding
             or cycle.disconnected
             or self._lost
+            or self._lingering
             or self.flow.write_paused
             or self.transport.is_closing()
         ):
@@ -124,6 +128,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
+        if self.cycle is not None:
+            self.cycle.transport = self.transport  # nothing of its request left unread
         self._in_head = True  # the next request on this connection starts its own head
         self._head_bytes = 0
 
@@ -132,10 +138,22 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             return  # nothing more is read or answered on this connection
         super().on_response_complete()
 
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to a malformed request, whose close lingers: more of it may be coming."""
+        socket, self.transport = self.transport, self._lingering_close
+        try:
+            super().send_400_response(msg)
+        finally:
+            self.transport = socket
+
+    @property
+    def lingering(self) -> bool:
+        """Whether the connection is in its lingering close (answered; reading what still comes)."""
+        return self._lingering
+
     def close_or_linger(self) -> None:
         """Close now, or linger when a request is part-way in (see the module docstring)."""
-        socket = self._socket
-        assert socket is not None
+        socket = self.transport
         between_requests = self._in_head and not self._head_bytes
         if (
             self._lingering
@@ -174,7 +192,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self._refuse(408, "request_timeout", "the request's headers did not arrive in time")
 
     def _refuse(self, status: int, code: str, message: str) -> None:
-        if self.transport.is_closing():
+        if self._lingering or self.transport.is_closing():
             return
         self._cancel_head_timer()
         body = json.dumps(error_body(code=code, message=message)).encode()
@@ -183,71 +201,29 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
             b"connection: close\r\n\r\n%s" % (status, reason, len(body), body)
         )
-        self.transport.close()
+        self.close_or_linger()
 
 
-class _LingeringTransport(asyncio.Transport):
-    """The socket's transport as the protocol and its request cycles see it: the same in every way but
-    `close()` and `is_closing()`, which count a lingering close as closing."""
+class _LingeringClose(asyncio.Transport):
+    """What a request cycle (or uvicorn's 400) holds while its request is part-way in: the socket's
+    own transport for writing, a lingering close for `close()` (a second close ends a linger at once),
+    and `is_closing()` true from then on. Nothing else of a transport is asked of it."""
+
+    __slots__ = ("_protocol", "_socket")
 
     def __init__(self, socket: asyncio.Transport, protocol: BoundedHttpToolsProtocol) -> None:
         super().__init__()
         self._socket = socket
         self._protocol = protocol
-        self._closed = False
-
-    def close(self) -> None:
-        if self._closed:
-            self._socket.close()  # a second close (shutdown, connection lost) ends a linger now
-            return
-        self._closed = True
-        self._protocol.close_or_linger()
-
-    def is_closing(self) -> bool:
-        return self._closed or self._socket.is_closing()
-
-    def abort(self) -> None:
-        self._closed = True
-        self._socket.abort()
 
     def write(self, data: bytes | bytearray | memoryview[int]) -> None:
         self._socket.write(data)
 
-    def writelines(self, list_of_data: Any) -> None:
-        self._socket.writelines(list_of_data)
+    def close(self) -> None:
+        self._protocol.close_or_linger()
 
-    def write_eof(self) -> None:
-        self._socket.write_eof()
-
-    def can_write_eof(self) -> bool:
-        return self._socket.can_write_eof()
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return self._socket.get_extra_info(name, default)
-
-    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
-        self._socket.set_protocol(protocol)
-
-    def get_protocol(self) -> asyncio.BaseProtocol:
-        return self._socket.get_protocol()
-
-    def is_reading(self) -> bool:
-        return self._socket.is_reading()
-
-    def pause_reading(self) -> None:
-        self._socket.pause_reading()
-
-    def resume_reading(self) -> None:
-        self._socket.resume_reading()
-
-    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
-        self._socket.set_write_buffer_limits(high, low)
-
-    def get_write_buffer_size(self) -> int:
-        return self._socket.get_write_buffer_size()
-
-    def get_write_buffer_limits(self) -> tuple[int, int]:
-        return self._socket.get_write_buffer_limits()
+    def is_closing(self) -> bool:
+        return self._protocol.lingering or self._socket.is_closing()
 
 
 def bounded_http_protocol(*, head_timeout: float = HEAD_TIMEOUT) -> type[BoundedHttpToolsProtocol]:

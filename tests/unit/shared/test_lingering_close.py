@@ -6,6 +6,7 @@ arrives before the peer has read the answer destroys it: through the gateway tha
 body instead of the 413 in the error shape (seen in CI). The server's protocol closes such a
 connection the way HTTP servers do (a "lingering close"): it sends its answer and a FIN, discards
 a bounded amount of what still arrives, and closes when the peer does or within a bounded time.
+Only such a close lingers: every write, and any other close, goes to the socket's own transport.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import uvicorn
+from uvicorn.server import ServerState
 
-from shared.httpserver import LINGER_BYTES, LINGER_SECONDS, bounded_http_protocol
+from shared.httpserver import LINGER_BYTES, LINGER_SECONDS, BoundedHttpToolsProtocol, bounded_http_protocol
 from shared.natsserver import free_port
 
 pytestmark = pytest.mark.unit
@@ -135,3 +138,90 @@ async def test_a_client_that_closes_after_the_answer_frees_the_connection_at_onc
 
     # The server closes when it hears the client's FIN, not at the end of its linger.
     assert await asyncio.to_thread(upload_read_close) < LINGER_SECONDS / 2
+
+
+class OwnTransport(asyncio.Transport):
+    """A connection's own transport, recording what the protocol does with it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = bytearray()
+        self.closed = False
+        self.eof = False
+        self.protocol: asyncio.BaseProtocol = asyncio.Protocol()
+
+    def write(self, data: Any) -> None:
+        self.written += data
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def write_eof(self) -> None:
+        self.eof = True
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self.protocol
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+async def connected(own: OwnTransport) -> BoundedHttpToolsProtocol:
+    config = uvicorn.Config(refuse_at_once, http=bounded_http_protocol(), lifespan="off", log_level="warning")
+    config.load()
+    protocol = BoundedHttpToolsProtocol(config=config, server_state=ServerState(), app_state={})
+    own.protocol = protocol
+    protocol.connection_made(own)
+    return protocol
+
+
+async def answered(protocol: BoundedHttpToolsProtocol) -> None:
+    while not protocol.cycle.response_complete:
+        await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        b"GET /api/v1/popups/stream HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
+    ],
+    ids=["without a body", "with its whole body"],
+)
+async def test_a_request_read_whole_is_answered_and_closed_on_the_connections_own_transport(
+    request_: bytes,
+) -> None:
+    own = OwnTransport()
+    protocol = await connected(own)
+    protocol.data_received(request_)
+    assert protocol.cycle.transport is own  # its writes (a popup stream's too) go straight to it
+    await answered(protocol)
+    assert own.written.endswith(ANSWER)
+    assert own.closed and not own.eof  # nothing left unread: closed at once
+    protocol.connection_lost(None)
+
+
+async def test_only_a_request_whose_body_is_still_arriving_is_closed_with_a_lingering_close() -> None:
+    own = OwnTransport()
+    protocol = await connected(own)
+    protocol.data_received(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 99999\r\n\r\nabc")
+    assert protocol.cycle.transport is not own
+    await answered(protocol)
+    assert own.written.endswith(ANSWER)
+    assert own.eof and not own.closed  # the answer and a FIN; what still comes is discarded
+    protocol.data_received(b"x" * 1000)
+    assert protocol.lingering and not own.closed
+    protocol.connection_lost(None)
+    assert own.closed
