@@ -49,9 +49,9 @@ from typing import Any
 
 import httpx
 import nats
-import psycopg
 from pydantic import SecretStr
 
+from benchmarks.pgschema import fresh_schema
 from shared.auth import Role, issue_dev_token
 from shared.contracts.subjects import event_subject, with_prefix
 from shared.natsserver import NatsServer, free_port
@@ -427,17 +427,14 @@ async def main(
 @contextlib.contextmanager
 def postgres_schema(dsn: str | None) -> Iterator[dict[str, str]]:
     """The service's environment for a store in a fresh PostgreSQL schema (dropped after), or none."""
-    if dsn is None:
-        yield {}
-        return
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'create schema "{schema}"')
-    try:
-        yield {"HELPDESK_NOTIFICATIONS_POSTGRES_DSN": dsn, "HELPDESK_NOTIFICATIONS_POSTGRES_SCHEMA": schema}
-    finally:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(f'drop schema if exists "{schema}" cascade')
+    with fresh_schema(dsn) as schema:
+        if dsn is None or schema is None:
+            yield {}
+        else:
+            yield {
+                "HELPDESK_NOTIFICATIONS_POSTGRES_DSN": dsn,
+                "HELPDESK_NOTIFICATIONS_POSTGRES_SCHEMA": schema,
+            }
 
 
 if __name__ == "__main__":

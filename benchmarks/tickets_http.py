@@ -129,7 +129,7 @@ def service_env(settings: Any, *, run_workers: bool = True) -> dict[str, str]:
     return env
 
 
-def bench_settings(*, nats_url: str, workdir: Path, postgres_dsn: str | None, schema: str) -> Any:
+def bench_settings(*, nats_url: str, workdir: Path, postgres_dsn: str | None, schema: str | None) -> Any:
     """Tickets settings for a benchmark run: a test environment, its own data dir, quiet logs."""
     from shared.natsserver import free_port
     from shared.settings import CommonSettings, Environment

@@ -9,12 +9,20 @@ default deployment), on SQLite (a fresh data dir) or PostgreSQL (a fresh schema 
 
 1. saturation: `clients` loops create requests back to back for `--seconds`; throughput counts a
    request once it is visible in the history view (the run ends when the view has caught up);
-2. latency at half that load (32 clients only) and unloaded (1 client): creates paced at a rate, each
-   followed by a read-your-writes list read (`ticket_id` + `min_version`), which returns as soon as
-   the view shows it: create accepted → visible. The read doubles the requests the API serves, so
-   this phase is also measured with the creates alone (3.);
-3. the same pace of creates with no read: accepted → the projector's "applied" notice naming the
-   ticket at its version (sent after the view's transaction committed), heard by this process.
+2. create → visible at half load (32 clients; unloaded, 20/s, with 1): creates paced at half the
+   saturation's visible rate (or `--rate`) for up to 5 s, an open loop on 64 keep-alive
+   connections. For EVERY create: from its 201 read by this process ("accepted") to the projector's
+   "applied" notice naming the ticket at that version, heard by this process; the notice is sent
+   after the history view's transaction committed, so from then the account's list shows the
+   ticket (a notice heard before the 201 was read counts as 0). `missing`: creates never announced
+   within 10 s after the last one. For one create in `--read-every` (10; 0 for none) the client also
+   sends a read-your-writes list read (`ticket_id` + `min_version`, the browser's read after its
+   create) on the same connection: accepted → that read answered with `X-History-Consistent: true`
+   (`not shown` counts reads that gave up waiting). So the read path is proven end to end while the
+   load stays the creates plus a tenth as many reads: "half load" is half of the creates-only
+   saturation, not near the loop's saturation (`--read-every 1`, a read after each create, doubles
+   the requests; that was this phase's former form). Also printed: create sent → answered, and
+   stored → in JetStream (the event's occurred-at to its JetStream timestamp: the relay's share).
 
 CPU: utime+stime from /proc/<pid>/stat, before and after, of the API process (and the relay and
 projector with `--split`), nats-server, and the PostgreSQL backends serving those processes plus the
@@ -34,7 +42,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -44,6 +51,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "services" / "tickets")]
 
+from benchmarks.pgschema import fresh_schema  # noqa: E402
 from benchmarks.tickets_cpu import CpuMeter  # noqa: E402
 from benchmarks.tickets_http import RawHttp, bench_settings, multipart, service_env  # noqa: E402
 from shared.auth import Role, issue_dev_token  # noqa: E402
@@ -56,22 +64,20 @@ from tickets.settings import TicketsSettings  # noqa: E402
 def service(
     backend: str, *, postgres_dsn: str, workdir: Path, profile: Path | None = None, split: bool = False
 ) -> Iterator[tuple[TicketsSettings, CpuMeter]]:
-    nats_server = NatsServer(store_dir=workdir / "nats", sync_always=False).start()
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    if backend == "postgres":
-        import psycopg
+    dsn = postgres_dsn if backend == "postgres" else None
+    with fresh_schema(dsn) as schema, _processes(dsn, schema, workdir, profile, split) as running:
+        yield running
 
-        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
-            conn.execute(f'create schema "{schema}"')
-    settings = bench_settings(
-        nats_url=nats_server.url,
-        workdir=workdir,
-        postgres_dsn=postgres_dsn if backend == "postgres" else None,
-        schema=schema,
-    )
+
+@contextmanager
+def _processes(
+    dsn: str | None, schema: str | None, workdir: Path, profile: Path | None, split: bool
+) -> Iterator[tuple[TicketsSettings, CpuMeter]]:
+    nats_server = NatsServer(store_dir=workdir / "nats", sync_always=False).start()
+    settings = bench_settings(nats_url=nats_server.url, workdir=workdir, postgres_dsn=dsn, schema=schema)
     asyncio.run(migrate(settings))
     env = service_env(settings)
-    log = (workdir / f"api-{backend}.log").open("ab")
+    log = (workdir / "api.log").open("ab")
     command = [sys.executable, "-m", "tickets"]
     if profile is not None:  # the event loop's thread only: what the API process spends its CPU on
         command = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "tickets"]
@@ -93,7 +99,7 @@ def service(
                 "nats": nats_server.process.pid,
                 "load-generator": os.getpid(),
             },
-            postgres_dsn=postgres_dsn if backend == "postgres" else None,
+            postgres_dsn=dsn,
         )
         yield settings, meter
     finally:
@@ -105,17 +111,13 @@ def service(
             proc.terminate()
             proc.wait(timeout=30)
         nats_server.stop()
-        if backend == "postgres":
-            import psycopg
-
-            with psycopg.connect(postgres_dsn, autocommit=True) as conn:
-                conn.execute(f'drop schema if exists "{schema}" cascade')
 
 
 def token(settings: TicketsSettings, account: str) -> str:
     return issue_dev_token(settings.common, role=Role.USER, sub=f"u-{account}", account_id=account)
 
 
+HALF_LOAD_ACCOUNT = "hotel-half-load"
 FORM = multipart({"topic": "reports", "comment": "bench", "message": "numbers do not add up"})
 
 
@@ -212,33 +214,19 @@ async def paced(
     return started
 
 
-async def latency(settings: TicketsSettings, *, rate: float, seconds: float) -> dict[str, float]:
-    """Creates paced at `rate`/s, each followed by a read-your-writes list read: accepted → visible."""
-    samples: list[float] = []
-
-    async def create_then_read(http: RawHttp) -> None:
-        created = await create(http)
-        accepted = time.perf_counter()
-        if await visible(http, created):
-            samples.append(time.perf_counter() - accepted)
-
-    started = await paced(
-        settings, account="hotel-latency", rate=rate, seconds=seconds, work=create_then_read
-    )
-    relay = await relay_delays(settings, since=started)
-    return {"rate": rate, **percentiles(samples, "")} | percentiles(relay, "relay_")
-
-
-async def pipeline_latency(settings: TicketsSettings, *, rate: float, seconds: float) -> dict[str, float]:
-    """Creates paced at `rate`/s with no read after them; accepted → the projector's notice that the
-    history view holds the ticket (committed: the user's next list shows it). The load is the creates
-    alone, where `latency` adds one list read per create (twice the requests)."""
+async def visibility(
+    settings: TicketsSettings, *, rate: float, seconds: float, read_every: int
+) -> dict[str, float]:
+    """Creates paced at `rate`/s for `seconds` (an open loop); see the module's docstring, phase 2."""
     import nats
 
     from tickets.projections.notices import applied_subject
 
-    seen: dict[str, tuple[int, float]] = {}  # ticket id → (version, first seen at)
-    accepted: list[tuple[str, int, float]] = []
+    seen: dict[str, tuple[int, float]] = {}  # ticket id → (version, first heard at)
+    accepted: list[tuple[str, int, float]] = []  # ticket id, version, its 201 read at
+    answered: list[float] = []  # create sent → its 201 read
+    read: list[float] = []  # create's 201 read → the list read answered, ticket in view
+    not_shown = 0  # sampled list reads that gave up waiting (`X-History-Consistent: false`)
 
     async def on_notice(msg: Any) -> None:
         now = time.perf_counter()
@@ -248,20 +236,40 @@ async def pipeline_latency(settings: TicketsSettings, *, rate: float, seconds: f
 
     nc = await nats.connect(settings.common.nats_url)
     await nc.subscribe(applied_subject(settings.common.nats_prefix), cb=on_notice)
+    count = 0
 
-    async def create_only(http: RawHttp) -> None:
+    async def create_and_maybe_read(http: RawHttp) -> None:
+        nonlocal count, not_shown
+        count += 1
+        sampled = read_every > 0 and count % read_every == 0
+        sent = time.perf_counter()
         created = await create(http)
-        accepted.append((str(created["ticket_id"]), int(created["version"]), time.perf_counter()))
+        at = time.perf_counter()
+        answered.append(at - sent)
+        accepted.append((str(created["ticket_id"]), int(created["version"]), at))
+        if sampled:
+            if await visible(http, created):
+                read.append(time.perf_counter() - at)
+            else:
+                not_shown += 1
 
-    started = await paced(settings, account="hotel-pipeline", rate=rate, seconds=seconds, work=create_only)
+    started = await paced(
+        settings, account=HALF_LOAD_ACCOUNT, rate=rate, seconds=seconds, work=create_and_maybe_read
+    )
     deadline = time.perf_counter() + 10
     while time.perf_counter() < deadline and any(seen.get(t, (0, 0.0))[0] < v for t, v, _ in accepted):
         await asyncio.sleep(0.01)
     await nc.close()
-    samples = [seen[t][1] - at for t, v, at in accepted if seen.get(t, (0, 0.0))[0] >= v]
-    missing = len(accepted) - len(samples)
-    relay = await relay_delays(settings, since=started, account="hotel-pipeline")
-    return {"rate": rate, "missing": missing, **percentiles(samples, "")} | percentiles(relay, "relay_")
+    # A notice heard before the create's answer was read: visible when accepted (0, not negative).
+    notices = [max(0.0, seen[t][1] - at) for t, v, at in accepted if seen.get(t, (0, 0.0))[0] >= v]
+    relay = await relay_delays(settings, since=started, account=HALF_LOAD_ACCOUNT)
+    return (
+        {"rate": rate, "missing": len(accepted) - len(notices), "not_shown": not_shown}
+        | percentiles(notices, "")
+        | percentiles(read, "read_")
+        | percentiles(answered, "create_")
+        | percentiles(relay, "relay_")
+    )
 
 
 def percentiles(samples: list[float], prefix: str) -> dict[str, float]:
@@ -275,9 +283,7 @@ def percentiles(samples: list[float], prefix: str) -> dict[str, float]:
     }
 
 
-async def relay_delays(
-    settings: TicketsSettings, *, since: float, account: str = "hotel-latency"
-) -> list[float]:
+async def relay_delays(settings: TicketsSettings, *, since: float, account: str) -> list[float]:
     """For the last run's events: stored in JetStream minus occurred (the relay's share of the delay)."""
     import nats
 
@@ -315,7 +321,13 @@ def main() -> None:
         "--rate",
         type=float,
         default=None,
-        help="creates/s of the latency phases (default: half the saturation): compare runs at one pace",
+        help="creates/s of the latency phase (default: half the saturation): compare runs at one pace",
+    )
+    parser.add_argument(
+        "--read-every",
+        type=int,
+        default=10,
+        help="one create in N followed by a read-your-writes list read (0: none; 1: every create)",
     )
     args = parser.parse_args()
     for backend in args.backend:
@@ -333,30 +345,34 @@ def main() -> None:
             ),
         ):
             for clients in args.clients:
+                load = os.getloadavg()[0]
                 result = asyncio.run(saturate(settings, meter, clients=clients, seconds=args.seconds))
                 cpu = ", ".join(f"{k} {v:.2f}" for k, v in result["cpu_ms_per_request"].items())
                 # load-generator: this process, not counted in the total
                 print(
                     f"{backend:8} clients={clients:<3} created={result['requests']:<6} "
                     f"accepted/s={result['accepted_per_s']:7.1f} visible/s={result['visible_per_s']:7.1f} "
-                    f"cpu ms/req={result['cpu_ms_total_per_request']:.2f} ({cpu})"
+                    f"cpu ms/req={result['cpu_ms_total_per_request']:.2f} ({cpu}) (load {load:.1f})"
                 )
                 rate = result["visible_per_s"] / 2 if clients > 1 else 20.0
                 if args.rate is not None and clients > 1:
                     rate = args.rate
-                lat = asyncio.run(latency(settings, rate=rate, seconds=min(args.seconds, 5.0)))
-                pipe = asyncio.run(pipeline_latency(settings, rate=rate, seconds=min(args.seconds, 5.0)))
+                load = os.getloadavg()[0]
+                phase = min(args.seconds, 5.0)
+                half = asyncio.run(visibility(settings, rate=rate, seconds=phase, read_every=args.read_every))
+                reads = f"1 in {args.read_every}" if args.read_every else "none"
                 print(
-                    f"{backend:8} create→in view at {pipe['rate']:.0f}/s (creates only, projector notice): "
-                    f"n={pipe.get('n', 0)} p50={pipe.get('p50_ms', 0):.1f} ms "
-                    f"p99={pipe.get('p99_ms', 0):.1f} ms missing={pipe['missing']}; of which stored→in "
-                    f"JetStream p50={pipe.get('relay_p50_ms', 0):.1f} ms "
-                    f"p99={pipe.get('relay_p99_ms', 0):.1f} ms"
+                    f"{backend:8} at {half['rate']:.0f} creates/s, list reads: {reads} (load {load:.1f}): "
+                    f"create→visible (projector notice, every create) n={half.get('n', 0)} "
+                    f"p50={half.get('p50_ms', 0):.1f} ms p99={half.get('p99_ms', 0):.1f} ms "
+                    f"missing={half['missing']}"
                 )
                 print(
-                    f"{backend:8} create→visible at {lat['rate']:.0f}/s (+1 list read each): n={lat['n']} "
-                    f"p50={lat['p50_ms']:.1f} ms p99={lat['p99_ms']:.1f} ms; of which stored→in JetStream "
-                    f"p50={lat.get('relay_p50_ms', 0):.1f} ms p99={lat.get('relay_p99_ms', 0):.1f} ms"
+                    f"{backend:8}   create→list read shows it n={half.get('read_n', 0)} "
+                    f"p50={half.get('read_p50_ms', 0):.1f} ms p99={half.get('read_p99_ms', 0):.1f} ms "
+                    f"not shown={half['not_shown']}; create answered p50={half.get('create_p50_ms', 0):.1f} "
+                    f"ms p99={half.get('create_p99_ms', 0):.1f} ms; stored→in JetStream "
+                    f"p50={half.get('relay_p50_ms', 0):.1f} ms p99={half.get('relay_p99_ms', 0):.1f} ms"
                 )
         if profile is not None:
             import pstats
