@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from shared.service import env_prefix
 from shared.settings import CommonSettings
 from tests.conftest import TEST_JWT_SECRET, auth
 from tests.support.processes import ServiceProcess
@@ -51,7 +52,7 @@ async def two_processes(
         env["HELPDESK_TICKETS_POSTGRES_DSN"] = tickets_backend["postgres_dsn"]
         env["HELPDESK_TICKETS_POSTGRES_SCHEMA"] = tickets_backend["postgres_schema"]
     procs = [
-        ServiceProcess("tickets", env, tmp_path / f"t{n}.log", env_prefix="HELPDESK_TICKETS_", cwd=ROOT)
+        ServiceProcess("tickets", env, tmp_path / f"t{n}.log", env_prefix=env_prefix("tickets"), cwd=ROOT)
         for n in range(2)
     ]
     try:

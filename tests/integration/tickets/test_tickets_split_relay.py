@@ -17,6 +17,7 @@ import nats
 import pytest
 
 from shared.contracts.subjects import DIRECTORY_STREAM, TICKETS_STREAM
+from shared.service import env_prefix
 from tests.conftest import TEST_JWT_SECRET, TokenFactory, auth
 from tests.support.processes import ServiceProcess, clean_env
 from tests.support.wait import eventually
@@ -49,7 +50,7 @@ def split(split_settings: TicketsSettings, tmp_path: Path) -> Iterator[tuple[Ser
         env["HELPDESK_TICKETS_POSTGRES_DSN"] = settings.postgres_dsn.get_secret_value()
         env["HELPDESK_TICKETS_POSTGRES_SCHEMA"] = settings.postgres_schema
     log = tmp_path / "tickets.log"
-    api = ServiceProcess("tickets", env, log, port=settings.port, env_prefix="HELPDESK_TICKETS_", cwd=ROOT)
+    api = ServiceProcess("tickets", env, log, port=settings.port, env_prefix=env_prefix("tickets"), cwd=ROOT)
     relay = ServiceProcess("tickets.relay", env, tmp_path / "tickets.relay.log", cwd=ROOT)
     try:
         yield api, relay

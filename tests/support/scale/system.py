@@ -33,13 +33,14 @@ from shared.auth import Role, issue_dev_token
 from shared.contracts.subjects import TICKETS_STREAM
 from shared.nats import stream_config
 from shared.natsserver import NatsCluster, NatsServer, free_port
+from shared.service import env_prefix
 from shared.settings import CommonSettings, Environment
 from tests.conftest import TEST_JWT_SECRET
 from tests.support.processes import ServiceProcess, clean_env
 from tests.support.wait import eventually
 
 REPLICAS = 3
-TICKETS_PREFIX = "HELPDESK_TICKETS_"
+TICKETS_PREFIX = env_prefix("tickets")
 
 
 @dataclass
