@@ -58,5 +58,5 @@ def test_a_vector_finished_for_an_older_version_never_replaces_the_current_one()
     dense.stop()  # the old version's vector is finished and handed back
     expected = normalise(np.sum([vector(t) for t in current], axis=0))
     nearest = dense.scores("", langs=("en",), limit=1, vector=expected)
-    assert nearest is not None and nearest[0] == pytest.approx(1.0, abs=1e-6)
+    assert nearest is not None and nearest[0] == pytest.approx(1.0, abs=1e-4)  # rows are 16-bit
     assert dense.state is DenseState.READY

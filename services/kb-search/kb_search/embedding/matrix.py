@@ -1,11 +1,22 @@
 """The document vectors of one replica, as one matrix by the search index's document number, and
-the nearest documents to a query vector."""
+the nearest documents to a query vector.
+
+Rows are unit vectors (every component in [-1, 1]) kept as 16-bit fixed point (component × 32767,
+rounded): half the memory of float32 (0.75 KiB a document instead of 1.5 at 384 dimensions), and a
+cosine differs from float32's by less than 5e-5 (e5's right answers are 0.80–0.95, the "nothing
+found" lead 0.047). float16 would be as small and no closer, but numpy converts it to float32 ~10×
+slower than 16-bit integers (measured at 10,000 documents: 8.7 ms a query against 0.9; float32
+0.6).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from kb_search.embedding.model import Vectors
+
+SCALE = 32767
+CHUNK = 1024  # rows converted to float32 at a time: a 1.5 MiB scratch buffer at 384 dimensions
 
 
 class VectorMatrix:
@@ -14,9 +25,10 @@ class VectorMatrix:
 
     def __init__(self, dim: int) -> None:
         self.dim = dim
-        self.matrix = np.zeros((0, dim), dtype=np.float32)
+        self.matrix = np.zeros((0, dim), dtype=np.int16)
         self._valid = np.zeros(0, dtype=bool)
         self._rows = 0
+        self._scratch = np.zeros((0, dim), dtype=np.float32)
         self.generation = 0
 
     def any(self) -> bool:
@@ -30,12 +42,12 @@ class VectorMatrix:
     def install(self, doc_id: int, vector: Vectors) -> None:
         if doc_id >= len(self.matrix):
             capacity = max(64, doc_id + 1, 2 * len(self.matrix))
-            matrix = np.zeros((capacity, self.dim), dtype=np.float32)
+            matrix = np.zeros((capacity, self.dim), dtype=np.int16)
             matrix[: len(self.matrix)] = self.matrix
             valid = np.zeros(capacity, dtype=bool)
             valid[: len(self._valid)] = self._valid
             self.matrix, self._valid = matrix, valid
-        self.matrix[doc_id] = vector
+        self.matrix[doc_id] = np.rint(np.clip(vector, -1.0, 1.0) * SCALE)
         self._valid[doc_id] = True
         self._rows = max(self._rows, doc_id + 1)
         self.generation += 1
@@ -44,11 +56,24 @@ class VectorMatrix:
         """Cosine similarity of the `limit` valid rows nearest to `vector` (unit vectors)."""
         rows = self._rows
         valid = self._valid[:rows]
-        # Memory-bound (~1.5 MB per 1,000 documents). einsum runs on this thread: BLAS's `@` spreads
-        # one matrix-vector product over its threads, which on a busy 2-core machine cost 3-5x the
-        # CPU time (measured: 0.6-0.7 ms against 1.7-3 ms for 10,000 documents).
-        sims = np.einsum("ij,j->i", self.matrix[:rows], vector)
+        sims = self._similarities(vector, rows)
         sims[~valid] = -2.0
         count = min(limit, int(valid.sum()))
         top = np.argpartition(-sims, count - 1)[:count] if count < len(sims) else np.arange(len(sims))
         return {int(d): float(sims[d]) for d in top if valid[d]}
+
+    def _similarities(self, vector: Vectors, rows: int) -> Vectors:
+        """Every row in use · `vector`, a chunk of rows converted to float32 at a time. Memory-bound
+        (~0.75 MB per 1,000 documents). einsum runs on this thread: BLAS's `@` spreads one
+        matrix-vector product over its threads, which on a busy 2-core machine cost 3-5x the CPU
+        time (measured: 0.6-0.7 ms against 1.7-3 ms for 10,000 documents)."""
+        if len(self._scratch) < min(rows, CHUNK):
+            self._scratch = np.zeros((min(max(rows, 64), CHUNK), self.dim), dtype=np.float32)
+        scaled = (np.asarray(vector, dtype=np.float32) / SCALE).astype(np.float32)
+        sims = np.empty(rows, dtype=np.float32)
+        for start in range(0, rows, CHUNK):
+            end = min(start + CHUNK, rows)
+            block = self._scratch[: end - start]
+            block[...] = self.matrix[start:end]
+            np.einsum("ij,j->i", block, scaled, out=sims[start:end])
+        return sims
