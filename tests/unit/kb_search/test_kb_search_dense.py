@@ -17,7 +17,7 @@ import pytest
 
 from kb_search.domain.article import Article
 from kb_search.embedding.bias import LanguageOffsets, normalise
-from kb_search.embedding.cache import VectorCache, text_key
+from kb_search.embedding.cache import KEY_BYTES, VectorCache, text_key
 from kb_search.embedding.dense import DenseIndex, DenseState
 from kb_search.embedding.model import Embedder, EmbedderUnavailable, Vectors, load_embedder
 from kb_search.search.analysis import Analyzer
@@ -141,6 +141,26 @@ def test_a_cache_file_cut_short_loses_only_its_last_record(tmp_path: Path) -> No
     reread = VectorCache(tmp_path, model_id="m", dim=DIM)
     assert len(reread) == 2
     assert reread.get(text_key("passage", "1")) is not None
+
+
+def test_a_cache_file_read_again_finds_each_key_s_first_record_even_when_keys_share_their_start(
+    tmp_path: Path,
+) -> None:
+    cache = VectorCache(tmp_path, model_id="m", dim=DIM)
+    keys = [text_key("passage", str(i)) for i in range(50)]
+    cache.put_many([(k, np.full(DIM, i, dtype=np.float32)) for i, k in enumerate(keys)])
+    twin = keys[7][:8] + bytes(KEY_BYTES - 8)  # the same first 8 bytes as another key
+    path = next(tmp_path.rglob("vectors.f32"))
+    with path.open("ab") as out:  # as another replica appending to the same file would
+        out.write(keys[3] + np.full(DIM, 99, dtype=np.float32).tobytes())  # a key written again
+        out.write(twin + np.full(DIM, -1, dtype=np.float32).tobytes())
+    reread = VectorCache(tmp_path, model_id="m", dim=DIM)
+    assert len(reread) == 51
+    assert [float(reread.get(k)[0]) for k in keys] == list(range(50))  # type: ignore[index]
+    assert float(reread.get(twin)[0]) == -1  # type: ignore[index]
+    assert reread.get(text_key("passage", "never")) is None
+    reread.put_many([(keys[3], np.full(DIM, 5, dtype=np.float32))])  # on disk already: not again
+    assert path.stat().st_size == 52 * reread.record_bytes
 
 
 def test_documents_are_embedded_in_the_background_and_search_answers_lexically_meanwhile(
