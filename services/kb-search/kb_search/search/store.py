@@ -87,13 +87,15 @@ class IndexStore:
 
     def upsert(self, article: Article, *, version: int) -> None:
         """Index `article`, replacing its previous version if any."""
-        doc_id = self._doc_ids.get(article.id)
+        document = Document(article, version)
+        head = document.head  # its id and translations are the strings every other mention shares
+        doc_id = self._doc_ids.get(head.id)
         if doc_id is None:
             doc_id = self._next_doc_id
             self._next_doc_id += 1
             self._langs.append("")
-            self._doc_ids[article.id] = doc_id
-            self._keys[article_key(article.id)] = article.id
+            self._doc_ids[head.id] = doc_id
+            self._keys[article_key(head.id)] = head.id
         else:
             self._unindex(doc_id)
         lang = article.lang.value
@@ -101,9 +103,9 @@ class IndexStore:
         weighted, surface = self._analyse(article, plain)
         self._langs[doc_id] = lang
         self.vocabulary.add_all(surface)
-        self._docs[doc_id] = Document(article, version)
+        self._docs[doc_id] = document
         self._postings.add(doc_id, weighted, section=article.section)
-        self._groups.add(article.id, article.translations)
+        self._groups.add(head.id, head.translations)
         if self.dense is not None:
             self.dense.add(doc_id, title=article.title, text=plain, lang=lang)
         self._changed()
