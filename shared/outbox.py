@@ -196,6 +196,7 @@ class OutboxRelay(Generic[N]):
         idle_wait: float = 0.02,
         publish_timeout: float = 5.0,
         metrics: RelayMetrics | None = None,
+        store_on_loop: bool = False,
     ) -> None:
         self._js = js
         self._stream = stream
@@ -209,9 +210,14 @@ class OutboxRelay(Generic[N]):
         self._position: StreamPosition | None = None
         self._wakeup: Wakeup | None = None
         self.stored = 0  # messages this relay had stored in the stream (not the duplicates)
-        # Its own thread, not the loop's default pool: an API's blocking reads fill that one under
-        # load, and a relay queued behind them is publication lag (create→visible latency).
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"relay-{stream}")
+        # The store is read on a thread of its own, not the loop's default pool: an API's blocking
+        # reads fill that one under load, and a relay queued behind them is publication lag. With
+        # `store_on_loop` (a loop that is the relay's own, e.g. a worker thread's) it is read on the
+        # loop's thread: no hand-over to another thread and back, each of which waits for the GIL
+        # while the process is busy (a switch interval, 5 ms, at worst).
+        self._executor = (
+            None if store_on_loop else ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"relay-{stream}")
+        )
 
     @property
     def stream(self) -> str:
@@ -265,8 +271,11 @@ class OutboxRelay(Generic[N]):
         """Publish the next batch of stored events; return how many notifications were consumed, or
         None when a precondition failed (another relay, a lost ack) and the position was re-read."""
         position = self._position or await self.resync("start")
-        loop = asyncio.get_running_loop()
-        loaded = await loop.run_in_executor(self._executor, self._load, position.notification_id)
+        if self._executor is None:
+            loaded = self._load(position.notification_id)
+        else:
+            loop = asyncio.get_running_loop()
+            loaded = await loop.run_in_executor(self._executor, self._load, position.notification_id)
         messages = loaded.messages
         if not messages:
             consumed = loaded.last_seen - position.notification_id

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -40,6 +41,7 @@ class Store:
 
     def __init__(self) -> None:
         self.items: list[Stored] = []
+        self.read_on: set[int] = set()  # the threads that read it
 
     def write(self, count: int) -> None:
         last = self.items[-1].id if self.items else 0
@@ -49,6 +51,7 @@ class Store:
             last = next_id
 
     def notifications_after(self, position: int, *, limit: int) -> Sequence[Stored]:
+        self.read_on.add(threading.get_ident())
         return [item for item in self.items if item.id > position][:limit]
 
     def published_ids(self) -> list[str]:
@@ -81,6 +84,7 @@ def relay_of(
     batch_size: int = 500,
     idle_wait: float = 0.02,
     publish_timeout: float = 5.0,
+    store_on_loop: bool = False,
 ) -> OutboxRelay[Stored]:
     return OutboxRelay(
         js=js,
@@ -91,6 +95,7 @@ def relay_of(
         batch_size=batch_size,
         idle_wait=idle_wait,
         publish_timeout=publish_timeout,
+        store_on_loop=store_on_loop,
     )
 
 
@@ -106,14 +111,17 @@ async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 1
             await asyncio.sleep(0.05)
 
 
+@pytest.mark.parametrize("store_on_loop", [False, True], ids=["store-thread", "store-on-loop"])
 async def test_two_relays_starting_on_an_empty_stream_publish_each_event_once(
-    nc: NATS, nats_prefix: str
+    nc: NATS, nats_prefix: str, store_on_loop: bool
 ) -> None:
     js = nc.jetstream()
     stream = await make_stream(js, nats_prefix)
     store = Store()
     store.write(12)
-    a, b = (relay_of(js, stream, store, nats_prefix, batch_size=5) for _ in range(2))
+    a, b = (
+        relay_of(js, stream, store, nats_prefix, batch_size=5, store_on_loop=store_on_loop) for _ in range(2)
+    )
     assert (await a.resync("start")).stream_seq == (await b.resync("start")).stream_seq == 0
     assert await a.publish_batch() == 6  # six notification ids looked at (a gap among them)
     await asyncio.sleep(1.2)  # past the duplicate window: only the empty stream's guard stands
@@ -123,6 +131,8 @@ async def test_two_relays_starting_on_an_empty_stream_publish_each_event_once(
     store.write(20)
     await asyncio.gather(a.publish_pending(), b.publish_pending())
     assert await stream_ids(js, stream) == store.published_ids()
+    # The store was read on the loop's own thread only when asked to (the embedded workers' thread).
+    assert (store.read_on == {threading.get_ident()}) is store_on_loop
 
 
 async def test_only_the_lease_holder_publishes_and_the_other_takes_over_when_it_stops(

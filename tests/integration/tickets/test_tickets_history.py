@@ -62,8 +62,11 @@ class Pipeline:
 
 @pytest.fixture
 async def pipeline(
-    nats_url: str, nats_prefix: str, tmp_path: Path, store_factory: Any
+    request: pytest.FixtureRequest, nats_url: str, nats_prefix: str, tmp_path: Path, store_factory: Any
 ) -> AsyncIterator[Pipeline]:
+    """Relay and projector on this loop; `store_on_loop` (the embedded workers' way) when the test
+    asks for it with an indirect parameter."""
+    store_on_loop = bool(getattr(request, "param", False))
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
     stream = await make_stream(js, nats_prefix)
@@ -72,14 +75,21 @@ async def pipeline(
     store = store_factory()
     waiter = ViewWaiter()
     relay = envelope_relay(
-        js=js, source=app.recorder, to_envelope=fake_to_envelope(app), prefix=nats_prefix, idle_wait=0.01
+        js=js,
+        source=app.recorder,
+        to_envelope=fake_to_envelope(app),
+        prefix=nats_prefix,
+        idle_wait=0.01,
+        store_on_loop=store_on_loop,
     )
 
     async def applied(position: int, versions: Mapping[str, int]) -> None:
         waiter.applied(position, versions)
         await publish_applied(nc, nats_prefix, position, versions)
 
-    projector = HistoryProjector(js=js, store=store, prefix=nats_prefix, on_applied=applied)
+    projector = HistoryProjector(
+        js=js, store=store, prefix=nats_prefix, on_applied=applied, store_on_loop=store_on_loop
+    )
     stop = asyncio.Event()
     tasks = [asyncio.create_task(relay.run(stop)), asyncio.create_task(projector.run(stop))]
     try:
@@ -100,6 +110,7 @@ async def caught_up(p: Pipeline) -> None:
     await eventually(check, timeout=20.0)
 
 
+@pytest.mark.parametrize("pipeline", [False, True], indirect=True, ids=["store-thread", "store-on-loop"])
 async def test_the_views_hold_each_ticket_once_with_its_latest_state_and_timeline(pipeline: Pipeline) -> None:
     ids = await asyncio.to_thread(write_tickets, pipeline.app, 6)
     ticket: FakeTicket = pipeline.app.repository.get(ids[0])

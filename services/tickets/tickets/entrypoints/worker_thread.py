@@ -2,10 +2,18 @@
 
 Why (the embedded relay and projection, docs/capacity.md "Tickets"): on the API's event loop each of
 their turns (a relay batch, a projector fetch, the "applied" notice) waited behind every request
-handler ready at that moment, and under load that queue was the create→visible tail. On their own
-loop they still share the GIL with the handlers, but the interpreter hands it over at every switch
-interval (5 ms), so a worker with something to do waits milliseconds, not a loop's full turn. Their
-own NATS connection keeps their messages out of the API's connection and its reader task.
+handler ready at that moment, and under load that queue was the create→visible tail. Their own NATS
+connection keeps their messages out of the API's connection and its reader task.
+
+On their own loop they still share the GIL with the request handlers and the command batcher's
+thread: each time the worker's thread wants it back (a socket woke it, a SQLite call returned) while
+one of those runs Python, it waits until the holder is asked to let go — after the switch interval.
+CPython's default, 5 ms, was paid several times on every event's way (woken after the save, the
+store read, the acks, the fetch, each SQLite statement of the view's transaction, the notice): most
+of the create→visible tail at half load. While a worker thread runs, the interval is
+`SWITCH_INTERVAL` (0.5 ms), restored after; only threads that compete for the GIL switch more often.
+The relay and the projector also call their stores on this thread (`store_on_loop`), not on a pool
+thread and back.
 
 Nothing else changes: the same relay (a lease, preconditions), the same projector (position committed
 with the rows); `stop()` lets the current batch finish within the grace, then cancels, then drains
@@ -16,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
@@ -32,6 +41,9 @@ log = get_logger(__name__)
 
 Work = Callable[[NATS, asyncio.Event], Awaitable[None]]
 
+# How long a thread waiting for the GIL lets the running one keep it (CPython's default: 5 ms).
+SWITCH_INTERVAL = 0.0005
+
 
 class WorkerThread:
     """Runs `work(nc, stop)` on a thread of its own until `stop()`."""
@@ -44,13 +56,25 @@ class WorkerThread:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self._switch_interval: float | None = None  # the process's, to restore at `stop()`
 
     async def start(self) -> None:
         """Start the thread; return once its NATS connection is up (raise if it could not connect)."""
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(SWITCH_INTERVAL, self._switch_interval))
         ready: Future[None] = Future()
         self._thread = threading.Thread(target=self._run, args=(ready,), name=self._name, daemon=True)
         self._thread.start()
-        await asyncio.wrap_future(ready)
+        try:
+            await asyncio.wrap_future(ready)
+        except BaseException:
+            self._restore_switch_interval()
+            raise
+
+    def _restore_switch_interval(self) -> None:
+        if self._switch_interval is not None:
+            sys.setswitchinterval(self._switch_interval)
+            self._switch_interval = None
 
     def _run(self, ready: Future[None]) -> None:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
@@ -76,6 +100,12 @@ class WorkerThread:
 
     async def stop(self, *, grace: float = 10.0) -> None:
         """Let the work finish its current batch (at most `grace` s, then cancel it) and join."""
+        try:
+            await self._end(grace)
+        finally:
+            self._restore_switch_interval()
+
+    async def _end(self, grace: float) -> None:
         thread, loop, stop, task = self._thread, self._loop, self._stop, self._task
         if thread is None or loop is None or stop is None or task is None:
             return

@@ -91,14 +91,18 @@ def trace_parent_form(app: TicketsApplication) -> Callable[[Notification], str |
     return trace_parent
 
 
-def build_relay(settings: TicketsSettings, *, app: TicketsApplication, nc: NATS) -> OutboxRelay[Notification]:
-    """The relay over `app`'s store, woken by every save of this process."""
+def build_relay(
+    settings: TicketsSettings, *, app: TicketsApplication, nc: NATS, store_on_loop: bool = False
+) -> OutboxRelay[Notification]:
+    """The relay over `app`'s store, woken by every save of this process (`store_on_loop`: read the
+    store on the calling loop's thread, `shared.outbox.OutboxRelay`)."""
     relay = envelope_relay(
         js=nc.jetstream(),
         source=app.recorder,
         to_envelope=public_form(app),
         trace_parent_of=trace_parent_form(app),
         prefix=settings.common.nats_prefix,
+        store_on_loop=store_on_loop,
     )
     app.add_save_listener(lambda _position: relay.wake())
     return relay
@@ -152,9 +156,11 @@ async def run_projector(
     nc: NATS,
     stop: asyncio.Event,
     waiter: AppliedListener | None = None,
+    store_on_loop: bool = False,
 ) -> None:
     """Apply the TICKETS stream to the history views until `stop`; after each batch, release this
-    process's waiting reads and tell the other processes (`notices`)."""
+    process's waiting reads and tell the other processes (`notices`). `store_on_loop`: call the
+    store on this loop's thread (`HistoryProjector`)."""
     prefix = settings.common.nats_prefix
 
     async def applied(position: int, versions: Mapping[str, int]) -> None:
@@ -162,7 +168,9 @@ async def run_projector(
             waiter.applied(position, versions)
         await publish_applied(nc, prefix, position, versions)
 
-    projector = HistoryProjector(js=nc.jetstream(), store=store, prefix=prefix, on_applied=applied)
+    projector = HistoryProjector(
+        js=nc.jetstream(), store=store, prefix=prefix, on_applied=applied, store_on_loop=store_on_loop
+    )
     await _supervised("tickets-history", projector.run, stop)
 
 
@@ -231,10 +239,13 @@ async def start_workers(
     async def embedded(own: NATS, own_stop: asyncio.Event) -> None:
         work: list[Awaitable[None]] = []
         if settings.run_relay:
-            relay = build_relay(settings, app=app, nc=own)
+            relay = build_relay(settings, app=app, nc=own, store_on_loop=True)
             work.append(run_relay(settings, app=app, nc=own, stop=own_stop, relay=relay))
         if settings.run_projection:
-            work.append(run_projector(settings, store=store, nc=own, stop=own_stop, waiter=released))
+            projection = run_projector(
+                settings, store=store, nc=own, stop=own_stop, waiter=released, store_on_loop=True
+            )
+            work.append(projection)
         await asyncio.gather(*work)
 
     if settings.run_relay or settings.run_projection:

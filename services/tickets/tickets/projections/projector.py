@@ -21,7 +21,7 @@ import inspect
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
@@ -45,6 +45,8 @@ from tickets.projections.store import HistoryStore, PositionMoved
 log = get_logger(__name__)
 
 CONSUMER = "tickets-history"
+
+T = TypeVar("T")
 
 LAG_EVENTS = Gauge(
     "helpdesk_tickets_history_lag_events", "Ticket events in the stream not yet in the history"
@@ -72,6 +74,7 @@ class HistoryProjector:
         batch_size: int = 500,
         idle_timeout: float = 0.5,
         on_applied: Callable[[int, Mapping[str, int]], Awaitable[None] | None] | None = None,
+        store_on_loop: bool = False,
     ) -> None:
         self._js = js
         self._store = store
@@ -82,12 +85,21 @@ class HistoryProjector:
         self._idle_timeout = idle_timeout
         self._on_applied = on_applied
         self.position = 0
-        # Its own thread, not the loop's default pool, which the API's blocking reads share.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tickets-history")
+        # The store is called on a thread of its own, not the loop's default pool, which the API's
+        # blocking reads share; or, with `store_on_loop` (a loop of the projector's own, e.g. a
+        # worker thread's), on the loop's thread: no hand-over to another thread and back, each of
+        # which waits for the GIL while the process is busy.
+        self._executor = (
+            None if store_on_loop else ThreadPoolExecutor(max_workers=1, thread_name_prefix="tickets-history")
+        )
+
+    async def _in_store(self, call: Callable[[], T]) -> T:
+        if self._executor is None:
+            return call()
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
     async def _subscribe(self) -> Any:
-        loop = asyncio.get_running_loop()
-        self.position = await loop.run_in_executor(self._executor, self._store.position)
+        self.position = await self._in_store(self._store.position)
         config = ConsumerConfig(
             deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
             opt_start_seq=self.position + 1,
@@ -133,7 +145,7 @@ class HistoryProjector:
             new_seq = last.metadata.sequence.stream
             apply = functools.partial(self._store.apply, batch, expected_seq=self.position, new_seq=new_seq)
             try:
-                await asyncio.get_running_loop().run_in_executor(self._executor, apply)
+                await self._in_store(apply)
             except BaseException as exc:
                 for span in spans:
                     end_span(span, error=exc)
