@@ -41,6 +41,7 @@ __all__ = [
     "StoreBehindStream",
     "advance_before_writes",
     "ensure_numbering_after",
+    "numbered",
     "store_name",
 ]
 
@@ -95,19 +96,28 @@ _LOCK = (
 _ADVANCE = f"SELECT setval({_SEQUENCE}, %(position)s, true)"
 
 
+def numbered(recorder: ApplicationRecorder) -> int:
+    """The last notification id `recorder`'s store handed out (0 for none): on PostgreSQL its
+    sequence's, which a rolled-back insert moves on too; elsewhere the highest stored."""
+    if isinstance(recorder, PostgresApplicationRecorder):
+        params = {"schema": recorder.datastore.schema, "table": recorder.events_table_name}
+        with recorder.datastore.transaction(commit=False) as curs:
+            curs.execute(_READ, params)
+            row = curs.fetchone()
+        return int(row["numbered"]) if row is not None else 0
+    return recorder.max_notification_id() or 0
+
+
 def _advance_postgres(recorder: PostgresApplicationRecorder, position: int, *, stream: str) -> None:
-    params = {"schema": recorder.datastore.schema, "table": recorder.events_table_name, "position": position}
-    with recorder.datastore.transaction(commit=False) as curs:
-        curs.execute(_READ, params)
-        row = curs.fetchone()
-    if row is not None and row["numbered"] >= position:
+    if numbered(recorder) >= position:
         return
+    params = {"schema": recorder.datastore.schema, "table": recorder.events_table_name, "position": position}
     with recorder.datastore.transaction(commit=True) as curs:
         curs.execute(_LOCK, params)
         curs.execute(_READ, params)  # again, under the lock: another replica may have advanced it
         row = curs.fetchone()
-        numbered = int(row["numbered"]) if row is not None else 0
-        if numbered >= position:
+        found = int(row["numbered"]) if row is not None else 0
+        if found >= position:
             return
         curs.execute(_ADVANCE, params)
     store = store_name(recorder)
@@ -116,7 +126,7 @@ def _advance_postgres(recorder: PostgresApplicationRecorder, position: int, *, s
         "store_numbering_advanced",
         store=store,
         stream=stream,
-        store_position=numbered,
+        store_position=found,
         stream_position=position,
     )
 
@@ -129,10 +139,10 @@ def ensure_numbering_after(recorder: ApplicationRecorder, position: int, *, stre
     if isinstance(recorder, PostgresApplicationRecorder):
         _advance_postgres(recorder, position, stream=stream)
         return
-    numbered = recorder.max_notification_id() or 0
-    if numbered < position:
+    found = numbered(recorder)
+    if found < position:
         raise StoreBehindStream(
-            store=store_name(recorder), stream=stream, store_position=numbered, stream_position=position
+            store=store_name(recorder), stream=stream, store_position=found, stream_position=position
         )
 
 

@@ -23,7 +23,7 @@ from notifications.adapters.consumer import (
     filter_subject,
 )
 from notifications.adapters.fanout import Hub
-from notifications.adapters.relay import popup_relay
+from notifications.adapters.relay import HEADER_STORE_POSITION, popup_relay
 from notifications.adapters.stream_tokens import StreamTokens, signing_key
 from notifications.application.public import check_public_forms
 from notifications.application.service import SYSTEM_CAUSE, NewMessage, PopupService
@@ -53,6 +53,7 @@ from shared.pglisten import PgListener, channel_of
 from shared.ratelimit import RateLimiter
 from shared.service import define_service
 from shared.sql import Database
+from shared.storenumbering import advance_before_writes
 
 log = get_logger(__name__)
 
@@ -182,6 +183,9 @@ def create_app(settings: NotificationsSettings, *, clock: Clock | None = None) -
         nc = await connect(settings.common, name="notifications")
         app.state.rate_limiter = await RateLimiter.open(nc, settings.common)
         js = nc.jetstream()
+        # Before anything writes: a restored store numbers its events after its stream's position.
+        popups_stream, header = stream_name(settings, POPUPS_STREAM), HEADER_STORE_POSITION
+        await advance_before_writes(js, store.recorder, stream=popups_stream, position_header=header)
         hub = Hub(prefix=prefix, queue_size=settings.sse_queue_size)
         await hub.start(nc)
         relay = None

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from shared.collector import settled_gc
+from shared.contracts.subjects import DIRECTORY_STREAM
 from shared.errors import install_error_mapping
 from shared.health import Readiness
 from shared.http import create_app as create_http_app
@@ -22,6 +23,7 @@ from shared.service import define_service
 from shared.settings import Environment
 from tickets.adapters.attachments import AttachmentStore, bucket_name, ensure_bucket
 from tickets.adapters.live import TicketFeed
+from tickets.adapters.relay import number_after_stream
 from tickets.adapters.store import create_tables, open_application, open_directory
 from tickets.application.batching import Executor
 from tickets.application.commands import Caller, CreateTicket, Reply
@@ -70,6 +72,10 @@ def create_app(settings: TicketsSettings) -> FastAPI:
         store = await asyncio.to_thread(open_application, settings)
         history = open_history_store(settings)
         directory = DirectoryService(await asyncio.to_thread(open_directory, settings))
+        # Before anything writes: a restored store numbers its events after its stream's position.
+        js, prefix = nc.jetstream(), settings.common.nats_prefix
+        await number_after_stream(js, store.recorder, prefix=prefix)
+        await number_after_stream(js, directory.app.recorder, prefix=prefix, stream=DIRECTORY_STREAM)
         app.state.directory = directory
         service = TicketService(
             store,
@@ -175,13 +181,15 @@ async def migrate(settings: TicketsSettings) -> None:
         )
         await migrate_publication(settings, js)
         await migrate_directory_stream(settings, js)
+        directory = DirectoryService(await asyncio.to_thread(open_directory, settings))
+        try:
+            recorder = directory.app.recorder  # numbered after its stream before the first write
+            await number_after_stream(js, recorder, prefix=common.nats_prefix, stream=DIRECTORY_STREAM)
+            await asyncio.to_thread(directory.ensure_started)  # the product's contacts and hours, once
+        finally:
+            directory.app.close()
     finally:
         await nc.drain()
-    directory = DirectoryService(await asyncio.to_thread(open_directory, settings))
-    try:
-        await asyncio.to_thread(directory.ensure_started)  # the product's contacts and hours, once
-    finally:
-        directory.app.close()
     log.info("tickets_migrated")
 
 

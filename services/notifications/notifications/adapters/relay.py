@@ -17,6 +17,7 @@ from notifications.metrics import RELAY_POSITION
 from shared.contracts.envelope import envelope_headers
 from shared.contracts.subjects import with_prefix
 from shared.outbox import OutboxRelay, OutgoingMessage, RelayMetrics
+from shared.storenumbering import NumberedSource
 
 HEADER_STORE_POSITION = "Helpdesk-Store-Position"
 
@@ -48,7 +49,8 @@ def popup_relay(
     return OutboxRelay(
         js=js,
         stream=stream,
-        source=store,
+        # Numbered after the stream's position before it is read from (a restored store).
+        source=NumberedSource(store, recorder=store.recorder, stream=stream),
         to_message=message_of,
         position_header=HEADER_STORE_POSITION,
         batch_size=batch,

@@ -27,6 +27,7 @@ from shared.outbox import (
     StreamPosition,
     read_stream_position,
 )
+from shared.storenumbering import NumberedSource, advance_before_writes
 from shared.tracing import enabled
 
 # The notification id of the stored event a message was made from: the relay's position.
@@ -53,6 +54,7 @@ __all__ = [
     "HEADER_NOTIFICATION_ID",
     "StreamPosition",
     "envelope_relay",
+    "number_after_stream",
     "read_position",
     "tickets_stream_name",
     "to_message",
@@ -84,6 +86,15 @@ async def read_position(js: JetStreamContext, stream: str) -> StreamPosition:
     return await read_stream_position(js, stream, position_header=HEADER_NOTIFICATION_ID)
 
 
+async def number_after_stream(
+    js: JetStreamContext, source: ApplicationRecorder, *, prefix: str, stream: StreamSpec = TICKETS_STREAM
+) -> None:
+    """At start-up, before any write: `source`'s store numbers its next event after the position of
+    `stream` (TICKETS unless told), as after a restore it may not (`shared.storenumbering`)."""
+    name = stream.stream_name(prefix)
+    await advance_before_writes(js, source, stream=name, position_header=HEADER_NOTIFICATION_ID)
+
+
 def envelope_relay(
     *,
     js: JetStreamContext,
@@ -112,10 +123,12 @@ def envelope_relay(
             trace_parent=trace_parent_of(notification) if traced and trace_parent_of else None,
         )
 
+    name = stream.stream_name(prefix)
     return OutboxRelay(
         js=js,
-        stream=stream.stream_name(prefix),
-        source=RecorderSource(source),
+        stream=name,
+        # Numbered after the stream's position before it is read from (a restored store).
+        source=NumberedSource(RecorderSource(source), recorder=source, stream=name),
         to_message=message_of,
         position_header=HEADER_NOTIFICATION_ID,
         metrics=RelayMetrics(position=position_gauge, published=PUBLISHED, resyncs=RELAY_RESYNCS),
