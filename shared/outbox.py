@@ -27,6 +27,12 @@ relay that races this one fails its preconditions and re-reads the stream too (h
 Store positions: PostgreSQL leaves permanent gaps after rollbacks; a source simply never returns them
 (its table lock makes the commit order the id order, so a gap is never filled later). Notifications
 without a public form are skipped and, if they end a batch, re-read after a restart (harmless).
+
+A store restored to an earlier point numbers its next events on from that point, behind the stream's
+position: the relay would skip them. The services' sources are `shared.storenumbering.NumberedSource`,
+which advance a PostgreSQL store's numbering past the stream's position before the relay reads after
+it (and refuse a SQLite store, which cannot be renumbered); the services' start-up does the same
+before any write.
 """
 
 from __future__ import annotations
