@@ -234,11 +234,6 @@ def measure(args: argparse.Namespace, directory: Path) -> int:
     indexed = rss()
     asyncio.run(_two_searches(index))
     step("two searches (the model's first forward passes, in the query thread)")
-    dawg_size, dawg_rss = mapped(".dawg")
-    print(
-        f"pymorphy3's prediction DAWGs: {dawg_size / MiB:.1f} MiB mapped, {dawg_rss / MiB:.1f} MiB "
-        "resident after indexing and two searches"
-    )
     if args.dense:
         model_size, model_after = mapped(".bin")
         print(
