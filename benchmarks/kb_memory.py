@@ -276,7 +276,7 @@ def measure(args: argparse.Namespace, directory: Path) -> int:
     if dense is not None:
         parts += [
             ("dense: document vector matrix", dense._vectors.matrix),
-            ("dense: vector cache (dict of key → array)", dense._cache),
+            ("dense: vector cache (where its records on disk are)", dense._cache),
         ]
     print(f"\n{'structure (deep size, each object once)':<60}{'MiB':>8}{'KiB/article':>13}")
     for label, obj in parts:
