@@ -22,7 +22,8 @@ default deployment), on SQLite (a fresh data dir) or PostgreSQL (a fresh schema 
    load stays the creates plus a tenth as many reads: "half load" is half of the creates-only
    saturation, not near the loop's saturation (`--read-every 1`, a read after each create, doubles
    the requests; that was this phase's former form). Also printed: create sent → answered, and
-   stored → in JetStream (the event's occurred-at to its JetStream timestamp: the relay's share).
+   stored → in JetStream (the event's occurred-at to its JetStream timestamp: the relay's share), and
+   the API process's CPU a create in this phase (reads included: compare it with the saturation's).
 
 CPU: utime+stime from /proc/<pid>/stat, before and after, of the API process (and the relay and
 projector with `--split`), nats-server, and the PostgreSQL backends serving those processes plus the
@@ -215,7 +216,7 @@ async def paced(
 
 
 async def visibility(
-    settings: TicketsSettings, *, rate: float, seconds: float, read_every: int
+    settings: TicketsSettings, meter: CpuMeter, *, rate: float, seconds: float, read_every: int
 ) -> dict[str, float]:
     """Creates paced at `rate`/s for `seconds` (an open loop); see the module's docstring, phase 2."""
     import nats
@@ -253,9 +254,11 @@ async def visibility(
             else:
                 not_shown += 1
 
+    meter.start()
     started = await paced(
         settings, account=HALF_LOAD_ACCOUNT, rate=rate, seconds=seconds, work=create_and_maybe_read
     )
+    api_cpu = meter.stop()["api"]
     deadline = time.perf_counter() + 10
     while time.perf_counter() < deadline and any(seen.get(t, (0, 0.0))[0] < v for t, v, _ in accepted):
         await asyncio.sleep(0.01)
@@ -264,7 +267,12 @@ async def visibility(
     notices = [max(0.0, seen[t][1] - at) for t, v, at in accepted if seen.get(t, (0, 0.0))[0] >= v]
     relay = await relay_delays(settings, since=started, account=HALF_LOAD_ACCOUNT)
     return (
-        {"rate": rate, "missing": len(accepted) - len(notices), "not_shown": not_shown}
+        {
+            "rate": rate,
+            "missing": len(accepted) - len(notices),
+            "not_shown": not_shown,
+            "api_cpu_ms_per_create": 1000 * api_cpu / max(1, len(accepted)),
+        }
         | percentiles(notices, "")
         | percentiles(read, "read_")
         | percentiles(answered, "create_")
@@ -359,13 +367,14 @@ def main() -> None:
                     rate = args.rate
                 load = os.getloadavg()[0]
                 phase = min(args.seconds, 5.0)
-                half = asyncio.run(visibility(settings, rate=rate, seconds=phase, read_every=args.read_every))
+                every = args.read_every
+                half = asyncio.run(visibility(settings, meter, rate=rate, seconds=phase, read_every=every))
                 reads = f"1 in {args.read_every}" if args.read_every else "none"
                 print(
                     f"{backend:8} at {half['rate']:.0f} creates/s, list reads: {reads} (load {load:.1f}): "
                     f"create→visible (projector notice, every create) n={half.get('n', 0)} "
                     f"p50={half.get('p50_ms', 0):.1f} ms p99={half.get('p99_ms', 0):.1f} ms "
-                    f"missing={half['missing']}"
+                    f"missing={half['missing']}; API CPU {half['api_cpu_ms_per_create']:.2f} ms a create"
                 )
                 print(
                     f"{backend:8}   create→list read shows it n={half.get('read_n', 0)} "
