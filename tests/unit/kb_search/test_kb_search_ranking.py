@@ -4,6 +4,7 @@ and the snippet helpers the fast path relies on."""
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -108,6 +109,14 @@ def test_the_characters_that_stand_for_marks_cannot_come_from_an_article() -> No
     plain = markdown_to_text("audit \ue000x\ue001 trail")
     assert plain == "audit x trail"
     assert make_snippet(plain, hits=[(0, 5)]) == "<mark>audit</mark> x trail"
+
+
+def test_plain_text_has_every_run_of_whitespace_as_one_space_and_none_at_the_ends() -> None:
+    spaces = [chr(c) for c in range(0x3001) if re.fullmatch(r"\s", chr(c))]
+    assert len(spaces) > 20  # tab, newline, no-break space, line separator, ideographic space …
+    for space in spaces:
+        text = f"{space}audit{space}trail{space * 3}night \u200bzero-width{space}"
+        assert markdown_to_text(text) == "audit trail night \u200bzero-width", hex(ord(space))
 
 
 def test_champion_lists_and_bitsets_match_their_plain_definitions() -> None:

@@ -27,7 +27,9 @@ Embed = Callable[[str, Sequence[str]], Vectors]  # (kind, texts) → vectors
 
 
 def normalise(vectors: Vectors) -> Vectors:
-    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    # `np.linalg.norm(vectors, axis=-1, keepdims=True)`'s own arithmetic for a real array (the
+    # same values), without its argument handling: indexing normalises two vectors an article.
+    norms = np.sqrt(np.add.reduce(vectors * vectors, axis=-1, keepdims=True))
     normalised: Vectors = (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
     return normalised
 

@@ -101,6 +101,7 @@ class DenseIndex:
         self._thread: threading.Thread | None = None
         self._failed = False
         self.embed_calls = 0
+        self._published: tuple[DenseState, int] | None = None
         self._publish_state()
 
     # ---- state ---------------------------------------------------------------------------------
@@ -131,9 +132,13 @@ class DenseIndex:
             if not self.available
             else (DenseState.WARMING if self._missing else DenseState.READY)
         )
+        published = (current, len(self._missing))
+        if published == self._published:  # every article added: the gauges' locks cost ~4% of indexing
+            return
+        self._published = published
         for state, gauge in _state_gauges().items():
             gauge.set(1 if state is current else 0)
-        DENSE_MISSING.set(len(self._missing))
+        DENSE_MISSING.set(published[1])
 
     # ---- documents -----------------------------------------------------------------------------
 

@@ -24,7 +24,6 @@ from kb_search.search.normalise import (
     Script,
     fix_mixed_script,
     fold_polish,
-    raw_word_counts,
     script,
     words,
 )
@@ -49,7 +48,10 @@ class Analyzer:
         self.raw_word_terms: Callable[[str, str], tuple[str, ...]] = lru_cache(maxsize=CACHE_SIZE)(
             self._raw_word_terms
         )
-        self._analysed: Callable[[str, str], tuple[str, tuple[str, ...]] | None] = lru_cache(
+        # One word as found in a text already through `normalise_text` (`raw_word_counts`): the
+        # word (`fix_mixed_script` applied) and its terms, None for a stop word or a word without
+        # terms. Indexing looks up every distinct word of every article here.
+        self.analysed: Callable[[str, str], tuple[str, tuple[str, ...]] | None] = lru_cache(
             maxsize=CACHE_SIZE
         )(self._analyse)
 
@@ -62,18 +64,6 @@ class Analyzer:
             found = self.word_terms(word, lang)
             if found:
                 out.append((word, found))
-        return out
-
-    def term_counts(self, normalised: str, lang: str = "") -> list[tuple[str, int, tuple[str, ...]]]:
-        """What `terms` finds in `normalised` (a text already through `normalise_text`), counted:
-        (word, occurrences, its terms) in order of first occurrence, once per distinct spelling
-        (two spellings repaired into one word by `fix_mixed_script` come apart)."""
-        analysed = self._analysed
-        out = []
-        for raw, count in raw_word_counts(normalised).items():
-            found = analysed(raw, lang)
-            if found is not None:
-                out.append((found[0], count, found[1]))
         return out
 
     def _analyse(self, raw: str, lang: str) -> tuple[str, tuple[str, ...]] | None:

@@ -63,19 +63,20 @@ class Postings:
         self._sections[doc_id] = section
         self._section_bits[section] = self._section_bits.get(section, 0) | 1 << doc_id
         all_docs, all_tfs, champions, bits = self.docs, self._tfs, self._champions, self._bits
-        # While a replica catches up nothing is derived yet: no lists to drop per posting.
-        derived = bool(champions or bits)
+        get = all_docs.get
         for term, value in weighted.items():
-            docs = all_docs.get(term)
+            docs = get(term)
             if docs is None:
                 all_docs[term] = array("i", (doc_id,))
                 all_tfs[term] = array("f", (value,))
             else:
                 docs.append(doc_id)
                 all_tfs[term].append(value)
-                if derived:
-                    champions.pop(term, None)
-                    bits.pop(term, None)
+        # While a replica catches up nothing is derived yet: no lists to drop.
+        if champions or bits:
+            for term in weighted:
+                champions.pop(term, None)
+                bits.pop(term, None)
         length = float(sum(weighted.values())) or 1.0
         self._lengths[doc_id] = length
         self._total_length += length

@@ -13,7 +13,7 @@ from kb_search.search.analysis import Analyzer
 from kb_search.search.fusion import DenseSignal
 from kb_search.search.grouping import TranslationGroups
 from kb_search.search.hits import Document
-from kb_search.search.normalise import Script, normalise_text, script
+from kb_search.search.normalise import Script, normalise_text, raw_word_counts, script
 from kb_search.search.postings import Postings
 from kb_search.search.results import Variant
 from kb_search.search.snippets import markdown_to_text
@@ -118,26 +118,35 @@ class IndexStore:
         weighted: dict[str, float] = {}
         surface: set[str] = set()
         surfaces = self._surfaces
-        term_counts = self._analyzer.term_counts
+        analysed = self._analyzer.analysed
+        get = weighted.get
         for text, weight in (
             (article.title, TITLE_WEIGHT),
             (" ".join(article.tags), TAG_WEIGHT),
             (plain, BODY_WEIGHT),
         ):
             # Every weight and count is a whole number: a sum of them is exact in any order, so
-            # `weight * count` per distinct word equals adding `weight` at each occurrence.
-            for word, count, terms in term_counts(normalise_text(text), lang):
-                new_word = word not in surface
-                surface.add(word)
+            # `weight * count` per distinct spelling equals adding `weight` at each occurrence.
+            # One pass per distinct spelling (two spellings repaired into one word by
+            # `fix_mixed_script` count apart, as they did as words): this loop is most of indexing.
+            for raw, count in raw_word_counts(normalise_text(text)).items():
+                found = analysed(raw, lang)
+                if found is None:
+                    continue
+                word, terms = found
                 added = weight * count
+                if word in surface:
+                    for term in terms:
+                        weighted[term] = get(term, 0.0) + added
+                    continue
+                surface.add(word)
                 for term in terms:
-                    weighted[term] = weighted.get(term, 0.0) + added
-                    if new_word:
-                        known = surfaces.get(term)
-                        if known is None:
-                            surfaces[term] = {word}
-                        else:
-                            known.add(word)
+                    weighted[term] = get(term, 0.0) + added
+                    known = surfaces.get(term)
+                    if known is None:
+                        surfaces[term] = {word}
+                    else:
+                        known.add(word)
         return weighted, surface
 
     def remove(self, article_id: str) -> bool:
