@@ -32,7 +32,7 @@ from shared.cors import CorsMiddleware
 from shared.edge import BodyLimit, EdgeMiddleware, EdgeRules, RouteRule
 from shared.errors import install_error_handlers, json_error
 from shared.health import Readiness, health_router
-from shared.httpserver import bounded_http_protocol
+from shared.httpserver import WRITE_BODY, bounded_http_protocol
 from shared.logging import bind_context, clear_contextvars, get_logger
 from shared.settings import ServiceSettings
 from shared.tracing import ServerSpan
@@ -124,6 +124,12 @@ class RequestContextMiddleware:
                 )
                 await response(scope, receive, send_with_id)
         finally:
+            if response_complete:
+                # The server's body writer is bound to this scope and kept in it: a reference cycle
+                # that left every request's scope (FastAPI's three exit stacks in it) to the cyclic
+                # collector. A complete response's writer writes nothing more: it goes, and the scope
+                # is freed at once. (A popup stream handed over unfinished keeps it.)
+                scope.get("extensions", {}).pop(WRITE_BODY, None)
             template = getattr(scope.get("route"), "path", "unmatched")
             method = scope.get("method", "")
             self._observe(method, template, status, time.perf_counter() - started)

@@ -3,7 +3,11 @@ only, the API docs off in production unless asked for, `/metrics` on its own por
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import functools
+import gc
+import weakref
+from collections.abc import AsyncIterator, MutableMapping
+from typing import Any
 
 import httpx
 import pytest
@@ -13,6 +17,7 @@ from pydantic import SecretStr
 from shared.auth import CurrentUser, Role, issue_dev_token
 from shared.health import Readiness
 from shared.http import create_app
+from shared.httpserver import WRITE_BODY
 from shared.settings import CommonSettings, Environment, ServiceSettings
 
 pytestmark = pytest.mark.unit
@@ -143,3 +148,56 @@ async def test_metrics_leave_the_api_port_when_they_have_their_own() -> None:
         assert (await client.get("/metrics")).status_code == 200
     async for client in serve(ServiceSettings(common=common(), http_metrics_port=9464)):
         assert (await client.get("/metrics")).status_code == 404
+
+
+async def test_a_finished_request_leaves_nothing_for_the_cyclic_collector() -> None:
+    """The server's body writer is bound to the request's scope and kept in it (`shared.httpserver`):
+    once the request is answered the scope, and what it holds, is freed by reference counting alone
+    (garbage cycles every request would keep the young collections busy on the hot path)."""
+    app = create_app(
+        service="test", title="test", settings=ServiceSettings(common=common()), readiness=Readiness()
+    )
+
+    @app.get("/api/v1/me")
+    async def me(user: CurrentUser) -> dict[str, str]:
+        return {"sub": user.sub}
+
+    class Held:
+        """Something the scope holds, to see when the scope is freed."""
+
+    held = Held()
+    freed = weakref.ref(held)
+    auth = bearer()["Authorization"].encode()
+    scope: dict[str, Any] = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "GET",
+        "path": "/api/v1/me",
+        "raw_path": b"/api/v1/me",
+        "query_string": b"",
+        "root_path": "",
+        "scheme": "http",
+        "server": ("svc", 80),
+        "client": ("127.0.0.1", 1),
+        "headers": [(b"host", b"svc"), (b"authorization", auth)],
+        "extensions": {},
+        "held": held,
+    }
+    scope["extensions"][WRITE_BODY] = functools.partial(lambda scope, body: False, scope)
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def receive() -> MutableMapping[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    gc.collect()
+    gc.disable()
+    try:
+        await app(scope, receive, send)
+        del scope, held
+        assert sent[0]["status"] == 200
+        assert freed() is None
+    finally:
+        gc.enable()
