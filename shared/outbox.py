@@ -51,7 +51,7 @@ from prometheus_client import Counter, Gauge
 
 from shared.contracts.envelope import HEADER_EXPECTED_LAST_MSG_ID, HEADER_MSG_ID
 from shared.logging import get_logger
-from shared.stopping import sleep_or_stop
+from shared.stopping import sleep_or_stop, wait_set
 from shared.tracing import TRACEPARENT, SpanKind, end_span, inject, start_span
 
 log = get_logger(__name__)
@@ -177,8 +177,7 @@ class Wakeup:
         self._event.clear()
 
     async def wait(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), seconds)
+        await wait_set(self._event, seconds)
 
 
 @dataclass

@@ -79,6 +79,7 @@ from shared.ratebudgets import (
 )
 from shared.ratecounters import CoalescedIncrements
 from shared.settings import CommonSettings
+from shared.stopping import wait_set
 from shared.streamslots import StreamSlot
 
 log = get_logger(__name__)
@@ -289,8 +290,7 @@ class RateLimiter:
         """Re-publish every open slot of this process each third of the lease, while there are any."""
         ttl = self.limits.stream_lease_seconds
         while self._slots and not self._nc.is_closed:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._no_slots.wait(), timeout=ttl / 3)
+            await wait_set(self._no_slots, ttl / 3)
             if not self._nc.is_connected:
                 continue
             for subject in list(self._slots):

@@ -1,4 +1,11 @@
-"""Waiting inside a loop that a stop event ends: the one way every background loop pauses."""
+"""Waiting inside a loop for an event, at most some seconds: the one way every background loop pauses.
+
+Not `asyncio.wait_for(event.wait(), seconds)`: on Python 3.11 it returns normally when its task is
+cancelled just as the event is set (the inner wait has finished, so the cancellation is dropped;
+CPython gh-86296, fixed in 3.12), and a loop that goes round again after that never ends — its
+`task.cancel(); await task` waits for ever. `asyncio.timeout` tells its own expiry from a
+cancellation, so a cancel always ends the wait.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +13,18 @@ import asyncio
 import contextlib
 
 
+async def wait_set(event: asyncio.Event, seconds: float | None) -> bool:
+    """Wait until `event` is set, at most `seconds` (None: no limit); whether it is set (at once if
+    it already was)."""
+    if event.is_set():
+        return True
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await event.wait()
+    return event.is_set()
+
+
 async def sleep_or_stop(stop: asyncio.Event, seconds: float) -> bool:
     """Sleep `seconds`, or less if `stop` is set meanwhile; whether `stop` is set (the loop should
     end) — at once, without sleeping, if it already was."""
-    if stop.is_set():
-        return True
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
-    return stop.is_set()
+    return await wait_set(stop, seconds)

@@ -26,6 +26,7 @@ from chat.application.context import HubContext
 from chat.domain import server_frames as out
 from chat.domain.model import QueueEntry, QueueState, waiting_in_order
 from shared.logging import get_logger
+from shared.stopping import wait_set
 
 log = get_logger(__name__)
 
@@ -112,8 +113,7 @@ class QueueBoard:
         interval = self._ctx.config.queue_update_seconds
         while True:
             retry = CARD_RETRY_SECONDS if self._unanswered else None
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout=retry)
+            await wait_set(self._changed, retry)
             self._changed.clear()
             try:
                 await self._broadcast()

@@ -28,6 +28,7 @@ from chat.application.leftovers import Leftovers
 from chat.application.users import UserDesk
 from shared.contracts.chat import EndReason
 from shared.logging import get_logger
+from shared.stopping import wait_set
 
 log = get_logger(__name__)
 
@@ -99,8 +100,7 @@ class ChatHub:
         ctx = self.ctx
         failed = False
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(ctx.dirty.wait(), timeout=ctx.config.tick_seconds)
+            await wait_set(ctx.dirty, ctx.config.tick_seconds)
             # A round on the tick alone (nothing changed since the last one) skips what only a change
             # can make due; after a failed round, nothing is skipped.
             changed, failed = ctx.dirty.is_set() or failed, False

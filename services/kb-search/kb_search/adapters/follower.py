@@ -33,6 +33,7 @@ from shared.contracts.kb_v2 import parse_kb_event
 from shared.contracts.subjects import ROOT, with_prefix
 from shared.logging import get_logger
 from shared.nats import dead_letter_msg
+from shared.stopping import wait_set
 from shared.tracing import consume_span
 
 log = get_logger(__name__)
@@ -65,11 +66,7 @@ class ArticleFollower:
         return self._caught_up.is_set()
 
     async def wait_caught_up(self, within: float) -> bool:
-        try:
-            await asyncio.wait_for(self._caught_up.wait(), within)
-        except TimeoutError:
-            return False
-        return True
+        return await wait_set(self._caught_up, within)
 
     def start(self) -> None:
         """Subscribe in the background, retrying until the stream exists (created by `migrate`)."""

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable
 
 from notifications.components import Components
 from notifications.metrics import HISTORY_VIEW_POSITION, STORE_HEAD, VIEW_POSITION
 from shared.logging import get_logger
+from shared.stopping import wait_set
 
 log = get_logger(__name__)
 
@@ -51,5 +51,4 @@ async def follow(parts: Components) -> None:
             HISTORY_VIEW_POSITION.set(parts.history.position)
         except Exception:  # likewise: the job outlives a store outage
             log.warning("history_follow_failed", exc_info=True)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(parts.follow_wake.wait(), timeout=interval)
+        await wait_set(parts.follow_wake, interval)
