@@ -17,6 +17,8 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from shared.processwide import ProcessWide, Undo
+
 THRESHOLDS = (10_000, 20, 20)
 
 
@@ -27,15 +29,25 @@ def freeze_long_lived() -> None:
     gc.freeze()
 
 
+def _rarer_collections() -> Undo:
+    before = gc.get_threshold()
+    gc.set_threshold(*THRESHOLDS)
+
+    def undo() -> None:
+        gc.set_threshold(*before)
+        gc.unfreeze()
+
+    return undo
+
+
+_SETTLED = ProcessWide(_rarer_collections)
+
+
 @contextmanager
 def settled_gc() -> Iterator[None]:
     """While the app runs (a lifespan wraps its `yield` in this): what start-up allocated frozen and
-    collections rarer; as they were after (tests run many apps in one process)."""
-    before = gc.get_threshold()
+    collections rarer; as they were once the last app running ends (tests run many apps in one
+    process, which may end in any order: `shared.processwide`)."""
     freeze_long_lived()
-    gc.set_threshold(*THRESHOLDS)
-    try:
+    with _SETTLED.held():
         yield
-    finally:
-        gc.set_threshold(*before)
-        gc.unfreeze()

@@ -35,6 +35,7 @@ from nats.aio.client import Client as NATS
 
 from shared.logging import get_logger
 from shared.nats import connect
+from shared.processwide import ProcessWide, Undo
 from shared.settings import CommonSettings
 
 log = get_logger(__name__)
@@ -43,6 +44,16 @@ Work = Callable[[NATS, asyncio.Event], Awaitable[None]]
 
 # How long a thread waiting for the GIL lets the running one keep it (CPython's default: 5 ms).
 SWITCH_INTERVAL = 0.0005
+
+
+def _switch_sooner() -> Undo:
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(min(SWITCH_INTERVAL, before))
+    return lambda: sys.setswitchinterval(before)
+
+
+# Held while any worker thread runs (several may, ending in any order), as it was after the last.
+SWITCHING_SOONER = ProcessWide(_switch_sooner)
 
 
 class WorkerThread:
@@ -56,12 +67,12 @@ class WorkerThread:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
-        self._switch_interval: float | None = None  # the process's, to restore at `stop()`
+        self._switching = False  # holds SWITCHING_SOONER, from `start()` to `stop()`
 
     async def start(self) -> None:
         """Start the thread; return once its NATS connection is up (raise if it could not connect)."""
-        self._switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(SWITCH_INTERVAL, self._switch_interval))
+        SWITCHING_SOONER.acquire()
+        self._switching = True
         ready: Future[None] = Future()
         self._thread = threading.Thread(target=self._run, args=(ready,), name=self._name, daemon=True)
         self._thread.start()
@@ -72,9 +83,9 @@ class WorkerThread:
             raise
 
     def _restore_switch_interval(self) -> None:
-        if self._switch_interval is not None:
-            sys.setswitchinterval(self._switch_interval)
-            self._switch_interval = None
+        if self._switching:
+            self._switching = False
+            SWITCHING_SOONER.release()
 
     def _run(self, ready: Future[None]) -> None:
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
