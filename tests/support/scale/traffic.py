@@ -171,12 +171,17 @@ async def run_traffic(
     workers_per_replica: int = 3,
     seconds_before_kill: float = 6.0,
     seconds_after_kill: float = 10.0,
+    settle_after_kill: float = 30.0,
     max_tickets_per_worker: int = 60,
     kill: bool = True,
 ) -> tuple[list[tuple[str, Created]], float]:
     """Workers on both tickets replicas (each creates through one and replies through the other,
     every third request with a file) until stopped; the victim node is SIGKILLed after
-    `seconds_before_kill`. Returns (phase, ticket) of every request filed, and the kill time."""
+    `seconds_before_kill`. The traffic goes on `seconds_after_kill`, and then until each replica has
+    filed a request begun after the loss, at most `settle_after_kill` s more (on a busy machine a create
+    with its replies takes seconds while the cluster elects new leaders, and a fixed window could end
+    before the second replica's turn). Returns (phase, ticket) of every request filed, and the kill
+    time."""
     a, b = (process.url for process in system.tickets)
     accounts = list(users)
     stop = asyncio.Event()
@@ -214,6 +219,9 @@ async def run_traffic(
         if kill:
             await asyncio.to_thread(system.kill_victim)
         await asyncio.sleep(seconds_after_kill)
+        deadline = time.monotonic() + settle_after_kill
+        while time.monotonic() < deadline and {t.via for phase, t in made if phase == "after"} != {a, b}:
+            await asyncio.sleep(0.2)
         stop.set()
         await asyncio.wait_for(asyncio.gather(*tasks), timeout=120)
     figures.seconds = time.monotonic() - started
