@@ -22,6 +22,7 @@ from tests.browser.widget import new_hotel_user, open_help, section
 from tests.support.helpdesk_system import HelpdeskSystem
 
 DIRECTORY = "/api/v1/support/directory"
+TIME = r"\d{2}:\d{2}(?: [AP]M)?"  # a time alone, as Intl writes it ("18:00", "06:00 PM")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -60,6 +61,22 @@ def services_closed_today(system: HelpdeskSystem) -> Iterator[dict[str, Any]]:
             http.put(f"{DIRECTORY}/calendars/services-hours", json=original)
 
 
+def services_moment(system: HelpdeskSystem) -> datetime:
+    """When Additional services next close (open now) or open, from the directory as the widget reads it."""
+    topics = httpx.get(f"{system.url}{DIRECTORY}", timeout=10).json()["topics"]
+    services = next(t for t in topics if t["id"] == "services")
+    moment = services["closes_at"] if services["open_now"] else services["opens_at"]
+    return datetime.fromisoformat(moment["utc"])
+
+
+def said_once(system: HelpdeskSystem, time_zone: str) -> str:
+    """The pattern of the user's time of that moment: the time alone when it is today in `time_zone`
+    (the user's), else with its day; never a day more than once."""
+    zone = ZoneInfo(time_zone)
+    today = services_moment(system).astimezone(zone).date() == datetime.now(zone).date()
+    return rf"{TIME}" if today else rf"[^()\d]+\d+[^()\d]+, {TIME}"
+
+
 async def zone_name(page: Page, lang: str, time_zone: str) -> str:
     """The zone's name as this browser's `Intl` gives it in `lang` (what the view should show)."""
     script = """([lang, timeZone]) => new Intl.DateTimeFormat(lang, { timeZone, timeZoneName: "longGeneric" })
@@ -88,6 +105,11 @@ async def test_the_contacts_view_shows_phones_e_mails_and_each_topics_hours(
     # Warsaw's clock is an hour behind the schedule's (Kyiv): both times, the second named by its zone.
     await expect(services).to_contain_text("(ваш час), ")
     await expect(services).to_contain_text(f"({await zone_name(page, 'uk', 'Europe/Kyiv')})")
+    # A day is said once at most: the schedule's time (the same day there) is a time alone.
+    local = said_once(helpdesk_system, "Europe/Warsaw")
+    await expect(services.locator(".hint")).to_have_text(
+        re.compile(rf"^(Працюємо до|Відкриється) {local} \(ваш час\), {TIME} \([^()]+\)$")
+    )
     await expect(services).not_to_contain_text("Москв")
     await services.scroll_into_view_if_needed()  # the panel scrolls: show the hours in the picture
     await screenshot(page, "contacts-and-hours-uk")
@@ -101,7 +123,9 @@ async def test_a_user_in_the_schedules_own_zone_is_given_one_time_only(
     view = await section(page, "Contacts and hours")
     services = view.locator(".hours-topic").filter(has_text="Additional services")
     # The same wall time in both zones: the second one is left out.
-    await expect(services.locator(".hint")).to_have_text(re.compile(r"^(Opens|Open until) .+ \(your time\)$"))
+    local = said_once(helpdesk_system, "Europe/Kyiv")
+    one_time = re.compile(rf"^(Opens|Open until) {local} \(your time\)$")
+    await expect(services.locator(".hint")).to_have_text(one_time)
     await services.scroll_into_view_if_needed()
     await screenshot(page, "contacts-and-hours-kyiv-en")
 
@@ -209,6 +233,11 @@ async def test_the_public_support_page_shows_contacts_and_hours_in_four_language
     await expect(page.get_by_text("Оплата, заборгованість, договори та акти")).to_be_visible()
     services = page.locator(".hours-topic").filter(has_text="Додаткові послуги")
     await expect(services).to_contain_text(f"({await zone_name(page, 'uk', 'Europe/Kyiv')})")
+    # A day is said once at most: the schedule's time (the same day there) is a time alone.
+    local = said_once(helpdesk_system, "Europe/Warsaw")
+    await expect(services.locator(".hint")).to_have_text(
+        re.compile(rf"^(Працюємо до|Відкриється) {local} \(ваш час\), {TIME} \([^()]+\)$")
+    )
     await expect(page.locator("main")).not_to_contain_text("Москв")
     await screenshot(page, "support-page-uk")
     assert_no_serious_a11y(await axe(page))

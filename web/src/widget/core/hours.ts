@@ -56,6 +56,18 @@ export function formatMoment(lang: string, iso: string, timeZone?: string): stri
   return new Intl.DateTimeFormat(lang, { ...MOMENT, timeZone: timeZone ?? userTimeZone() }).format(new Date(iso));
 }
 
+/** "08:00" in `timeZone` (the user's own when not given). */
+function formatTime(lang: string, iso: string, timeZone?: string): string {
+  const time: Intl.DateTimeFormatOptions = { hour: "2-digit", minute: "2-digit" };
+  return new Intl.DateTimeFormat(lang, { ...time, timeZone: timeZone ?? userTimeZone() }).format(new Date(iso));
+}
+
+/** The calendar day ("2026-03-30") `at` falls on in `timeZone` (the user's own when not given). */
+function calendarDay(at: Date, timeZone?: string): string {
+  const day: Intl.DateTimeFormatOptions = { year: "numeric", month: "2-digit", day: "2-digit" };
+  return new Intl.DateTimeFormat("en-CA", { ...day, timeZone: timeZone ?? userTimeZone() }).format(at);
+}
+
 /** The zone's name in `lang` ("Eastern European Time", "за східноєвропейським часом"), from `Intl`. */
 export function zoneName(lang: string, timeZone: string, at: Date = new Date()): string {
   const parts = new Intl.DateTimeFormat(lang, { timeZone, timeZoneName: "longGeneric" }).formatToParts(at);
@@ -64,10 +76,15 @@ export function zoneName(lang: string, timeZone: string, at: Date = new Date()):
 
 /** The text `key` of a moment: `{local}`, the user's time; when the schedule's zone (`scheduleTz`)
  * shows another wall time, the text `key.zone` with `{there}`, the schedule's time, and `{zone}`, its
- * zone's name. */
-export function sayWhen(t: Translate, key: string, lang: string, iso: string, scheduleTz?: string): string {
-  const local = formatMoment(lang, iso);
-  const there = scheduleTz ? formatMoment(lang, iso, scheduleTz) : local;
-  if (!scheduleTz || there === local) return t(key, { local });
-  return t(`${key}.zone`, { local, there, zone: zoneName(lang, scheduleTz, new Date(iso)) });
+ * zone's name. A day is said once: not at all when the moment is today in the user's zone ("until
+ * 17:00"), and not again for the schedule's time when it falls on the same day there ("Tue, 8 Dec,
+ * 08:00 (your time), 09:00 (Eastern European Time)"). */
+export function sayWhen(t: Translate, key: string, lang: string, iso: string, scheduleTz?: string, now: Date = new Date()): string {
+  const at = new Date(iso);
+  const today = calendarDay(at) === calendarDay(now);
+  const local = today ? formatTime(lang, iso) : formatMoment(lang, iso);
+  if (!scheduleTz || formatTime(lang, iso, scheduleTz) === formatTime(lang, iso)) return t(key, { local });
+  const sameDay = calendarDay(at, scheduleTz) === calendarDay(at);
+  const there = sameDay ? formatTime(lang, iso, scheduleTz) : formatMoment(lang, iso, scheduleTz);
+  return t(`${key}.zone`, { local, there, zone: zoneName(lang, scheduleTz, at) });
 }
