@@ -178,6 +178,60 @@ async def test_a_whole_conversation_with_a_specialist_ends_as_a_request(
     assert page.errors == []  # type: ignore[attr-defined]
 
 
+async def test_a_line_cut_off_before_its_confirmation_is_said_to_be_unconfirmed_and_can_be_sent_again(
+    new_context: NewContext, helpdesk_system: HelpdeskSystem
+) -> None:
+    page, _ = await open_help(new_context, helpdesk_system, lang="en")
+    live: list[tuple[WebSocketRoute, WebSocketRoute]] = []
+    hold = {"answers": False}
+
+    def through(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+
+        def to_page(message: str | bytes) -> None:
+            if not hold["answers"]:
+                ws.send(message)
+
+        server.on_message(to_page)
+        live.append((ws, server))
+
+    await page.route_web_socket(re.compile(r"/api/v1/chat/user"), through)
+    async with specialist(helpdesk_system) as agent:
+        chat = await start_chat(page, f"Night audit {uuid.uuid4().hex[:6]}")
+        first = (await agent.expect("chat_assigned", timeout=10))["session"]
+        await expect(status(chat)).to_contain_text(f"You are chatting with {SPECIALIST}.")
+
+        hold["answers"] = True  # the server's answers (the pong that confirms a line) are lost on the way
+        typed = "Is the night audit finished?"
+        await say(chat, typed)
+        assert (await agent.expect("message", session=first))["text"] == typed  # the line did arrive
+        line = chat_log(chat).locator("li").filter(has_text=typed)
+        await expect(line).to_have_class(re.compile(r"\bsending\b"))
+        to_page, to_server = live[-1]
+        hold["answers"] = False
+        await to_server.close()
+        await to_page.close()
+        # The page cannot know whether it arrived: it says so, instead of a "Not sent" that is untrue here.
+        await expect(line).to_contain_text("Not confirmed: support may not have received it")
+        await expect(line).not_to_contain_text("Not sent")
+        await agent.expect("user_left", timeout=10, session=first)
+        second = (await agent.expect("chat_assigned", timeout=20))["session"]
+        assert second != first
+        await expect(status(chat)).to_contain_text(f"You are chatting with {SPECIALIST}.")
+        await expect(line.get_by_role("button", name="Send again")).to_be_visible()
+        await screenshot(page, "chat-line-unconfirmed-en")
+
+        await line.get_by_role("button", name="Send again").click()
+        assert (await agent.expect("message", timeout=10, session=second))["text"] == typed
+        again = chat_log(chat).locator("li").filter(has_text=typed)
+        await expect(again).to_have_count(1)
+        await expect(again).to_have_class(re.compile(r"\bsent\b"))
+        await expect(again).not_to_contain_text("Not confirmed")
+        await chat.get_by_role("button", name="End chat").click()
+        await expect(status(chat)).to_contain_text("You have ended the chat.")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
 async def test_a_message_typed_while_the_connection_is_down_reaches_the_specialist_afterwards(
     new_context: NewContext, helpdesk_system: HelpdeskSystem
 ) -> None:
@@ -201,7 +255,7 @@ async def test_a_message_typed_while_the_connection_is_down_reaches_the_speciali
         await say(chat, "It has been stuck for an hour")
         assert (await agent.expect("message", session=first))["text"] == "It has been stuck for an hour"
         # Confirmed on the page too (by the pong after it) before the network goes: a line cut off
-        # before its confirmation is shown as not sent, which is another case than this one.
+        # before its confirmation is shown as unconfirmed, which is another case (the test above).
         earlier = chat_log(chat).locator("li").filter(has_text="It has been stuck for an hour")
         await expect(earlier).to_have_class(re.compile(r"\bsent\b"))
 

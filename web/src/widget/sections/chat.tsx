@@ -386,6 +386,7 @@ function Conversation({ controller, state }: { controller: ChatController; state
   };
 
   const unsent = state.lines.filter((l) => l.from === "me" && l.status === "failed").length;
+  const unconfirmed = state.lines.filter((l) => l.from === "me" && l.status === "unconfirmed").length;
   const typingName = state.specialist ? t("chat.typing", { name: state.specialist }) : t("chat.typing.anon");
   const showOffer = state.phase === "waiting" && state.offer !== null;
   const request = state.request;
@@ -499,6 +500,7 @@ function Conversation({ controller, state }: { controller: ChatController; state
       {ended && (
         <div class="chat-ended">
           {unsent > 0 && <p class="hint">{t("chat.unsent", { count: unsent })}</p>}
+          {unconfirmed > 0 && <p class="hint">{t("chat.unconfirmed", { count: unconfirmed })}</p>}
           {request.state !== "created" && <p>{t("chat.offer.ended")}</p>}
           <div class="row chat-actions">
             {request.state !== "created" && (
@@ -548,11 +550,11 @@ function Message({
       </p>
       <p class="chat-text">{line.text}</p>
       {line.status === "queued" && <p class="chat-state">{t("chat.line.queued")}</p>}
-      {line.status === "failed" && (
+      {(line.status === "failed" || line.status === "unconfirmed") && (
         <p class="chat-state failed">
           <span>
             <span aria-hidden="true">⚠ </span>
-            {canRetry ? t("chat.line.failed") : t("chat.line.failed.ended")}
+            {t(`chat.line.${line.status}${canRetry ? "" : ".ended"}`)}
           </span>
           {canRetry && (
             <button type="button" class="link" onClick={onRetry}>

@@ -6,7 +6,9 @@
  * phone, question) — the user is back in the queue and the next specialist sees the question but not
  * the earlier lines. Nothing the user typed is lost silently: a line written before a specialist is
  * there (or while the socket is down) waits as "queued" and goes out on the next `assigned`; a line
- * that may not have reached the server is marked "failed" and can be sent again.
+ * the server refused, or that never left, is "failed"; one sent on a socket that was lost before its
+ * confirmation came may or may not have reached the specialist, and is "unconfirmed" (not "not sent":
+ * it often did arrive). Either can be sent again.
  *
  * The socket itself (auth, pings, what waits for an answer, back-off) is the FrameSocket: a message
  * waits for the `pong` of the `ping` after it, a `create_request` for its `request_created`.
@@ -24,7 +26,7 @@ export interface Intake {
 }
 
 export type Phase = "form" | "connecting" | "waiting" | "chatting" | "reconnecting" | "ended" | "outside";
-export type LineStatus = "sending" | "sent" | "queued" | "failed";
+export type LineStatus = "sending" | "sent" | "queued" | "failed" | "unconfirmed";
 /** `too_many_chats`: the user has as many chats open as allowed (other tabs); `account_busy`: their hotel has. */
 export type EndReason = "specialist_ended" | "idle_timeout" | "user_ended" | "unauthorized" | "closed" | "too_many_chats" | "account_busy";
 export type IntakeField = "name" | "phone" | "question" | "topic";
@@ -204,7 +206,7 @@ export class ChatController {
   retry(id: number): void {
     const lines = this.state.value.lines;
     const line = lines.find((l) => l.id === id);
-    if (!line || line.status !== "failed") return;
+    if (!line || (line.status !== "failed" && line.status !== "unconfirmed")) return;
     const again: Line = { ...line, id: this.nextId++, at: Date.now(), status: "queued" };
     this.patch({ lines: [...lines.filter((l) => l.id !== id), again] });
     this.transmit(again.id);
@@ -399,10 +401,10 @@ export class ChatController {
     else if (item.kind === "request") this.patch({ request: { state: "failed", code } });
   }
 
-  /** The socket is gone: what was not confirmed may not have arrived. */
+  /** The socket is gone: what was sent but not confirmed may or may not have arrived. */
   private failUnanswered(items: Sent[]): void {
-    const failed = ids(items);
-    if (failed.size) this.setStatus(failed, "failed");
+    const unconfirmed = ids(items);
+    if (unconfirmed.size) this.setStatus(unconfirmed, "unconfirmed");
     if (items.some((item) => item.kind === "request")) this.patch({ request: { state: "failed", code: "connection" } });
   }
 
@@ -439,7 +441,7 @@ export class ChatController {
       position: null,
       offer: null,
       notice: null,
-      lines: s.lines.map((l) => (l.status === "queued" || l.status === "sending" ? { ...l, status: "failed" } : l)),
+      lines: s.lines.map((l) => (l.status === "queued" ? { ...l, status: "failed" } : l.status === "sending" ? { ...l, status: "unconfirmed" } : l)),
       request: s.request.state === "pending" ? { state: "failed", code: "connection" } : s.request,
     });
   }
