@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from eventsourcing.persistence import ApplicationRecorder
 from eventsourcing.postgres import PostgresApplicationRecorder
@@ -31,6 +31,8 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from prometheus_client import Counter
+from psycopg import Cursor
+from psycopg.rows import DictRow
 
 from shared.logging import get_logger
 from shared.outbox import NotificationSource, Stored, read_stream_position
@@ -102,10 +104,14 @@ def numbered(recorder: ApplicationRecorder) -> int:
     if isinstance(recorder, PostgresApplicationRecorder):
         params = {"schema": recorder.datastore.schema, "table": recorder.events_table_name}
         with recorder.datastore.transaction(commit=False) as curs:
-            curs.execute(_READ, params)
-            row = curs.fetchone()
-        return int(row["numbered"]) if row is not None else 0
+            return _read_numbered(curs, params)
     return recorder.max_notification_id() or 0
+
+
+def _read_numbered(curs: Cursor[DictRow], params: dict[str, Any]) -> int:
+    curs.execute(_READ, params)
+    row = curs.fetchone()
+    return int(row["numbered"]) if row is not None else 0
 
 
 def _advance_postgres(recorder: PostgresApplicationRecorder, position: int, *, stream: str) -> None:
@@ -114,9 +120,7 @@ def _advance_postgres(recorder: PostgresApplicationRecorder, position: int, *, s
     params = {"schema": recorder.datastore.schema, "table": recorder.events_table_name, "position": position}
     with recorder.datastore.transaction(commit=True) as curs:
         curs.execute(_LOCK, params)
-        curs.execute(_READ, params)  # again, under the lock: another replica may have advanced it
-        row = curs.fetchone()
-        found = int(row["numbered"]) if row is not None else 0
+        found = _read_numbered(curs, params)  # again, under the lock: another replica may have advanced it
         if found >= position:
             return
         curs.execute(_ADVANCE, params)
