@@ -19,6 +19,14 @@ structure that reaches it: strings shared between structures are counted where f
 issue 16's targets for one replica at 10,000 articles, met or not: ≤ 150 MiB RSS, index build
 (indexing every article and preparing the term lists) ≤ 5 s. The load average is printed with
 them: on a busy machine wall time stretches most, CPU time less.
+
+The deployed image installs `requirements.lock`; the development venv also has what only
+development needs (`requirements-dev.lock`), and a library may import such a package when it is
+there (structlog imports rich and pygments for its console renderer: ~5 MiB). So the measuring
+process is started with every module of a development-only distribution made unimportable (as if
+not installed), and the imports are also measured in a process with the whole venv and in one with
+the service's entry point (`kb_search.bootstrap`: FastAPI, NATS, the HTTP server), printed beside
+the figures but not in them. `--dev-venv` measures with the whole development venv instead.
 """
 
 from __future__ import annotations
@@ -26,17 +34,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import importlib.abc
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict
+from importlib.machinery import ModuleSpec
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -108,6 +120,56 @@ def deep_size(root: Any, seen: set[int]) -> int:
 
 
 ARTICLES_FILE = "articles.jsonl"
+LOCKED_NAME = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==", re.MULTILINE)
+
+
+def development_only_modules() -> list[str]:
+    """Top-level modules installed only by distributions that `requirements-dev.lock` pins and
+    `requirements.lock` (the deployed image) does not."""
+    from importlib.metadata import packages_distributions
+
+    def pinned(lock: str) -> set[str]:
+        text = (ROOT / lock).read_text()
+        return {re.sub(r"[-_.]+", "-", name).lower() for name in LOCKED_NAME.findall(text)}
+
+    dev_only = pinned("requirements-dev.lock") - pinned("requirements.lock")
+    return sorted(
+        module
+        for module, dists in packages_distributions().items()
+        if all(re.sub(r"[-_.]+", "-", d).lower() in dev_only for d in dists)
+    )
+
+
+class NotInstalled(importlib.abc.MetaPathFinder):
+    """Makes `modules` (top-level names, and everything under them) fail to import, as in an
+    environment without them."""
+
+    def __init__(self, modules: Iterable[str]) -> None:
+        self.modules = frozenset(modules)
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
+        if fullname.partition(".")[0] in self.modules:
+            raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
+        return None
+
+
+def all_imports() -> None:
+    """Every module the measurement imports (the engine first, the dense signal's when it loads)."""
+    from kb_search.embedding.dense import open_dense  # noqa: F401
+    from kb_search.embedding.model import load_embedder  # noqa: F401
+    from kb_search.search.analysis import Analyzer  # noqa: F401
+    from kb_search.search.crosslang import CrossLanguage, Glossary  # noqa: F401
+    from kb_search.search.index import SearchIndex  # noqa: F401
+    from kb_search.settings import DEMO_DIR  # noqa: F401
+
+
+def imports_child(*, without: Sequence[str]) -> tuple[int, set[str]]:
+    """RSS of a fresh process after `all_imports`, and the top-level modules it imported."""
+    command = [sys.executable, "-m", "benchmarks.kb_memory", "--imports-only", "--without", ",".join(without)]
+    out = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT).stdout.split()
+    return int(out[0]), set(out[1:])
 
 
 def write_corpus(directory: Path, *, articles: int, seed: int, dense: bool) -> None:
@@ -167,19 +229,48 @@ def main() -> int:
     parser.add_argument("--articles", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-dense", dest="dense", action="store_false")
+    parser.add_argument(
+        "--dev-venv",
+        action="store_true",
+        help="measure with the development venv's packages importable too (not as deployed)",
+    )
     parser.add_argument("--write-corpus", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--imports-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--without", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--dev-imports", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    without = [m for m in args.without.split(",") if m]
+    if without:
+        sys.meta_path.insert(0, NotInstalled(without))
     if args.write_corpus:
         write_corpus(args.write_corpus, articles=args.articles, seed=args.seed, dense=args.dense)
         return 0
-    directory = Path(tempfile.mkdtemp(prefix="kb-memory-"))
-    try:
-        return measure(args, directory)
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+    if args.imports_only:
+        all_imports()
+        print(rss(), *sorted({name.partition(".")[0] for name in sys.modules}))
+        return 0
+    if args.measure:
+        directory = Path(tempfile.mkdtemp(prefix="kb-memory-"))
+        try:
+            return measure(args, directory)
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+    # This process only starts the others, each fresh: the measuring one without the modules only
+    # development installs (unless `--dev-venv`), and two that only import, for the line beside.
+    dev_only = development_only_modules()
+    blocked = [] if args.dev_venv else dev_only
+    deployed, _ = imports_child(without=dev_only)
+    with_dev, imported = imports_child(without=())
+    flags = ["--articles", str(args.articles), "--seed", str(args.seed), "--without", ",".join(blocked)]
+    flags += [] if args.dense else ["--no-dense"]
+    flags += ["--dev-imports", f"{deployed}:{with_dev}:{','.join(sorted(imported & set(dev_only)))}"]
+    command = [sys.executable, "-m", "benchmarks.kb_memory", "--measure", *flags]
+    return subprocess.run(command, check=False, cwd=ROOT).returncode
 
 
 def measure(args: argparse.Namespace, directory: Path) -> int:
+    """The figures, in this process (started fresh by `main`)."""
     steps: list[tuple[str, int]] = [("python and imports", 0)]
 
     def step(label: str) -> None:
@@ -191,7 +282,8 @@ def measure(args: argparse.Namespace, directory: Path) -> int:
     from kb_search.search.index import SearchIndex
     from kb_search.settings import DEMO_DIR
 
-    steps[0] = ("python and imports", rss())
+    deployed = " (as deployed: no development-only packages)" if args.without else " (the dev venv's)"
+    steps[0] = ("python and imports" + deployed, rss())
     # Written by a child process: its garbage would stay in this process's RSS.
     subprocess.run(
         [sys.executable, __file__, "--articles", str(args.articles), "--seed", str(args.seed),
@@ -253,11 +345,13 @@ def measure(args: argparse.Namespace, directory: Path) -> int:
         f"vectors (before the searches) "
         f"{(indexed - before_index) / MiB:.1f} MiB = {per_article / 1024:.1f} KiB per article"
     )
+    served = _beside(args, total=total)
     load = "/".join(f"{x:.1f}" for x in os.getloadavg())
     build_wall, build_all_cpu = build + prepare, build_cpu + prepare_cpu
     print(
         f"targets ({count} articles, load average {load}):\n"
-        f"  RSS ≤ {TARGET_RSS / MiB:.0f} MiB: {total / MiB:.1f} MiB — {_met(total <= TARGET_RSS)}\n"
+        f"  RSS ≤ {TARGET_RSS / MiB:.0f} MiB: {total / MiB:.1f} MiB — {_met(total <= TARGET_RSS)} "
+        f"(with the service's imports {served / MiB:.1f} MiB — {_met(served <= TARGET_RSS)})\n"
         f"  index build ≤ {TARGET_BUILD_S:.0f} s: {build_all_cpu:.1f} s of CPU, {build_wall:.1f} s wall "
         f"(indexing {build_cpu:.1f} s CPU, term lists {prepare_cpu:.1f} s CPU) — "
         f"{_met(build_all_cpu <= TARGET_BUILD_S)} by CPU, {_met(build_wall <= TARGET_BUILD_S)} by wall time"
@@ -285,6 +379,36 @@ def measure(args: argparse.Namespace, directory: Path) -> int:
     if dense is not None:
         dense.stop()
     return 0
+
+
+def _beside(args: argparse.Namespace, *, total: int) -> int:
+    """The imports measured in two other fresh processes, with and without the modules only
+    development installs; then the service's own imports, added to this process."""
+    deployed, with_dev, modules = args.dev_imports.split(":")
+    extra = int(with_dev) - int(deployed)
+    shown = modules.replace(",", ", ") or "none of them"
+    if args.without:
+        print(
+            f"as deployed: the {len(args.without.split(','))} modules only development installs "
+            f"(requirements-dev.lock, not requirements.lock) made unimportable. With the dev venv's "
+            f"packages the same imports take {extra / MiB:+.1f} MiB ({shown}): "
+            f"total ≈ {(total + extra) / MiB:.1f} MiB"
+        )
+    else:
+        print(
+            f"with the dev venv's packages (--dev-venv), not as deployed: its imports take "
+            f"{extra / MiB:+.1f} MiB more than the deployed set's ({shown}): "
+            f"as deployed ≈ {(total - extra) / MiB:.1f} MiB"
+        )
+    import kb_search.bootstrap  # noqa: F401
+
+    gc.collect()
+    served = rss()
+    print(
+        f"the service's own imports on top (kb_search.bootstrap: FastAPI, NATS, the HTTP server), "
+        f"not in the figures above: {(served - total) / MiB:+.1f} MiB → {served / MiB:.1f} MiB"
+    )
+    return served
 
 
 async def _two_searches(index: SearchIndex) -> None:
