@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
+from kb_search.search import stemmers
 from kb_search.search.analysis import Analyzer
-from kb_search.search.normalise import fix_mixed_script, normalise_text, transliterate, words
+from kb_search.search.normalise import POLISH_LETTERS, fix_mixed_script, normalise_text, transliterate, words
+from kb_search.settings import DEMO_DIR
 
 pytestmark = pytest.mark.unit
 
@@ -84,3 +91,47 @@ def test_a_word_without_telltale_letters_and_no_hint_keeps_both_readings(analyze
 
 def test_stop_words_are_not_terms(analyzer: Analyzer) -> None:
     assert terms(analyzer, "як і де the of w na", "") == []
+
+
+def latin_words_of_every_corpus() -> set[str]:
+    """Every Latin word of the demo and wiki articles and of the relevance queries."""
+    root = Path(__file__).resolve().parents[3]
+    found: set[str] = set()
+    for path in (
+        DEMO_DIR / "articles.jsonl",
+        root / "benchmarks" / "data" / "kb_wiki_articles.jsonl",
+        root / "benchmarks" / "data" / "kb_wiki_relevance.jsonl",
+    ):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            found.update(
+                w
+                for w in words(" ".join(map(str, json.loads(line).values())))
+                if w.isascii() or set(w) & POLISH_LETTERS
+            )
+    return found
+
+
+def test_english_and_polish_words_stem_as_the_snowball_package_stems_them() -> None:
+    import snowballstemmer
+
+    latin = latin_words_of_every_corpus()
+    assert len(latin) > 1000
+    for language in ("english", "polish"):
+        ours, theirs = stemmers.stemmer(language), snowballstemmer.stemmer(language).stemWord
+        assert [ours(w) for w in sorted(latin)] == [theirs(w) for w in sorted(latin)]
+
+
+def test_the_stemmers_leave_the_other_languages_unimported() -> None:
+    code = (
+        "import sys; from kb_search.search import stemmers; "
+        "print(stemmers.stemmer('english')('bookings'), stemmers.stemmer('polish')('płatności'), "
+        "'snowballstemmer' in sys.modules, sorted(m for m in sys.modules if m.endswith('_stemmer')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert out.split() == [
+        "book",
+        "płatnośc",
+        "False",
+        "['_kb_search_snowball.english_stemmer',",
+        "'_kb_search_snowball.polish_stemmer']",
+    ]

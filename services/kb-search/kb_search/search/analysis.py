@@ -14,8 +14,8 @@ from functools import lru_cache
 from typing import Any
 
 import pymorphy3
-import snowballstemmer
 
+from kb_search.search import stemmers
 from kb_search.search.normalise import (
     POLISH_LETTERS,
     RUSSIAN_LETTERS,
@@ -38,10 +38,8 @@ class Analyzer:
     def __init__(self) -> None:
         self._uk: Any = pymorphy3.MorphAnalyzer(lang="uk")
         self._ru: Any = pymorphy3.MorphAnalyzer(lang="ru")
-        english = snowballstemmer.stemmer("english")
-        polish = snowballstemmer.stemmer("polish")
-        self._stem_en: Callable[[str], str] = english.stemWord
-        self._stem_pl: Callable[[str], str] = polish.stemWord
+        self._stem_en = stemmers.stemmer("english")
+        self._stem_pl = stemmers.stemmer("polish")
         self.word_terms: Callable[[str, str], tuple[str, ...]] = lru_cache(maxsize=CACHE_SIZE)(
             self._word_terms
         )
