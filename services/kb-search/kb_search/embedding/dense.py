@@ -40,6 +40,7 @@ log = get_logger(__name__)
 
 MAX_PASSAGE_CHARS = 1200  # title + the start of the body: how-to pages say what they are about early
 BATCH = 8
+INSTALL_BATCH = 64  # cached vectors installed together: a few numpy passes instead of ~15 calls each
 QUERY_CACHE = 4096
 
 
@@ -91,6 +92,9 @@ class DenseIndex:
         # (kept for every document, ~0.27 KiB an article).
         self._wanted: dict[int, tuple[tuple[bytes, ...], str]] = {}
         self._missing: set[int] = set()
+        # Document → its texts' vectors and language, found or made and not yet in the matrix
+        # (`_install_pending`: at most `INSTALL_BATCH`, and none once anything reads the matrix).
+        self._pending: dict[int, tuple[list[Vectors], str]] = {}
         self._done: list[tuple[int, tuple[bytes, ...], list[Vectors]]] = []
         self._done_lock = threading.Lock()
         self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
@@ -120,6 +124,7 @@ class DenseIndex:
     @property
     def generation(self) -> int:
         """Changes whenever a document's vector is installed or dropped."""
+        self._install_pending()
         return self._vectors.generation
 
     @property
@@ -149,10 +154,13 @@ class DenseIndex:
         texts = document_texts(title, text)
         keys = tuple(text_key("passage", t) for t in texts)
         self._wanted.pop(doc_id, None)
+        self._pending.pop(doc_id, None)
         self._vectors.invalidate(doc_id)
         cached = [self._cache.get(k) for k in keys]
         if all(v is not None for v in cached):
             self._install(doc_id, cached, lang)  # type: ignore[arg-type]
+            if len(self._pending) >= INSTALL_BATCH:
+                self._install_pending()
         else:
             self._wanted[doc_id] = (keys, lang)
             self._missing.add(doc_id)
@@ -166,27 +174,45 @@ class DenseIndex:
 
     def discard(self, doc_id: int) -> None:
         self._wanted.pop(doc_id, None)
+        self._pending.pop(doc_id, None)
         self._missing.discard(doc_id)
         self._vectors.invalidate(doc_id)
         self._publish_state()
 
     def _install(self, doc_id: int, parts: list[Vectors], lang: str) -> None:
-        corrected = self.offsets.correct_passages(np.stack(parts), lang)
-        self._vectors.install(doc_id, normalise(corrected.sum(axis=0)))
+        """Queued for `_install_pending`; the document is no longer waiting for the model."""
+        self._pending[doc_id] = (parts, lang)
         self._wanted.pop(doc_id, None)
         self._missing.discard(doc_id)
 
-    def sync(self) -> None:
-        """Install the vectors the background thread has finished (on the loop's thread)."""
-        if not self._done:
+    def _install_pending(self) -> None:
+        """Each pending document's vector into the matrix: the sum of its texts' vectors, each
+        corrected for its language (`LanguageOffsets.correct_passages`), normalised. One numpy
+        pass per language for the whole batch, row for row the same arithmetic as one document
+        at a time (the same matrix bytes)."""
+        if not self._pending:
             return
-        with self._done_lock:
-            done, self._done = self._done, []
-        for doc_id, keys, parts in done:
-            wanted = self._wanted.get(doc_id)
-            if wanted is not None and wanted[0] == keys:  # not changed or retired meanwhile
-                self._install(doc_id, parts, wanted[1])
-        self._publish_state()
+        pending, self._pending = self._pending, {}
+        by_lang: dict[str, list[int]] = {}
+        for doc_id, (_, lang) in pending.items():
+            by_lang.setdefault(lang, []).append(doc_id)
+        for lang, doc_ids in by_lang.items():
+            parts = np.array([pending[doc_id][0] for doc_id in doc_ids])  # documents × texts × dim
+            corrected = self.offsets.correct_passages(parts, lang)
+            self._vectors.install_many(doc_ids, normalise(corrected.sum(axis=1)))
+
+    def sync(self) -> None:
+        """Install the vectors found in the cache and those the background thread has finished
+        (on the loop's thread)."""
+        if self._done:
+            with self._done_lock:
+                done, self._done = self._done, []
+            for doc_id, keys, parts in done:
+                wanted = self._wanted.get(doc_id)
+                if wanted is not None and wanted[0] == keys:  # not changed or retired meanwhile
+                    self._install(doc_id, parts, wanted[1])
+            self._publish_state()
+        self._install_pending()
 
     # ---- the background embedder ---------------------------------------------------------------
 
