@@ -23,6 +23,7 @@ from kb_search.entrypoints.cli import add_cli_commands
 from kb_search.entrypoints.errors import KB_ERRORS
 from kb_search.projections.search_index import SearchIndexProjection
 from kb_search.search.analysis import Analyzer
+from kb_search.search.bodies import BodyFile
 from kb_search.search.crosslang import Glossary
 from kb_search.search.fusion import Fusion
 from kb_search.search.index import SearchIndex
@@ -58,6 +59,7 @@ def build_index(
         cache_size=settings.query_cache_size,
         dense=dense,
         fusion=Fusion(answer_lead=settings.answer_lead),
+        bodies=BodyFile(settings.bodies_dir),
     )
 
 
@@ -103,6 +105,7 @@ def create_app(settings: KbSearchSettings) -> FastAPI:
         finally:
             readiness.shutting_down = True
             await follower.stop()
+            projection.index.bodies.close()
             dense.stop()
             await nc.drain()
             log.info("kb_search_stopped", position=projection.position)

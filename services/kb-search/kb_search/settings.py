@@ -35,6 +35,10 @@ class KbSearchSettings(ServiceSettings):
     # (`Fusion.answer_lead`; 0.047 as tuned on the relevance set). Off by default: it silences
     # most nonsense but costs some right answers (see the service's README).
     answer_lead: float | None = Field(default=None, ge=0, le=1)
+    # Where this replica keeps its articles' bodies while it runs: a scratch file without a name,
+    # made again from the stream at start and gone when the process ends (`search/bodies.py`). The
+    # system's temporary folder when not set; a disk, not a tmpfs (in Kubernetes an `emptyDir`).
+    bodies_dir: Path | None = None
 
     def vectors_dir(self) -> Path:
         """Document vectors by model and text hash: derived data, safe to delete."""

@@ -131,10 +131,16 @@ async def test_a_new_replica_catches_up_from_the_start_of_the_stream(
     for n in range(1, 21):
         await commands.publish(article(n), actor=SYSTEM_ACTOR)
     await commands.retire("kb:7", actor=SYSTEM_ACTOR)
+    await commands.update(article(3, body="Оновлений текст статті 3."), actor=SYSTEM_ACTOR)
     async with replica() as late:
         assert await late.follower.wait_caught_up(WAIT)
         assert len(late.projection.index) == 19
         assert "kb:7" not in late.projection.index
+        # The bodies too, from the replica's own body file, made again from the stream.
+        for n in (n for n in range(1, 21) if n != 7):
+            doc = late.projection.index.get(f"kb:{n}")
+            assert doc is not None
+            assert doc.article == (article(3, body="Оновлений текст статті 3.") if n == 3 else article(n))
 
 
 async def test_importing_a_file_twice_changes_nothing_on_the_stream(

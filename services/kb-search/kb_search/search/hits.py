@@ -1,8 +1,8 @@
 """An indexed document as the index keeps it, and the hit shown for it.
 
 A document keeps its article without the body (`head`: what listings, grouping and hits read) and
-the body compressed (zlib, ~2.4× smaller on the generated corpus): ranking never reads the body, so
-it is decompressed only for a rendered hit or a whole article (`body`, `article`, ~10 µs).
+where its body is in the replica's body file (`bodies.BodyFile`: compressed, on disk): ranking never
+reads the body, so it is read only for a rendered hit or a whole article (`body`, `article`, ~10 µs).
 Its terms and surface words are not kept: the postings' bitsets say which terms it contains, and
 retiring it analyses its text again (the analyser is deterministic and cached).
 
@@ -15,20 +15,20 @@ KiB an article), and so are the title's words and their terms.
 from __future__ import annotations
 
 import html
-import zlib
 from collections.abc import Callable
 from dataclasses import replace
 from functools import lru_cache
 from sys import intern
 
 from kb_search.domain.article import Article
+from kb_search.search.bodies import BodyFile
 from kb_search.search.normalise import normalise_text, word_spans
 from kb_search.search.results import Hit, Variant
 from kb_search.search.snippets import MAX_SCAN_CHARS, make_snippet, markdown_to_text, match_spans, word_hits
 
 WordTerms = Callable[[str, str], tuple[str, ...]]
 RENDERED_BODIES = 128
-BODY_COMPRESSION = 1  # zlib's fastest level: 27 µs an article (level 6: 41 µs, 7% smaller)
+NO_BODY = -1
 
 
 @lru_cache(maxsize=RENDERED_BODIES)
@@ -41,28 +41,36 @@ def snippet_source(body: str) -> tuple[str, str | None]:
 
 
 class Document:
-    """One indexed article version: `head` (the article with an empty body), `version`, and the
-    body compressed."""
+    """One indexed article version: `head` (the article with an empty body), `version`, and its
+    body's entry in the body file. The body is readable until the document is `discard`ed (replaced
+    by another version or retired: the store does it)."""
 
-    __slots__ = ("_body", "head", "version")
+    __slots__ = ("_bodies", "_entry", "head", "version")
 
-    def __init__(self, article: Article, version: int) -> None:
+    def __init__(self, article: Article, version: int, *, bodies: BodyFile) -> None:
         # Ids interned: an article's id is also in its translations' `translations` (one string,
         # not one per mention: ~0.2 KiB an article with three other language versions).
         self.head = replace(
             article, body="", id=intern(article.id), translations=tuple(map(intern, article.translations))
         )
         self.version = version
-        self._body = zlib.compress(article.body.encode(), BODY_COMPRESSION) if article.body else b""
+        self._bodies = bodies
+        self._entry = bodies.put(article.body) if article.body else NO_BODY
 
     @property
     def body(self) -> str:
-        return zlib.decompress(self._body).decode() if self._body else ""
+        return self._bodies.get(self._entry) if self._entry != NO_BODY else ""
 
     @property
     def article(self) -> Article:
         """The whole article, body included (rebuilt: read `head` when the body is not needed)."""
-        return replace(self.head, body=self.body) if self._body else self.head
+        return replace(self.head, body=self.body) if self._entry != NO_BODY else self.head
+
+    def discard(self) -> None:
+        """Its body is not needed any more: the body file may reuse its place."""
+        if self._entry != NO_BODY:
+            self._bodies.drop(self._entry)
+            self._entry = NO_BODY
 
 
 def render_hit(

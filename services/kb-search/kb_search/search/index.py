@@ -21,6 +21,7 @@ from typing import TypedDict, Unpack
 from prometheus_client import Counter as Metric
 
 from kb_search.search.analysis import Analyzer
+from kb_search.search.bodies import BodyFile
 from kb_search.search.crosslang import CrossLanguage, Glossary
 from kb_search.search.fusion import (
     Confidence,
@@ -108,8 +109,9 @@ class SearchIndex(IndexStore):
         cache_size: int = 0,
         dense: DenseSignal | None = None,
         fusion: Fusion | None = None,
+        bodies: BodyFile | None = None,
     ) -> None:
-        super().__init__(analyzer=analyzer, dense=dense)
+        super().__init__(analyzer=analyzer, dense=dense, bodies=bodies)
         self.fusion = fusion or Fusion()
         self._planner = QueryPlanner(
             analyzer=analyzer, glossary=glossary or Glossary(), cross_language=cross_language

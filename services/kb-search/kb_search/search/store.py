@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from kb_search.domain.article import Article
 from kb_search.search.analysis import Analyzer
+from kb_search.search.bodies import BodyFile
 from kb_search.search.fusion import DenseSignal
 from kb_search.search.grouping import TranslationGroups
 from kb_search.search.hits import Document
@@ -28,9 +29,12 @@ BODY_WEIGHT = 1.0
 class IndexStore:
     """Live articles of one replica. Not thread-safe: one event loop feeds and queries it."""
 
-    def __init__(self, *, analyzer: Analyzer, dense: DenseSignal | None = None) -> None:
+    def __init__(
+        self, *, analyzer: Analyzer, dense: DenseSignal | None = None, bodies: BodyFile | None = None
+    ) -> None:
         self._analyzer = analyzer
         self.dense = dense
+        self.bodies = bodies or BodyFile()
         self._postings = Postings()
         self.vocabulary = Vocabulary()
         self._docs: dict[int, Document] = {}
@@ -87,7 +91,7 @@ class IndexStore:
 
     def upsert(self, article: Article, *, version: int) -> None:
         """Index `article`, replacing its previous version if any."""
-        document = Document(article, version)
+        document = Document(article, version, bodies=self.bodies)
         head = document.head  # its id and translations are the strings every other mention shares
         doc_id = self._doc_ids.get(head.id)
         if doc_id is None:
@@ -161,7 +165,9 @@ class IndexStore:
         return True
 
     def _unindex(self, doc_id: int) -> None:
-        article = self._docs.pop(doc_id).article
+        document = self._docs.pop(doc_id)
+        article = document.article
+        document.discard()
         weighted, surface = self._analyse(article, markdown_to_text(article.body))
         self._postings.remove(doc_id, weighted)
         if self.dense is not None:
