@@ -140,6 +140,21 @@ def test_champion_lists_and_bitsets_match_their_plain_definitions() -> None:
             assert list(zip(docs, impacts, strict=True)) == expected
 
 
+def test_a_tf_above_16_bits_is_kept_exactly_and_scores_as_the_same_float() -> None:
+    postings = Postings()
+    tfs = {0: 3.0, 1: 65_535.0, 2: 70_001.0, 3: 1.0, 4: 2_000_000.0}
+    for doc_id, tf in tfs.items():
+        postings.add(doc_id, {"audit": tf, f"other{doc_id}": 1.0}, section="reports")
+    postings.remove(3, ["audit", "other3"])
+    norms = {d: postings._norms[d] for d in tfs}
+    for doc_id, tf in tfs.items():
+        assert postings.impact("audit", doc_id) == (0.0 if doc_id == 3 else tf / (tf + norms[doc_id]))
+        assert postings.impact(f"other{doc_id}", doc_id) == (
+            0.0 if doc_id == 3 else 1.0 / (1.0 + norms[doc_id])
+        )
+    assert postings._tfs["audit"].typecode == "f" and postings._tfs["other0"].typecode == "H"
+
+
 def postings_terms(postings: Postings, doc_id: int) -> list[str]:
     return [term for term, docs in postings.docs.items() if doc_id in docs]
 
