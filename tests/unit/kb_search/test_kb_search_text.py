@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kb_search.search import stemmers
+from kb_search.search import normalise, stemmers
 from kb_search.search.analysis import Analyzer
 from kb_search.search.normalise import POLISH_LETTERS, fix_mixed_script, normalise_text, transliterate, words
 from kb_search.settings import DEMO_DIR
@@ -49,6 +49,22 @@ def test_a_word_with_letters_that_have_no_look_alike_is_left_alone() -> None:
 
 def test_quotes_stars_and_operators_only_separate_words() -> None:
     assert words('"night" * NEAR(audit) OR 1=1; --') == ["night", "near", "audit", "or", "1", "1"]
+
+
+def test_words_are_found_as_the_word_pattern_finds_them() -> None:
+    """The faster search (`_find_words`) gives `_WORD`'s words on texts with and without `_` and
+    apostrophes, digits and letters of every script."""
+    texts = [
+        "night_audit report's total_ 'quoted' rock'n'roll_x '' a'_b _'c' об'єднання",
+        "zażółć 2024-12-07 ١٢٣ 日本語_テキスト ǅemal Ⅻ x²",
+        "no apostrophe here, under_scores__only_",
+        "plain words only",
+        "",
+        "'_'",
+    ]
+    texts.append("".join(chr(c) for c in range(0x3000)) + "'x'_'y")
+    for text in texts:
+        assert normalise._find_words(text) == normalise._WORD.findall(text)
 
 
 def test_transliteration_spells_loanwords_in_latin_letters() -> None:
