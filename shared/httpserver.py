@@ -25,7 +25,7 @@ instead of the 413). Such a close sends the answer and a FIN, discards what stil
 `LINGER_BYTES` (then it stops reading, and a sender that goes on is held by TCP's window), and closes
 when the peer does or `LINGER_SECONDS` have passed. Only a close with the request part-way in
 lingers: a request cycle writes to the socket's own transport, but while its request's body is still
-arriving it holds one whose `close()` lingers (`_LingeringClose`); the head refusals above and
+arriving it holds one whose `close()` lingers (`_CycleTransport`); the head refusals above and
 uvicorn's answer to a malformed request linger too. Every other close, and every write (the popup
 fan-out's included), goes to the socket's own transport.
 """
@@ -64,11 +64,15 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._lingering = False
         self._linger_left = LINGER_BYTES
         self._linger_timer: asyncio.TimerHandle | None = None
-        self._lingering_close: _LingeringClose  # set with the transport, in `connection_made`
+        self._lingering_close: _CycleTransport  # set with the transport, in `connection_made`
+        self._own_socket: _CycleTransport  # the same, writing to the socket's own transport
+        self._head_of: object | None = None  # the request cycle whose response head was written
+        self._held_head: bytes | None = None  # that head, held until its body's first bytes
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         socket = cast(asyncio.Transport, transport)
-        self._lingering_close = _LingeringClose(socket, self)
+        self._lingering_close = _CycleTransport(socket, self, lingers=True)
+        self._own_socket = _CycleTransport(socket, self, lingers=False)
         super().connection_made(socket)
 
     def data_received(self, data: bytes) -> None:
@@ -100,6 +104,29 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if cycle is not None and cycle.scope is self.scope:
             cycle.transport = self._lingering_close  # until its body is in (`on_message_complete`)
 
+    def _cycle_write(self, socket: asyncio.Transport, data: bytes | bytearray | memoryview[int]) -> None:
+        """A request cycle's write. Its response head, when a `content-length` body follows, is held
+        and goes out with the body's first bytes: one write to the socket for an answer, not two (a
+        second `send`, and on a busy process a second wait to take the GIL back after it)."""
+        held, self._held_head = self._held_head, None
+        cycle = self.cycle
+        if (
+            held is None
+            and cycle is not None
+            and cycle.response_started  # the head is written right after this is set
+            and self._head_of is not cycle
+        ):
+            self._head_of = cycle
+            # Not a HEAD request's: no body write follows it.
+            if (
+                cycle.chunked_encoding is False
+                and cycle.expected_content_length > 0
+                and cycle.scope["method"] != "HEAD"
+            ):
+                self._held_head = bytes(data)
+                return
+        socket.write(data if held is None else held + data)
+
     def _set_on_disconnect(self, callback: Callable[[], None] | None) -> None:
         if callback is not None and self._lost:
             callback()  # gone before the response asked: it hears of it now
@@ -129,18 +156,20 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         super().on_message_complete()
         if self.cycle is not None:
-            self.cycle.transport = self.transport  # nothing of its request left unread
+            self.cycle.transport = self._own_socket  # nothing of its request left unread
         self._in_head = True  # the next request on this connection starts its own head
         self._head_bytes = 0
 
     def on_response_complete(self) -> None:
+        self._head_of = None
         if self._lingering:
             return  # nothing more is read or answered on this connection
         super().on_response_complete()
 
     def send_400_response(self, msg: str) -> None:
         """uvicorn's answer to a malformed request, whose close lingers: more of it may be coming."""
-        socket, self.transport = self.transport, self._lingering_close
+        socket = self.transport
+        self.transport = _CycleTransport(socket, self, lingers=True, holds_head=False)
         try:
             super().send_400_response(msg)
         finally:
@@ -204,26 +233,43 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self.close_or_linger()
 
 
-class _LingeringClose(asyncio.Transport):
-    """What a request cycle (or uvicorn's 400) holds while its request is part-way in: the socket's
-    own transport for writing, a lingering close for `close()` (a second close ends a linger at once),
-    and `is_closing()` true from then on. Nothing else of a transport is asked of it."""
+class _CycleTransport(asyncio.Transport):
+    """What a request cycle (or uvicorn's 400) holds: writes go to the socket's own transport, a
+    response's head held until its body (`BoundedHttpToolsProtocol._cycle_write`; not for uvicorn's
+    400, written with no cycle of its own). With `lingers`
+    (its request part-way in): a lingering close for `close()` (a second close ends a linger at
+    once), and `is_closing()` true from then on. Nothing else of a transport is asked of it."""
 
-    __slots__ = ("_protocol", "_socket")
+    __slots__ = ("_holds_head", "_lingers", "_protocol", "_socket")
 
-    def __init__(self, socket: asyncio.Transport, protocol: BoundedHttpToolsProtocol) -> None:
+    def __init__(
+        self,
+        socket: asyncio.Transport,
+        protocol: BoundedHttpToolsProtocol,
+        *,
+        lingers: bool,
+        holds_head: bool = True,
+    ) -> None:
         super().__init__()
         self._socket = socket
         self._protocol = protocol
+        self._lingers = lingers
+        self._holds_head = holds_head
 
     def write(self, data: bytes | bytearray | memoryview[int]) -> None:
-        self._socket.write(data)
+        if self._holds_head:
+            self._protocol._cycle_write(self._socket, data)
+        else:
+            self._socket.write(data)
 
     def close(self) -> None:
-        self._protocol.close_or_linger()
+        if self._lingers:
+            self._protocol.close_or_linger()
+        else:
+            self._socket.close()
 
     def is_closing(self) -> bool:
-        return self._protocol.lingering or self._socket.is_closing()
+        return (self._lingers and self._protocol.lingering) or self._socket.is_closing()
 
 
 def bounded_http_protocol(*, head_timeout: float = HEAD_TIMEOUT) -> type[BoundedHttpToolsProtocol]:

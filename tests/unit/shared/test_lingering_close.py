@@ -146,12 +146,14 @@ class OwnTransport(asyncio.Transport):
     def __init__(self) -> None:
         super().__init__()
         self.written = bytearray()
+        self.writes = 0
         self.closed = False
         self.eof = False
         self.protocol: asyncio.BaseProtocol = asyncio.Protocol()
 
     def write(self, data: Any) -> None:
         self.written += data
+        self.writes += 1
 
     def close(self) -> None:
         self.closed = True
@@ -206,9 +208,9 @@ async def test_a_request_read_whole_is_answered_and_closed_on_the_connections_ow
     own = OwnTransport()
     protocol = await connected(own)
     protocol.data_received(request_)
-    assert protocol.cycle.transport is own  # its writes (a popup stream's too) go straight to it
     await answered(protocol)
     assert own.written.endswith(ANSWER)
+    assert own.writes == 1  # the head went with the body
     assert own.closed and not own.eof  # nothing left unread: closed at once
     protocol.connection_lost(None)
 
@@ -225,3 +227,12 @@ async def test_only_a_request_whose_body_is_still_arriving_is_closed_with_a_ling
     assert protocol.lingering and not own.closed
     protocol.connection_lost(None)
     assert own.closed
+
+
+async def test_a_head_request_is_answered_with_its_head_alone() -> None:
+    own = OwnTransport()
+    protocol = await connected(own)
+    protocol.data_received(b"HEAD /upload HTTP/1.1\r\nHost: x\r\n\r\n")
+    await answered(protocol)
+    assert own.written.startswith(b"HTTP/1.1 413 ") and own.written.endswith(b"\r\n\r\n")
+    protocol.connection_lost(None)
