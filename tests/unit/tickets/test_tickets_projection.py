@@ -218,6 +218,24 @@ async def test_the_waiter_polls_the_view_and_gives_up_after_its_bound() -> None:
     assert asyncio.get_running_loop().time() - started < 1.0
 
 
+async def test_the_waiter_says_whether_a_read_waits_for_one_of_a_batchs_tickets() -> None:
+    waiter = ViewWaiter(poll_interval=10.0)
+    assert not waiter.waits_for_any({"t1": 1})
+    reading = asyncio.Event()
+
+    async def check() -> bool:
+        reading.set()
+        return False
+
+    read = asyncio.create_task(waiter.wait_for("t1", 2, check, within=5.0))
+    await reading.wait()  # registered before its first look at the view
+    assert waiter.waits_for_any({"t2": 1, "t1": 1})
+    assert not waiter.waits_for_any({"t2": 1})
+    waiter.applied(9, {"t1": 2})
+    assert await read
+    assert not waiter.waits_for_any({"t1": 2})
+
+
 async def test_a_batch_applied_while_the_view_is_being_read_still_releases_the_waiting_read() -> None:
     # The wait is registered before the view is read: no wake-up is lost between the two.
     waiter = ViewWaiter(poll_interval=10.0)

@@ -210,13 +210,16 @@ class Workers:
 
 @dataclass(frozen=True)
 class _ReleasedOn:
-    """`waiter.applied` run on the requests' loop, from the projector's thread."""
+    """`waiter.applied` run on the requests' loop, from the projector's thread, when a read there
+    waits for one of the batch's tickets (`ViewWaiter.waits_for_any`): most batches wake nobody, and
+    scheduling them anyway woke the requests' loop once more for every create."""
 
     waiter: ViewWaiter
     loop: asyncio.AbstractEventLoop
 
     def applied(self, position: int, versions: Mapping[str, int], /) -> None:
-        on_loop(self.loop, self.waiter.applied)(position, dict(versions))
+        if self.waiter.waits_for_any(versions):
+            on_loop(self.loop, self.waiter.applied)(position, dict(versions))
 
 
 async def start_workers(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 
 class ViewWaiter:
@@ -27,6 +27,16 @@ class ViewWaiter:
         self._poll_interval = poll_interval
         self._max_poll_interval = max(poll_interval, max_poll_interval)
         self._waiting: dict[str, list[tuple[int, asyncio.Future[None]]]] = {}
+
+    def waits_for_any(self, ticket_ids: Iterable[str]) -> bool:
+        """Whether a read waits for one of `ticket_ids` (callable from any thread).
+
+        A projector on another thread asks this after its batch committed, and hands the batch over
+        to the requests' loop only when it is true (each hand-over wakes that loop): a read that
+        registers after this answered false reads the view after the commit and finds its version.
+        """
+        waiting = self._waiting
+        return any(ticket_id in waiting for ticket_id in ticket_ids)
 
     def applied(self, _position: int, versions: Mapping[str, int]) -> None:
         """A batch was committed (call on the event loop that serves the requests)."""
