@@ -11,7 +11,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sys
 import threading
+from array import array
+from bisect import bisect_left
 from pathlib import Path
 
 import numpy as np
@@ -37,8 +40,11 @@ class VectorCache:
     def __init__(self, directory: Path | None, *, model_id: str, dim: int) -> None:
         self._dim = dim
         self._vectors: dict[bytes, Vectors] = {}  # made by this process
-        self._prefixes = np.zeros(0, dtype=np.uint64)  # of the records on disk at start, sorted
-        self._offsets = np.zeros(0, dtype=np.int64)  # the records' offsets, in the same order
+        # The first 8 bytes of the records on disk at start as unsigned ints, sorted, and the
+        # records' offsets in the same order: `array`s, whose items a lookup reads as Python ints
+        # (numpy's scalars cost ~2 µs more a lookup; indexing reads two a document).
+        self._prefixes = array("Q")
+        self._offsets = array("q")
         self._on_disk = 0  # distinct keys among them
         self._lock = threading.Lock()
         self._path: Path | None = None
@@ -64,8 +70,8 @@ class VectorCache:
         records = np.frombuffer(raw, dtype=np.uint8, count=count * size).reshape(count, size)
         prefixes = np.ascontiguousarray(records[:, :8]).view(np.uint64).ravel()
         order = np.argsort(prefixes, kind="stable")  # a key written twice: its first record first
-        self._prefixes = prefixes[order]
-        self._offsets = order.astype(np.int64) * size
+        self._prefixes = array("Q", prefixes[order].tobytes())
+        self._offsets = array("q", (order.astype(np.int64) * size).tobytes())
         self._fd = os.open(path, os.O_RDONLY)
 
     def __del__(self) -> None:
@@ -84,10 +90,10 @@ class VectorCache:
         if self._fd is None:
             return None
         prefixes, size = self._prefixes, self.record_bytes
-        prefix = np.frombuffer(key[:8], dtype=np.uint64)[0]
-        at = int(prefixes.searchsorted(prefix))
+        prefix = int.from_bytes(key[:8], sys.byteorder)  # as `_load` read it: a native uint64
+        at = bisect_left(prefixes, prefix)
         while at < len(prefixes) and prefixes[at] == prefix:
-            raw = os.pread(self._fd, size, int(self._offsets[at]))
+            raw = os.pread(self._fd, size, self._offsets[at])
             if len(raw) == size and raw[:KEY_BYTES] == key:
                 return np.frombuffer(raw, dtype=np.float32, offset=KEY_BYTES)
             at += 1

@@ -63,7 +63,7 @@ def document_texts(title: str, text: str) -> tuple[str, str]:
     """What is embedded of an article: its title alone and its title with the start of its body.
     A document's vector is the sum of both (measured on the tuning half: title + body found the
     right English article for 80% of Ukrainian and Russian queries at rank 3, body alone 75%)."""
-    return title, f"{title}\n{text}"[:MAX_PASSAGE_CHARS]
+    return title, f"{title}\n{text[:MAX_PASSAGE_CHARS]}"[:MAX_PASSAGE_CHARS]  # not the whole body copied
 
 
 class DenseIndex:
