@@ -176,17 +176,8 @@ class Wakeup:
     def clear(self) -> None:
         self._event.clear()
 
-    def set_here(self) -> None:
-        """Set it from its own loop's thread."""
-        self._event.set()
-
     async def wait(self, seconds: float) -> None:
         await wait_set(self._event, seconds)
-
-
-async def _wake_on(stop: asyncio.Event, wakeup: Wakeup) -> None:
-    await stop.wait()
-    wakeup.set_here()
 
 
 @dataclass
@@ -375,9 +366,6 @@ class OutboxRelay(Generic[N]):
             wakeups.subscribe(self._wakeup.set)
             listening = asyncio.create_task(wakeups.run(stop), name=f"relay-listen-{self._stream}")
             idle_wait = max(idle_wait, LISTEN_WAIT)
-        # `stop` wakes the relay as a save does: one task for the run, not two for every wait (at a
-        # paced load the relay waits once for every event).
-        stopping = asyncio.create_task(_wake_on(stop, self._wakeup), name=f"relay-stop-{self._stream}")
         backoff = 0.1
         log.info("relay_started", stream=self._stream, listen=wakeups is not None)
         try:
@@ -395,11 +383,12 @@ class OutboxRelay(Generic[N]):
                     backoff = min(backoff * 2, 2.0)
                     continue
                 if consumed is not None and consumed < self._batch_size:
-                    await self._wakeup.wait(idle_wait)
+                    waiter = asyncio.ensure_future(self._wakeup.wait(idle_wait))
+                    stopper = asyncio.ensure_future(stop.wait())
+                    await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                    for task in (waiter, stopper):
+                        task.cancel()
         finally:
-            stopping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await stopping
             if listening is not None:
                 listening.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
