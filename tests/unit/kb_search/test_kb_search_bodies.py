@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from kb_search.bootstrap import build_index, load_settings
 from kb_search.domain.article import Article
 from kb_search.search import bodies
+from kb_search.search.analysis import Analyzer
 from kb_search.search.bodies import BodyFile
 from kb_search.search.index import SearchIndex
 from tests.unit.kb_search.conftest import ARTICLES
@@ -98,3 +100,14 @@ def test_the_file_is_gone_when_the_process_ends_however_it_ends(tmp_path: Path) 
     assert done.returncode == -9
     assert done.stdout.strip().startswith(str(tmp_path)) and done.stdout.strip().endswith("(deleted)")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_service_keeps_its_bodies_in_the_folder_its_settings_name(
+    tmp_path: Path, analyzer: Analyzer
+) -> None:
+    index = build_index(load_settings(bodies_dir=tmp_path / "bodies"), analyzer)
+    index.upsert(Article.from_mapping(ARTICLES[0]), version=1)
+    assert index.bodies.directory == tmp_path / "bodies"
+    assert (tmp_path / "bodies").is_dir()
+    doc = index.get(ARTICLES[0]["id"])
+    assert doc is not None and doc.body == ARTICLES[0]["body"]

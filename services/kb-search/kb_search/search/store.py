@@ -34,7 +34,7 @@ class IndexStore:
     ) -> None:
         self._analyzer = analyzer
         self.dense = dense
-        self.bodies = bodies or BodyFile()
+        self.bodies = bodies if bodies is not None else BodyFile()  # an empty one is falsy
         self._postings = Postings()
         self.vocabulary = Vocabulary()
         self._docs: dict[int, Document] = {}
