@@ -41,6 +41,7 @@ import random
 import statistics
 import sys
 import time
+from itertools import accumulate
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,14 +72,18 @@ def vocabularies(seed_articles: list[Article]) -> dict[str, list[str]]:
 
 def generate(n: int, vocab: dict[str, list[str]], rng: random.Random) -> list[Article]:
     langs = sorted(vocab)
-    weights = {lang: [1.0 / (rank + 1) ** 0.9 for rank in range(len(vocab[lang]))] for lang in langs}
+    # Cumulative weights, summed once: `choices(weights=...)` sums them on every call (the same
+    # draws either way), which a vocabulary of tens of thousands of words makes slow.
+    cumulative = {
+        lang: list(accumulate(1.0 / (rank + 1) ** 0.9 for rank in range(len(vocab[lang])))) for lang in langs
+    }
     articles = []
     for i in range(n):
         lang = langs[i % len(langs)]
-        pool, w = vocab[lang], weights[lang]
-        title = " ".join(rng.choices(pool, weights=w, k=rng.randint(3, 7))).capitalize()
+        pool, w = vocab[lang], cumulative[lang]
+        title = " ".join(rng.choices(pool, cum_weights=w, k=rng.randint(3, 7))).capitalize()
         paragraphs = [
-            " ".join(rng.choices(pool, weights=w, k=rng.randint(20, 60))).capitalize() + "."
+            " ".join(rng.choices(pool, cum_weights=w, k=rng.randint(20, 60))).capitalize() + "."
             for _ in range(rng.randint(3, 6))
         ]
         group = i // len(langs)
