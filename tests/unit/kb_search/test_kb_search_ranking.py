@@ -130,14 +130,31 @@ def test_champion_lists_and_bitsets_match_their_plain_definitions() -> None:
     for term in postings.docs:
         assert postings.bits(term) == sum(1 << d for d in postings.docs[term])
         for section in ("", "settings"):
-            pairs = [
-                (d, postings.impact(term, d))
-                for d in postings.docs[term]
-                if not section or postings.section_of(d) == section
-            ]
-            expected = sorted(pairs, key=lambda pair: pair[1], reverse=True)[:CHAMPIONS]
             docs, impacts = postings.champions(term, section)
-            assert list(zip(docs, impacts, strict=True)) == expected
+            assert list(zip(docs, impacts, strict=True)) == plain_champions(postings, term, section)
+
+
+def test_a_term_with_few_postings_keeps_no_bitset_or_champion_list_and_answers_the_same() -> None:
+    rng = random.Random(5)
+    postings = Postings()
+    for doc_id in range(400):
+        terms = {"common": float(rng.randint(1, 4)), f"rare{doc_id % 50}": float(rng.randint(1, 9))}
+        postings.add(doc_id, terms, section=rng.choice(["reports", "settings"]))
+    for doc_id in range(0, 400, 9):
+        postings.remove(doc_id, frozenset(postings_terms(postings, doc_id)))
+    postings.prepare()
+    rare = [term for term, docs in postings.docs.items() if len(docs) <= CHAMPIONS]
+    assert len(rare) == 50 and len(postings.docs["common"]) > CHAMPIONS
+    for term in (*rare, "common"):
+        plain = sum(1 << d for d in postings.docs[term])
+        assert postings.bits(term) == plain
+        assert [postings.contains(term, d) for d in range(401)] == [bool(plain >> d & 1) for d in range(401)]
+        for section in ("", "reports"):
+            docs, impacts = postings.champions(term, section)
+            assert list(zip(docs, impacts, strict=True)) == plain_champions(postings, term, section)
+    assert postings.matching({"rare1", "rare2", "common"}) == postings.bits("common")
+    assert postings.matching({"rare1", "rare7"}) == postings.bits("rare1") | postings.bits("rare7")
+    assert set(postings._bits) == set(postings._champions) == {"common"}
 
 
 def test_a_tf_above_16_bits_is_kept_exactly_and_scores_as_the_same_float() -> None:
@@ -153,6 +170,16 @@ def test_a_tf_above_16_bits_is_kept_exactly_and_scores_as_the_same_float() -> No
             0.0 if doc_id == 3 else 1.0 / (1.0 + norms[doc_id])
         )
     assert postings._tfs["audit"].typecode == "f" and postings._tfs["other0"].typecode == "H"
+
+
+def plain_champions(postings: Postings, term: str, section: str) -> list[tuple[int, float]]:
+    """A champion list by its definition: the best `CHAMPIONS` impacts, ties in posting order."""
+    pairs = [
+        (d, postings.impact(term, d))
+        for d in postings.docs[term]
+        if not section or postings.section_of(d) == section
+    ]
+    return sorted(pairs, key=lambda pair: pair[1], reverse=True)[:CHAMPIONS]
 
 
 def postings_terms(postings: Postings, doc_id: int) -> list[str]:
