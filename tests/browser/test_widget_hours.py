@@ -74,7 +74,7 @@ def said_once(system: HelpdeskSystem, time_zone: str) -> str:
     (the user's), else with its day; never a day more than once."""
     zone = ZoneInfo(time_zone)
     today = services_moment(system).astimezone(zone).date() == datetime.now(zone).date()
-    return rf"{TIME}" if today else rf"[^()\d]+\d+[^()\d]+, {TIME}"
+    return rf"{TIME}" if today else rf"[^()\d]*\d+[^()\d]*, {TIME}"
 
 
 async def zone_name(page: Page, lang: str, time_zone: str) -> str:
