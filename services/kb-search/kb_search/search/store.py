@@ -183,8 +183,10 @@ class IndexStore:
         self._latin = None
 
     def prepare(self) -> None:
-        """Build the per-term lists queries read (see `Postings.prepare`) and the Latin words."""
+        """Build the per-term lists queries read (see `Postings.prepare`), sort the typo keys in
+        (`Vocabulary.prepare`) and list the Latin words."""
         self._postings.prepare()
+        self.vocabulary.prepare()
         self.latin_words()
 
     def latin_words(self) -> list[str]:
