@@ -314,6 +314,7 @@ def measure(args: argparse.Namespace, directory: Path) -> int:
     from kb_search.search.crosslang import CrossLanguage, Glossary
     from kb_search.search.index import SearchIndex
     from kb_search.settings import DEMO_DIR
+    from shared.collector import freeze_long_lived
 
     deployed = " (as deployed: no development-only packages)" if args.without else " (the dev venv's)"
     steps[0] = ("python and imports" + deployed, rss())
@@ -356,7 +357,11 @@ def measure(args: argparse.Namespace, directory: Path) -> int:
     t0, cpu0 = time.perf_counter(), time.process_time()
     index.prepare()
     prepare, prepare_cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    step(f"term lists prepared in {prepare:.1f} s ({prepare_cpu:.1f} s of CPU)")
+    step(f"term lists and typo keys prepared in {prepare:.1f} s ({prepare_cpu:.1f} s of CPU)")
+    t0 = time.process_time()
+    freeze_long_lived()  # as the replica does once caught up (`adapters.follower`)
+    freeze_cpu = time.process_time() - t0
+    step(f"caught up: garbage collected, the rest frozen, free heap pages returned ({freeze_cpu:.2f} s)")
     indexed = rss()
     asyncio.run(_two_searches(index))
     step("two searches (the model's first forward passes, in the query thread)")

@@ -7,7 +7,7 @@ import weakref
 
 import pytest
 
-from shared.collector import THRESHOLDS, settled_gc
+from shared.collector import THRESHOLDS, _malloc_trim, freeze_long_lived, settled_gc
 
 pytestmark = pytest.mark.unit
 
@@ -33,3 +33,23 @@ def test_garbage_made_before_the_app_serves_is_collected_not_frozen() -> None:
     del node
     with settled_gc():
         assert gone() is None
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        line = next(line for line in status if line.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
+@pytest.mark.skipif(_malloc_trim() is None, reason="the C library has no malloc_trim (not glibc)")
+def test_freezing_hands_the_heaps_free_pages_back_to_the_system() -> None:
+    """Heap blocks freed between blocks still in use stay resident until the heap is trimmed."""
+    page = bytes(range(256)) * 256  # 64 KiB: below glibc's mmap threshold, so from the heap
+    blocks = [bytearray(page) for _ in range(1600)]  # ~100 MiB, every page written
+    kept = blocks[::40]  # what stays in use, spread over the heap: nothing to trim at its top
+    del blocks
+    freed = rss_mib()
+    freeze_long_lived()
+    gc.unfreeze()
+    assert freed - rss_mib() > 60, (freed, rss_mib())
+    assert len(kept) == 40
