@@ -15,7 +15,7 @@ KiB an article), and so are the title's words and their terms.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 from functools import lru_cache
 from sys import intern
@@ -79,7 +79,7 @@ def render_hit(
     *,
     terms: frozenset[str],
     contains: Callable[[str], bool],
-    surfaces: dict[str, set[str]],
+    surfaces: Mapping[str, Collection[str]],
     variants: tuple[Variant, ...],
     raw_word_terms: WordTerms,
 ) -> Hit:
