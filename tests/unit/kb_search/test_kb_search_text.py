@@ -109,8 +109,8 @@ def test_stop_words_are_not_terms(analyzer: Analyzer) -> None:
     assert terms(analyzer, "як і де the of w na", "") == []
 
 
-def latin_words_of_every_corpus() -> set[str]:
-    """Every Latin word of the demo and wiki articles and of the relevance queries."""
+def words_of_every_corpus() -> set[str]:
+    """Every word of the demo and wiki articles and of the relevance queries."""
     root = Path(__file__).resolve().parents[3]
     found: set[str] = set()
     for path in (
@@ -119,12 +119,13 @@ def latin_words_of_every_corpus() -> set[str]:
         root / "benchmarks" / "data" / "kb_wiki_relevance.jsonl",
     ):
         for line in path.read_text(encoding="utf-8").splitlines():
-            found.update(
-                w
-                for w in words(" ".join(map(str, json.loads(line).values())))
-                if w.isascii() or set(w) & POLISH_LETTERS
-            )
+            found.update(words(" ".join(map(str, json.loads(line).values()))))
     return found
+
+
+def latin_words_of_every_corpus() -> set[str]:
+    """Every Latin word of the demo and wiki articles and of the relevance queries."""
+    return {w for w in words_of_every_corpus() if w.isascii() or set(w) & POLISH_LETTERS}
 
 
 def test_english_and_polish_words_stem_as_the_snowball_package_stems_them() -> None:
@@ -135,6 +136,30 @@ def test_english_and_polish_words_stem_as_the_snowball_package_stems_them() -> N
     for language in ("english", "polish"):
         ours, theirs = stemmers.stemmer(language), snowballstemmer.stemmer(language).stemWord
         assert [ours(w) for w in sorted(latin)] == [theirs(w) for w in sorted(latin)]
+
+
+def test_the_stemmers_among_lookups_match_snowball_s_on_made_up_words() -> None:
+    """Our `find_among`/`find_among_b` (a dict per length) try the entries Snowball's binary search
+    tries, in its order: made-up stems with English and Polish endings stack up its tables' cases."""
+    import random
+
+    import snowballstemmer
+
+    rng = random.Random(7)
+    suffixes = [
+        "s", "es", "ed", "ing", "ly", "ness", "ment", "ation", "ational", "izer", "fulness", "ousli", "iviti",
+        "biliti", "alli", "entli", "eli", "ies", "ied", "eed", "eedly", "ingly", "edly", "ość", "ości", "ami",
+        "ach", "owie", "iej", "ego", "emu", "ymi", "ich", "cie", "ować", "ania", "anie", "eniu", "ście", "ła",
+        "ło", "y",
+    ]  # fmt: skip
+    made_up = [
+        "".join(rng.choice("abcdeiklmnoprstuwyząćęłńóś'") for _ in range(rng.randint(1, 6)))
+        + "".join(rng.choice(suffixes) for _ in range(rng.randint(0, 3)))
+        for _ in range(10_000)
+    ]
+    for language in ("english", "polish"):
+        ours, theirs = stemmers.stemmer(language), snowballstemmer.stemmer(language).stemWord
+        assert [ours(w) for w in made_up] == [theirs(w) for w in made_up]
 
 
 def test_the_stemmers_leave_the_other_languages_unimported() -> None:
@@ -151,3 +176,52 @@ def test_the_stemmers_leave_the_other_languages_unimported() -> None:
         "['_kb_search_snowball.english_stemmer',",
         "'_kb_search_snowball.polish_stemmer']",
     ]
+
+
+def cyrillic_words_of_every_corpus() -> list[str]:
+    """Every Cyrillic word of the demo and wiki articles and of the relevance queries, and a few
+    whose parses' normal forms differ (the Russian ones ordered by P(tag | word)), single letters
+    (pymorphy3's initials), capitals, ё written е and ґ written г."""
+    found = {"стали", "мою", "три", "печь", "вина", "души", "еж", "ежик", "а", "А", "Стали", "гудзик"}
+    found.update(w for w in words_of_every_corpus() if normalise.script(w) is normalise.Script.CYRILLIC)
+    return sorted(found)
+
+
+def test_a_lemma_is_the_first_parse_s_normal_form(analyzer: Analyzer) -> None:
+    """One dictionary lookup gives what `parse(word)[0].normal_form` gives, and whether the word is
+    known as `word_is_known` tells."""
+    cyrillic = cyrillic_words_of_every_corpus()
+    assert len(cyrillic) > 1000
+    for dictionary in (analyzer._uk, analyzer._ru):
+        morph = dictionary.morph
+        assert [dictionary.lemma(w) for w in cyrillic] == [
+            str(morph.parse(w)[0].normal_form).replace("ё", "е") for w in cyrillic
+        ]
+        assert [bool(dictionary.lookup(w)) for w in cyrillic] == [morph.word_is_known(w) for w in cyrillic]
+    assert analyzer._ru.lemma("еж") == "еж"  # ёж, found through the ё substitute and folded back
+
+
+def test_indexing_s_cache_gives_each_word_and_its_terms(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kb_search.search import analysis
+
+    monkeypatch.setattr(analysis, "CACHE_SIZE", 4)
+    analyzer = Analyzer()
+    analysed = analyzer.analysed
+    expected = {
+        ("звітів", "uk"): ("звітів", ("звіт",)),
+        ("брoнювання", "uk"): ("бронювання", ("бронювання",)),  # a Latin o
+        ("як", "uk"): None,
+        ("bookings", "en"): ("bookings", ("book",)),
+        ("bookings", "uk"): ("bookings", ("book", "bookings")),  # English, Polish
+    }
+    assert {key: analysed(*key) for key in expected} == expected
+    assert analysed.cache_info() == (5, 4, 1)  # misses, most words, words: emptied at the fifth
+    kept = {key: found for key, found in expected.items() if key != ("bookings", "en")}
+    for _ in range(2):  # the fifth from the cache, the others once more, then all from the cache
+        assert {key: analysed(*key) for key in kept} == kept
+        assert analysed.cache_info() == (8, 4, 4)
+    assert analysed("звіти", "uk") == ("звіти", ("звіт",))
+    one, other = analysed("звіти", "uk"), analysed("звітами", "uk")
+    assert one is not None and other is not None and one[1] is other[1]  # one tuple, equal terms
+    analysed.cache_clear()
+    assert analysed.cache_info().currsize == 0
