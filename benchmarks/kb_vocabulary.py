@@ -170,17 +170,21 @@ def _dictionary_lemmas(lang: str, head: list[str], wanted: int, rng: random.Rand
     """Groups of a lemma's forms (the normal form and up to a few more of its paradigm), lemmas
     picked by random descents through pymorphy3's words DAWG from the first two letters of a word
     of `head` (so initial letters are as frequent as in the demo's words), until `wanted` forms."""
+    import dawg_python
     import pymorphy3
 
     dictionary = pymorphy3.MorphAnalyzer(lang=lang).dictionary
     dawg = dictionary.words
+    # The same file read by the pure-Python reader, whose nodes `_random_key` walks (pymorphy3
+    # reads it with the DAWG2 extension when that is installed, which has no such walk).
+    walker = dawg_python.RecordDAWG(">HH").load(str(Path(dictionary.path) / "words.dawg"))
     seen = set(head)
     lemmas: set[str] = set()
     groups: list[list[str]] = []
     count = 0
     starts = [w[:2] for w in head if len(w) > 3]
     while count < wanted:
-        key = _random_key(dawg, rng.choice(starts), rng)
+        key = _random_key(walker, rng.choice(starts), rng)
         if key is None or not WORD.match(key):
             continue
         para_id, idx = dawg[key][0]
