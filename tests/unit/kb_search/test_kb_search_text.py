@@ -243,9 +243,13 @@ def test_the_dictionaries_are_read_by_the_extension_with_the_pure_readers_lemmas
     """pymorphy3 reads its dictionaries with the DAWG2 extension when it is installed (a new word's
     lemma ~25% less CPU on a realistic vocabulary) and with the pure-Python reader otherwise: the
     same files, the same lemmas."""
+    import platform
+
     import pymorphy3.dawg
 
-    assert pymorphy3.dawg.EXTENSION_AVAILABLE
+    # Where pyproject.toml installs DAWG2 (it has wheels there; the locks are for Linux x86_64).
+    if (sys.platform == "linux" and platform.machine() == "x86_64") or sys.platform == "darwin":
+        assert pymorphy3.dawg.EXTENSION_AVAILABLE
     cyrillic = cyrillic_words_of_every_corpus()
     done = subprocess.run(
         [sys.executable, "-c", PURE_DAWG_TERMS],
