@@ -161,3 +161,30 @@ async def test_the_chat_app_runs_with_start_up_frozen_and_rarer_collections(
         assert gc.get_threshold() == GC_THRESHOLDS
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
+
+
+async def test_a_round_while_a_chat_is_being_queued_tells_its_position_only_after_queued(
+    nats_url: str, nats_prefix: str
+) -> None:
+    """The queue entry is seen by the directory while `open` is still writing it: a round then
+    (`update_positions`) must not send the user a "position" before their "queued"."""
+    async with hub_with_specialist(nats_url, nats_prefix, auto=False) as (hub, _agent, _clock):
+        directory = hub.ctx.directory
+        put_queue = directory.put_queue
+        rounds = 0
+
+        async def put_then_a_round(entry: Any, **kwargs: Any) -> Any:
+            nonlocal rounds
+            written = await put_queue(entry, **kwargs)
+            await eventually(lambda: entry.sid in directory.queue)
+            await hub.users.update_positions()  # a round of the hub's loop, before "queued" is sent
+            rounds += 1
+            return written
+
+        directory.put_queue = put_then_a_round  # type: ignore[method-assign]
+        session, frames = await open_chat(hub, 1)
+        assert rounds == 1
+        assert frames.types[0] == "queued", frames.types
+        await hub.users.update_positions()  # from now on a round tells a change of place as before
+        assert "position" not in frames.types  # still first in the queue: nothing to tell
+        await hub.users.close(session)

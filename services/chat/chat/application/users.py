@@ -151,7 +151,9 @@ class UserDesk:
     # -- what the process does on its own ---------------------------------------------------------
 
     async def update_positions(self) -> None:
-        waiting = [s for s in self.sessions.values() if s.phase is sm.Phase.WAITING]
+        # Not one whose "queued" is still to come (`announced`): its queue entry may be seen while
+        # it is being written, and a "position" must not reach the user before "queued".
+        waiting = [s for s in self.sessions.values() if s.phase is sm.Phase.WAITING and s.announced.is_set()]
         if not waiting:
             return
         places = positions(v.value for v in self._ctx.directory.queue.values())
