@@ -150,3 +150,23 @@ def test_a_correction_is_a_known_word_within_the_typo_distance() -> None:
     assert [c.word for c in vocab.corrections("оплтаа")] == ["оплата"]
     assert [c.word for c in vocab.corrections("бронбвання")] == ["бронювання"]
     assert vocab.corrections("paymnet")[0].word == "payment"
+
+
+def test_a_prepare_after_removals_drops_the_removed_words_keys_however_many_short_words_remain() -> None:
+    """Only words of at least `MIN_TYPO_LENGTH` letters have keys, but every word is counted: many
+    short words must not hide that some numbered ones were removed."""
+    long_words = [f"слово{i:03d}" for i in range(40)]
+    short_words = [f"{chr(0x430 + i // 32)}{chr(0x430 + i % 32)}" for i in range(200)]
+    vocab = Vocabulary()
+    vocab.add_all(long_words + short_words)
+    vocab.prepare()
+    keys_before = vocab.delete_keys()
+    removed = long_words[:10]
+    their_keys = {(vocabulary._key(d), w) for w in removed for d in vocabulary._deletes(w)}
+    for word in removed:
+        vocab.discard(word)
+    vocab.prepare()
+    assert vocab.delete_keys() == keys_before - len(their_keys)
+    assert not set(removed) & set(vocab._numbered)
+    assert all(vocab._numbered[i] not in removed for i in vocab._key_words)
+    assert len(vocab._numbered) == len(long_words) - len(removed)

@@ -86,6 +86,7 @@ class Vocabulary:
         self._starts = _bucket_starts(np.empty(0, dtype=np.uint32))  # bucket → its first key's place
         self._tail_keys = array("I")
         self._tail_words = array("I")
+        self._removed_since_sort = 0  # numbered words no longer counted, their keys still kept
         self._sorted: list[str] = []
         self._sorted_stale = False
 
@@ -135,10 +136,13 @@ class Vocabulary:
             return
         del self._counts[word]
         self._sorted_stale = True
+        if len(word) >= MIN_TYPO_LENGTH:
+            self._removed_since_sort += 1
 
     def prepare(self) -> None:
-        """Sort every key in (after a batch of additions, before the queries)."""
-        if len(self._tail_keys) or len(self._numbered) > len(self._counts):
+        """Sort every key in and drop removed words' keys (after a batch of changes, before the
+        queries)."""
+        if self._tail_keys or self._removed_since_sort:
             self._sort_keys()
 
     def _sort_keys(self) -> None:
@@ -174,6 +178,7 @@ class Vocabulary:
         self._numbered = list(kept)
         self._tail_keys = array("I")
         self._tail_words = array("I")
+        self._removed_since_sort = 0
 
     def _from_delete(self, delete: str) -> Iterable[str]:
         """The words that `delete` is a delete key of."""
