@@ -111,6 +111,54 @@ async def test_below_480_px_the_panel_is_full_screen_and_at_320_px_nothing_overf
         await screenshot(page, f"panel-320-{SECTIONS[index]}", full_page=False)
 
 
+TAB_LABELS_JS = """() => {
+    const root = document.querySelector('otelms-help').shadowRoot;
+    const list = root.querySelector('[role=tablist]');
+    const tabs = [...root.querySelectorAll('[role=tab]')].map((tab) => {
+        const text = tab.firstChild;
+        const lineTops = new Set();
+        const broken = [];
+        for (const match of text.data.matchAll(/\\S+/g)) {
+            const range = document.createRange();
+            range.setStart(text, match.index);
+            range.setEnd(text, match.index + match[0].length);
+            const rects = [...range.getClientRects()].filter((r) => r.width > 0);
+            rects.forEach((r) => lineTops.add(Math.round(r.top)));
+            if (new Set(rects.map((r) => Math.round(r.top))).size > 1) broken.push(match[0]);
+        }
+        return {label: text.data, lines: lineTops.size, broken};
+    });
+    return {tabs, overflow: list.scrollWidth - list.clientWidth};
+}"""
+
+
+async def test_section_tabs_never_break_a_word_and_fit_on_two_lines_in_every_language(
+    new_context: NewContext, helpdesk_system: HelpdeskSystem
+) -> None:
+    """A tab's label wraps only between words ("zgłoszeni-e" or "обращени-е" read as typos), on at
+    most two lines, and the five tabs fit the row without scrolling, from the 432 px panel down to 320 px;
+    choosing a tab does not move the others."""
+    for lang in ("uk", "ru", "en", "pl"):
+        page, _ = await open_help(new_context, helpdesk_system, lang=lang)
+        for width in (1280, 375, 320):
+            await page.set_viewport_size({"width": width, "height": 700})
+            await page.wait_for_timeout(100)
+            before = await page.evaluate(TAB_LABELS_JS)
+            for tab in before["tabs"]:
+                where = f"{lang} at {width} px: {tab['label']!r}"
+                assert not tab["broken"], f"{where} breaks inside {tab['broken']}"
+                assert tab["lines"] <= 2, f"{where} takes {tab['lines']} lines"
+            overflow = before["overflow"]
+            assert overflow <= 1, f"{lang} at {width} px: the tabs scroll by {overflow} px"
+            tabs = page.get_by_role("tab")
+            boxes = [await tabs.nth(i).bounding_box() for i in range(await tabs.count())]
+            await tabs.nth(2).click()
+            after = [await tabs.nth(i).bounding_box() for i in range(await tabs.count())]
+            assert after == boxes, f"{lang} at {width} px: choosing a tab moved the tabs"
+            await tabs.nth(0).click()
+        await screenshot(page, f"tabs-320-{lang}", full_page=False)
+
+
 async def test_the_host_pages_css_does_not_reach_inside_the_widget(
     new_context: NewContext, helpdesk_system: HelpdeskSystem
 ) -> None:
