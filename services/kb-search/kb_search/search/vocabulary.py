@@ -180,42 +180,41 @@ class Vocabulary:
         self._tail_words = array("I")
         self._removed_since_sort = 0
 
-    def _from_delete(self, delete: str) -> Iterable[str]:
-        """The words that `delete` is a delete key of."""
-        key = hash(delete) & KEY_BITS  # `_key`, inline: ~10 lookups a query word
+    def _from_deletes(self, deletes: Iterable[str]) -> set[str]:
+        """The counted words that one of `deletes` is a delete key of (one call for a query word's
+        ~10 keys: the arrays bound once)."""
         tail = self._tail_keys
         if tail and len(tail) > max(MIN_TAIL_TO_SORT, len(self._keys) // 4):
             self._sort_keys()
             tail = self._tail_keys
-        keys = self._keys
-        bucket = key >> BUCKET_SHIFT
-        start = bisect_left(keys, key, self._starts[bucket], self._starts[bucket + 1])
-        if start < len(keys) and keys[start] == key:
-            numbered = self._numbered
-            found = [numbered[i] for i in self._key_words[start : bisect_right(keys, key, start)]]
-        elif not tail:
-            return ()
-        else:
-            found = []
-        if tail:
-            view = np.frombuffer(tail, dtype=np.uint32)
-            at = np.flatnonzero(view == key).tolist()
-            del view  # the tail can grow again only once no view of it is left
-            numbered, words = self._numbered, self._tail_words
-            found += [numbered[words[i]] for i in at]
-        counts = self._counts
-        return [word for word in found if word in counts and _is_delete_of(delete, word)]
+        keys, starts, key_words = self._keys, self._starts, self._key_words
+        numbered, tail_words, counts = self._numbered, self._tail_words, self._counts
+        # The tail can grow again only once no view of it is left: this one ends with the call.
+        view = np.frombuffer(tail, dtype=np.uint32) if tail else None
+        out: set[str] = set()
+        for delete in deletes:
+            key = _key(delete)
+            bucket = key >> BUCKET_SHIFT
+            start = bisect_left(keys, key, starts[bucket], starts[bucket + 1])
+            if start < len(keys) and keys[start] == key:
+                found = [numbered[i] for i in key_words[start : bisect_right(keys, key, start)]]
+            elif view is None:
+                continue
+            else:
+                found = []
+            if view is not None:
+                found += [numbered[tail_words[i]] for i in np.flatnonzero(view == key).tolist()]
+            out.update([word for word in found if word in counts and _is_delete_of(delete, word)])
+        return out
 
     def corrections(self, word: str, *, limit: int = 3) -> list[Correction]:
         """Known words within the typo distance allowed for `word`, closest and commonest first."""
         max_distance = max_typo_distance(word)
         if not max_distance:
             return []
-        candidates: set[str] = set(self._from_delete(word))
-        for key in _deletes(word):
-            if key in self._counts:
-                candidates.add(key)
-            candidates.update(self._from_delete(key))
+        deletes = _deletes(word)
+        candidates = self._from_deletes([word, *deletes])
+        candidates.update(deletes & self._counts.keys())
         found = []
         for candidate in candidates:
             if candidate == word:
