@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import Any, NamedTuple, Protocol, cast
+from typing import Any, NamedTuple
 
 import pymorphy3
 from pymorphy3.units import (
@@ -63,14 +63,62 @@ class CacheInfo(NamedTuple):
     currsize: int
 
 
-class Analysed(Protocol):
-    """`Analyzer.analysed`: a function with a cache, as `functools.lru_cache` gives one."""
+class Analysed:
+    """`Analyzer.analysed`: one word as found in a text → (the word, its terms), or None, cached lean
+    for the ~145,000 words of a realistic knowledge base: a dict per language hint from the word as
+    found to its terms alone (no (word, language) key, no LRU links, no (word, terms) pair but for a
+    word `fix_mixed_script` changed), each term one string and each one-term tuple one tuple however
+    many words share it; emptied when it holds `maxsize` words, the rest of the time no bookkeeping.
+    `cache_info` and `cache_clear` as `functools.lru_cache` gives them."""
 
-    def __call__(self, raw: str, lang: str, /) -> Analysis | None: ...
+    __slots__ = ("_analyse", "_by_lang", "_maxsize", "_misses", "_shared", "_size")
 
-    def cache_info(self) -> CacheInfo: ...
+    def __init__(self, analyse: Callable[[str, str], Analysis | None], *, maxsize: int) -> None:
+        self._analyse = analyse
+        self._maxsize = maxsize
+        self._by_lang: dict[str, dict[str, tuple[str, ...] | Analysis | None]] = {}
+        self._shared: dict[str, tuple[str, ...]] = {}  # term -> the one (term,) every word shares
+        self._misses = 0
+        self._size = 0
 
-    def cache_clear(self) -> None: ...
+    def __call__(self, raw: str, lang: str, /) -> Analysis | None:
+        try:
+            found = self._by_lang[lang][raw]
+        except KeyError:
+            return self._first_time(raw, lang)
+        if found is None or found[-1].__class__ is tuple:
+            return found  # None, or (word, terms) when word is not raw
+        return raw, found  # type: ignore[return-value]  # terms alone: the word is raw
+
+    def _first_time(self, raw: str, lang: str) -> Analysis | None:
+        self._misses += 1
+        if self._size >= self._maxsize:
+            self.cache_clear()
+        cache = self._by_lang.get(lang)
+        if cache is None:
+            cache = self._by_lang[lang] = {}
+        found = self._analyse(raw, lang)
+        if found is None:
+            cache[raw] = None
+        else:
+            word, terms = found
+            shared = self._shared
+            if len(terms) == 1:
+                terms = shared.setdefault(terms[0], terms)
+            else:
+                terms = tuple(shared.setdefault(term, (term,))[0] for term in terms)
+            found = (word, terms)
+            cache[raw] = terms if word == raw else found
+        self._size += 1
+        return found
+
+    def cache_info(self) -> CacheInfo:
+        return CacheInfo(self._misses, self._maxsize, self._size)
+
+    def cache_clear(self) -> None:
+        self._by_lang.clear()
+        self._shared.clear()
+        self._size = 0
 
 
 class _Dictionary:
@@ -159,63 +207,7 @@ class Analyzer:
         # terms. Indexing looks up every distinct word of every article here, and only here: its
         # terms are analysed without `word_terms`' cache, which would hold each of them a second
         # time (on a realistic vocabulary ~145,000 words: ~30 MiB twice).
-        self.analysed: Analysed = self._analysed_cache()
-
-    def _analysed_cache(self) -> Analysed:
-        """`analysed` and its cache, lean for the ~145,000 words of a realistic knowledge base: a
-        dict per language hint from the word as found to its terms alone (no (word, language) key,
-        no LRU links, no (word, terms) pair but for a word `fix_mixed_script` changed), each
-        term one string and each one-term tuple one tuple however many words share it; emptied
-        when it holds `CACHE_SIZE` words, the rest of the time no bookkeeping."""
-        by_lang: dict[str, dict[str, tuple[str, ...] | Analysis | None]] = {}
-        shared: dict[str, tuple[str, ...]] = {}  # term -> the one (term,) every word shares
-        misses = 0
-        size = 0
-        analyse = self._analyse
-
-        def analysed(raw: str, lang: str, /) -> Analysis | None:
-            try:
-                found = by_lang[lang][raw]
-            except KeyError:
-                return first_time(raw, lang)
-            if found is None or found[-1].__class__ is tuple:
-                return found  # None, or (word, terms) when word is not raw
-            return raw, found  # type: ignore[return-value]  # terms alone: the word is raw
-
-        def first_time(raw: str, lang: str) -> Analysis | None:
-            nonlocal misses, size
-            misses += 1
-            if size >= CACHE_SIZE:
-                cache_clear()
-            cache = by_lang.get(lang)
-            if cache is None:
-                cache = by_lang[lang] = {}
-            found = analyse(raw, lang)
-            if found is None:
-                cache[raw] = None
-            else:
-                word, terms = found
-                if len(terms) == 1:
-                    terms = shared.setdefault(terms[0], terms)
-                else:
-                    terms = tuple(shared.setdefault(term, (term,))[0] for term in terms)
-                found = (word, terms)
-                cache[raw] = terms if word == raw else found
-            size += 1
-            return found
-
-        def cache_info() -> CacheInfo:
-            return CacheInfo(misses, CACHE_SIZE, size)
-
-        def cache_clear() -> None:
-            nonlocal size
-            by_lang.clear()
-            shared.clear()
-            size = 0
-
-        function = cast(Any, analysed)
-        function.cache_info, function.cache_clear = cache_info, cache_clear
-        return cast(Analysed, function)
+        self.analysed = Analysed(self._analyse, maxsize=CACHE_SIZE)
 
     def terms(self, text: str, lang: str = "") -> list[tuple[str, tuple[str, ...]]]:
         """(word, its terms) for every word of `text` that is not a stop word."""
