@@ -263,6 +263,7 @@ def test_alerts_and_the_dashboard_use_only_metrics_the_services_export() -> None
         "HelpdeskRelayStalled",
         "HelpdeskHigh5xxRate",
         "HelpdeskReadinessFlapping",
+        "HelpdeskStoreRenumbered",
     } <= set(alerts)
     assert used_metrics(" ".join(alerts.values())) <= exported
     dashboard = json.loads((MONITORING / "dashboard.json").read_text())
