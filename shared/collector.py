@@ -12,8 +12,11 @@ ones as before, old ones by the rarer full collections.
 
 Building what is kept frees about as much on the way (caches, numpy temporaries, grown and
 shrunk buffers), and glibc keeps freed heap pages resident unless told otherwise: a kb-search
-replica's index on a realistic vocabulary held ~60 MiB of them. So freezing also hands the heap's
-free pages back (`malloc_trim`, where the C library has it).
+replica's index on a realistic vocabulary held ~60 MiB of them. So `freeze_long_lived` (what a
+service calls once it has built what it keeps, e.g. kb-search's index once caught up) also hands the
+heap's free pages back (`malloc_trim`, where the C library has it). An app's start (`settled_gc`)
+hands them back only at the first start in a process: a deployed service starts one app, a test
+process hundreds, each trim of its large heap costing up to ~0.2 s.
 """
 
 from __future__ import annotations
@@ -30,11 +33,16 @@ THRESHOLDS = (10_000, 20, 20)
 
 
 def freeze_long_lived() -> None:
-    """Collect what is garbage now, then freeze the rest: it is kept for the process's life. (A
-    process about to fork its services freezes without collecting: `helpdesk.forking.preload`.)"""
+    """Collect what is garbage now, then freeze the rest: it is kept for the process's life; then
+    hand the heap's free pages back. (A process about to fork its services freezes without
+    collecting: `helpdesk.forking.preload`.)"""
+    _freeze()
+    release_free_heap()
+
+
+def _freeze() -> None:
     gc.collect()
     gc.freeze()
-    release_free_heap()
 
 
 def release_free_heap() -> None:
@@ -49,6 +57,12 @@ def release_free_heap() -> None:
 def _malloc_trim() -> Callable[[int], int] | None:
     trim: Callable[[int], int] | None = getattr(ctypes.CDLL(None), "malloc_trim", None)
     return trim
+
+
+@cache
+def _release_free_heap_once() -> None:
+    """`release_free_heap` the first time an app starts in this process, not at every start."""
+    release_free_heap()
 
 
 def _rarer_collections() -> Undo:
@@ -69,7 +83,9 @@ _SETTLED = ProcessWide(_rarer_collections)
 def settled_gc() -> Iterator[None]:
     """While the app runs (a lifespan wraps its `yield` in this): what start-up allocated frozen and
     collections rarer; as they were once the last app running ends (tests run many apps in one
-    process, which may end in any order: `shared.processwide`)."""
-    freeze_long_lived()
+    process, which may end in any order: `shared.processwide`); the heap's free pages handed back at
+    the first app's start only."""
+    _freeze()
+    _release_free_heap_once()
     with _SETTLED.held():
         yield
