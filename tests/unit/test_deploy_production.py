@@ -264,6 +264,7 @@ def test_alerts_and_the_dashboard_use_only_metrics_the_services_export() -> None
         "HelpdeskHigh5xxRate",
         "HelpdeskReadinessFlapping",
         "HelpdeskStoreRenumbered",
+        "HelpdeskFaqIndexBehind",
     } <= set(alerts)
     assert used_metrics(" ".join(alerts.values())) <= exported
     dashboard = json.loads((MONITORING / "dashboard.json").read_text())

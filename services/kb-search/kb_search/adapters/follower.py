@@ -9,6 +9,11 @@ skipped: it never stops the index. Any other failure to apply an event is a bug 
 bad message: skipping it would drop the article from every replica, so it is logged with its
 traceback and retried, with back-off, until it applies (the ordered consumer has no acknowledgements
 to withhold: the callback holds its place in the stream instead).
+
+An ordered consumer is not durable, so the server's consumer lag (`shared.consumerlag`) does not see
+it: the follower samples its own lag, the stream's last sequence minus what its index has applied,
+into `helpdesk_kb_index_lag_events` every `LAG_INTERVAL` seconds (a replica stuck on an event, or
+falling behind, answers the FAQ without the latest articles while it still looks ready).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
 from nats.js.errors import NotFoundError
+from prometheus_client import Gauge
 from pydantic import ValidationError
 
 from kb_search.adapters.article_log import kb_stream_name
@@ -33,7 +39,7 @@ from shared.contracts.kb_v2 import parse_kb_event
 from shared.contracts.subjects import ROOT, with_prefix
 from shared.logging import get_logger
 from shared.nats import dead_letter_msg
-from shared.stopping import wait_set
+from shared.stopping import sleep_or_stop, wait_set
 from shared.tracing import consume_span
 
 log = get_logger(__name__)
@@ -43,10 +49,23 @@ YIELD_EVERY = 200
 RETRY_SECONDS = 1.0
 APPLY_RETRY_FIRST = 0.1  # seconds before the first retry of an event the index failed to apply
 APPLY_RETRY_MAX = 5.0
+LAG_INTERVAL = 10.0  # seconds between two looks at the stream's last sequence
+
+INDEX_LAG = Gauge(
+    "helpdesk_kb_index_lag_events",
+    "Article-stream messages this replica's search index has not applied yet (sampled)",
+)
 
 
 class ArticleFollower:
-    def __init__(self, js: JetStreamContext, projection: SearchIndexProjection, *, prefix: str) -> None:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        projection: SearchIndexProjection,
+        *,
+        prefix: str,
+        lag_interval: float = LAG_INTERVAL,
+    ) -> None:
         self._js = js
         self._projection = projection
         self._prefix = prefix
@@ -57,6 +76,9 @@ class ArticleFollower:
         self._task: asyncio.Task[None] | None = None
         self._subscription: object | None = None
         self._since_yield = 0
+        self._lag_interval = lag_interval
+        self._lag_unknown = False
+        self._stopping = asyncio.Event()
         self.dead_lettered = 0
         self.apply_failures = 0
         self.retrying: int | None = None  # the stream sequence the index keeps failing on, if any
@@ -69,10 +91,15 @@ class ArticleFollower:
         return await wait_set(self._caught_up, within)
 
     def start(self) -> None:
-        """Subscribe in the background, retrying until the stream exists (created by `migrate`)."""
+        """Subscribe in the background, retrying until the stream exists (created by `migrate`), then
+        sample the lag every `lag_interval` seconds."""
         self._task = asyncio.create_task(self._run(), name="kb-follower")
 
     async def stop(self) -> None:
+        # The event as well as the cancel: on Python 3.11 `asyncio.wait_for` (inside nats-py's
+        # requests) can swallow a cancel that lands as its answer arrives, and the sampling loop
+        # would then go on for ever (seen as a hung shutdown in the test suite).
+        self._stopping.set()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -83,6 +110,12 @@ class ArticleFollower:
                 await subscription.unsubscribe()  # type: ignore[attr-defined]
 
     async def _run(self) -> None:
+        await self._subscribe()
+        while not self._stopping.is_set():
+            await self.sample_lag()
+            await sleep_or_stop(self._stopping, self._lag_interval)
+
+    async def _subscribe(self) -> None:
         while True:
             try:
                 info = await self._js.stream_info(self._stream)
@@ -105,6 +138,23 @@ class ArticleFollower:
             log.info("kb_follower_started", stream=self._stream, replay_to=self._target)
             self._check_caught_up()
             return
+
+    async def sample_lag(self) -> int | None:
+        """One look at the stream: its last sequence minus the index's position, into the gauge and
+        returned; None (the gauge left as it was, logged once a failure streak) when NATS does not
+        answer. Every message counts, section events and dead-lettered ones too: each moves the
+        position once handled."""
+        try:
+            info = await self._js.stream_info(self._stream)
+        except (NatsError, TimeoutError) as exc:
+            if not self._lag_unknown:
+                log.warning("kb_index_lag_unknown", stream=self._stream, error=repr(exc))
+                self._lag_unknown = True
+            return None
+        self._lag_unknown = False
+        lag = max(0, info.state.last_seq - self._projection.position)
+        INDEX_LAG.set(lag)
+        return lag
 
     def _check_caught_up(self) -> None:
         if not self._caught_up.is_set() and self._projection.position >= self._target:
