@@ -19,6 +19,7 @@ from nats.js.errors import APIError
 from prometheus_client import Gauge
 
 from shared.logging import get_logger
+from shared.stopping import raise_if_cancelled
 
 log = get_logger(__name__)
 
@@ -86,4 +87,5 @@ class ConsumerLagSampler:
         """Sample until cancelled."""
         while True:
             await self.sample()
+            raise_if_cancelled()  # a cancel one of the requests dropped
             await asyncio.sleep(self._interval)

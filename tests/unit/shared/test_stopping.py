@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
-from shared.stopping import sleep_or_stop, wait_set
+from shared.stopping import raise_if_cancelled, sleep_or_stop, wait_set
 
 pytestmark = pytest.mark.unit
 
@@ -56,3 +57,37 @@ async def test_a_cancel_that_comes_as_the_event_is_set_ends_the_loop() -> None:
     task.cancel()
     done, _ = await asyncio.wait({task}, timeout=5)
     assert task in done and task.cancelled(), f"the loop went on ({rounds} rounds)"
+
+
+async def test_a_cancel_an_await_dropped_is_raised_by_raise_if_cancelled() -> None:
+    """As nats-py's requests on Python 3.11: the answer arrives with the cancel and the await
+    returns normally. The loop honours the cancel at its next `raise_if_cancelled()`."""
+    rounds = 0
+
+    async def dropping_request() -> None:
+        # What `asyncio.wait_for` does on 3.11 when the inner future is done as the cancel lands.
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(3600)
+
+    async def loop() -> None:
+        nonlocal rounds
+        while True:
+            rounds += 1
+            await dropping_request()
+            raise_if_cancelled()
+
+    task = asyncio.create_task(loop())
+    await asyncio.sleep(0.01)
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=5)
+    assert task in done and task.cancelled() and rounds == 1
+
+
+async def test_raise_if_cancelled_lets_an_uncancelled_task_and_an_expired_timeout_go_on() -> None:
+    raise_if_cancelled()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(0.01):
+            await asyncio.sleep(3600)
+    raise_if_cancelled()  # the timeout took its own cancel back
+    assert await wait_set(asyncio.Event(), 0.01) is False
+    raise_if_cancelled()

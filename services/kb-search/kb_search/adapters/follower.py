@@ -39,7 +39,7 @@ from shared.contracts.kb_v2 import parse_kb_event
 from shared.contracts.subjects import ROOT, with_prefix
 from shared.logging import get_logger
 from shared.nats import dead_letter_msg
-from shared.stopping import sleep_or_stop, wait_set
+from shared.stopping import raise_if_cancelled, wait_set
 from shared.tracing import consume_span
 
 log = get_logger(__name__)
@@ -78,7 +78,6 @@ class ArticleFollower:
         self._since_yield = 0
         self._lag_interval = lag_interval
         self._lag_unknown = False
-        self._stopping = asyncio.Event()
         self.dead_lettered = 0
         self.apply_failures = 0
         self.retrying: int | None = None  # the stream sequence the index keeps failing on, if any
@@ -96,10 +95,6 @@ class ArticleFollower:
         self._task = asyncio.create_task(self._run(), name="kb-follower")
 
     async def stop(self) -> None:
-        # The event as well as the cancel: on Python 3.11 `asyncio.wait_for` (inside nats-py's
-        # requests) can swallow a cancel that lands as its answer arrives, and the sampling loop
-        # would then go on for ever (seen as a hung shutdown in the test suite).
-        self._stopping.set()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -111,9 +106,10 @@ class ArticleFollower:
 
     async def _run(self) -> None:
         await self._subscribe()
-        while not self._stopping.is_set():
+        while True:
             await self.sample_lag()
-            await sleep_or_stop(self._stopping, self._lag_interval)
+            raise_if_cancelled()  # a cancel the request dropped (seen as a hung shutdown in tests)
+            await asyncio.sleep(self._lag_interval)
 
     async def _subscribe(self) -> None:
         while True:
