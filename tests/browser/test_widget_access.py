@@ -118,6 +118,8 @@ TAB_LABELS_JS = """() => {
         const text = tab.firstChild;
         const lineTops = new Set();
         const broken = [];
+        const outside = [];
+        const box = tab.getBoundingClientRect();
         for (const match of text.data.matchAll(/\\S+/g)) {
             const range = document.createRange();
             range.setStart(text, match.index);
@@ -125,8 +127,10 @@ TAB_LABELS_JS = """() => {
             const rects = [...range.getClientRects()].filter((r) => r.width > 0);
             rects.forEach((r) => lineTops.add(Math.round(r.top)));
             if (new Set(rects.map((r) => Math.round(r.top))).size > 1) broken.push(match[0]);
+            const out = rects.some((r) => r.left < box.left - 0.5 || r.right > box.right + 0.5);
+            if (out) outside.push(match[0]);
         }
-        return {label: text.data, lines: lineTops.size, broken};
+        return {label: text.data, lines: lineTops.size, broken, outside};
     });
     return {tabs, overflow: list.scrollWidth - list.clientWidth};
 }"""
@@ -135,9 +139,9 @@ TAB_LABELS_JS = """() => {
 async def test_section_tabs_never_break_a_word_and_fit_on_two_lines_in_every_language(
     new_context: NewContext, helpdesk_system: HelpdeskSystem
 ) -> None:
-    """A tab's label wraps only between words ("zgłoszeni-e" or "обращени-е" read as typos), on at
-    most two lines, and the five tabs fit the row without scrolling, from the 432 px panel down to 320 px;
-    choosing a tab does not move the others."""
+    """A tab's label wraps only between words ("zgłoszeni-e" or "обращени-е" read as typos), stays
+    inside its tab, on at most two lines, and the five tabs fit the row without scrolling, from the
+    432 px panel down to 320 px; choosing a tab does not move the others."""
     for lang in ("uk", "ru", "en", "pl"):
         page, _ = await open_help(new_context, helpdesk_system, lang=lang)
         for width in (1280, 375, 320):
@@ -147,6 +151,7 @@ async def test_section_tabs_never_break_a_word_and_fit_on_two_lines_in_every_lan
             for tab in before["tabs"]:
                 where = f"{lang} at {width} px: {tab['label']!r}"
                 assert not tab["broken"], f"{where} breaks inside {tab['broken']}"
+                assert not tab["outside"], f"{where} runs out of its tab: {tab['outside']}"
                 assert tab["lines"] <= 2, f"{where} takes {tab['lines']} lines"
             overflow = before["overflow"]
             assert overflow <= 1, f"{lang} at {width} px: the tabs scroll by {overflow} px"
