@@ -9,7 +9,6 @@ created yet) leaves the last values and is logged once per failure streak.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,7 +18,7 @@ from nats.js.errors import APIError
 from prometheus_client import Gauge
 
 from shared.logging import get_logger
-from shared.stopping import raise_if_cancelled
+from shared.stopping import every
 
 log = get_logger(__name__)
 
@@ -85,7 +84,4 @@ class ConsumerLagSampler:
 
     async def run(self) -> None:
         """Sample until cancelled."""
-        while True:
-            await self.sample()
-            raise_if_cancelled()  # a cancel one of the requests dropped
-            await asyncio.sleep(self._interval)
+        await every(self._interval, self.sample)

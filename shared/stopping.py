@@ -7,13 +7,15 @@ CPython gh-86296, fixed in 3.12), and a loop that goes round again after that ne
 cancellation, so a cancel always ends the wait.
 
 Third-party code may still await `asyncio.wait_for` (nats-py's requests do), and drop a cancel that
-lands as its answer arrives: a loop that makes such a call calls `raise_if_cancelled()` after it.
+lands as its answer arrives: a loop that makes such a call calls `raise_if_cancelled()` after it,
+as `every` does for a step it repeats.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 
 
 async def wait_set(event: asyncio.Event, seconds: float | None) -> bool:
@@ -41,3 +43,12 @@ def raise_if_cancelled() -> None:
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError
+
+
+async def every(seconds: float, step: Callable[[], Awaitable[object]]) -> None:
+    """Run `step` every `seconds` until cancelled (a sampling loop), honouring a cancel that one of
+    its awaits dropped."""
+    while True:
+        await step()
+        raise_if_cancelled()
+        await asyncio.sleep(seconds)

@@ -39,7 +39,7 @@ from shared.contracts.kb_v2 import parse_kb_event
 from shared.contracts.subjects import ROOT, with_prefix
 from shared.logging import get_logger
 from shared.nats import dead_letter_msg
-from shared.stopping import raise_if_cancelled, wait_set
+from shared.stopping import every, wait_set
 from shared.tracing import consume_span
 
 log = get_logger(__name__)
@@ -106,10 +106,7 @@ class ArticleFollower:
 
     async def _run(self) -> None:
         await self._subscribe()
-        while True:
-            await self.sample_lag()
-            raise_if_cancelled()  # a cancel the request dropped (seen as a hung shutdown in tests)
-            await asyncio.sleep(self._lag_interval)
+        await every(self._lag_interval, self.sample_lag)
 
     async def _subscribe(self) -> None:
         while True:
